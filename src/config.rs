@@ -1,0 +1,253 @@
+//! Run parameters, read from a TOML file (`--config`); every field has a default
+//! tuned on the Najin–Dunay scenario, so an empty file is a valid config.
+
+use serde::{Deserialize, Serialize};
+
+use crate::model::Sensor;
+
+/// All parameters of one run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    pub ingest: IngestParams,
+    pub stays: StayParams,
+    pub linking: LinkParams,
+    pub routing: RouteParams,
+    pub sensors: SensorModels,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            ingest: IngestParams::default(),
+            stays: StayParams::default(),
+            linking: LinkParams::default(),
+            routing: RouteParams::default(),
+            sensors: SensorModels::default(),
+        }
+    }
+}
+
+impl Config {
+    /// Parses a TOML config; unknown keys are an error so typos do not pass silently.
+    pub fn from_toml(text: &str) -> Result<Config, String> {
+        let cfg: Config = toml::from_str(text).map_err(|e| e.to_string())?;
+        cfg.validate()?;
+        Ok(cfg)
+    }
+
+    /// Checks ranges that would make the model meaningless.
+    pub fn validate(&self) -> Result<(), String> {
+        let l = &self.linking;
+        if !(l.min_speed_kn > 0.0 && l.min_speed_kn < l.max_speed_kn) {
+            return Err(format!(
+                "linking.min_speed_kn ({}) must be > 0 and below linking.max_speed_kn ({})",
+                l.min_speed_kn, l.max_speed_kn
+            ));
+        }
+        if l.max_gap_days <= 0.0 {
+            return Err("linking.max_gap_days must be > 0".into());
+        }
+        if self.routing.clearance_m < 0.0 {
+            return Err("routing.clearance_m must be >= 0".into());
+        }
+        Ok(())
+    }
+}
+
+/// Ingest checks.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct IngestParams {
+    /// Largest plausible vessel length; longer detections are rejected.
+    pub max_length_m: f64,
+    /// Observations later than the run's reference time plus this are rejected as future.
+    pub max_future_days: f64,
+}
+
+impl Default for IngestParams {
+    fn default() -> Self {
+        IngestParams {
+            max_length_m: 500.0,
+            max_future_days: 1.0,
+        }
+    }
+}
+
+/// How detections at a port are grouped into stays.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct StayParams {
+    /// Two detections closer than this, within `duplicate_window_s`, with compatible sizes,
+    /// are one sighting (overlapping images minutes apart).
+    pub duplicate_radius_m: f64,
+    pub duplicate_window_s: i64,
+    /// A vessel at a berth moves less than this between sightings.
+    pub berth_radius_m: f64,
+    /// Longest gap between two sightings of one stay.
+    pub max_gap_hours: f64,
+    /// A scene is clear when its cloud fraction is at most this.
+    pub clear_cloud_fraction: f64,
+    /// A clear scene "shows" a vessel if it has a detection within this distance.
+    pub empty_berth_radius_m: f64,
+}
+
+impl Default for StayParams {
+    fn default() -> Self {
+        StayParams {
+            duplicate_radius_m: 120.0,
+            duplicate_window_s: 1800,
+            berth_radius_m: 250.0,
+            max_gap_hours: 96.0,
+            clear_cloud_fraction: 0.2,
+            empty_berth_radius_m: 250.0,
+        }
+    }
+}
+
+/// How stays and at-sea detections are linked into voyages and tracks.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LinkParams {
+    pub min_speed_kn: f64,
+    pub max_speed_kn: f64,
+    /// Longest time between two linked events.
+    pub max_gap_days: f64,
+    /// Prior log-odds that a feasible transition is a true one (before evidence).
+    pub prior_log_odds: f64,
+    /// Fraction of a voyage's time a ship may spend idle on top of sailing at min speed
+    /// (anchorage waits): the lower speed bound is applied to `(1 - slack)` of the gap.
+    pub idle_slack: f64,
+    /// Links whose posterior probability falls below this are cut.
+    pub min_link_probability: f64,
+}
+
+impl Default for LinkParams {
+    fn default() -> Self {
+        LinkParams {
+            min_speed_kn: 3.0,
+            max_speed_kn: 20.0,
+            max_gap_days: 30.0,
+            prior_log_odds: 0.0,
+            idle_slack: 0.0,
+            min_link_probability: 0.05,
+        }
+    }
+}
+
+/// Sea routing.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RouteParams {
+    /// Distance kept from the coast where the water is wide enough.
+    pub clearance_m: f64,
+    /// End points on land are moved to the nearest water within this distance.
+    pub max_snap_m: f64,
+}
+
+impl Default for RouteParams {
+    fn default() -> Self {
+        RouteParams {
+            clearance_m: 300.0,
+            max_snap_m: 5000.0,
+        }
+    }
+}
+
+/// Measurement error of one sensor (1-sigma) and what it can see.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SensorModel {
+    pub length_sigma_m: f64,
+    pub beam_sigma_m: f64,
+    /// Probability that a reported hull colour is right.
+    pub color_accuracy: f64,
+    /// Standard deviation of a container count, as a fraction of the count (plus 1).
+    pub containers_rel_sigma: f64,
+    /// Probability that a reported vessel class is right.
+    pub class_accuracy: f64,
+}
+
+impl Default for SensorModel {
+    fn default() -> Self {
+        // The conservative default for unknown sensors.
+        SensorModel {
+            length_sigma_m: 15.0,
+            beam_sigma_m: 6.0,
+            color_accuracy: 0.6,
+            containers_rel_sigma: 0.3,
+            class_accuracy: 0.6,
+        }
+    }
+}
+
+/// Error models per known sensor.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SensorModels {
+    pub sentinel_1: SensorModel,
+    pub sentinel_2: SensorModel,
+    pub planetscope: SensorModel,
+    pub skysat: SensorModel,
+    pub worldview: SensorModel,
+    pub maxar: SensorModel,
+    pub other: SensorModel,
+}
+
+impl Default for SensorModels {
+    fn default() -> Self {
+        let m = |l, b, c, k, cls| SensorModel {
+            length_sigma_m: l,
+            beam_sigma_m: b,
+            color_accuracy: c,
+            containers_rel_sigma: k,
+            class_accuracy: cls,
+        };
+        SensorModels {
+            sentinel_1: m(15.0, 6.0, 0.5, 0.5, 0.6),
+            sentinel_2: m(10.0, 5.0, 0.7, 0.4, 0.7),
+            planetscope: m(6.0, 3.0, 0.8, 0.25, 0.8),
+            skysat: m(2.5, 1.5, 0.9, 0.08, 0.9),
+            worldview: m(1.5, 1.0, 0.95, 0.05, 0.95),
+            maxar: m(1.5, 1.0, 0.95, 0.05, 0.95),
+            other: SensorModel::default(),
+        }
+    }
+}
+
+impl SensorModels {
+    pub fn get(&self, s: Sensor) -> &SensorModel {
+        match s {
+            Sensor::Sentinel1 => &self.sentinel_1,
+            Sensor::Sentinel2 => &self.sentinel_2,
+            Sensor::Planetscope => &self.planetscope,
+            Sensor::Skysat => &self.skysat,
+            Sensor::Worldview => &self.worldview,
+            Sensor::Maxar => &self.maxar,
+            Sensor::Other => &self.other,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn empty_toml_is_the_default() {
+        assert_eq!(Config::from_toml("").unwrap(), Config::default());
+    }
+
+    #[test]
+    fn partial_toml_overrides_one_field() {
+        let c = Config::from_toml("[linking]\nmax_speed_kn = 14.0\n").unwrap();
+        assert_eq!(c.linking.max_speed_kn, 14.0);
+        assert_eq!(c.linking.min_speed_kn, 3.0);
+    }
+
+    #[test]
+    fn unknown_keys_and_bad_ranges_are_errors() {
+        assert!(Config::from_toml("[linking]\nmax_sped_kn = 14.0\n").is_err());
+        assert!(Config::from_toml("[linking]\nmin_speed_kn = 30.0\n").is_err());
+    }
+}

@@ -1,0 +1,18 @@
+//! shiplink: link satellite vessel detections into port stays, voyages and vessel tracks.
+//!
+//! The pipeline, one module per stage (see ARCHITECTURE.md):
+//! [`ingest`] → [`index`] → [`stays`] → [`linking`] → [`routing`] → [`output`];
+//! [`simulate`] and [`evaluate`] make and score scenarios with ground truth.
+
+pub mod config;
+pub mod error;
+pub mod evaluate;
+pub mod geodesy;
+pub mod ingest;
+pub mod model;
+pub mod output;
+pub mod ports;
+pub mod routing;
+pub mod simulate;
+
+pub use error::{Error, Result};

@@ -1,0 +1,3 @@
+//! Output: build format-neutral layers from the results and write them atomically.
+
+pub mod layer;

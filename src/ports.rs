@@ -1,0 +1,208 @@
+//! Port zones: the built-in Najin–Dunay set, a user's `--ports` file, and `shiplink ports`.
+//!
+//! A zone is a polygon over harbour water and quays; its berth point is a water point
+//! near the quays, used as the end of sea routes. Built-in berth points are checked against
+//! the GSHHG-f land data (all four lie in water, 280–480 m off the drawn coast).
+
+use std::path::Path;
+
+use geo::{Coord, InteriorPoint, LineString, MultiPolygon, Polygon};
+
+use crate::error::{Error, Result};
+use crate::model::Port;
+
+fn rect(w: f64, s: f64, e: f64, n: f64) -> MultiPolygon<f64> {
+    let ring = LineString::from(vec![
+        Coord { x: w, y: s },
+        Coord { x: e, y: s },
+        Coord { x: e, y: n },
+        Coord { x: w, y: n },
+        Coord { x: w, y: s },
+    ]);
+    MultiPolygon::new(vec![Polygon::new(ring, vec![])])
+}
+
+/// The built-in ports: najin, dunay, vostochny, vladivostok, sorted by id.
+pub fn builtin() -> Vec<Port> {
+    let p = |id: &str, name: &str, zone, berth: (f64, f64)| Port {
+        port_id: id.to_string(),
+        name: name.to_string(),
+        zone,
+        berth_lon: berth.0,
+        berth_lat: berth.1,
+    };
+    vec![
+        p(
+            "dunay",
+            "Dunay (Chazhma Bay, Strelok Bay)",
+            rect(132.340, 42.895, 132.375, 42.915),
+            (132.3545, 42.9045),
+        ),
+        p(
+            "najin",
+            "Najin (Rajin harbour)",
+            rect(130.290, 42.215, 130.318, 42.242),
+            (130.3000, 42.2360),
+        ),
+        p(
+            "vladivostok",
+            "Vladivostok (Golden Horn Bay)",
+            rect(131.860, 43.095, 131.930, 43.122),
+            (131.8900, 43.1050),
+        ),
+        p(
+            "vostochny",
+            "Vostochny (Wrangel Bay)",
+            rect(133.045, 42.720, 133.095, 42.760),
+            (133.0750, 42.7350),
+        ),
+    ]
+}
+
+/// Reads a ports file: a GeoJSON FeatureCollection of Polygon/MultiPolygon features with
+/// `port_id` and `name` (optional `berth_lon`/`berth_lat`, else an interior point).
+/// Port ids must be unique. Overlapping zones are allowed; an observation in two zones
+/// goes to the port whose berth is nearer.
+pub fn read_ports(path: &Path) -> Result<Vec<Port>> {
+    let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+    let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
+    let fc: geojson::FeatureCollection = text
+        .parse::<geojson::GeoJson>()
+        .map_err(|e| Error::bad_file(path, format!("not a GeoJSON document: {e}")))
+        .and_then(|g| {
+            geojson::FeatureCollection::try_from(g)
+                .map_err(|e| Error::bad_file(path, format!("not a FeatureCollection: {e}")))
+        })?;
+    let mut ports = Vec::new();
+    for (i, f) in fc.features.iter().enumerate() {
+        let bad = |m: String| Error::bad_file(path, format!("feature {i}: {m}"));
+        let prop = |k: &str| f.property(k).and_then(|v| v.as_str()).map(str::to_string);
+        let port_id = prop("port_id").ok_or_else(|| bad("no string property port_id".into()))?;
+        if port_id.trim().is_empty() {
+            return Err(bad("port_id is empty".into()));
+        }
+        let name = prop("name").unwrap_or_else(|| port_id.clone());
+        let geom = f
+            .geometry
+            .as_ref()
+            .ok_or_else(|| bad(format!("port {port_id} has no geometry")))?;
+        let g: geo::Geometry<f64> = geom
+            .clone()
+            .try_into()
+            .map_err(|e| bad(format!("port {port_id}: bad geometry: {e}")))?;
+        let zone = match g {
+            geo::Geometry::Polygon(p) => MultiPolygon::new(vec![p]),
+            geo::Geometry::MultiPolygon(m) => m,
+            _ => return Err(bad(format!("port {port_id}: geometry must be Polygon or MultiPolygon"))),
+        };
+        let finite = zone
+            .0
+            .iter()
+            .flat_map(|p| p.exterior().coords())
+            .all(|c| c.x.is_finite() && c.y.is_finite() && c.x.abs() <= 180.0 && c.y.abs() <= 90.0);
+        if !finite || zone.0.is_empty() {
+            return Err(bad(format!("port {port_id}: coordinates out of range")));
+        }
+        let num = |k: &str| f.property(k).and_then(|v| v.as_f64());
+        let (berth_lon, berth_lat) = match (num("berth_lon"), num("berth_lat")) {
+            (Some(x), Some(y)) => (x, y),
+            _ => {
+                let p = zone
+                    .interior_point()
+                    .ok_or_else(|| bad(format!("port {port_id}: empty zone")))?;
+                (p.x(), p.y())
+            }
+        };
+        ports.push(Port {
+            port_id,
+            name,
+            zone,
+            berth_lon,
+            berth_lat,
+        });
+    }
+    if ports.is_empty() {
+        return Err(Error::bad_file(path, "no port features"));
+    }
+    ports.sort_by(|a, b| a.port_id.cmp(&b.port_id));
+    if let Some(w) = ports.windows(2).find(|w| w[0].port_id == w[1].port_id) {
+        return Err(Error::bad_file(
+            path,
+            format!("port_id {} appears twice", w[0].port_id),
+        ));
+    }
+    Ok(ports)
+}
+
+/// The ports as a GeoJSON FeatureCollection (what `shiplink ports` prints).
+pub fn to_geojson(ports: &[Port]) -> String {
+    let features: Vec<geojson::Feature> = ports
+        .iter()
+        .map(|p| {
+            let mut props = geojson::JsonObject::new();
+            props.insert("port_id".into(), p.port_id.clone().into());
+            props.insert("name".into(), p.name.clone().into());
+            props.insert("berth_lon".into(), p.berth_lon.into());
+            props.insert("berth_lat".into(), p.berth_lat.into());
+            geojson::Feature {
+                bbox: None,
+                geometry: Some(geojson::Geometry::from(&p.zone)),
+                id: Some(geojson::feature::Id::String(p.port_id.clone())),
+                properties: Some(props),
+                foreign_members: None,
+            }
+        })
+        .collect();
+    let fc = geojson::FeatureCollection {
+        bbox: None,
+        features,
+        foreign_members: None,
+    };
+    let mut s = serde_json::to_string_pretty(&fc).unwrap_or_default();
+    s.push('\n');
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use geo::Contains;
+
+    #[test]
+    fn builtin_zones_contain_their_berths() {
+        let ports = builtin();
+        assert_eq!(ports.len(), 4);
+        for p in &ports {
+            assert!(
+                p.zone.contains(&geo::Point::new(p.berth_lon, p.berth_lat)),
+                "{}",
+                p.port_id
+            );
+        }
+    }
+
+    #[test]
+    fn ports_round_trip_through_geojson() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("ports.geojson");
+        std::fs::write(&path, to_geojson(&builtin())).unwrap();
+        let back = read_ports(&path).unwrap();
+        assert_eq!(back.len(), 4);
+        assert_eq!(back[1].port_id, "najin");
+        assert_eq!(back[1].berth_lon, 130.3);
+    }
+
+    #[test]
+    fn bad_port_files_name_the_problem() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("p.geojson");
+        std::fs::write(&path, r#"{"type":"FeatureCollection","features":[]}"#).unwrap();
+        assert!(read_ports(&path).unwrap_err().to_string().contains("no port features"));
+        std::fs::write(
+            &path,
+            r#"{"type":"FeatureCollection","features":[{"type":"Feature","properties":{"name":"x"},"geometry":null}]}"#,
+        )
+        .unwrap();
+        assert!(read_ports(&path).unwrap_err().to_string().contains("port_id"));
+    }
+}
