@@ -7,12 +7,16 @@
 pub mod config;
 pub mod error;
 pub mod evaluate;
+pub mod evidence;
 pub mod geodesy;
+pub mod index;
 pub mod ingest;
+pub mod linking;
 pub mod model;
 pub mod output;
 pub mod ports;
 pub mod routing;
 pub mod simulate;
+pub mod stays;
 
 pub use error::{Error, Result};
