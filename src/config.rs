@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use crate::model::Sensor;
 
 /// All parameters of one run.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Config {
     pub ingest: IngestParams,
@@ -14,18 +14,6 @@ pub struct Config {
     pub linking: LinkParams,
     pub routing: RouteParams,
     pub sensors: SensorModels,
-}
-
-impl Default for Config {
-    fn default() -> Self {
-        Config {
-            ingest: IngestParams::default(),
-            stays: StayParams::default(),
-            linking: LinkParams::default(),
-            routing: RouteParams::default(),
-            sensors: SensorModels::default(),
-        }
-    }
 }
 
 impl Config {

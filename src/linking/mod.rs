@@ -374,7 +374,7 @@ pub fn candidates(input: &LinkInput) -> Vec<Candidate> {
         })
         .collect();
     let mut all: Vec<Candidate> = per_node.into_iter().flatten().collect();
-    all.sort_by(|x, y| (x.from, x.to).cmp(&(y.from, y.to)));
+    all.sort_by_key(|c| (c.from, c.to));
     all
 }
 
