@@ -13,6 +13,7 @@ pub mod index;
 pub mod ingest;
 pub mod linking;
 pub mod model;
+pub mod pipeline;
 pub mod output;
 pub mod ports;
 pub mod routing;

@@ -1,3 +1,5 @@
 //! Output: build format-neutral layers from the results and write them atomically.
 
 pub mod layer;
+pub mod build;
+pub mod summary;

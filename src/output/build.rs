@@ -1,0 +1,321 @@
+//! Builds the format-neutral output layers (voyages, stays, tracks, unmatched, rejected)
+//! from the pipeline results. Pure: no file system.
+
+use geo::{Geometry, LineString, Point};
+
+use super::layer::{Feature, Field, FieldKind as K, GeomKind, Layer, Value};
+use crate::model::{Event, Observation, Port, Rejected, Stay, Time, Track, Voyage};
+
+/// The names of the layers, in writing order.
+pub const LAYER_NAMES: [&str; 5] = ["voyages", "stays", "tracks", "unmatched", "rejected"];
+
+fn f(name: &str, kind: K) -> Field {
+    Field::new(name, kind)
+}
+
+fn ids(obs: &[Observation], idx: &[usize]) -> Value {
+    Value::StrArray(idx.iter().map(|&i| obs[i].id.clone()).collect())
+}
+
+fn opt_int(v: Option<u32>) -> Value {
+    v.map_or(Value::Null, |x| Value::Int(i64::from(x)))
+}
+
+fn round(x: f64, digits: i32) -> f64 {
+    let k = 10f64.powi(digits);
+    (x * k).round() / k
+}
+
+/// Departure and arrival bounds of a voyage from stays, via times and empty-berth scenes.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct VoyageTimes {
+    pub departed_after: Time,
+    pub departed_before: Option<Time>,
+    pub arrived_after: Option<Time>,
+    pub arrived_before: Time,
+}
+
+/// departed_after = last seen at the origin; departed_before = the earlier of the first
+/// clear empty-berth scene at the origin and the first at-sea sighting (null when neither);
+/// arrived_after = the later of the last empty-berth scene at the destination and the last
+/// at-sea sighting (null when neither); arrived_before = first seen at the destination.
+pub fn voyage_times(v: &Voyage, stays: &[Stay], obs: &[Observation]) -> VoyageTimes {
+    let (o, d) = (&stays[v.origin_stay], &stays[v.destination_stay]);
+    let first_via = v.via.iter().map(|&i| obs[i].observed_at).min();
+    let last_via = v.via.iter().map(|&i| obs[i].observed_at).max();
+    let arrived_before = d.first_seen;
+    let departed_before = [o.empty_after.filter(|&t| t <= arrived_before), first_via]
+        .into_iter()
+        .flatten()
+        .min();
+    let arrived_after = [d.empty_before.filter(|&t| t >= o.last_seen), last_via]
+        .into_iter()
+        .flatten()
+        .max();
+    VoyageTimes {
+        departed_after: o.last_seen,
+        departed_before,
+        arrived_after,
+        arrived_before,
+    }
+}
+
+/// Minimum average speed (knots) that makes the voyage possible.
+pub fn min_speed_kn(route_km: f64, t: &VoyageTimes) -> f64 {
+    crate::geodesy::speed_kn(route_km * 1000.0, (t.arrived_before - t.departed_after) as f64)
+}
+
+/// The voyages layer.
+pub fn voyages_layer(voyages: &[Voyage], stays: &[Stay], obs: &[Observation]) -> Layer {
+    let mut layer = Layer::new(
+        "voyages",
+        GeomKind::LineString,
+        vec![
+            f("voyage_id", K::Str),
+            f("vessel_id", K::Str),
+            f("from_port", K::Str),
+            f("to_port", K::Str),
+            f("departed_after", K::DateTime),
+            f("departed_before", K::DateTime),
+            f("arrived_after", K::DateTime),
+            f("arrived_before", K::DateTime),
+            f("route_km", K::Real),
+            f("route_method", K::Str),
+            f("min_speed_kn", K::Real),
+            f("confidence", K::Real),
+            f("origin_stay_id", K::Str),
+            f("destination_stay_id", K::Str),
+            f("origin_observation_ids", K::StrArray),
+            f("destination_observation_ids", K::StrArray),
+            f("via_observation_ids", K::StrArray),
+            f("containers_departing", K::Int),
+            f("containers_arriving", K::Int),
+        ],
+    );
+    for v in voyages {
+        let (o, d) = (&stays[v.origin_stay], &stays[v.destination_stay]);
+        let t = voyage_times(v, stays, obs);
+        let line: LineString<f64> = v.geometry.iter().copied().collect();
+        layer.features.push(Feature {
+            id: v.voyage_id.clone(),
+            geometry: Some(Geometry::LineString(line)),
+            values: vec![
+                Value::Str(v.voyage_id.clone()),
+                Value::Str(v.vessel_id.clone()),
+                Value::Str(o.port_id.clone()),
+                Value::Str(d.port_id.clone()),
+                Value::Time(t.departed_after),
+                t.departed_before.into(),
+                t.arrived_after.into(),
+                Value::Time(t.arrived_before),
+                Value::Real(round(v.route_km, 3)),
+                Value::Str(v.route_method.as_str().into()),
+                Value::Real(round(min_speed_kn(v.route_km, &t), 3)),
+                Value::Real(round(v.confidence, 4)),
+                Value::Str(o.stay_id.clone()),
+                Value::Str(d.stay_id.clone()),
+                ids(obs, &o.observations),
+                ids(obs, &d.observations),
+                ids(obs, &v.via),
+                opt_int(o.containers_last),
+                opt_int(d.containers_first),
+            ],
+            extra: vec![],
+        });
+    }
+    layer.sort();
+    layer
+}
+
+/// The stays layer; `vessel_of_stay[s]` is the vessel id of stay `s`.
+pub fn stays_layer(stays: &[Stay], vessel_of_stay: &[String], obs: &[Observation]) -> Layer {
+    let mut layer = Layer::new(
+        "stays",
+        GeomKind::Point,
+        vec![
+            f("stay_id", K::Str),
+            f("vessel_id", K::Str),
+            f("port", K::Str),
+            f("first_seen", K::DateTime),
+            f("last_seen", K::DateTime),
+            f("observation_count", K::Int),
+            f("observation_ids", K::StrArray),
+            f("length_m", K::Real),
+            f("beam_m", K::Real),
+            f("vessel_class", K::Str),
+            f("hull_color", K::Str),
+            f("containers_first", K::Int),
+            f("containers_last", K::Int),
+        ],
+    );
+    for (k, s) in stays.iter().enumerate() {
+        layer.features.push(Feature {
+            id: s.stay_id.clone(),
+            geometry: Some(Geometry::Point(Point::new(s.lon, s.lat))),
+            values: vec![
+                Value::Str(s.stay_id.clone()),
+                Value::Str(vessel_of_stay.get(k).cloned().unwrap_or_default()),
+                Value::Str(s.port_id.clone()),
+                Value::Time(s.first_seen),
+                Value::Time(s.last_seen),
+                Value::Int(s.observations.len() as i64),
+                ids(obs, &s.observations),
+                s.length_m.map(|x| round(x, 2)).into(),
+                s.beam_m.map(|x| round(x, 2)).into(),
+                s.vessel_class.as_ref().map(|c| c.as_str().to_string()).into(),
+                s.hull_color.clone().into(),
+                opt_int(s.containers_first),
+                opt_int(s.containers_last),
+            ],
+            extra: vec![],
+        });
+    }
+    layer.sort();
+    layer
+}
+
+/// The tracks layer: a line through each vessel's stays and at-sea sightings in time order.
+pub fn tracks_layer(tracks: &[Track], stays: &[Stay], obs: &[Observation]) -> Layer {
+    let mut layer = Layer::new(
+        "tracks",
+        GeomKind::LineString,
+        vec![
+            f("vessel_id", K::Str),
+            f("first_seen", K::DateTime),
+            f("last_seen", K::DateTime),
+            f("voyage_count", K::Int),
+            f("stay_count", K::Int),
+            f("length_m", K::Real),
+        ],
+    );
+    for t in tracks {
+        let mut coords: Vec<(f64, f64)> = t
+            .events
+            .iter()
+            .map(|e| match *e {
+                Event::Stay(s) => (stays[s].lon, stays[s].lat),
+                Event::AtSea(i) => (obs[i].lon, obs[i].lat),
+            })
+            .collect();
+        coords.dedup();
+        if coords.len() == 1 {
+            coords.push(coords[0]);
+        }
+        let stay_count = t.events.iter().filter(|e| matches!(e, Event::Stay(_))).count();
+        layer.features.push(Feature {
+            id: t.vessel_id.clone(),
+            geometry: Some(Geometry::LineString(coords.into_iter().collect())),
+            values: vec![
+                Value::Str(t.vessel_id.clone()),
+                Value::Time(t.first_seen),
+                Value::Time(t.last_seen),
+                Value::Int(t.voyage_count as i64),
+                Value::Int(stay_count as i64),
+                t.length_m.map(|x| round(x, 2)).into(),
+            ],
+            extra: vec![],
+        });
+    }
+    layer.sort();
+    layer
+}
+
+/// The unmatched layer: observations in no stay and no voyage, with all their properties.
+/// `port_of[i]` names the port zone an observation fell in.
+pub fn unmatched_layer(obs: &[Observation], idx: &[usize], port_of: &[Option<usize>], ports: &[Port]) -> Layer {
+    let mut layer = observations_layer("unmatched", obs, idx);
+    layer.fields.push(f("port", K::Str));
+    for (feat, &i) in layer.features.iter_mut().zip(idx) {
+        feat.values
+            .push(port_of[i].map(|p| ports[p].port_id.clone()).into());
+    }
+    layer.sort();
+    layer
+}
+
+/// A point layer of observations with every typed property, then the input's extra
+/// properties (used by `unmatched` and by `shiplink query`).
+pub fn observations_layer(name: &str, obs: &[Observation], idx: &[usize]) -> Layer {
+    let mut layer = Layer::new(
+        name,
+        GeomKind::Point,
+        vec![
+            f("observation_id", K::Str),
+            f("observed_at", K::DateTime),
+            f("sensor", K::Str),
+            f("scene_id", K::Str),
+            f("confidence", K::Real),
+            f("length_m", K::Real),
+            f("beam_m", K::Real),
+            f("heading_deg", K::Real),
+            f("vessel_class", K::Str),
+            f("hull_color", K::Str),
+            f("containers", K::Int),
+            f("name", K::Str),
+            f("imo", K::Str),
+            f("mmsi", K::Str),
+            f("source_file", K::Str),
+            f("feature_index", K::Int),
+        ],
+    );
+    for &i in idx {
+        let o = &obs[i];
+        layer.features.push(Feature {
+            id: o.id.clone(),
+            geometry: Some(Geometry::Point(Point::new(o.lon, o.lat))),
+            values: vec![
+                Value::Str(o.id.clone()),
+                Value::Time(o.observed_at),
+                o.sensor_text.clone().into(),
+                o.scene_id.clone().into(),
+                o.confidence.into(),
+                o.length_m.into(),
+                o.beam_m.into(),
+                o.heading_deg.into(),
+                o.vessel_class.as_ref().map(|c| c.as_str().to_string()).into(),
+                o.hull_color.clone().into(),
+                opt_int(o.containers),
+                o.name.clone().into(),
+                o.imo.clone().into(),
+                o.mmsi.clone().into(),
+                Value::Str(o.source_file.to_string()),
+                Value::Int(o.feature_index as i64),
+            ],
+            extra: o.extra.clone(),
+        });
+    }
+    layer
+}
+
+/// The rejected layer: reason, where it came from, and the original feature text.
+pub fn rejected_layer(rejected: &[Rejected]) -> Layer {
+    let mut layer = Layer::new(
+        "rejected",
+        GeomKind::Any,
+        vec![
+            f("reject_reason", K::Str),
+            f("source_file", K::Str),
+            f("feature_index", K::Int),
+            f("feature_id", K::Str),
+            f("original", K::Str),
+        ],
+    );
+    let n = rejected.len();
+    for (k, r) in rejected.iter().enumerate() {
+        // Ids of rejected features may repeat (duplicates) or be missing: number them in
+        // input order (source file, feature index), which is how ingest sorts them.
+        layer.features.push(Feature {
+            id: crate::linking::derive::make_id("rejected", k, n),
+            geometry: r.geometry.clone(),
+            values: vec![
+                Value::Str(r.reason.clone()),
+                Value::Str(r.source_file.to_string()),
+                r.feature_index.map_or(Value::Null, |i| Value::Int(i as i64)),
+                r.id.clone().into(),
+                r.original.clone().into(),
+            ],
+            extra: vec![],
+        });
+    }
+    layer
+}

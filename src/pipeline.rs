@@ -1,0 +1,373 @@
+//! The `match` pipeline: ingest → index → evidence → linking (stays, voyages, tracks) →
+//! routing → layers. [`solve`] is pure; [`run_match`] adds the file system around it.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::Instant;
+
+use rayon::prelude::*;
+use serde::Serialize;
+
+use crate::config::Config;
+use crate::error::{Error, Result};
+use crate::evidence::{empty_berth, EmptyBerth};
+use crate::geodesy::{geodesic_m, polyline_km};
+use crate::index::{assign_ports, ObsIndex};
+use crate::ingest::{Ingested, InputFile};
+use crate::linking::derive::{derive, Derived};
+use crate::linking::{link, LinkInput, Links, SeaDistances};
+use crate::model::{Observation, Port, Rejected, RouteMethod, Scene, Time};
+use crate::output::build;
+use crate::output::layer::Layer;
+use crate::routing::Router;
+
+/// Everything `solve` found.
+pub struct Results {
+    pub observations: Vec<Observation>,
+    pub rejected: Vec<Rejected>,
+    pub files: Vec<InputFile>,
+    pub ports: Vec<Port>,
+    pub port_of: Vec<Option<usize>>,
+    pub derived: Derived,
+    pub links: Links,
+    /// Vessel id of each stay.
+    pub vessel_of_stay: Vec<String>,
+    /// Warnings worth telling the user (also in run.json).
+    pub warnings: Vec<String>,
+    /// Stage name → seconds.
+    pub timings: Vec<(String, f64)>,
+}
+
+/// Sea distance between every pair of port berths, km (router where it can, else geodesic
+/// with a warning).
+fn port_distances(ports: &[Port], router: Option<&Router>, warnings: &mut Vec<String>) -> Vec<Vec<f64>> {
+    let n = ports.len();
+    let mut m = vec![vec![0.0; n]; n];
+    for a in 0..n {
+        for b in (a + 1)..n {
+            let (pa, pb) = (
+                (ports[a].berth_lon, ports[a].berth_lat),
+                (ports[b].berth_lon, ports[b].berth_lat),
+            );
+            let km = match router.map(|r| r.route(&[pa, pb])) {
+                Some(Ok(route)) => route.km,
+                Some(Err(e)) => {
+                    warnings.push(format!(
+                        "no sea distance between {} and {} ({e}); using the straight line",
+                        ports[a].port_id, ports[b].port_id
+                    ));
+                    geodesic_m(pa, pb) / 1000.0
+                }
+                None => geodesic_m(pa, pb) / 1000.0,
+            };
+            m[a][b] = km;
+            m[b][a] = km;
+        }
+    }
+    m
+}
+
+/// Runs indexing, evidence, linking, derivation and routing on ingested observations.
+pub fn solve(ingested: Ingested, ports: Vec<Port>, scenes: &[Scene], config: &Config, router: Option<&Router>) -> Results {
+    let mut timings = Vec::new();
+    let mut warnings = Vec::new();
+    let Ingested {
+        observations: obs,
+        rejected,
+        files,
+    } = ingested;
+
+    let t = Instant::now();
+    let port_of = assign_ports(&obs, &ports);
+    let index = ObsIndex::new(&obs);
+    timings.push(("index".to_string(), t.elapsed().as_secs_f64()));
+
+    let t = Instant::now();
+    let in_port: Vec<bool> = port_of.iter().map(Option::is_some).collect();
+    let empty: EmptyBerth = empty_berth(
+        &obs,
+        &in_port,
+        scenes,
+        config.stays.clear_cloud_fraction,
+        config.stays.empty_berth_radius_m,
+        (config.stays.max_gap_hours * 3600.0) as i64,
+    );
+    timings.push(("evidence".to_string(), t.elapsed().as_secs_f64()));
+
+    let t = Instant::now();
+    let port_km = port_distances(&ports, router, &mut warnings);
+    let point_km = |_: (f64, f64), _: (f64, f64)| -> Option<f64> { None };
+    let sea = SeaDistances {
+        port_km,
+        point_km: &point_km,
+    };
+    let links = link(&LinkInput {
+        obs: &obs,
+        port_of: &port_of,
+        ports: &ports,
+        index: &index,
+        empty: &empty,
+        sea: &sea,
+        config,
+    });
+    let mut derived = derive(&obs, &port_of, &ports, &links, &empty);
+    timings.push(("linking".to_string(), t.elapsed().as_secs_f64()));
+
+    let t = Instant::now();
+    route_voyages(&mut derived, &obs, &ports, router, &mut warnings);
+    timings.push(("routing".to_string(), t.elapsed().as_secs_f64()));
+
+    let mut vessel_of_stay = vec![String::new(); derived.stays.len()];
+    for tr in &derived.tracks {
+        for e in &tr.events {
+            if let crate::model::Event::Stay(s) = e {
+                vessel_of_stay[*s] = tr.vessel_id.clone();
+            }
+        }
+    }
+    Results {
+        observations: obs,
+        rejected,
+        files,
+        ports,
+        port_of,
+        derived,
+        links,
+        vessel_of_stay,
+        warnings,
+        timings,
+    }
+}
+
+/// Draws each voyage from the origin port's berth through its via detections to the
+/// destination's berth: over water with the router, else straight (and says so).
+/// Routes without vias are computed once per port pair.
+fn route_voyages(d: &mut Derived, obs: &[Observation], ports: &[Port], router: Option<&Router>, warnings: &mut Vec<String>) {
+    let port_ix: BTreeMap<&str, usize> = ports.iter().enumerate().map(|(i, p)| (p.port_id.as_str(), i)).collect();
+    let berth = |stay: &crate::model::Stay| {
+        port_ix
+            .get(stay.port_id.as_str())
+            .map(|&p| (ports[p].berth_lon, ports[p].berth_lat))
+            .unwrap_or((stay.lon, stay.lat))
+    };
+    let waypoints: Vec<Vec<(f64, f64)>> = d
+        .voyages
+        .iter()
+        .map(|v| {
+            let mut w = vec![berth(&d.stays[v.origin_stay])];
+            w.extend(v.via.iter().map(|&i| (obs[i].lon, obs[i].lat)));
+            w.push(berth(&d.stays[v.destination_stay]));
+            w
+        })
+        .collect();
+    // Distinct waypoint lists, routed once each, in parallel.
+    let mut distinct: Vec<&Vec<(f64, f64)>> = waypoints.iter().collect();
+    distinct.sort_by(|a, b| {
+        a.iter()
+            .flat_map(|p| [p.0, p.1])
+            .zip(b.iter().flat_map(|p| [p.0, p.1]))
+            .map(|(x, y)| x.total_cmp(&y))
+            .find(|o| o.is_ne())
+            .unwrap_or(a.len().cmp(&b.len()))
+    });
+    distinct.dedup();
+    let routed: Vec<(Vec<(f64, f64)>, std::result::Result<crate::routing::Route, String>)> = distinct
+        .par_iter()
+        .map(|w| {
+            let r = match router {
+                Some(r) => r.route(w).map_err(|e| e.to_string()),
+                None => Err("no land model".to_string()),
+            };
+            ((*w).clone(), r)
+        })
+        .collect();
+    let lookup = |w: &Vec<(f64, f64)>| routed.iter().find(|(k, _)| k == w).map(|(_, r)| r);
+    let mut failures = 0usize;
+    let mut first_failure = None;
+    for (v, w) in d.voyages.iter_mut().zip(&waypoints) {
+        match lookup(w) {
+            Some(Ok(route)) => {
+                v.geometry = route.coords.clone();
+                v.route_km = route.km;
+                v.route_method = RouteMethod::Sea;
+            }
+            other => {
+                if router.is_some() {
+                    failures += 1;
+                    if first_failure.is_none() {
+                        first_failure = other.and_then(|r| r.as_ref().err().cloned());
+                    }
+                }
+                v.geometry = w.clone();
+                v.route_km = polyline_km(w);
+                v.route_method = RouteMethod::Straight;
+            }
+        }
+    }
+    if failures > 0 {
+        warnings.push(format!(
+            "{failures} voyage(s) drawn as straight lines: no sea route ({})",
+            first_failure.unwrap_or_default()
+        ));
+    }
+}
+
+/// The five layers, in [`build::LAYER_NAMES`] order.
+pub fn layers(r: &Results) -> Vec<Layer> {
+    let d = &r.derived;
+    vec![
+        build::voyages_layer(&d.voyages, &d.stays, &r.observations),
+        build::stays_layer(&d.stays, &r.vessel_of_stay, &r.observations),
+        build::tracks_layer(&d.tracks, &d.stays, &r.observations),
+        build::unmatched_layer(&r.observations, &d.unmatched, &r.port_of, &r.ports),
+        build::rejected_layer(&r.rejected),
+    ]
+}
+
+/// Counts for run.json; `read = in_stays + in_via + unmatched + rejected`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Counts {
+    pub read: usize,
+    pub accepted: usize,
+    pub rejected: usize,
+    pub in_stays: usize,
+    pub in_via: usize,
+    pub unmatched: usize,
+    pub candidate_links: usize,
+}
+
+impl Results {
+    pub fn counts(&self) -> Counts {
+        let d = &self.derived;
+        let in_stays = d.stays.iter().map(|s| s.observations.len()).sum();
+        let in_via = d.voyages.iter().map(|v| v.via.len()).sum();
+        let rejected_features = self.rejected.len();
+        Counts {
+            read: self.observations.len() + rejected_features,
+            accepted: self.observations.len(),
+            rejected: rejected_features,
+            in_stays,
+            in_via,
+            unmatched: d.unmatched.len(),
+            candidate_links: self.links.candidates,
+        }
+    }
+}
+
+/// What `match` was asked to do.
+#[derive(Debug, Clone)]
+pub struct MatchOptions {
+    pub inputs: Vec<PathBuf>,
+    pub out: PathBuf,
+    pub ports: Option<PathBuf>,
+    pub scenes: Option<PathBuf>,
+    pub config: Option<PathBuf>,
+    pub land: Option<PathBuf>,
+    pub overwrite: bool,
+    pub gpkg: bool,
+    pub quiet: bool,
+    pub verbose: bool,
+    /// Reference time for rejecting future observations.
+    pub now: Time,
+}
+
+/// Reads the config file, or the defaults.
+pub fn load_config(path: Option<&PathBuf>) -> Result<Config> {
+    match path {
+        None => Ok(Config::default()),
+        Some(p) => {
+            let text = std::fs::read_to_string(p).map_err(|e| Error::io(p, e))?;
+            Config::from_toml(&text).map_err(|e| Error::Config(format!("{}: {e}", p.display())))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nothing_in_nothing_out() {
+        let r = solve(Ingested::default(), crate::ports::builtin(), &[], &Config::default(), None);
+        assert_eq!(r.counts().read, 0);
+        let l = layers(&r);
+        assert_eq!(l.len(), 5);
+        assert!(l.iter().all(|l| l.features.is_empty()));
+    }
+}
+
+/// One input file in run.json.
+#[derive(Debug, Clone, Serialize)]
+pub struct RunInput {
+    pub path: String,
+    pub sha256: String,
+    pub bytes: u64,
+    pub features: usize,
+    pub accepted: usize,
+    pub rejected: usize,
+}
+
+/// The manifest of a run (run.json). Everything but `timings_s` is a function of the
+/// inputs and config, so two runs differ only there.
+#[derive(Debug, Clone, Serialize)]
+pub struct RunManifest {
+    pub shiplink_version: String,
+    pub config: Config,
+    pub inputs: Vec<RunInput>,
+    pub ports: String,
+    pub scenes: Option<String>,
+    pub scene_count: usize,
+    pub land: String,
+    pub counts: Counts,
+    /// Feature counts per output layer.
+    pub outputs: BTreeMap<String, usize>,
+    pub warnings: Vec<String>,
+    pub timings_s: BTreeMap<String, f64>,
+}
+
+impl RunManifest {
+    pub fn to_json(&self) -> Vec<u8> {
+        let mut v = serde_json::to_vec_pretty(self).unwrap_or_default();
+        v.push(b'\n');
+        v
+    }
+}
+
+/// Builds the manifest from the results and the layers written.
+pub fn manifest(
+    r: &Results,
+    layers: &[Layer],
+    config: &Config,
+    ports_source: String,
+    scenes: Option<(String, usize)>,
+    land: String,
+    timings: &[(String, f64)],
+) -> RunManifest {
+    RunManifest {
+        shiplink_version: env!("CARGO_PKG_VERSION").to_string(),
+        config: config.clone(),
+        inputs: r
+            .files
+            .iter()
+            .map(|f| RunInput {
+                path: f.path.clone(),
+                sha256: f.sha256.clone(),
+                bytes: f.bytes,
+                features: f.features,
+                accepted: f.accepted,
+                rejected: f.rejected,
+            })
+            .collect(),
+        ports: ports_source,
+        scene_count: scenes.as_ref().map_or(0, |s| s.1),
+        scenes: scenes.map(|s| s.0),
+        land,
+        counts: r.counts(),
+        outputs: layers.iter().map(|l| (l.name.clone(), l.features.len())).collect(),
+        warnings: r.warnings.clone(),
+        timings_s: timings
+            .iter()
+            .map(|(k, v)| (k.clone(), (v * 1e4).round() / 1e4))
+            .collect(),
+    }
+}
