@@ -1,11 +1,44 @@
 //! Ingest: read observation files (GeoJSON FeatureCollection or GeoJSONSeq), validate every
 //! feature, and hand on typed [`Observation`]s plus the [`Rejected`] ones with reasons.
+//!
+//! Nothing is silently dropped: every feature read is either accepted or rejected, a file
+//! that cannot be read as a whole is one [`Rejected`] with `feature_index: None`, and each
+//! [`InputFile`]'s counts add up (`features == accepted + rejected`, where `rejected` counts
+//! that file's [`Rejected`] records, file-level ones included).
+//!
+//! Choices the input contract left open:
+//! - a bare Feature at the top level of a document is accepted as one feature (index 0);
+//!   a bare Geometry rejects the file;
+//! - a third (z) coordinate is accepted and dropped; 4+ numbers in a position are rejected;
+//! - a number that overflows f64 (`1e400`) in a typed property or a coordinate rejects that
+//!   feature; `NaN`/`Infinity` are not JSON, so they reject the file (a document) or the
+//!   line (a sequence); extra properties are carried verbatim as raw JSON text;
+//! - a non-WGS84 `crs` member rejects every feature of the file, naming the CRS;
+//! - an empty file (0 bytes or only white space) is rejected, in either format;
+//! - a heading derived from an outline lies in [0, 180): an outline has no bow;
+//! - ids without a Feature `id` are `<file base name>#<index>`; two inputs with the same base
+//!   name can therefore collide, and the later one is rejected as a duplicate.
+//! - scenes without `cloud_fraction` get 1.0 (not known to be clear, so they never empty a
+//!   berth); a scenes file with no usable footprint gives no scenes and one file-level
+//!   [`Rejected`] saying so.
 
+pub mod feature;
+pub mod geometry;
+mod read;
+pub mod scenes;
+pub mod walk;
+
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use rayon::prelude::*;
 
 use crate::config::IngestParams;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::model::{Observation, Rejected, Scene, Time};
+
+pub use feature::validate_feature;
 
 /// What was read from one input file.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -30,15 +63,96 @@ pub struct Ingested {
     pub files: Vec<InputFile>,
 }
 
+impl Ingested {
+    /// Files that gave at least one feature or were readable as a whole (an empty
+    /// FeatureCollection counts); 0 means there was no usable input.
+    pub fn usable_files(&self) -> usize {
+        let whole_file_rejected: std::collections::HashSet<&str> = self
+            .rejected
+            .iter()
+            .filter(|r| r.feature_index.is_none())
+            .map(|r| r.source_file.as_ref())
+            .collect();
+        self.files
+            .iter()
+            .filter(|f| f.accepted > 0 || !whole_file_rejected.contains(f.path.as_str()))
+            .count()
+    }
+}
+
 /// Reads every file (directories are walked for .geojson .json .geojsonl .geojsons .ndjson).
 /// `now` is the reference for rejecting future times. A missing path is fatal; a bad file
 /// or feature is rejected, not fatal.
 pub fn ingest(paths: &[PathBuf], params: &IngestParams, now: Time) -> Result<Ingested> {
-    let _ = (paths, params, now);
-    Err(Error::Usage("ingest is not implemented yet".into()))
+    let files = walk::expand(paths)?;
+    let results: Vec<read::FileResult> = files
+        .par_iter()
+        .map(|p| read::read_file(p, params, now))
+        .collect();
+    Ok(merge(results))
+}
+
+/// Merges per-file results (in path order), rejects duplicate ids (first occurrence wins)
+/// and sorts.
+fn merge(results: Vec<read::FileResult>) -> Ingested {
+    let total: usize = results.iter().map(|r| r.accepted.len()).sum();
+    let mut first_seen: HashMap<String, (Arc<str>, usize)> = HashMap::with_capacity(total);
+    let mut out = Ingested {
+        observations: Vec::with_capacity(total),
+        ..Ingested::default()
+    };
+    for r in results {
+        let mut input = r.input;
+        out.rejected.extend(r.rejected);
+        for (o, span) in r.accepted {
+            match first_seen.get(&o.id) {
+                None => {
+                    first_seen.insert(o.id.clone(), (Arc::clone(&o.source_file), o.feature_index));
+                    out.observations.push(o);
+                }
+                Some((file, index)) => {
+                    input.accepted -= 1;
+                    input.rejected += 1;
+                    let generated = o.id
+                        == format!("{}#{}", feature::base_name(&o.source_file), o.feature_index);
+                    let hint = if generated {
+                        "; features without an id are named <file name>#<index>"
+                    } else {
+                        ""
+                    };
+                    out.rejected.push(Rejected {
+                        reason: format!(
+                            "duplicate id {} (first seen in {file} feature {index}{hint})",
+                            o.id
+                        ),
+                        original: read::read_span(&o.source_file, span),
+                        geometry: Some(match &o.outline {
+                            Some(p) => geo::Geometry::Polygon(p.clone()),
+                            None => geo::Geometry::Point(geo::Point::new(o.lon, o.lat)),
+                        }),
+                        id: Some(o.id),
+                        feature_index: Some(o.feature_index),
+                        source_file: o.source_file,
+                    });
+                }
+            }
+        }
+        out.files.push(input);
+    }
+    out.observations.par_sort_unstable_by(|a, b| {
+        a.observed_at
+            .cmp(&b.observed_at)
+            .then_with(|| a.id.cmp(&b.id))
+    });
+    out.rejected.sort_by(|a, b| {
+        a.source_file
+            .cmp(&b.source_file)
+            .then(a.feature_index.cmp(&b.feature_index))
+    });
+    out
 }
 
 /// Reads a scenes file (image footprints); bad scene features are rejected with reasons.
 pub fn read_scenes(path: &Path) -> Result<(Vec<Scene>, Vec<Rejected>)> {
-    Err(Error::bad_file(path, "scenes are not implemented yet"))
+    scenes::read_scenes(path)
 }
