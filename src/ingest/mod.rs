@@ -156,3 +156,162 @@ fn merge(results: Vec<read::FileResult>) -> Ingested {
 pub fn read_scenes(path: &Path) -> Result<(Vec<Scene>, Vec<Rejected>)> {
     scenes::read_scenes(path)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const NOW: Time = 1_710_000_000;
+
+    fn pt(id: &str, t: &str) -> String {
+        format!(
+            r#"{{"type":"Feature"{id},"geometry":{{"type":"Point","coordinates":[130.3,42.2]}},"properties":{{"observed_at":"{t}"}}}}"#
+        )
+    }
+
+    fn fc(features: &[String]) -> String {
+        format!(
+            r#"{{"type":"FeatureCollection","features":[{}]}}"#,
+            features.join(",")
+        )
+    }
+
+    fn run(files: &[(&str, &[u8])]) -> (tempfile::TempDir, Ingested) {
+        let d = tempfile::tempdir().unwrap();
+        for (name, body) in files {
+            let p = d.path().join(name);
+            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+            std::fs::write(p, body).unwrap();
+        }
+        let ing = ingest(&[d.path().to_path_buf()], &IngestParams::default(), NOW).unwrap();
+        (d, ing)
+    }
+
+    fn counts_add_up(ing: &Ingested) {
+        for f in &ing.files {
+            assert_eq!(f.features, f.accepted + f.rejected, "{f:?}");
+            let rej = ing
+                .rejected
+                .iter()
+                .filter(|r| *r.source_file == f.path)
+                .count();
+            assert_eq!(rej, f.rejected, "{f:?}");
+        }
+        let acc: usize = ing.files.iter().map(|f| f.accepted).sum();
+        assert_eq!(acc, ing.observations.len());
+    }
+
+    #[test]
+    fn sequences_with_record_separators_bom_and_blank_lines() {
+        let body = format!(
+            "\u{feff}{}\n\n\x1e{}\r\n\x1e{}\x1e{}\nnot json\n",
+            pt(r#","id":"a""#, "2024-03-01T12:00:00Z"),
+            pt(r#","id":"b""#, "2024-03-01T11:00:00Z"),
+            pt(r#","id":"c""#, "2024-03-01T10:00:00Z"),
+            pt("", "2024-03-01T10:00:00Z"),
+        );
+        let (_d, ing) = run(&[("s.geojsonl", body.as_bytes())]);
+        let ids: Vec<&str> = ing.observations.iter().map(|o| o.id.as_str()).collect();
+        assert_eq!(ids, ["c", "s.geojsonl#3", "b", "a"]);
+        assert_eq!(ing.rejected.len(), 1);
+        assert_eq!(ing.rejected[0].feature_index, Some(4));
+        assert_eq!(ing.files[0].features, 5);
+        counts_add_up(&ing);
+    }
+
+    #[test]
+    fn ndjson_in_a_json_file_is_read_as_a_sequence() {
+        let body = format!(
+            "{}\n{}\n",
+            pt(r#","id":"a""#, "2024-03-01T12:00:00Z"),
+            pt(r#","id":"b""#, "2024-03-01T11:00:00Z")
+        );
+        let (_d, ing) = run(&[("x.json", body.as_bytes())]);
+        assert_eq!(ing.observations.len(), 2);
+        counts_add_up(&ing);
+    }
+
+    #[test]
+    fn duplicates_first_in_path_order_wins() {
+        let a = fc(&[
+            pt(r#","id":"x""#, "2024-03-01T12:00:00Z"),
+            pt(r#","id":"x""#, "2024-03-01T12:00:00Z"),
+        ]);
+        let b = fc(&[
+            pt(r#","id":"x""#, "2024-03-01T11:00:00Z"),
+            pt(r#","id":"y""#, "2024-03-01T11:00:00Z"),
+        ]);
+        let (_d, ing) = run(&[("b.geojson", b.as_bytes()), ("a.geojson", a.as_bytes())]);
+        assert_eq!(ing.observations.len(), 2);
+        let x = ing.observations.iter().find(|o| o.id == "x").unwrap();
+        assert!(x.source_file.ends_with("a.geojson") && x.feature_index == 0);
+        assert_eq!(ing.rejected.len(), 2);
+        for r in &ing.rejected {
+            assert!(
+                r.reason.starts_with("duplicate id x (first seen in "),
+                "{}",
+                r.reason
+            );
+            assert!(r.reason.ends_with("a.geojson feature 0)"), "{}", r.reason);
+            assert!(r
+                .original
+                .as_deref()
+                .unwrap()
+                .starts_with("{\"type\":\"Feature\""));
+        }
+        assert!(ing.rejected[0].source_file.ends_with("a.geojson"));
+        counts_add_up(&ing);
+    }
+
+    #[test]
+    fn file_level_problems_are_one_rejection_each() {
+        let (_d, ing) = run(&[
+            (
+                "a.geojson",
+                b"{\"type\":\"FeatureCollection\",\"features\":[" as &[u8],
+            ),
+            ("b.geojson", b""),
+            ("c.geojson", b"\xff\xfe{}"),
+            (
+                "d.geojson",
+                b"{\"type\":\"FeatureCollection\",\"features\":[]}",
+            ),
+            ("e.json", b"hello"),
+        ]);
+        let reasons: Vec<&str> = ing.rejected.iter().map(|r| r.reason.as_str()).collect();
+        assert_eq!(reasons.len(), 4, "{reasons:?}");
+        assert!(
+            reasons[0].contains("truncated") && reasons[0].contains("line 1 column"),
+            "{reasons:?}"
+        );
+        assert!(reasons[1].contains("empty"));
+        assert!(reasons[2].contains("invalid utf-8 at byte 0"));
+        assert!(reasons[3].contains("first character is 'h'"));
+        assert_eq!(ing.usable_files(), 1);
+        counts_add_up(&ing);
+    }
+
+    #[test]
+    fn non_wgs84_crs_rejects_every_feature() {
+        let body = r#"{"type":"FeatureCollection","crs":{"type":"name","properties":{"name":"urn:ogc:def:crs:EPSG::3857"}},"features":[
+            {"type":"Feature","id":"q","geometry":{"type":"Point","coordinates":[1,2]},"properties":{"observed_at":"2024-03-01T12:00:00Z"}},
+            {"type":"Feature","geometry":{"type":"Point","coordinates":[1,2]},"properties":{"observed_at":"2024-03-01T12:00:00Z"}}]}"#;
+        let (_d, ing) = run(&[("m.geojson", body.as_bytes())]);
+        assert!(ing.observations.is_empty());
+        assert_eq!(ing.rejected.len(), 2);
+        assert!(ing.rejected[0].reason.contains("EPSG::3857"));
+        assert_eq!(ing.rejected[0].id.as_deref(), Some("q"));
+        counts_add_up(&ing);
+    }
+
+    #[test]
+    fn sha256_and_bytes() {
+        let (_d, ing) = run(&[(
+            "d.geojson",
+            b"{\"type\":\"FeatureCollection\",\"features\":[]}",
+        )]);
+        assert_eq!(ing.files[0].bytes, 42);
+        assert_eq!(ing.files[0].sha256.len(), 64);
+        assert!(ing.rejected.is_empty());
+    }
+}
