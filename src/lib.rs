@@ -12,6 +12,7 @@ pub mod ingest;
 pub mod model;
 pub mod output;
 pub mod ports;
+pub mod query;
 pub mod routing;
 pub mod simulate;
 
