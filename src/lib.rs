@@ -16,6 +16,7 @@ pub mod model;
 pub mod pipeline;
 pub mod output;
 pub mod ports;
+pub mod query;
 pub mod routing;
 pub mod simulate;
 pub mod stays;

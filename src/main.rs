@@ -50,8 +50,35 @@ fn run(cli: Cli) -> Result<u8, Error> {
             println!("{m:?}");
             Ok(0)
         }
-        Command::Match(_) | Command::Query(_) | Command::Route(_) => {
-            Err(Error::Usage("not implemented yet".into()))
+        Command::Query(a) => {
+            use shiplink::query;
+            let filter = query::QueryFilter::from_args(
+                a.near.as_deref(),
+                a.within_km,
+                a.bbox.as_deref(),
+                a.since.as_deref(),
+                a.until.as_deref(),
+            )?;
+            let now = chrono::Utc::now().timestamp();
+            let config = shiplink::config::IngestParams::default();
+            let ing = shiplink::ingest::ingest(&a.inputs, &config, now)?;
+            for r in &ing.rejected {
+                eprintln!("shiplink: warning: {}", query::rejection_line(r));
+            }
+            if ing.usable_files() == 0 {
+                return Err(Error::NoInput(format!(
+                    "{} input file(s), none readable",
+                    ing.files.len()
+                )));
+            }
+            let hits = query::query(&ing.observations, &filter);
+            let text = query::to_geojson(&ing.observations, &hits);
+            let mut out = std::io::stdout().lock();
+            std::io::Write::write_all(&mut out, text.as_bytes())
+                .and_then(|()| std::io::Write::flush(&mut out))
+                .map_err(|e| Error::io("<stdout>", e))?;
+            Ok(if ing.rejected.is_empty() { 0 } else { 1 })
         }
+        Command::Match(_) | Command::Route(_) => Err(Error::Usage("not implemented yet".into())),
     }
 }

@@ -1,11 +1,44 @@
 //! Ingest: read observation files (GeoJSON FeatureCollection or GeoJSONSeq), validate every
 //! feature, and hand on typed [`Observation`]s plus the [`Rejected`] ones with reasons.
+//!
+//! Nothing is silently dropped: every feature read is either accepted or rejected, a file
+//! that cannot be read as a whole is one [`Rejected`] with `feature_index: None`, and each
+//! [`InputFile`]'s counts add up (`features == accepted + rejected`, where `rejected` counts
+//! that file's [`Rejected`] records, file-level ones included).
+//!
+//! Choices the input contract left open:
+//! - a bare Feature at the top level of a document is accepted as one feature (index 0);
+//!   a bare Geometry rejects the file;
+//! - a third (z) coordinate is accepted and dropped; 4+ numbers in a position are rejected;
+//! - a number that overflows f64 (`1e400`) in a typed property or a coordinate rejects that
+//!   feature; `NaN`/`Infinity` are not JSON, so they reject the file (a document) or the
+//!   line (a sequence); extra properties are carried verbatim as raw JSON text;
+//! - a non-WGS84 `crs` member rejects every feature of the file, naming the CRS;
+//! - an empty file (0 bytes or only white space) is rejected, in either format;
+//! - a heading derived from an outline lies in [0, 180): an outline has no bow;
+//! - ids without a Feature `id` are `<file base name>#<index>`; two inputs with the same base
+//!   name can therefore collide, and the later one is rejected as a duplicate.
+//! - scenes without `cloud_fraction` get 1.0 (not known to be clear, so they never empty a
+//!   berth); a scenes file with no usable footprint gives no scenes and one file-level
+//!   [`Rejected`] saying so.
 
+pub mod feature;
+pub mod geometry;
+mod read;
+pub mod scenes;
+pub mod walk;
+
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use rayon::prelude::*;
 
 use crate::config::IngestParams;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::model::{Observation, Rejected, Scene, Time};
+
+pub use feature::validate_feature;
 
 /// What was read from one input file.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -30,15 +63,255 @@ pub struct Ingested {
     pub files: Vec<InputFile>,
 }
 
+impl Ingested {
+    /// Files that gave at least one feature or were readable as a whole (an empty
+    /// FeatureCollection counts); 0 means there was no usable input.
+    pub fn usable_files(&self) -> usize {
+        let whole_file_rejected: std::collections::HashSet<&str> = self
+            .rejected
+            .iter()
+            .filter(|r| r.feature_index.is_none())
+            .map(|r| r.source_file.as_ref())
+            .collect();
+        self.files
+            .iter()
+            .filter(|f| f.accepted > 0 || !whole_file_rejected.contains(f.path.as_str()))
+            .count()
+    }
+}
+
 /// Reads every file (directories are walked for .geojson .json .geojsonl .geojsons .ndjson).
 /// `now` is the reference for rejecting future times. A missing path is fatal; a bad file
 /// or feature is rejected, not fatal.
 pub fn ingest(paths: &[PathBuf], params: &IngestParams, now: Time) -> Result<Ingested> {
-    let _ = (paths, params, now);
-    Err(Error::Usage("ingest is not implemented yet".into()))
+    let files = walk::expand(paths)?;
+    let results: Vec<read::FileResult> = files
+        .par_iter()
+        .map(|p| read::read_file(p, params, now))
+        .collect();
+    Ok(merge(results))
+}
+
+/// Merges per-file results (in path order), rejects duplicate ids (first occurrence wins)
+/// and sorts.
+fn merge(results: Vec<read::FileResult>) -> Ingested {
+    let total: usize = results.iter().map(|r| r.accepted.len()).sum();
+    let mut first_seen: HashMap<String, (Arc<str>, usize)> = HashMap::with_capacity(total);
+    let mut out = Ingested {
+        observations: Vec::with_capacity(total),
+        ..Ingested::default()
+    };
+    for r in results {
+        let mut input = r.input;
+        out.rejected.extend(r.rejected);
+        for (o, span) in r.accepted {
+            match first_seen.get(&o.id) {
+                None => {
+                    first_seen.insert(o.id.clone(), (Arc::clone(&o.source_file), o.feature_index));
+                    out.observations.push(o);
+                }
+                Some((file, index)) => {
+                    input.accepted -= 1;
+                    input.rejected += 1;
+                    let generated = o.id
+                        == format!("{}#{}", feature::base_name(&o.source_file), o.feature_index);
+                    let hint = if generated {
+                        "; features without an id are named <file name>#<index>"
+                    } else {
+                        ""
+                    };
+                    out.rejected.push(Rejected {
+                        reason: format!(
+                            "duplicate id {} (first seen in {file} feature {index}{hint})",
+                            o.id
+                        ),
+                        original: read::read_span(&o.source_file, span),
+                        geometry: Some(match &o.outline {
+                            Some(p) => geo::Geometry::Polygon(p.clone()),
+                            None => geo::Geometry::Point(geo::Point::new(o.lon, o.lat)),
+                        }),
+                        id: Some(o.id),
+                        feature_index: Some(o.feature_index),
+                        source_file: o.source_file,
+                    });
+                }
+            }
+        }
+        out.files.push(input);
+    }
+    out.observations.par_sort_unstable_by(|a, b| {
+        a.observed_at
+            .cmp(&b.observed_at)
+            .then_with(|| a.id.cmp(&b.id))
+    });
+    out.rejected.sort_by(|a, b| {
+        a.source_file
+            .cmp(&b.source_file)
+            .then(a.feature_index.cmp(&b.feature_index))
+    });
+    out
 }
 
 /// Reads a scenes file (image footprints); bad scene features are rejected with reasons.
 pub fn read_scenes(path: &Path) -> Result<(Vec<Scene>, Vec<Rejected>)> {
-    Err(Error::bad_file(path, "scenes are not implemented yet"))
+    scenes::read_scenes(path)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const NOW: Time = 1_710_000_000;
+
+    fn pt(id: &str, t: &str) -> String {
+        format!(
+            r#"{{"type":"Feature"{id},"geometry":{{"type":"Point","coordinates":[130.3,42.2]}},"properties":{{"observed_at":"{t}"}}}}"#
+        )
+    }
+
+    fn fc(features: &[String]) -> String {
+        format!(
+            r#"{{"type":"FeatureCollection","features":[{}]}}"#,
+            features.join(",")
+        )
+    }
+
+    fn run(files: &[(&str, &[u8])]) -> (tempfile::TempDir, Ingested) {
+        let d = tempfile::tempdir().unwrap();
+        for (name, body) in files {
+            let p = d.path().join(name);
+            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+            std::fs::write(p, body).unwrap();
+        }
+        let ing = ingest(&[d.path().to_path_buf()], &IngestParams::default(), NOW).unwrap();
+        (d, ing)
+    }
+
+    fn counts_add_up(ing: &Ingested) {
+        for f in &ing.files {
+            assert_eq!(f.features, f.accepted + f.rejected, "{f:?}");
+            let rej = ing
+                .rejected
+                .iter()
+                .filter(|r| *r.source_file == f.path)
+                .count();
+            assert_eq!(rej, f.rejected, "{f:?}");
+        }
+        let acc: usize = ing.files.iter().map(|f| f.accepted).sum();
+        assert_eq!(acc, ing.observations.len());
+    }
+
+    #[test]
+    fn sequences_with_record_separators_bom_and_blank_lines() {
+        let body = format!(
+            "\u{feff}{}\n\n\x1e{}\r\n\x1e{}\x1e{}\nnot json\n",
+            pt(r#","id":"a""#, "2024-03-01T12:00:00Z"),
+            pt(r#","id":"b""#, "2024-03-01T11:00:00Z"),
+            pt(r#","id":"c""#, "2024-03-01T10:00:00Z"),
+            pt("", "2024-03-01T10:00:00Z"),
+        );
+        let (_d, ing) = run(&[("s.geojsonl", body.as_bytes())]);
+        let ids: Vec<&str> = ing.observations.iter().map(|o| o.id.as_str()).collect();
+        assert_eq!(ids, ["c", "s.geojsonl#3", "b", "a"]);
+        assert_eq!(ing.rejected.len(), 1);
+        assert_eq!(ing.rejected[0].feature_index, Some(4));
+        assert_eq!(ing.files[0].features, 5);
+        counts_add_up(&ing);
+    }
+
+    #[test]
+    fn ndjson_in_a_json_file_is_read_as_a_sequence() {
+        let body = format!(
+            "{}\n{}\n",
+            pt(r#","id":"a""#, "2024-03-01T12:00:00Z"),
+            pt(r#","id":"b""#, "2024-03-01T11:00:00Z")
+        );
+        let (_d, ing) = run(&[("x.json", body.as_bytes())]);
+        assert_eq!(ing.observations.len(), 2);
+        counts_add_up(&ing);
+    }
+
+    #[test]
+    fn duplicates_first_in_path_order_wins() {
+        let a = fc(&[
+            pt(r#","id":"x""#, "2024-03-01T12:00:00Z"),
+            pt(r#","id":"x""#, "2024-03-01T12:00:00Z"),
+        ]);
+        let b = fc(&[
+            pt(r#","id":"x""#, "2024-03-01T11:00:00Z"),
+            pt(r#","id":"y""#, "2024-03-01T11:00:00Z"),
+        ]);
+        let (_d, ing) = run(&[("b.geojson", b.as_bytes()), ("a.geojson", a.as_bytes())]);
+        assert_eq!(ing.observations.len(), 2);
+        let x = ing.observations.iter().find(|o| o.id == "x").unwrap();
+        assert!(x.source_file.ends_with("a.geojson") && x.feature_index == 0);
+        assert_eq!(ing.rejected.len(), 2);
+        for r in &ing.rejected {
+            assert!(
+                r.reason.starts_with("duplicate id x (first seen in "),
+                "{}",
+                r.reason
+            );
+            assert!(r.reason.ends_with("a.geojson feature 0)"), "{}", r.reason);
+            assert!(r
+                .original
+                .as_deref()
+                .unwrap()
+                .starts_with("{\"type\":\"Feature\""));
+        }
+        assert!(ing.rejected[0].source_file.ends_with("a.geojson"));
+        counts_add_up(&ing);
+    }
+
+    #[test]
+    fn file_level_problems_are_one_rejection_each() {
+        let (_d, ing) = run(&[
+            (
+                "a.geojson",
+                b"{\"type\":\"FeatureCollection\",\"features\":[" as &[u8],
+            ),
+            ("b.geojson", b""),
+            ("c.geojson", b"\xff\xfe{}"),
+            (
+                "d.geojson",
+                b"{\"type\":\"FeatureCollection\",\"features\":[]}",
+            ),
+            ("e.json", b"hello"),
+        ]);
+        let reasons: Vec<&str> = ing.rejected.iter().map(|r| r.reason.as_str()).collect();
+        assert_eq!(reasons.len(), 4, "{reasons:?}");
+        assert!(
+            reasons[0].contains("truncated") && reasons[0].contains("line 1 column"),
+            "{reasons:?}"
+        );
+        assert!(reasons[1].contains("empty"));
+        assert!(reasons[2].contains("invalid utf-8 at byte 0"));
+        assert!(reasons[3].contains("first character is 'h'"));
+        assert_eq!(ing.usable_files(), 1);
+        counts_add_up(&ing);
+    }
+
+    #[test]
+    fn non_wgs84_crs_rejects_every_feature() {
+        let body = r#"{"type":"FeatureCollection","crs":{"type":"name","properties":{"name":"urn:ogc:def:crs:EPSG::3857"}},"features":[
+            {"type":"Feature","id":"q","geometry":{"type":"Point","coordinates":[1,2]},"properties":{"observed_at":"2024-03-01T12:00:00Z"}},
+            {"type":"Feature","geometry":{"type":"Point","coordinates":[1,2]},"properties":{"observed_at":"2024-03-01T12:00:00Z"}}]}"#;
+        let (_d, ing) = run(&[("m.geojson", body.as_bytes())]);
+        assert!(ing.observations.is_empty());
+        assert_eq!(ing.rejected.len(), 2);
+        assert!(ing.rejected[0].reason.contains("EPSG::3857"));
+        assert_eq!(ing.rejected[0].id.as_deref(), Some("q"));
+        counts_add_up(&ing);
+    }
+
+    #[test]
+    fn sha256_and_bytes() {
+        let (_d, ing) = run(&[(
+            "d.geojson",
+            b"{\"type\":\"FeatureCollection\",\"features\":[]}",
+        )]);
+        assert_eq!(ing.files[0].bytes, 42);
+        assert_eq!(ing.files[0].sha256.len(), 64);
+        assert!(ing.rejected.is_empty());
+    }
 }

@@ -1,0 +1,808 @@
+//! Validates one GeoJSON Feature (its raw JSON text) into an [`Observation`].
+//!
+//! Straight from the bytes: the feature is deserialised into a borrowed struct whose
+//! `geometry`, `properties` and `id` stay raw JSON; the properties map is visited key by key,
+//! known keys are type-checked, and every other key is carried into `extra` as raw text in
+//! input order. No `serde_json::Value` tree is built.
+//!
+//! ```
+//! use std::sync::Arc;
+//! let f = r#"{"type":"Feature","id":17,"geometry":{"type":"Point","coordinates":[130.3,42.2]},
+//!            "properties":{"observed_at":"2024-03-01T12:00:00Z","length_m":120}}"#;
+//! let src: Arc<str> = Arc::from("a.geojson");
+//! let o = shiplink::ingest::validate_feature(f, &src, 0, &Default::default(), 1_800_000_000).unwrap();
+//! assert_eq!((o.id.as_str(), o.length_m), ("17", Some(120.0)));
+//! ```
+
+use std::borrow::Cow;
+use std::fmt;
+use std::sync::Arc;
+
+use serde::de::{Deserializer, MapAccess, Visitor};
+use serde::Deserialize;
+use serde_json::value::RawValue;
+
+use super::geometry::{self, parse_geometry, serde_msg, truncate_chars, Shape};
+use crate::config::IngestParams;
+use crate::model::{parse_time, Observation, Rejected, Sensor, Time, VesselClass};
+
+/// Raw feature texts longer than this are truncated in [`Rejected::original`].
+pub const MAX_ORIGINAL_BYTES: usize = 64 * 1024;
+
+#[derive(Deserialize)]
+struct RawFeature<'a> {
+    #[serde(rename = "type", borrow, default)]
+    kind: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    id: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    geometry: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    properties: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    crs: Option<&'a RawValue>,
+}
+
+/// A map key, borrowed from the input when it has no escapes.
+struct Key<'a>(Cow<'a, str>);
+
+impl<'de> Deserialize<'de> for Key<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Key<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a string key")
+            }
+            fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Key<'de>, E> {
+                Ok(Key(Cow::Borrowed(v)))
+            }
+            fn visit_str<E>(self, v: &str) -> Result<Key<'de>, E> {
+                Ok(Key(Cow::Owned(v.to_string())))
+            }
+        }
+        d.deserialize_str(V)
+    }
+}
+
+/// A JSON object as (key, raw value) pairs in input order.
+pub(crate) struct RawMap<'a>(pub Vec<(Cow<'a, str>, &'a RawValue)>);
+
+impl<'de: 'a, 'a> Deserialize<'de> for RawMap<'a> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = RawMap<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("an object")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut m: A) -> Result<RawMap<'de>, A::Error> {
+                let mut out = Vec::with_capacity(m.size_hint().unwrap_or(16));
+                while let Some(Key(k)) = m.next_key::<Key<'de>>()? {
+                    let v: &'de RawValue = m.next_value()?;
+                    out.push((k, v));
+                }
+                Ok(RawMap(out))
+            }
+        }
+        d.deserialize_map(V)
+    }
+}
+
+/// Why one feature was rejected (before it is dressed as a [`Rejected`]).
+pub(crate) struct Reject {
+    pub id: Option<String>,
+    pub reason: String,
+    pub geometry: Option<geo::Geometry<f64>>,
+}
+
+impl Reject {
+    fn new(id: &Option<String>, reason: impl Into<String>) -> Reject {
+        Reject {
+            id: id.clone(),
+            reason: reason.into(),
+            geometry: None,
+        }
+    }
+
+    pub(crate) fn into_rejected(
+        self,
+        raw: &str,
+        source_file: &Arc<str>,
+        feature_index: Option<usize>,
+    ) -> Rejected {
+        Rejected {
+            source_file: Arc::clone(source_file),
+            feature_index,
+            id: self.id,
+            reason: self.reason,
+            original: Some(truncate_original(raw)),
+            geometry: self.geometry,
+        }
+    }
+}
+
+/// The raw text, cut at [`MAX_ORIGINAL_BYTES`] (on a char boundary) with a marker.
+pub fn truncate_original(raw: &str) -> String {
+    if raw.len() <= MAX_ORIGINAL_BYTES {
+        return raw.to_string();
+    }
+    let mut end = MAX_ORIGINAL_BYTES;
+    while !raw.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}…[truncated: {} bytes in all]", &raw[..end], raw.len())
+}
+
+/// Names accepted for the obsolete top-level `crs` member (all mean WGS84 lon/lat).
+const WGS84_CRS_NAMES: &[&str] = &[
+    "urn:ogc:def:crs:ogc:1.3:crs84",
+    "urn:ogc:def:crs:ogc::crs84",
+    "ogc:crs84",
+    "crs84",
+    "epsg:4326",
+    "urn:ogc:def:crs:epsg::4326",
+    "urn:ogc:def:crs:epsg:6.6:4326",
+    "http://www.opengis.net/def/crs/ogc/1.3/crs84",
+    "http://www.opengis.net/def/crs/epsg/0/4326",
+];
+
+/// Checks an obsolete `crs` member: Ok when absent, null or WGS84; Err names the CRS.
+pub(crate) fn check_crs(crs: Option<&RawValue>) -> Result<(), String> {
+    let Some(crs) = crs else { return Ok(()) };
+    if crs.get().trim() == "null" {
+        return Ok(());
+    }
+    #[derive(Deserialize)]
+    struct Crs<'a> {
+        #[serde(rename = "type", default)]
+        kind: Option<String>,
+        #[serde(borrow, default)]
+        properties: Option<RawMap<'a>>,
+    }
+    let c: Crs = serde_json::from_str(crs.get())
+        .map_err(|e| format!("crs member is not a crs object ({})", serde_msg(&e)))?;
+    let name = c.properties.as_ref().and_then(|p| {
+        p.0.iter()
+            .find(|(k, _)| k == "name" || k == "href")
+            .and_then(|(_, v)| serde_json::from_str::<String>(v.get()).ok())
+    });
+    match (c.kind.as_deref(), name) {
+        (Some("name"), Some(n)) if WGS84_CRS_NAMES.contains(&n.trim().to_lowercase().as_str()) => {
+            Ok(())
+        }
+        (_, Some(n)) => Err(format!(
+            "crs {:?} is not WGS84 lon/lat (only OGC CRS84 / EPSG:4326 are accepted)",
+            truncate_chars(&n, 80)
+        )),
+        _ => Err(format!(
+            "crs {} is not WGS84 lon/lat (only OGC CRS84 / EPSG:4326 are accepted)",
+            truncate_chars(crs.get(), 80)
+        )),
+    }
+}
+
+/// Describes a raw JSON value for a type error: `string "abc"`, `number 12`, `an array`.
+pub(crate) fn describe(raw: &RawValue) -> String {
+    let t = raw.get().trim();
+    match t.as_bytes().first() {
+        Some(b'"') => format!("string {}", truncate_chars(t, 40)),
+        Some(b't') | Some(b'f') => format!("boolean {t}"),
+        Some(b'n') => "null".into(),
+        Some(b'[') => "an array".into(),
+        Some(b'{') => "an object".into(),
+        _ => format!("number {}", truncate_chars(t, 40)),
+    }
+}
+
+fn is_null(raw: &RawValue) -> bool {
+    raw.get().trim() == "null"
+}
+
+/// A JSON string, or None for another type.
+pub(crate) fn as_str(raw: &RawValue) -> Option<Cow<'_, str>> {
+    if !raw.get().trim_start().starts_with('"') {
+        return None;
+    }
+    #[derive(Deserialize)]
+    struct S<'a>(#[serde(borrow)] Cow<'a, str>);
+    serde_json::from_str::<S>(raw.get()).ok().map(|s| s.0)
+}
+
+/// A JSON number's value (may be infinite for 1e400), or None for another type.
+pub(crate) fn as_number(raw: &RawValue) -> Option<f64> {
+    let t = raw.get().trim();
+    match t.as_bytes().first() {
+        Some(b'-') | Some(b'0'..=b'9') => t.parse::<f64>().ok(),
+        _ => None,
+    }
+}
+
+/// A property error message: `property K: expected X, got Y`.
+pub(crate) fn type_error(key: &str, expected: &str, raw: &RawValue) -> String {
+    format!("property {key}: expected {expected}, got {}", describe(raw))
+}
+
+/// A finite number property in `lo..=hi`.
+pub(crate) fn number_prop(key: &str, raw: &RawValue) -> Result<f64, String> {
+    let v = as_number(raw).ok_or_else(|| type_error(key, "a number", raw))?;
+    if !v.is_finite() {
+        return Err(format!(
+            "property {key}: number {} is not a finite 64-bit float",
+            truncate_chars(raw.get().trim(), 40)
+        ));
+    }
+    Ok(v)
+}
+
+fn string_prop(key: &str, raw: &RawValue) -> Result<String, String> {
+    as_str(raw)
+        .map(Cow::into_owned)
+        .ok_or_else(|| type_error(key, "a string", raw))
+}
+
+/// A string, or an integer kept as its JSON text (identities such as imo and mmsi).
+fn string_or_integer(key: &str, raw: &RawValue) -> Result<String, String> {
+    if let Some(s) = as_str(raw) {
+        return Ok(s.into_owned());
+    }
+    let t = raw.get().trim();
+    if as_number(raw).is_some() && t.bytes().all(|b| b.is_ascii_digit() || b == b'-') {
+        return Ok(t.to_string());
+    }
+    Err(type_error(key, "a string or an integer", raw))
+}
+
+/// A string, or any number kept as its JSON text (scene ids).
+fn string_or_number(key: &str, raw: &RawValue) -> Result<String, String> {
+    if let Some(s) = as_str(raw) {
+        return Ok(s.into_owned());
+    }
+    if as_number(raw).is_some() {
+        return Ok(raw.get().trim().to_string());
+    }
+    Err(type_error(key, "a string or a number", raw))
+}
+
+fn feature_id(raw: Option<&RawValue>) -> Result<Option<String>, String> {
+    let Some(raw) = raw.filter(|r| !is_null(r)) else {
+        return Ok(None);
+    };
+    if let Some(s) = as_str(raw) {
+        if s.trim().is_empty() {
+            return Err("feature id is an empty string".into());
+        }
+        return Ok(Some(s.into_owned()));
+    }
+    if as_number(raw).is_some() {
+        return Ok(Some(raw.get().trim().to_string()));
+    }
+    Err(format!(
+        "feature id: expected a string or a number, got {}",
+        describe(raw)
+    ))
+}
+
+/// The base name of a path given as text (`a/b/c.geojson` → `c.geojson`).
+pub(crate) fn base_name(path: &str) -> &str {
+    path.rsplit(['/', '\\']).next().unwrap_or(path)
+}
+
+/// Validates one feature's raw JSON text (see the module docs and the input contract).
+///
+/// `now` is the reference time for rejecting future observations.
+#[allow(clippy::result_large_err)] // Rejected is the documented error; it is built once per bad feature.
+pub fn validate_feature(
+    raw: &str,
+    source_file: &Arc<str>,
+    feature_index: usize,
+    params: &IngestParams,
+    now: Time,
+) -> Result<Observation, Rejected> {
+    check_feature(raw, source_file, feature_index, params, now)
+        .map_err(|r| r.into_rejected(raw, source_file, Some(feature_index)))
+}
+
+pub(crate) fn check_feature(
+    raw: &str,
+    source_file: &Arc<str>,
+    feature_index: usize,
+    params: &IngestParams,
+    now: Time,
+) -> Result<Observation, Reject> {
+    let none = None;
+    let f: RawFeature = serde_json::from_str(raw)
+        .map_err(|e| Reject::new(&none, format!("not a feature object: {}", serde_msg(&e))))?;
+    let id = feature_id(f.id).map_err(|e| Reject::new(&none, e))?;
+    match f.kind.as_deref() {
+        Some("Feature") => {}
+        Some(t) => {
+            return Err(Reject::new(
+                &id,
+                format!("type is {:?}, expected \"Feature\"", truncate_chars(t, 40)),
+            ))
+        }
+        None => return Err(Reject::new(&id, "feature has no type member")),
+    }
+    check_crs(f.crs).map_err(|e| Reject::new(&id, e))?;
+    let geometry_raw = f
+        .geometry
+        .ok_or_else(|| Reject::new(&id, "feature has no geometry (null or missing)"))?;
+    let shape = parse_geometry(geometry_raw).map_err(|e| Reject {
+        id: id.clone(),
+        reason: e.reason,
+        geometry: e.geometry,
+    })?;
+    let (lon, lat, outline) = match shape {
+        Shape::Point(x, y) => (x, y, None),
+        Shape::Polygon(p) => {
+            let (x, y) = geometry::outline_centre(&p)
+                .ok_or_else(|| Reject::new(&id, "polygon has no centroid"))?;
+            (x, y, Some(p))
+        }
+    };
+    let geom_for_reject = || -> Option<geo::Geometry<f64>> {
+        Some(match &outline {
+            Some(p) => geo::Geometry::Polygon(p.clone()),
+            None => geo::Geometry::Point(geo::Point::new(lon, lat)),
+        })
+    };
+    let fail = |reason: String| Reject {
+        id: id.clone(),
+        reason,
+        geometry: geom_for_reject(),
+    };
+
+    let props: RawMap = match f.properties.filter(|p| !is_null(p)) {
+        Some(p) => serde_json::from_str(p.get()).map_err(|_| {
+            fail(format!(
+                "properties: expected an object, got {}",
+                describe(p)
+            ))
+        })?,
+        None => RawMap(Vec::new()),
+    };
+
+    let mut o = Observation {
+        id: String::new(),
+        source_file: Arc::clone(source_file),
+        feature_index,
+        observed_at: 0,
+        lon,
+        lat,
+        outline: None,
+        sensor: Sensor::Other,
+        sensor_text: None,
+        scene_id: None,
+        confidence: None,
+        length_m: None,
+        beam_m: None,
+        heading_deg: None,
+        vessel_class: None,
+        hull_color: None,
+        containers: None,
+        name: None,
+        imo: None,
+        mmsi: None,
+        extra: Vec::new(),
+    };
+    let mut observed_at = None;
+    let mut seen: u32 = 0;
+    for (i, (key, value)) in props.0.iter().enumerate() {
+        let key = key.as_ref();
+        let bit = match KNOWN.iter().position(|k| *k == key) {
+            Some(b) => 1u32 << b,
+            None => 0,
+        };
+        if bit != 0 {
+            if seen & bit != 0 {
+                return Err(fail(format!("property {key} appears twice")));
+            }
+            seen |= bit;
+        } else if props.0[..i].iter().any(|(k, _)| k == key) {
+            return Err(fail(format!(
+                "property {} appears twice",
+                truncate_chars(key, 60)
+            )));
+        }
+        if is_null(value) {
+            if key == "observed_at" {
+                return Err(fail("property observed_at is null (required)".into()));
+            }
+            if bit != 0 {
+                continue;
+            }
+        }
+        let r: Result<(), String> = (|| {
+            match key {
+                "observed_at" => {
+                    let s = as_str(value)
+                        .ok_or_else(|| type_error(key, "an RFC 3339 time string", value))?;
+                    let t = parse_time(&s).map_err(|e| format!("property {e}"))?;
+                    let limit = now.saturating_add((params.max_future_days * 86_400.0) as i64);
+                    if t > limit {
+                        return Err(format!(
+                            "property observed_at {} is in the future (later than the reference time plus {} days)",
+                            s.trim(),
+                            params.max_future_days
+                        ));
+                    }
+                    observed_at = Some(t);
+                }
+                "sensor" => {
+                    let s = string_prop(key, value)?;
+                    o.sensor = Sensor::from_text(&s);
+                    o.sensor_text = Some(s);
+                }
+                "scene_id" => o.scene_id = Some(string_or_number(key, value)?),
+                "confidence" => {
+                    let v = number_prop(key, value)?;
+                    if !(0.0..=1.0).contains(&v) {
+                        return Err(format!("property confidence {v} out of range 0..1"));
+                    }
+                    o.confidence = Some(v);
+                }
+                "length_m" => {
+                    let v = number_prop(key, value)?;
+                    o.length_m = Some(v);
+                }
+                "beam_m" => {
+                    let v = number_prop(key, value)?;
+                    o.beam_m = Some(v);
+                }
+                "heading_deg" => {
+                    let v = number_prop(key, value)?;
+                    if !(0.0..=360.0).contains(&v) {
+                        return Err(format!("property heading_deg {v} out of range 0..360"));
+                    }
+                    o.heading_deg = Some(if v == 360.0 { 0.0 } else { v });
+                }
+                "vessel_class" => {
+                    o.vessel_class = Some(VesselClass::from_text(&string_prop(key, value)?))
+                }
+                "hull_color" => o.hull_color = Some(string_prop(key, value)?),
+                "containers" => {
+                    let v = number_prop(key, value)
+                        .map_err(|_| type_error(key, "a non-negative integer", value))?;
+                    if v < 0.0 || v.fract() != 0.0 || v > f64::from(u32::MAX) {
+                        return Err(format!(
+                            "property containers: expected a non-negative integer, got {}",
+                            describe(value)
+                        ));
+                    }
+                    o.containers = Some(v as u32);
+                }
+                "name" => o.name = Some(string_or_integer(key, value)?),
+                "imo" => o.imo = Some(string_or_integer(key, value)?),
+                "mmsi" => o.mmsi = Some(string_or_integer(key, value)?),
+                _ => o.extra.push((key.to_string(), value.get().to_string())),
+            }
+            Ok(())
+        })();
+        r.map_err(fail)?;
+    }
+    o.observed_at = observed_at.ok_or_else(|| fail("property observed_at is missing".into()))?;
+
+    if let Some(p) = &outline {
+        if let Some(d) = geometry::outline_dims(p) {
+            o.length_m = o.length_m.or(Some(d.length_m));
+            o.beam_m = o.beam_m.or(Some(d.beam_m));
+            o.heading_deg = o.heading_deg.or(Some(d.heading_deg));
+        }
+    }
+    let derived = if outline.is_some() {
+        " (from the outline or the properties)"
+    } else {
+        ""
+    };
+    if let Some(l) = o.length_m {
+        if l <= 0.0 {
+            return Err(fail(format!("length_m {l} must be > 0{derived}")));
+        }
+        if l > params.max_length_m {
+            return Err(fail(format!(
+                "length_m {l} exceeds the largest plausible vessel ({} m){derived}",
+                params.max_length_m
+            )));
+        }
+    }
+    if let Some(b) = o.beam_m {
+        if b <= 0.0 {
+            return Err(fail(format!("beam_m {b} must be > 0{derived}")));
+        }
+        if let Some(l) = o.length_m {
+            if b > l {
+                return Err(fail(format!(
+                    "beam_m {b} is larger than length_m {l}{derived}"
+                )));
+            }
+        }
+    }
+    o.outline = outline;
+    o.id = match id {
+        Some(id) => id,
+        None => format!("{}#{feature_index}", base_name(source_file)),
+    };
+    Ok(o)
+}
+
+/// The typed property names (order gives each a bit for duplicate detection).
+const KNOWN: &[&str] = &[
+    "observed_at",
+    "sensor",
+    "scene_id",
+    "confidence",
+    "length_m",
+    "beam_m",
+    "heading_deg",
+    "vessel_class",
+    "hull_color",
+    "containers",
+    "name",
+    "imo",
+    "mmsi",
+];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const NOW: Time = 1_710_000_000; // 2024-03-09
+
+    fn feat(id: &str, props: &str) -> String {
+        format!(
+            r#"{{"type":"Feature"{id},"geometry":{{"type":"Point","coordinates":[130.3,42.2]}},"properties":{{"observed_at":"2024-03-01T12:00:00Z"{props}}}}}"#
+        )
+    }
+
+    fn check(raw: &str) -> Result<Observation, Rejected> {
+        let src: Arc<str> = Arc::from("dir/obs.geojson");
+        validate_feature(raw, &src, 3, &IngestParams::default(), NOW)
+    }
+
+    fn check_err(raw: &str, want: &str) {
+        match check(raw) {
+            Err(r) => assert!(
+                r.reason.contains(want),
+                "{raw}\n{:?} lacks {want:?}",
+                r.reason
+            ),
+            Ok(o) => panic!("{raw}: accepted {o:?}"),
+        }
+    }
+
+    #[test]
+    fn minimal_point_feature() {
+        let o = check(&feat("", "")).unwrap();
+        assert_eq!(o.id, "obs.geojson#3");
+        assert_eq!((o.lon, o.lat, o.observed_at), (130.3, 42.2, 1709294400));
+        assert_eq!(o.sensor, Sensor::Other);
+        assert!(o.extra.is_empty() && o.outline.is_none());
+    }
+
+    #[test]
+    fn ids_strings_numbers_and_bad_ones() {
+        assert_eq!(check(&feat(r#","id":"a-1""#, "")).unwrap().id, "a-1");
+        assert_eq!(check(&feat(r#","id":17"#, "")).unwrap().id, "17");
+        assert_eq!(check(&feat(r#","id":1.50"#, "")).unwrap().id, "1.50");
+        assert_eq!(
+            check(&feat(r#","id":null"#, "")).unwrap().id,
+            "obs.geojson#3"
+        );
+        check_err(
+            &feat(r#","id":true"#, ""),
+            "feature id: expected a string or a number",
+        );
+        check_err(&feat(r#","id":"""#, ""), "empty string");
+        let r = check(&feat(r#","id":"x""#, r#","length_m":"abc""#)).unwrap_err();
+        assert_eq!(r.id.as_deref(), Some("x"));
+        assert!(r.original.unwrap().contains("abc"));
+        assert!(matches!(r.geometry, Some(geo::Geometry::Point(_))));
+    }
+
+    #[test]
+    fn all_properties_typed_and_extras_in_order() {
+        let o = check(&feat(
+            r#","id":"a""#,
+            r#","zeta":1,"sensor":"Sentinel_2","scene_id":42,"confidence":0.9,"length_m":120.5,"beam_m":20,"heading_deg":360,"vessel_class":"reefer","hull_color":"red","containers":12.0,"name":"KANG","imo":9123456,"mmsi":"273000000","alpha":{"b":[1,2]},"nothing":null,"hull_color_x":null"#,
+        ))
+        .unwrap();
+        assert_eq!(o.sensor, Sensor::Sentinel2);
+        assert_eq!(o.sensor_text.as_deref(), Some("Sentinel_2"));
+        assert_eq!(o.scene_id.as_deref(), Some("42"));
+        assert_eq!(o.confidence, Some(0.9));
+        assert_eq!(
+            (o.length_m, o.beam_m, o.heading_deg),
+            (Some(120.5), Some(20.0), Some(0.0))
+        );
+        assert_eq!(o.vessel_class.as_ref().map(|c| c.as_str()), Some("reefer"));
+        assert_eq!(o.containers, Some(12));
+        assert_eq!(o.imo.as_deref(), Some("9123456"));
+        assert_eq!(o.mmsi.as_deref(), Some("273000000"));
+        let keys: Vec<&str> = o.extra.iter().map(|(k, _)| k.as_str()).collect();
+        assert_eq!(keys, ["zeta", "alpha", "nothing", "hull_color_x"]);
+        assert_eq!(o.extra[1].1, r#"{"b":[1,2]}"#);
+        assert_eq!(o.extra[2].1, "null");
+    }
+
+    #[test]
+    fn null_optional_is_absent() {
+        let o = check(&feat("", r#","length_m":null,"sensor":null"#)).unwrap();
+        assert_eq!((o.length_m, o.sensor_text), (None, None));
+    }
+
+    #[test]
+    fn wrong_types_name_the_property() {
+        for (p, want) in [
+            (
+                r#""length_m":"abc""#,
+                r#"property length_m: expected a number, got string "abc""#,
+            ),
+            (
+                r#""beam_m":true"#,
+                "property beam_m: expected a number, got boolean true",
+            ),
+            (
+                r#""heading_deg":[1]"#,
+                "property heading_deg: expected a number, got an array",
+            ),
+            (
+                r#""confidence":"0.5""#,
+                "property confidence: expected a number",
+            ),
+            (
+                r#""sensor":1"#,
+                "property sensor: expected a string, got number 1",
+            ),
+            (
+                r#""scene_id":{}"#,
+                "property scene_id: expected a string or a number",
+            ),
+            (
+                r#""vessel_class":2"#,
+                "property vessel_class: expected a string",
+            ),
+            (
+                r#""hull_color":false"#,
+                "property hull_color: expected a string",
+            ),
+            (
+                r#""containers":"12""#,
+                "property containers: expected a non-negative integer",
+            ),
+            (
+                r#""name":[]"#,
+                "property name: expected a string or an integer",
+            ),
+            (
+                r#""imo":1.5"#,
+                "property imo: expected a string or an integer",
+            ),
+            (
+                r#""mmsi":{}"#,
+                "property mmsi: expected a string or an integer",
+            ),
+        ] {
+            check_err(&feat("", &format!(",{p}")), want);
+        }
+        check_err(
+            r#"{"type":"Feature","geometry":{"type":"Point","coordinates":[1,2]},"properties":{"observed_at":5}}"#,
+            "property observed_at: expected an RFC 3339 time string, got number 5",
+        );
+    }
+
+    #[test]
+    fn ranges_and_sizes() {
+        check_err(&feat("", r#","length_m":0"#), "length_m 0 must be > 0");
+        check_err(&feat("", r#","length_m":5000"#), "exceeds");
+        check_err(&feat("", r#","length_m":1e400"#), "not a finite");
+        check_err(&feat("", r#","beam_m":0"#), "beam_m 0 must be > 0");
+        check_err(
+            &feat("", r#","length_m":20,"beam_m":30"#),
+            "larger than length_m",
+        );
+        check_err(
+            &feat("", r#","containers":-3"#),
+            "non-negative integer, got number -3",
+        );
+        check_err(&feat("", r#","containers":2.5"#), "non-negative integer");
+        check_err(&feat("", r#","confidence":1.5"#), "out of range 0..1");
+        check_err(&feat("", r#","heading_deg":-1"#), "out of range 0..360");
+        check_err(&feat("", r#","length_m":1,"length_m":2"#), "appears twice");
+        check_err(&feat("", r#","x":1,"x":2"#), "property x appears twice");
+    }
+
+    #[test]
+    fn times() {
+        let f = |t: &str| {
+            format!(
+                r#"{{"type":"Feature","geometry":{{"type":"Point","coordinates":[1,2]}},"properties":{{"observed_at":{t}}}}}"#
+            )
+        };
+        check_err(
+            &f(r#""2024-03-01T12:00:00""#),
+            "not an RFC 3339 time with an offset",
+        );
+        check_err(&f(r#""2024-02-30T12:00:00Z""#), "not an RFC 3339 time");
+        check_err(&f(r#""2030-01-01T00:00:00Z""#), "in the future");
+        check_err(&f("null"), "observed_at is null");
+        assert!(check(&f(r#""2024-03-09T18:00:00+09:00""#)).is_ok());
+        check_err(
+            r#"{"type":"Feature","geometry":{"type":"Point","coordinates":[1,2]},"properties":{}}"#,
+            "observed_at is missing",
+        );
+        check_err(
+            r#"{"type":"Feature","geometry":{"type":"Point","coordinates":[1,2]},"properties":null}"#,
+            "observed_at is missing",
+        );
+    }
+
+    #[test]
+    fn feature_shape_problems() {
+        check_err(
+            r#"{"type":"Feature","geometry":null,"properties":{}}"#,
+            "no geometry",
+        );
+        check_err(
+            r#"{"type":"Point","coordinates":[1,2]}"#,
+            "expected \"Feature\"",
+        );
+        check_err(r#"[1,2]"#, "not a feature object");
+        check_err(
+            r#"{"type":"Feature","geometry":{"type":"Point","coordinates":[1,2]},"properties":[1]}"#,
+            "properties: expected an object, got an array",
+        );
+        check_err(
+            r#"{"type":"Feature","crs":{"type":"name","properties":{"name":"EPSG:3857"}},"geometry":{"type":"Point","coordinates":[1,2]},"properties":{}}"#,
+            "crs \"EPSG:3857\"",
+        );
+    }
+
+    #[test]
+    fn polygon_outline_fills_missing_sizes() {
+        let raw = r#"{"type":"Feature","geometry":{"type":"Polygon","coordinates":[[[130,42],[130.0004,42],[130.0004,42.002],[130,42.002],[130,42]]]},"properties":{"observed_at":"2024-03-01T12:00:00Z","beam_m":30}}"#;
+        let o = check(raw).unwrap();
+        assert!((o.length_m.unwrap() - 222.4).abs() < 1.0);
+        assert_eq!(o.beam_m, Some(30.0));
+        assert!(o.outline.is_some());
+        assert!((o.lat - 42.001).abs() < 1e-9);
+        // A huge outline is too long.
+        let raw = r#"{"type":"Feature","geometry":{"type":"Polygon","coordinates":[[[130,42],[130.01,42],[130.01,42.05],[130,42.05],[130,42]]]},"properties":{"observed_at":"2024-03-01T12:00:00Z"}}"#;
+        check_err(raw, "from the outline");
+    }
+
+    #[test]
+    fn crs_names() {
+        let raw = |s: &str| RawValue::from_string(s.to_string()).unwrap();
+        assert!(check_crs(None).is_ok());
+        assert!(check_crs(Some(&raw("null"))).is_ok());
+        assert!(check_crs(Some(&raw(
+            r#"{"type":"name","properties":{"name":"urn:ogc:def:crs:OGC:1.3:CRS84"}}"#
+        )))
+        .is_ok());
+        assert!(check_crs(Some(&raw(
+            r#"{"type":"name","properties":{"name":"EPSG:4326"}}"#
+        )))
+        .is_ok());
+        let e = check_crs(Some(&raw(
+            r#"{"type":"name","properties":{"name":"urn:ogc:def:crs:EPSG::32652"}}"#,
+        )))
+        .unwrap_err();
+        assert!(e.contains("EPSG::32652"), "{e}");
+        assert!(check_crs(Some(&raw("5"))).is_err());
+    }
+
+    #[test]
+    fn long_originals_are_truncated() {
+        let s = "é".repeat(MAX_ORIGINAL_BYTES);
+        let t = truncate_original(&s);
+        assert!(t.len() < MAX_ORIGINAL_BYTES + 100 && t.contains("truncated"));
+    }
+
+    #[test]
+    fn base_names() {
+        assert_eq!(base_name("a/b/c.json"), "c.json");
+        assert_eq!(base_name("c.json"), "c.json");
+        assert_eq!(base_name(r"a\c.json"), "c.json");
+    }
+}

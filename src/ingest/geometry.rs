@@ -1,0 +1,444 @@
+//! Reads a GeoJSON geometry (raw JSON text) into a detection centre or a vessel outline, and
+//! derives length, beam and heading from an outline's minimum rotated rectangle.
+//!
+//! # Units
+//! Coordinates are WGS84 lon/lat degrees; derived sizes are metres, headings degrees
+//! clockwise from north.
+//!
+//! Accepted: `Point` and `Polygon`. A third (z) coordinate is accepted and dropped; a
+//! position with fewer than 2 or more than 3 numbers is rejected. Polygons must have closed
+//! rings of at least 4 positions, a non-zero area and no self-intersection
+//! (geo's [`Validation`]).
+//!
+//! ```
+//! use shiplink::ingest::geometry::{parse_geometry, Shape};
+//! let raw = serde_json::value::RawValue::from_string(
+//!     r#"{"type":"Point","coordinates":[130.3,42.2,5.0]}"#.to_string()).unwrap();
+//! assert!(matches!(parse_geometry(&raw), Ok(Shape::Point(x, y)) if x == 130.3 && y == 42.2));
+//! ```
+
+use std::borrow::Cow;
+
+use geo::{Centroid, Coord, LineString, MinimumRotatedRect, Polygon, Validation};
+use serde::Deserialize;
+use serde_json::value::RawValue;
+
+use crate::geodesy::EARTH_RADIUS_M;
+
+/// A usable detection geometry.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Shape {
+    /// Detection centre, lon/lat degrees.
+    Point(f64, f64),
+    /// Vessel outline (valid, non-zero area).
+    Polygon(Polygon<f64>),
+}
+
+/// Length, beam and heading derived from an outline.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct OutlineDims {
+    pub length_m: f64,
+    pub beam_m: f64,
+    /// Direction of the long side, degrees in [0, 180): an outline cannot tell bow from stern.
+    pub heading_deg: f64,
+}
+
+#[derive(Deserialize)]
+struct RawGeometry<'a> {
+    #[serde(rename = "type", borrow, default)]
+    kind: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    coordinates: Option<&'a RawValue>,
+}
+
+/// Why a geometry is unusable, and (when its coordinates could be read) the geometry itself.
+#[derive(Debug, Clone)]
+pub struct GeometryError {
+    pub reason: String,
+    pub geometry: Option<geo::Geometry<f64>>,
+}
+
+fn fail(reason: impl Into<String>) -> GeometryError {
+    GeometryError {
+        reason: reason.into(),
+        geometry: None,
+    }
+}
+
+/// Parses and checks a geometry object.
+pub fn parse_geometry(raw: &RawValue) -> Result<Shape, GeometryError> {
+    let g: RawGeometry = serde_json::from_str(raw.get()).map_err(|e| {
+        fail(format!(
+            "geometry is not a geometry object: {}",
+            serde_msg(&e)
+        ))
+    })?;
+    let kind = g.kind.ok_or_else(|| fail("geometry has no type"))?;
+    let with_geom = |reason: String| GeometryError {
+        reason,
+        geometry: readable_geometry(raw.get()),
+    };
+    match kind.as_ref() {
+        "Point" => {
+            let c = g
+                .coordinates
+                .ok_or_else(|| fail("point geometry has no coordinates"))?;
+            let pos: Vec<f64> = serde_json::from_str(c.get())
+                .map_err(|e| fail(format!("point coordinates: {}", serde_msg(&e))))?;
+            let (x, y) = position(&pos).map_err(fail)?;
+            Ok(Shape::Point(x, y))
+        }
+        "Polygon" => {
+            let c = g
+                .coordinates
+                .ok_or_else(|| fail("polygon geometry has no coordinates"))?;
+            let rings: Vec<Vec<Vec<f64>>> = serde_json::from_str(c.get())
+                .map_err(|e| fail(format!("polygon coordinates: {}", serde_msg(&e))))?;
+            polygon(&rings).map(Shape::Polygon).map_err(|reason| {
+                // Coordinates were readable: keep them so the analyst sees where it was.
+                let geometry = readable_geometry(raw.get()).filter(|_| !reason.contains("range"));
+                GeometryError { reason, geometry }
+            })
+        }
+        "LineString" | "MultiPoint" | "MultiLineString" | "MultiPolygon" => Err(with_geom(
+            format!("geometry type {kind} is not supported (expected Point or Polygon)"),
+        )),
+        "GeometryCollection" => Err(with_geom(
+            "geometry type GeometryCollection is not supported (expected Point or Polygon)".into(),
+        )),
+        other => Err(fail(format!(
+            "unknown geometry type {:?} (expected Point or Polygon)",
+            truncate_chars(other, 40)
+        ))),
+    }
+}
+
+/// Parses a Polygon or MultiPolygon footprint (for scenes).
+pub fn parse_footprint(raw: &RawValue) -> Result<geo::MultiPolygon<f64>, GeometryError> {
+    let g: RawGeometry = serde_json::from_str(raw.get()).map_err(|e| {
+        fail(format!(
+            "geometry is not a geometry object: {}",
+            serde_msg(&e)
+        ))
+    })?;
+    let kind = g.kind.ok_or_else(|| fail("geometry has no type"))?;
+    let c = g
+        .coordinates
+        .ok_or_else(|| fail(format!("{kind} geometry has no coordinates")))?;
+    match kind.as_ref() {
+        "Polygon" => {
+            let rings: Vec<Vec<Vec<f64>>> = serde_json::from_str(c.get())
+                .map_err(|e| fail(format!("polygon coordinates: {}", serde_msg(&e))))?;
+            Ok(geo::MultiPolygon::new(vec![polygon(&rings).map_err(fail)?]))
+        }
+        "MultiPolygon" => {
+            let polys: Vec<Vec<Vec<Vec<f64>>>> = serde_json::from_str(c.get())
+                .map_err(|e| fail(format!("multipolygon coordinates: {}", serde_msg(&e))))?;
+            if polys.is_empty() {
+                return Err(fail("multipolygon has no polygons"));
+            }
+            let mut out = Vec::with_capacity(polys.len());
+            for (i, p) in polys.iter().enumerate() {
+                out.push(polygon(p).map_err(|r| fail(format!("polygon {i}: {r}")))?);
+            }
+            Ok(geo::MultiPolygon::new(out))
+        }
+        other => Err(fail(format!(
+            "footprint geometry type {:?} is not supported (expected Polygon or MultiPolygon)",
+            truncate_chars(other, 40)
+        ))),
+    }
+}
+
+/// A lon/lat position from 2 or 3 numbers (z dropped), range-checked.
+fn position(p: &[f64]) -> Result<(f64, f64), String> {
+    if p.len() < 2 || p.len() > 3 {
+        return Err(format!(
+            "position has {} numbers (expected 2 or 3: lon, lat[, z])",
+            p.len()
+        ));
+    }
+    let (x, y) = (p[0], p[1]);
+    if !x.is_finite() || !y.is_finite() {
+        return Err("coordinate is not a finite number".into());
+    }
+    if !(-180.0..=180.0).contains(&x) {
+        return Err(format!("longitude {x} out of range -180..180"));
+    }
+    if !(-90.0..=90.0).contains(&y) {
+        return Err(format!("latitude {y} out of range -90..90"));
+    }
+    Ok((x, y))
+}
+
+fn polygon(rings: &[Vec<Vec<f64>>]) -> Result<Polygon<f64>, String> {
+    if rings.is_empty() {
+        return Err("polygon has no rings".into());
+    }
+    let mut out: Vec<LineString<f64>> = Vec::with_capacity(rings.len());
+    for (r, ring) in rings.iter().enumerate() {
+        let mut coords = Vec::with_capacity(ring.len());
+        for p in ring {
+            let (x, y) = position(p).map_err(|e| format!("polygon ring {r}: {e}"))?;
+            coords.push(Coord { x, y });
+        }
+        if coords.len() < 4 {
+            return Err(format!(
+                "polygon ring {r} has too few points ({}; a closed ring needs at least 4)",
+                coords.len()
+            ));
+        }
+        if coords.first() != coords.last() {
+            return Err(format!(
+                "polygon ring {r} is not closed (first and last positions differ)"
+            ));
+        }
+        if collinear(&coords) {
+            return Err(format!("polygon ring {r} has zero area"));
+        }
+        out.push(LineString::new(coords));
+    }
+    let exterior = out.remove(0);
+    let poly = Polygon::new(exterior, out);
+    if let Err(e) = poly.check_validation() {
+        let msg = e.to_string();
+        let msg = if msg.contains("self-intersection") {
+            format!("polygon is self-intersecting ({msg})")
+        } else {
+            format!("polygon is invalid ({msg})")
+        };
+        return Err(msg.to_lowercase());
+    }
+    Ok(poly)
+}
+
+/// True when all points of a ring lie on one line (or fewer than 3 are distinct).
+fn collinear(c: &[Coord<f64>]) -> bool {
+    let p0 = c[0];
+    let Some(p1) = c.iter().find(|p| **p != p0).copied() else {
+        return true;
+    };
+    let (dx, dy) = (p1.x - p0.x, p1.y - p0.y);
+    let d1 = dx.hypot(dy);
+    !c.iter().any(|p| {
+        let (ex, ey) = (p.x - p0.x, p.y - p0.y);
+        let cross = dx * ey - dy * ex;
+        cross.abs() > 1e-12 * d1 * ex.hypot(ey)
+    })
+}
+
+/// Centre (centroid) of an outline, lon/lat degrees.
+pub fn outline_centre(p: &Polygon<f64>) -> Option<(f64, f64)> {
+    p.centroid().map(|c| (c.x(), c.y()))
+}
+
+/// Length, beam and heading of an outline from its minimum rotated rectangle, computed in a
+/// local equirectangular projection (metres) around the centre. Ship-sized outlines make the
+/// projection error negligible (< 0.1 %).
+pub fn outline_dims(p: &Polygon<f64>) -> Option<OutlineDims> {
+    let (lon0, lat0) = outline_centre(p)?;
+    let m_per_deg = EARTH_RADIUS_M * std::f64::consts::PI / 180.0;
+    let kx = m_per_deg * lat0.to_radians().cos();
+    let local = LineString::new(
+        p.exterior()
+            .coords()
+            .map(|c| Coord {
+                x: (c.x - lon0) * kx,
+                y: (c.y - lat0) * m_per_deg,
+            })
+            .collect(),
+    );
+    let rect = local.minimum_rotated_rect()?;
+    let r: Vec<Coord<f64>> = rect.exterior().coords().copied().collect();
+    if r.len() < 3 {
+        return None;
+    }
+    let side = |a: Coord<f64>, b: Coord<f64>| ((b.x - a.x).hypot(b.y - a.y), b.x - a.x, b.y - a.y);
+    let (s1, dx1, dy1) = side(r[0], r[1]);
+    let (s2, dx2, dy2) = side(r[1], r[2]);
+    let (length_m, beam_m, dx, dy) = if s1 >= s2 {
+        (s1, s2, dx1, dy1)
+    } else {
+        (s2, s1, dx2, dy2)
+    };
+    let mut heading_deg = dx.atan2(dy).to_degrees().rem_euclid(180.0);
+    if heading_deg >= 180.0 - 1e-9 {
+        heading_deg = 0.0;
+    }
+    Some(OutlineDims {
+        length_m,
+        beam_m,
+        heading_deg,
+    })
+}
+
+/// The geometry as geo types via the geojson crate, when its coordinates are all finite
+/// (used only on the rejection path, so the analyst sees where a bad feature was).
+pub fn readable_geometry(raw: &str) -> Option<geo::Geometry<f64>> {
+    let g: geojson::Geometry = raw.parse::<geojson::Geometry>().ok()?;
+    let g: geo::Geometry<f64> = g.try_into().ok()?;
+    use geo::CoordsIter;
+    let finite = g.coords_iter().all(|c| c.x.is_finite() && c.y.is_finite());
+    finite.then_some(g)
+}
+
+/// A serde_json error as a lowercase message; "number out of range" is explained.
+pub(crate) fn serde_msg(e: &serde_json::Error) -> String {
+    let s = e.to_string();
+    if s.contains("number out of range") {
+        format!("{s} (not a finite 64-bit float)")
+    } else {
+        s
+    }
+}
+
+pub(crate) fn truncate_chars(s: &str, n: usize) -> Cow<'_, str> {
+    match s.char_indices().nth(n) {
+        Some((i, _)) => Cow::Owned(format!("{}…", &s[..i])),
+        None => Cow::Borrowed(s),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn raw(s: &str) -> Box<RawValue> {
+        RawValue::from_string(s.to_string()).unwrap()
+    }
+
+    fn check_err(s: &str, want: &str) {
+        match parse_geometry(&raw(s)) {
+            Err(e) => assert!(
+                e.reason.contains(want),
+                "{s}: {:?} lacks {want:?}",
+                e.reason
+            ),
+            Ok(g) => panic!("{s}: accepted as {g:?}"),
+        }
+    }
+
+    fn rect_poly(w: f64, s: f64, e: f64, n: f64) -> String {
+        format!(
+            r#"{{"type":"Polygon","coordinates":[[[{w},{s}],[{e},{s}],[{e},{n}],[{w},{n}],[{w},{s}]]]}}"#
+        )
+    }
+
+    #[test]
+    fn bad_geometries_name_the_problem() {
+        check_err(r#"{"type":"Point","coordinates":[]}"#, "0 numbers");
+        check_err(r#"{"type":"Point","coordinates":[1,2,3,4]}"#, "4 numbers");
+        check_err(r#"{"type":"Point","coordinates":[181,2]}"#, "longitude 181");
+        check_err(r#"{"type":"Point","coordinates":[1,-91]}"#, "latitude -91");
+        check_err(
+            r#"{"type":"Point","coordinates":[1e400,2]}"#,
+            "not a finite",
+        );
+        check_err(
+            r#"{"type":"Point","coordinates":["1",2]}"#,
+            "point coordinates",
+        );
+        check_err(r#"{"type":"Point"}"#, "no coordinates");
+        check_err(r#"{"coordinates":[1,2]}"#, "no type");
+        check_err(
+            r#"{"type":"LineString","coordinates":[[1,2],[3,4]]}"#,
+            "LineString",
+        );
+        check_err(
+            r#"{"type":"GeometryCollection","geometries":[]}"#,
+            "GeometryCollection",
+        );
+        check_err(r#"{"type":"Blob","coordinates":[1,2]}"#, "unknown geometry");
+        check_err(
+            r#"{"type":"Polygon","coordinates":[[[0,0],[1,0],[0,0]]]}"#,
+            "too few points",
+        );
+        check_err(
+            r#"{"type":"Polygon","coordinates":[[[0,0],[1,0],[1,1],[0,1]]]}"#,
+            "not closed",
+        );
+        check_err(
+            r#"{"type":"Polygon","coordinates":[[[0,0],[1,0],[2,0],[0,0]]]}"#,
+            "zero area",
+        );
+        check_err(
+            r#"{"type":"Polygon","coordinates":[[[0,0],[1,1],[1,0],[0,1],[0,0]]]}"#,
+            "self-intersecting",
+        );
+        check_err(r#"{"type":"Polygon","coordinates":[]}"#, "no rings");
+    }
+
+    #[test]
+    fn readable_bad_geometry_is_kept() {
+        let e = parse_geometry(&raw(r#"{"type":"LineString","coordinates":[[1,2],[3,4]]}"#))
+            .unwrap_err();
+        assert!(matches!(e.geometry, Some(geo::Geometry::LineString(_))));
+    }
+
+    #[test]
+    fn z_is_dropped() {
+        let g = parse_geometry(&raw(r#"{"type":"Point","coordinates":[130.5,42.25,12.0]}"#));
+        assert_eq!(g.unwrap(), Shape::Point(130.5, 42.25));
+    }
+
+    #[test]
+    fn outline_of_a_north_pointing_ship() {
+        // 0.002 deg of latitude ≈ 222 m long, 0.0004 deg of longitude at 42° ≈ 33 m wide.
+        let s = rect_poly(130.0, 42.0, 130.0004, 42.002);
+        let Shape::Polygon(p) = parse_geometry(&raw(&s)).unwrap() else {
+            panic!()
+        };
+        let d = outline_dims(&p).unwrap();
+        assert!((d.length_m - 222.4).abs() < 1.0, "{d:?}");
+        assert!((d.beam_m - 33.05).abs() < 0.5, "{d:?}");
+        assert!(d.heading_deg < 0.5 || d.heading_deg > 179.5, "{d:?}");
+        let (x, y) = outline_centre(&p).unwrap();
+        assert!((x - 130.0002).abs() < 1e-9 && (y - 42.001).abs() < 1e-9);
+    }
+
+    #[test]
+    fn outline_of_an_east_pointing_ship_and_a_diagonal_one() {
+        let s = rect_poly(130.0, 42.0, 130.002, 42.0003);
+        let Shape::Polygon(p) = parse_geometry(&raw(&s)).unwrap() else {
+            panic!()
+        };
+        let d = outline_dims(&p).unwrap();
+        assert!((d.heading_deg - 90.0).abs() < 0.5, "{d:?}");
+        assert!(d.length_m > d.beam_m);
+        // A rectangle rotated to point north-east (in metres).
+        let k = 1.0 / (42.0f64.to_radians().cos());
+        let (l, b) = (0.001, 0.0002);
+        let c = std::f64::consts::FRAC_1_SQRT_2;
+        let pts = [
+            (0.0, 0.0),
+            (l * c, l * c),
+            (l * c - b * c, l * c + b * c),
+            (-b * c, b * c),
+            (0.0, 0.0),
+        ];
+        let ring: Vec<String> = pts
+            .iter()
+            .map(|(x, y)| format!("[{},{}]", 130.0 + x * k, 42.0 + y))
+            .collect();
+        let s = format!(
+            r#"{{"type":"Polygon","coordinates":[[{}]]}}"#,
+            ring.join(",")
+        );
+        let Shape::Polygon(p) = parse_geometry(&raw(&s)).unwrap() else {
+            panic!()
+        };
+        let d = outline_dims(&p).unwrap();
+        assert!((d.heading_deg - 45.0).abs() < 0.5, "{d:?}");
+        assert!((d.length_m / d.beam_m - 5.0).abs() < 0.05, "{d:?}");
+    }
+
+    #[test]
+    fn footprints() {
+        let mp = parse_footprint(&raw(&rect_poly(0.0, 0.0, 1.0, 1.0))).unwrap();
+        assert_eq!(mp.0.len(), 1);
+        let e = parse_footprint(&raw(r#"{"type":"Point","coordinates":[1,2]}"#)).unwrap_err();
+        assert!(e.reason.contains("not supported"));
+        let e = parse_footprint(&raw(r#"{"type":"MultiPolygon","coordinates":[]}"#)).unwrap_err();
+        assert!(e.reason.contains("no polygons"));
+    }
+}

@@ -1,0 +1,431 @@
+//! Reads one observation file: a GeoJSON document (FeatureCollection, or a bare Feature taken
+//! as one feature) or a GeoJSON text sequence (one Feature per line, optional RFC 8142
+//! record separators), and validates its features in parallel.
+//!
+//! Documents are read whole into memory and scanned once into borrowed raw features
+//! (`&RawValue`), which rayon then validates; sequences are streamed in batches of about
+//! [`BATCH_BYTES`] so memory stays bounded by the batch plus the longest line.
+//!
+//! Format: by extension (`.geojsonl .geojsons .ndjson` are sequences, anything else a
+//! document); a document starting with a record separator (0x1E) is read as a sequence, and a
+//! document whose top-level Feature is followed by more text (newline-delimited features in a
+//! `.json` file) is re-read as a sequence. A bare Geometry at top level rejects the file.
+
+use std::io::{BufRead, BufReader, Read};
+use std::path::Path;
+use std::sync::Arc;
+
+use rayon::prelude::*;
+use serde::Deserialize;
+use serde_json::value::RawValue;
+use sha2::{Digest, Sha256};
+
+use super::feature::{check_crs, check_feature, truncate_original, Reject, MAX_ORIGINAL_BYTES};
+use super::geometry::{readable_geometry, serde_msg, truncate_chars};
+use super::walk::is_sequence;
+use super::InputFile;
+use crate::config::IngestParams;
+use crate::model::{Observation, Rejected, Time};
+
+/// Size of one batch of sequence lines validated together.
+pub const BATCH_BYTES: usize = 8 << 20;
+
+const BOM: &[u8] = b"\xEF\xBB\xBF";
+const RS: u8 = 0x1E;
+
+/// Where a feature's raw text lies in its file (to quote it again if it turns out a duplicate).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Span {
+    pub offset: u64,
+    pub len: u64,
+}
+
+/// Everything read from one file, in feature order.
+pub(crate) struct FileResult {
+    pub input: InputFile,
+    pub accepted: Vec<(Observation, Span)>,
+    pub rejected: Vec<Rejected>,
+}
+
+#[derive(Default)]
+struct Parsed {
+    accepted: Vec<(Observation, Span)>,
+    rejected: Vec<Rejected>,
+}
+
+struct Ctx<'a> {
+    source: &'a Arc<str>,
+    params: &'a IngestParams,
+    now: Time,
+}
+
+impl Ctx<'_> {
+    fn file_reject(&self, reason: String) -> Rejected {
+        Rejected {
+            source_file: Arc::clone(self.source),
+            feature_index: None,
+            id: None,
+            reason,
+            original: None,
+            geometry: None,
+        }
+    }
+}
+
+/// Reads and validates one file. Never fails: an unreadable file is one [`Rejected`].
+pub(crate) fn read_file(path: &Path, params: &IngestParams, now: Time) -> FileResult {
+    let source: Arc<str> = Arc::from(path.to_string_lossy().as_ref());
+    let ctx = Ctx {
+        source: &source,
+        params,
+        now,
+    };
+    let (parsed, bytes, sha256) = if is_sequence(path) {
+        read_sequence_stream(path, &ctx)
+    } else {
+        match std::fs::read(path) {
+            Ok(data) => {
+                let (sha, parsed) = rayon::join(
+                    || hex(&Sha256::digest(&data)),
+                    || parse_document(&data, &ctx),
+                );
+                (parsed, data.len() as u64, sha)
+            }
+            Err(e) => {
+                let mut p = Parsed::default();
+                p.rejected
+                    .push(ctx.file_reject(format!("cannot read file: {e}")));
+                (p, 0, hex(&Sha256::digest(b"")))
+            }
+        }
+    };
+    let input = InputFile {
+        path: source.to_string(),
+        sha256,
+        bytes,
+        features: parsed.accepted.len() + parsed.rejected.len(),
+        accepted: parsed.accepted.len(),
+        rejected: parsed.rejected.len(),
+    };
+    FileResult {
+        input,
+        accepted: parsed.accepted,
+        rejected: parsed.rejected,
+    }
+}
+
+pub(crate) fn hex(d: &[u8]) -> String {
+    use std::fmt::Write;
+    let mut s = String::with_capacity(d.len() * 2);
+    for b in d {
+        let _ = write!(s, "{b:02x}");
+    }
+    s
+}
+
+#[derive(Deserialize)]
+struct Top<'a> {
+    #[serde(rename = "type", borrow, default)]
+    kind: Option<std::borrow::Cow<'a, str>>,
+    #[serde(borrow, default)]
+    features: Option<Vec<&'a RawValue>>,
+    #[serde(borrow, default)]
+    crs: Option<&'a RawValue>,
+}
+
+/// Parses a whole GeoJSON document held in memory.
+fn parse_document(data: &[u8], ctx: &Ctx) -> Parsed {
+    let mut out = Parsed::default();
+    let bom = if data.starts_with(BOM) { BOM.len() } else { 0 };
+    let body = &data[bom..];
+    let first = body.iter().position(|b| !b.is_ascii_whitespace());
+    let Some(first) = first else {
+        out.rejected.push(ctx.file_reject("file is empty".into()));
+        return out;
+    };
+    if body[first] == RS {
+        sequence_chunk(body, bom as u64, &mut 0, ctx, &mut out);
+        return out;
+    }
+    let text = match std::str::from_utf8(body) {
+        Ok(t) => t,
+        Err(e) => {
+            let at = bom + e.valid_up_to();
+            out.rejected.push(ctx.file_reject(format!(
+                "invalid utf-8 at byte {at} (line {})",
+                1 + data[..at].iter().filter(|b| **b == b'\n').count()
+            )));
+            return out;
+        }
+    };
+    match body[first] {
+        b'{' => {}
+        b'[' => {
+            out.rejected.push(ctx.file_reject(
+                "top level is a JSON array, not a GeoJSON FeatureCollection or Feature".into(),
+            ));
+            return out;
+        }
+        _ => {
+            let e = serde_json::from_str::<serde::de::IgnoredAny>(text)
+                .err()
+                .map(|e| format!(" ({e})"))
+                .unwrap_or_default();
+            out.rejected.push(ctx.file_reject(format!(
+                "not a GeoJSON object: the first character is {:?}{e}",
+                text[first..].chars().next().unwrap_or(' ')
+            )));
+            return out;
+        }
+    }
+    let mut de = serde_json::Deserializer::from_str(text);
+    let top = match Top::deserialize(&mut de) {
+        Ok(t) => t,
+        Err(e) => {
+            let why = match e.classify() {
+                serde_json::error::Category::Eof => "file is truncated",
+                serde_json::error::Category::Syntax => "not valid JSON",
+                _ => "not a GeoJSON object",
+            };
+            out.rejected
+                .push(ctx.file_reject(format!("{why} ({})", serde_msg(&e))));
+            return out;
+        }
+    };
+    let kind = top.kind.as_deref().unwrap_or("");
+    if let Err(e) = de.end() {
+        if kind == "Feature" {
+            // Newline-delimited features in a .json file: read it as a sequence.
+            sequence_chunk(body, bom as u64, &mut 0, ctx, &mut out);
+        } else {
+            out.rejected.push(ctx.file_reject(format!(
+                "trailing characters after the top-level object ({e})"
+            )));
+        }
+        return out;
+    }
+    match kind {
+        "FeatureCollection" => {
+            let Some(features) = top.features else {
+                out.rejected
+                    .push(ctx.file_reject("feature collection has no features array".into()));
+                return out;
+            };
+            let crs = check_crs(top.crs);
+            let results: Vec<Result<(Observation, Span), Rejected>> = features
+                .par_iter()
+                .enumerate()
+                .map(|(i, raw)| {
+                    let span = Span {
+                        offset: (bom + (raw.get().as_ptr() as usize - text.as_ptr() as usize))
+                            as u64,
+                        len: raw.get().len() as u64,
+                    };
+                    let r = match &crs {
+                        Ok(()) => check_feature(raw.get(), ctx.source, i, ctx.params, ctx.now),
+                        Err(reason) => Err(Reject {
+                            id: peek_id(raw.get()),
+                            reason: format!("file {reason}"),
+                            geometry: None,
+                        }),
+                    };
+                    r.map(|o| (o, span))
+                        .map_err(|r| r.into_rejected(raw.get(), ctx.source, Some(i)))
+                })
+                .collect();
+            split_into(results, &mut out);
+        }
+        "Feature" => {
+            let span = Span {
+                offset: (bom + first) as u64,
+                len: text[first..].trim_end().len() as u64,
+            };
+            let raw = text[first..].trim_end();
+            match check_feature(raw, ctx.source, 0, ctx.params, ctx.now) {
+                Ok(o) => out.accepted.push((o, span)),
+                Err(r) => out.rejected.push(r.into_rejected(raw, ctx.source, Some(0))),
+            }
+        }
+        "Point" | "MultiPoint" | "LineString" | "MultiLineString" | "Polygon" | "MultiPolygon"
+        | "GeometryCollection" => {
+            let mut r = ctx.file_reject(format!(
+                "top level is a bare {kind} geometry, not a Feature or FeatureCollection"
+            ));
+            r.geometry = readable_geometry(text);
+            r.original = Some(truncate_original(text));
+            out.rejected.push(r);
+        }
+        "" => out.rejected.push(ctx.file_reject(
+            "top-level object has no type (expected FeatureCollection or Feature)".into(),
+        )),
+        other => out.rejected.push(ctx.file_reject(format!(
+            "top-level type {:?} is not FeatureCollection or Feature",
+            truncate_chars(other, 40)
+        ))),
+    }
+    out
+}
+
+fn split_into(results: Vec<Result<(Observation, Span), Rejected>>, out: &mut Parsed) {
+    for r in results {
+        match r {
+            Ok(a) => out.accepted.push(a),
+            Err(r) => out.rejected.push(r),
+        }
+    }
+}
+
+/// The id of a feature whose content is otherwise not checked.
+fn peek_id(raw: &str) -> Option<String> {
+    #[derive(Deserialize)]
+    struct IdOnly<'a> {
+        #[serde(borrow, default)]
+        id: Option<&'a RawValue>,
+    }
+    let f: IdOnly = serde_json::from_str(raw).ok()?;
+    let id = f.id?;
+    let t = id.get().trim();
+    match t.as_bytes().first() {
+        Some(b'"') => serde_json::from_str::<String>(t).ok(),
+        Some(b'-') | Some(b'0'..=b'9') => Some(t.to_string()),
+        _ => None,
+    }
+}
+
+/// Splits a buffer of sequence text into records (lines, further split at record
+/// separators), numbers them from `next_index`, and validates them in parallel.
+fn sequence_chunk(
+    buf: &[u8],
+    base_offset: u64,
+    next_index: &mut usize,
+    ctx: &Ctx,
+    out: &mut Parsed,
+) {
+    let mut records: Vec<(usize, usize, usize)> = Vec::new();
+    let mut line_start = 0;
+    for line in buf.split(|b| *b == b'\n') {
+        for part in line.split(|b| *b == RS) {
+            let part_start = line_start + (part.as_ptr() as usize - line.as_ptr() as usize);
+            let s = part.iter().position(|b| !b.is_ascii_whitespace());
+            if let Some(s) = s {
+                let e = part
+                    .iter()
+                    .rposition(|b| !b.is_ascii_whitespace())
+                    .unwrap_or(s)
+                    + 1;
+                records.push((*next_index, part_start + s, part_start + e));
+                *next_index += 1;
+            }
+        }
+        line_start += line.len() + 1;
+    }
+    let results: Vec<Result<(Observation, Span), Rejected>> = records
+        .par_iter()
+        .map(|&(i, s, e)| {
+            let bytes = &buf[s..e];
+            let span = Span {
+                offset: base_offset + s as u64,
+                len: (e - s) as u64,
+            };
+            match std::str::from_utf8(bytes) {
+                Ok(raw) => check_feature(raw, ctx.source, i, ctx.params, ctx.now)
+                    .map(|o| (o, span))
+                    .map_err(|r| r.into_rejected(raw, ctx.source, Some(i))),
+                Err(err) => {
+                    let lossy = String::from_utf8_lossy(bytes);
+                    Err(Reject {
+                        id: None,
+                        reason: format!(
+                            "invalid utf-8 at byte {} of the record",
+                            err.valid_up_to()
+                        ),
+                        geometry: None,
+                    }
+                    .into_rejected(&lossy, ctx.source, Some(i)))
+                }
+            }
+        })
+        .collect();
+    split_into(results, out);
+}
+
+/// Streams a GeoJSON text sequence in batches; returns what was parsed, bytes read and sha256.
+fn read_sequence_stream(path: &Path, ctx: &Ctx) -> (Parsed, u64, String) {
+    let mut out = Parsed::default();
+    let mut hasher = Sha256::new();
+    let file = match std::fs::File::open(path) {
+        Ok(f) => f,
+        Err(e) => {
+            out.rejected
+                .push(ctx.file_reject(format!("cannot read file: {e}")));
+            return (out, 0, hex(&hasher.finalize()));
+        }
+    };
+    let mut reader = BufReader::with_capacity(1 << 20, file);
+    let mut buf: Vec<u8> = Vec::new();
+    let mut offset: u64 = 0;
+    let mut next_index = 0usize;
+    let mut total: u64 = 0;
+    loop {
+        let n = match reader.read_until(b'\n', &mut buf) {
+            Ok(n) => n,
+            Err(e) => {
+                out.rejected.push(ctx.file_reject(format!(
+                    "read error after {} bytes: {e}",
+                    total + buf.len() as u64
+                )));
+                break;
+            }
+        };
+        let eof = n == 0;
+        if eof || buf.len() >= BATCH_BYTES {
+            hasher.update(&buf);
+            total += buf.len() as u64;
+            let skip = if offset == 0 && buf.starts_with(BOM) {
+                BOM.len()
+            } else {
+                0
+            };
+            sequence_chunk(
+                &buf[skip..],
+                offset + skip as u64,
+                &mut next_index,
+                ctx,
+                &mut out,
+            );
+            offset += buf.len() as u64;
+            buf.clear();
+            if buf.capacity() > 4 * BATCH_BYTES {
+                buf.shrink_to(BATCH_BYTES);
+            }
+        }
+        if eof {
+            break;
+        }
+    }
+    if next_index == 0 && out.rejected.is_empty() {
+        out.rejected
+            .push(ctx.file_reject("file is empty (no features)".into()));
+    }
+    (out, total, hex(&hasher.finalize()))
+}
+
+/// Quotes a feature again from its file (for a duplicate found after parsing).
+pub(crate) fn read_span(path: &str, span: Span) -> Option<String> {
+    use std::io::{Seek, SeekFrom};
+    let mut f = std::fs::File::open(path).ok()?;
+    f.seek(SeekFrom::Start(span.offset)).ok()?;
+    let want = span.len.min(MAX_ORIGINAL_BYTES as u64 + 4);
+    let mut bytes = Vec::with_capacity(want as usize);
+    f.take(want).read_to_end(&mut bytes).ok()?;
+    let text = String::from_utf8_lossy(&bytes).into_owned();
+    if span.len > want {
+        Some(format!(
+            "{}…[truncated: {} bytes in all]",
+            text.trim_end_matches('\u{fffd}'),
+            span.len
+        ))
+    } else {
+        Some(text)
+    }
+}
