@@ -7,6 +7,8 @@
 pub mod config;
 pub mod error;
 pub mod evaluate;
+#[cfg(feature = "gdal")]
+pub mod gdal_io;
 pub mod geodesy;
 pub mod ingest;
 pub mod model;
