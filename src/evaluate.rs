@@ -16,5 +16,8 @@ pub struct Metrics {
 /// Reads truth.json and a result folder and scores them.
 pub fn evaluate_paths(truth: &Path, result_dir: &Path) -> Result<Metrics> {
     let _ = result_dir;
-    Err(Error::Usage(format!("{}: evaluate is not implemented yet", truth.display())))
+    Err(Error::Usage(format!(
+        "{}: evaluate is not implemented yet",
+        truth.display()
+    )))
 }

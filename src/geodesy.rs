@@ -23,7 +23,11 @@ pub fn geodesic_m(a: (f64, f64), b: (f64, f64)) -> f64 {
 
 /// Geodesic length of a lon/lat polyline in kilometres.
 pub fn polyline_km(coords: &[(f64, f64)]) -> f64 {
-    coords.windows(2).map(|w| geodesic_m(w[0], w[1])).sum::<f64>() / 1000.0
+    coords
+        .windows(2)
+        .map(|w| geodesic_m(w[0], w[1]))
+        .sum::<f64>()
+        / 1000.0
 }
 
 /// A point on a sphere of radius [`EARTH_RADIUS_M`], in metres (x, y, z).
@@ -87,7 +91,8 @@ mod tests {
         let a = (130.300, 42.236);
         let b = (130.305, 42.238);
         let (pa, pb) = (to_ecef_m(a.0, a.1), to_ecef_m(b.0, b.1));
-        let chord = ((pa[0] - pb[0]).powi(2) + (pa[1] - pb[1]).powi(2) + (pa[2] - pb[2]).powi(2)).sqrt();
+        let chord =
+            ((pa[0] - pb[0]).powi(2) + (pa[1] - pb[1]).powi(2) + (pa[2] - pb[2]).powi(2)).sqrt();
         let g = geodesic_m(a, b);
         assert!((m_for_chord(chord) - g).abs() / g < 0.005, "{chord} vs {g}");
     }

@@ -56,7 +56,9 @@ impl Sensor {
             .map(|c| if c == '_' || c == ' ' { '-' } else { c })
             .collect();
         match norm.as_str() {
-            "sentinel-1" | "sentinel-1a" | "sentinel-1b" | "sentinel-1c" | "s1" => Sensor::Sentinel1,
+            "sentinel-1" | "sentinel-1a" | "sentinel-1b" | "sentinel-1c" | "s1" => {
+                Sensor::Sentinel1
+            }
             "sentinel-2" | "sentinel-2a" | "sentinel-2b" | "s2" => Sensor::Sentinel2,
             "planetscope" | "planet" | "dove" => Sensor::Planetscope,
             "skysat" => Sensor::Skysat,

@@ -93,13 +93,16 @@ pub fn read_ports(path: &Path) -> Result<Vec<Port>> {
         let zone = match g {
             geo::Geometry::Polygon(p) => MultiPolygon::new(vec![p]),
             geo::Geometry::MultiPolygon(m) => m,
-            _ => return Err(bad(format!("port {port_id}: geometry must be Polygon or MultiPolygon"))),
+            _ => {
+                return Err(bad(format!(
+                    "port {port_id}: geometry must be Polygon or MultiPolygon"
+                )))
+            }
         };
-        let finite = zone
-            .0
-            .iter()
-            .flat_map(|p| p.exterior().coords())
-            .all(|c| c.x.is_finite() && c.y.is_finite() && c.x.abs() <= 180.0 && c.y.abs() <= 90.0);
+        let finite =
+            zone.0.iter().flat_map(|p| p.exterior().coords()).all(|c| {
+                c.x.is_finite() && c.y.is_finite() && c.x.abs() <= 180.0 && c.y.abs() <= 90.0
+            });
         if !finite || zone.0.is_empty() {
             return Err(bad(format!("port {port_id}: coordinates out of range")));
         }
@@ -197,12 +200,18 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("p.geojson");
         std::fs::write(&path, r#"{"type":"FeatureCollection","features":[]}"#).unwrap();
-        assert!(read_ports(&path).unwrap_err().to_string().contains("no port features"));
+        assert!(read_ports(&path)
+            .unwrap_err()
+            .to_string()
+            .contains("no port features"));
         std::fs::write(
             &path,
             r#"{"type":"FeatureCollection","features":[{"type":"Feature","properties":{"name":"x"},"geometry":null}]}"#,
         )
         .unwrap();
-        assert!(read_ports(&path).unwrap_err().to_string().contains("port_id"));
+        assert!(read_ports(&path)
+            .unwrap_err()
+            .to_string()
+            .contains("port_id"));
     }
 }

@@ -15,5 +15,8 @@ pub struct SimParams {
 /// Writes observations/, scenes.geojson and truth.json into `out`.
 pub fn write_scenario(out: &Path, params: &SimParams) -> Result<()> {
     let _ = params;
-    Err(Error::Usage(format!("{}: simulate is not implemented yet", out.display())))
+    Err(Error::Usage(format!(
+        "{}: simulate is not implemented yet",
+        out.display()
+    )))
 }
