@@ -8,6 +8,8 @@ pub mod config;
 pub mod error;
 pub mod evaluate;
 pub mod evidence;
+#[cfg(feature = "gdal")]
+pub mod gdal_io;
 pub mod geodesy;
 pub mod index;
 pub mod ingest;

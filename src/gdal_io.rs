@@ -1,0 +1,1 @@
+//! Reading vector formats through GDAL (feature `gdal`).

@@ -1,0 +1,1 @@
+//! Writing a GeoPackage through GDAL (feature `gdal`).

@@ -1,0 +1,424 @@
+//! Writes a complete output directory atomically: all files land in a fresh sibling temp
+//! directory (fsynced), which then replaces `DIR` by two renames.
+//!
+//! A run killed at any moment leaves `DIR` either as the previous complete output or absent,
+//! never with a truncated file: readers see only renamed, fsynced directories. Temp
+//! directories of earlier killed runs (`.DIR.tmp-<pid>`, `.DIR.old-<pid>`) are removed on the
+//! next run.
+//!
+//! Layout of `DIR` (see [`write_output`]): one `NAME.geojson` + `NAME.qml` per layer (or all
+//! layers in `shiplink.gpkg` with their styles in its `layer_styles` table), `land.geojson`
+//! (+ `land.qml`), the caller's extra files (summary.csv, summary.json, run.json) and the QGIS
+//! project `shiplink.qgs`.
+//!
+//! ```no_run
+//! use shiplink::output::write::{write_output, OutputFormat};
+//! let names = write_output(std::path::Path::new("out"), false, OutputFormat::Geojson, &[], &[], None)?;
+//! assert!(names.contains(&"shiplink.qgs".to_string()));
+//! # Ok::<(), shiplink::Error>(())
+//! ```
+
+use std::fs;
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+
+use super::geojson::layer_to_geojson;
+use super::layer::Layer;
+use super::qgis::{project_qgs, qml_for, LAND_LAYER};
+use crate::error::{Error, Result};
+
+/// The layer file format of an output directory.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OutputFormat {
+    /// One GeoJSON file per layer, a `.qml` style beside each.
+    Geojson,
+    /// All layers in `shiplink.gpkg`, styles in its `layer_styles` table (feature `gdal`).
+    Gpkg,
+}
+
+/// The project file written with every run.
+pub const PROJECT_FILE: &str = "shiplink.qgs";
+
+/// Fails fast (before any work) if `dir` cannot be written: it exists, is non-empty and
+/// `overwrite` is off ([`Error::OutputExists`]); it exists and is not a directory; or its
+/// parent is missing or not writable (an error naming the parent).
+pub fn check_output_dir(dir: &Path, overwrite: bool) -> Result<()> {
+    match fs::symlink_metadata(dir) {
+        Ok(meta) => {
+            if !meta.is_dir() {
+                return Err(Error::bad_file(dir, "exists and is not a directory"));
+            }
+            let non_empty = fs::read_dir(dir)
+                .map_err(|e| Error::io(dir, e))?
+                .next()
+                .is_some();
+            if non_empty && !overwrite {
+                return Err(Error::OutputExists {
+                    path: dir.to_path_buf(),
+                });
+            }
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(Error::io(dir, e)),
+    }
+    // Probe the parent: the temp directory must be creatable there.
+    let (parent, name) = split_dir(dir)?;
+    let probe = parent.join(format!(".{name}.probe-{}", std::process::id()));
+    fs::create_dir(&probe).map_err(|e| Error::io(&parent, e))?;
+    fs::remove_dir(&probe).map_err(|e| Error::io(&probe, e))?;
+    Ok(())
+}
+
+/// Writes all outputs into `dir` atomically and returns the file names written (sorted).
+///
+/// `layers` become `NAME.geojson` + `NAME.qml` each (or `shiplink.gpkg` for
+/// [`OutputFormat::Gpkg`]); `files` are written verbatim (name, bytes); `land_geojson`, if
+/// given, becomes `land.geojson` + `land.qml`; `shiplink.qgs` is always written.
+pub fn write_output(
+    dir: &Path,
+    overwrite: bool,
+    format: OutputFormat,
+    layers: &[Layer],
+    files: &[(String, Vec<u8>)],
+    land_geojson: Option<&[u8]>,
+) -> Result<Vec<String>> {
+    check_output_dir(dir, overwrite)?;
+    let (parent, name) = split_dir(dir)?;
+    remove_stale(&parent, &name);
+
+    let pid = std::process::id();
+    let tmp = parent.join(format!(".{name}.tmp-{pid}"));
+    if tmp.exists() {
+        fs::remove_dir_all(&tmp).map_err(|e| Error::io(&tmp, e))?;
+    }
+    fs::create_dir(&tmp).map_err(|e| Error::io(&parent, e))?;
+    let written = match fill_dir(&tmp, format, layers, files, land_geojson) {
+        Ok(w) => w,
+        Err(e) => {
+            let _ = fs::remove_dir_all(&tmp);
+            return Err(e);
+        }
+    };
+    sync_dir(&tmp)?;
+    if let Err(e) = swap_into_place(&tmp, dir, &parent, &name) {
+        let _ = fs::remove_dir_all(&tmp);
+        return Err(e);
+    }
+    Ok(written)
+}
+
+/// Writes every file into the (temp) directory `dir`.
+fn fill_dir(
+    dir: &Path,
+    format: OutputFormat,
+    layers: &[Layer],
+    files: &[(String, Vec<u8>)],
+    land_geojson: Option<&[u8]>,
+) -> Result<Vec<String>> {
+    let mut written: Vec<String> = Vec::new();
+    match format {
+        OutputFormat::Geojson => {
+            for l in layers {
+                put_file(
+                    dir,
+                    &mut written,
+                    &format!("{}.geojson", l.name),
+                    &layer_to_geojson(l),
+                )?;
+                if let Some(qml) = qml_for(&l.name) {
+                    put_file(
+                        dir,
+                        &mut written,
+                        &format!("{}.qml", l.name),
+                        qml.as_bytes(),
+                    )?;
+                }
+            }
+        }
+        OutputFormat::Gpkg => {
+            let path = dir.join(super::qgis::GPKG_FILE);
+            write_gpkg_file(&path, layers)?;
+            sync_file(&path)?;
+            written.push(super::qgis::GPKG_FILE.to_string());
+        }
+    }
+    if let Some(land) = land_geojson {
+        put_file(dir, &mut written, &format!("{LAND_LAYER}.geojson"), land)?;
+        if let Some(qml) = qml_for(LAND_LAYER) {
+            put_file(
+                dir,
+                &mut written,
+                &format!("{LAND_LAYER}.qml"),
+                qml.as_bytes(),
+            )?;
+        }
+    }
+    for (file, bytes) in files {
+        put_file(dir, &mut written, file, bytes)?;
+    }
+    put_file(
+        dir,
+        &mut written,
+        PROJECT_FILE,
+        project_qgs(format, layers, land_geojson.is_some()).as_bytes(),
+    )?;
+    written.sort();
+    Ok(written)
+}
+
+/// Writes one file (fsynced) into `dir` and records its name.
+fn put_file(dir: &Path, written: &mut Vec<String>, file: &str, bytes: &[u8]) -> Result<()> {
+    if file.contains(['/', '\\']) || file.starts_with('.') || file.is_empty() {
+        return Err(Error::Usage(format!("bad output file name {file:?}")));
+    }
+    write_synced(&dir.join(file), bytes)?;
+    written.push(file.to_string());
+    Ok(())
+}
+
+#[cfg(feature = "gdal")]
+fn write_gpkg_file(path: &Path, layers: &[Layer]) -> Result<()> {
+    let styles: Vec<(String, String)> = layers
+        .iter()
+        .filter_map(|l| qml_for(&l.name).map(|q| (l.name.clone(), q)))
+        .collect();
+    super::gpkg::write_gpkg(path, layers, &styles)
+}
+
+#[cfg(not(feature = "gdal"))]
+fn write_gpkg_file(path: &Path, _layers: &[Layer]) -> Result<()> {
+    Err(Error::Usage(format!(
+        "cannot write {}: this shiplink was built without GeoPackage support (cargo feature `gdal`)",
+        path.display()
+    )))
+}
+
+/// Moves the finished `tmp` to `dir`, replacing what was there.
+fn swap_into_place(tmp: &Path, dir: &Path, parent: &Path, name: &str) -> Result<()> {
+    let old = parent.join(format!(".{name}.old-{}", std::process::id()));
+    let had_old = match fs::rename(dir, &old) {
+        Ok(()) => true,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => false,
+        Err(e) => return Err(Error::io(dir, e)),
+    };
+    if let Err(e) = fs::rename(tmp, dir) {
+        if had_old {
+            let _ = fs::rename(&old, dir);
+        }
+        return Err(Error::io(dir, e));
+    }
+    sync_dir(parent)?;
+    if had_old {
+        fs::remove_dir_all(&old).map_err(|e| Error::io(&old, e))?;
+    }
+    Ok(())
+}
+
+/// Removes `.NAME.tmp-*` / `.NAME.old-*` / `.NAME.probe-*` left by runs that are no longer alive.
+fn remove_stale(parent: &Path, name: &str) {
+    let Ok(entries) = fs::read_dir(parent) else {
+        return;
+    };
+    let me = std::process::id();
+    for entry in entries.flatten() {
+        let file_name = entry.file_name();
+        let Some(fname) = file_name.to_str() else {
+            continue;
+        };
+        let Some(rest) = fname.strip_prefix(&format!(".{name}.")) else {
+            continue;
+        };
+        let pid = ["tmp-", "old-", "probe-"]
+            .iter()
+            .find_map(|p| rest.strip_prefix(p))
+            .and_then(|p| p.parse::<u32>().ok());
+        if let Some(pid) = pid {
+            if pid != me && !process_alive(pid) {
+                let _ = fs::remove_dir_all(entry.path());
+            }
+        }
+    }
+}
+
+/// Whether a process with this id runs (Linux: /proc; elsewhere assume not).
+fn process_alive(pid: u32) -> bool {
+    Path::new(&format!("/proc/{pid}")).exists()
+}
+
+/// The parent directory (`.` for a bare name) and the final name of `dir`.
+fn split_dir(dir: &Path) -> Result<(PathBuf, String)> {
+    let name = dir
+        .file_name()
+        .and_then(|n| n.to_str())
+        .ok_or_else(|| Error::Usage(format!("bad output directory {}", dir.display())))?
+        .to_string();
+    let parent = match dir.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    if !parent.is_dir() {
+        return Err(Error::io(
+            &parent,
+            std::io::Error::new(std::io::ErrorKind::NotFound, "no such directory"),
+        ));
+    }
+    Ok((parent, name))
+}
+
+fn write_synced(path: &Path, bytes: &[u8]) -> Result<()> {
+    let mut f = fs::File::create(path).map_err(|e| Error::io(path, e))?;
+    f.write_all(bytes).map_err(|e| Error::io(path, e))?;
+    f.sync_all().map_err(|e| Error::io(path, e))
+}
+
+fn sync_file(path: &Path) -> Result<()> {
+    fs::File::open(path)
+        .and_then(|f| f.sync_all())
+        .map_err(|e| Error::io(path, e))
+}
+
+fn sync_dir(path: &Path) -> Result<()> {
+    // Directories can be opened and fsynced on Unix; elsewhere this is best effort.
+    match fs::File::open(path).and_then(|f| f.sync_all()) {
+        Ok(()) => Ok(()),
+        Err(e) if cfg!(unix) => Err(Error::io(path, e)),
+        Err(_) => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::output::layer::{Feature, Field, FieldKind, GeomKind, Value};
+
+    fn layer() -> Layer {
+        let mut l = Layer::new(
+            "stays",
+            GeomKind::Point,
+            vec![Field::new("observation_count", FieldKind::Int)],
+        );
+        l.features.push(Feature {
+            id: "s1".into(),
+            geometry: Some(geo::Geometry::Point(geo::Point::new(130.3, 42.236))),
+            values: vec![Value::Int(3)],
+            extra: vec![],
+        });
+        l
+    }
+
+    fn siblings(parent: &Path) -> Vec<String> {
+        let mut v: Vec<String> = fs::read_dir(parent)
+            .expect("read")
+            .flatten()
+            .filter_map(|e| e.file_name().to_str().map(String::from))
+            .collect();
+        v.sort();
+        v
+    }
+
+    #[test]
+    fn writes_fresh_dir_and_refuses_to_overwrite() {
+        let root = tempfile::tempdir().expect("tempdir");
+        let out = root.path().join("out");
+        let files = vec![("run.json".to_string(), b"{\"a\":1}".to_vec())];
+        let names = write_output(
+            &out,
+            false,
+            OutputFormat::Geojson,
+            &[layer()],
+            &files,
+            Some(b"{}"),
+        )
+        .expect("write");
+        assert_eq!(
+            names,
+            [
+                "land.geojson",
+                "land.qml",
+                "run.json",
+                "shiplink.qgs",
+                "stays.geojson",
+                "stays.qml"
+            ]
+        );
+        assert_eq!(fs::read(out.join("run.json")).expect("read"), b"{\"a\":1}");
+        assert_eq!(siblings(root.path()), ["out"]);
+
+        // Exists, no --overwrite: error, and the directory is untouched.
+        let again = vec![("run.json".to_string(), b"second".to_vec())];
+        let err = write_output(&out, false, OutputFormat::Geojson, &[], &again, None)
+            .expect_err("must refuse");
+        assert!(matches!(err, Error::OutputExists { .. }), "{err}");
+        assert!(check_output_dir(&out, false).is_err());
+        assert_eq!(fs::read(out.join("run.json")).expect("read"), b"{\"a\":1}");
+
+        // --overwrite replaces the whole directory; no temp dirs stay behind.
+        let names =
+            write_output(&out, true, OutputFormat::Geojson, &[], &again, None).expect("overwrite");
+        assert_eq!(names, ["run.json", "shiplink.qgs"]);
+        assert_eq!(fs::read(out.join("run.json")).expect("read"), b"second");
+        assert!(!out.join("stays.geojson").exists());
+        assert_eq!(siblings(root.path()), ["out"]);
+    }
+
+    #[test]
+    fn empty_existing_dir_is_fine_without_overwrite() {
+        let root = tempfile::tempdir().expect("tempdir");
+        let out = root.path().join("out");
+        fs::create_dir(&out).expect("mkdir");
+        check_output_dir(&out, false).expect("empty dir is writable");
+        write_output(&out, false, OutputFormat::Geojson, &[layer()], &[], None).expect("write");
+        assert!(out.join("stays.geojson").exists());
+    }
+
+    #[test]
+    fn stale_temp_dirs_of_dead_runs_are_removed() {
+        let root = tempfile::tempdir().expect("tempdir");
+        let out = root.path().join("out");
+        // pid 0 is never a user process: a dead run's leftovers.
+        let stale = root.path().join(".out.tmp-0");
+        fs::create_dir(&stale).expect("mkdir");
+        fs::write(stale.join("voyages.geojson"), b"{\"type\":").expect("write");
+        fs::create_dir(root.path().join(".out.old-0")).expect("mkdir");
+        fs::create_dir(root.path().join("other")).expect("mkdir");
+        write_output(&out, false, OutputFormat::Geojson, &[], &[], None).expect("write");
+        assert_eq!(siblings(root.path()), ["other", "out"]);
+    }
+
+    #[test]
+    fn missing_parent_is_an_error_naming_it() {
+        let root = tempfile::tempdir().expect("tempdir");
+        let out = root.path().join("no/such/out");
+        let err = check_output_dir(&out, false).expect_err("no parent");
+        assert!(err.to_string().contains("no/such"), "{err}");
+    }
+
+    #[test]
+    fn a_file_in_the_way_is_an_error() {
+        let root = tempfile::tempdir().expect("tempdir");
+        let out = root.path().join("out");
+        fs::write(&out, b"x").expect("write");
+        let err = check_output_dir(&out, true).expect_err("file");
+        assert!(err.to_string().contains("not a directory"), "{err}");
+    }
+
+    #[test]
+    fn bad_extra_file_name_leaves_nothing() {
+        let root = tempfile::tempdir().expect("tempdir");
+        let out = root.path().join("out");
+        let files = vec![("../evil".to_string(), b"x".to_vec())];
+        assert!(write_output(&out, false, OutputFormat::Geojson, &[], &files, None).is_err());
+        assert!(siblings(root.path()).is_empty());
+    }
+
+    #[cfg(not(feature = "gdal"))]
+    #[test]
+    fn gpkg_without_gdal_is_a_clear_error() {
+        let root = tempfile::tempdir().expect("tempdir");
+        let out = root.path().join("out");
+        let err = write_output(&out, false, OutputFormat::Gpkg, &[layer()], &[], None)
+            .expect_err("no gdal");
+        assert!(err.to_string().contains("gdal"), "{err}");
+        assert!(siblings(root.path()).is_empty());
+    }
+}
