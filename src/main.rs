@@ -79,6 +79,45 @@ fn run(cli: Cli) -> Result<u8, Error> {
                 .map_err(|e| Error::io("<stdout>", e))?;
             Ok(if ing.rejected.is_empty() { 0 } else { 1 })
         }
-        Command::Match(_) | Command::Route(_) => Err(Error::Usage("not implemented yet".into())),
+        Command::Match(a) => {
+            let opts = shiplink::pipeline::MatchOptions {
+                inputs: a.inputs,
+                out: a.out,
+                ports: a.ports,
+                scenes: a.scenes,
+                config: a.config,
+                land: a.land,
+                overwrite: a.overwrite,
+                gpkg: a.format == cli::Format::Gpkg,
+                quiet: a.quiet,
+                verbose: a.verbose,
+                now: chrono::Utc::now().timestamp(),
+            };
+            let outcome = shiplink::pipeline::run_match(&opts)?;
+            for w in &outcome.warnings {
+                eprintln!("shiplink: warning: {w}");
+            }
+            let c = &outcome.counts;
+            if !a.quiet {
+                eprintln!(
+                    "shiplink: {} observations read: {} in stays, {} on voyages at sea, {} unmatched, {} rejected; {} voyages, {} stays, {} tracks",
+                    c.read,
+                    c.in_stays,
+                    c.in_via,
+                    c.unmatched,
+                    c.rejected,
+                    outcome.outputs.get("voyages").copied().unwrap_or(0),
+                    outcome.outputs.get("stays").copied().unwrap_or(0),
+                    outcome.outputs.get("tracks").copied().unwrap_or(0),
+                );
+            }
+            if a.verbose {
+                for (stage, s) in &outcome.timings {
+                    eprintln!("shiplink: {stage:>20}: {s:8.3} s");
+                }
+            }
+            Ok(outcome.exit_code())
+        }
+        Command::Route(_) => Err(Error::Usage("not implemented yet".into())),
     }
 }

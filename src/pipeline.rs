@@ -40,7 +40,11 @@ pub struct Results {
 
 /// Sea distance between every pair of port berths, km (router where it can, else geodesic
 /// with a warning).
-fn port_distances(ports: &[Port], router: Option<&Router>, warnings: &mut Vec<String>) -> Vec<Vec<f64>> {
+fn port_distances(
+    ports: &[Port],
+    router: Option<&Router>,
+    warnings: &mut Vec<String>,
+) -> Vec<Vec<f64>> {
     let n = ports.len();
     let mut m = vec![vec![0.0; n]; n];
     for a in 0..n {
@@ -68,7 +72,13 @@ fn port_distances(ports: &[Port], router: Option<&Router>, warnings: &mut Vec<St
 }
 
 /// Runs indexing, evidence, linking, derivation and routing on ingested observations.
-pub fn solve(ingested: Ingested, ports: Vec<Port>, scenes: &[Scene], config: &Config, router: Option<&Router>) -> Results {
+pub fn solve(
+    ingested: Ingested,
+    ports: Vec<Port>,
+    scenes: &[Scene],
+    config: &Config,
+    router: Option<&Router>,
+) -> Results {
     let mut timings = Vec::new();
     let mut warnings = Vec::new();
     let Ingested {
@@ -142,8 +152,18 @@ pub fn solve(ingested: Ingested, ports: Vec<Port>, scenes: &[Scene], config: &Co
 /// Draws each voyage from the origin port's berth through its via detections to the
 /// destination's berth: over water with the router, else straight (and says so).
 /// Routes without vias are computed once per port pair.
-fn route_voyages(d: &mut Derived, obs: &[Observation], ports: &[Port], router: Option<&Router>, warnings: &mut Vec<String>) {
-    let port_ix: BTreeMap<&str, usize> = ports.iter().enumerate().map(|(i, p)| (p.port_id.as_str(), i)).collect();
+fn route_voyages(
+    d: &mut Derived,
+    obs: &[Observation],
+    ports: &[Port],
+    router: Option<&Router>,
+    warnings: &mut Vec<String>,
+) {
+    let port_ix: BTreeMap<&str, usize> = ports
+        .iter()
+        .enumerate()
+        .map(|(i, p)| (p.port_id.as_str(), i))
+        .collect();
     let berth = |stay: &crate::model::Stay| {
         port_ix
             .get(stay.port_id.as_str())
@@ -171,7 +191,10 @@ fn route_voyages(d: &mut Derived, obs: &[Observation], ports: &[Port], router: O
             .unwrap_or(a.len().cmp(&b.len()))
     });
     distinct.dedup();
-    let routed: Vec<(Vec<(f64, f64)>, std::result::Result<crate::routing::Route, String>)> = distinct
+    let routed: Vec<(
+        Vec<(f64, f64)>,
+        std::result::Result<crate::routing::Route, String>,
+    )> = distinct
         .par_iter()
         .map(|w| {
             let r = match router {
@@ -288,7 +311,13 @@ mod tests {
 
     #[test]
     fn nothing_in_nothing_out() {
-        let r = solve(Ingested::default(), crate::ports::builtin(), &[], &Config::default(), None);
+        let r = solve(
+            Ingested::default(),
+            crate::ports::builtin(),
+            &[],
+            &Config::default(),
+            None,
+        );
         assert_eq!(r.counts().read, 0);
         let l = layers(&r);
         assert_eq!(l.len(), 5);
@@ -363,11 +392,154 @@ pub fn manifest(
         scenes: scenes.map(|s| s.0),
         land,
         counts: r.counts(),
-        outputs: layers.iter().map(|l| (l.name.clone(), l.features.len())).collect(),
+        outputs: layers
+            .iter()
+            .map(|l| (l.name.clone(), l.features.len()))
+            .collect(),
         warnings: r.warnings.clone(),
         timings_s: timings
             .iter()
             .map(|(k, v)| (k.clone(), (v * 1e4).round() / 1e4))
             .collect(),
     }
+}
+
+/// What a finished `match` reports back to the binary.
+#[derive(Debug, Clone)]
+pub struct MatchOutcome {
+    pub counts: Counts,
+    pub outputs: BTreeMap<String, usize>,
+    pub scenes_rejected: usize,
+    pub warnings: Vec<String>,
+    pub timings: Vec<(String, f64)>,
+}
+
+impl MatchOutcome {
+    /// 0 when all input was used, 1 when some was rejected.
+    pub fn exit_code(&self) -> u8 {
+        if self.counts.rejected + self.scenes_rejected > 0 {
+            1
+        } else {
+            0
+        }
+    }
+}
+
+/// Runs `shiplink match`: reads, links, routes and writes the output folder atomically.
+pub fn run_match(opts: &MatchOptions) -> Result<MatchOutcome> {
+    use crate::output::write::{check_output_dir, write_output, OutputFormat};
+    let started = Instant::now();
+    let mut timings: Vec<(String, f64)> = Vec::new();
+    check_output_dir(&opts.out, opts.overwrite)?;
+    let config = load_config(opts.config.as_ref())?;
+    let (ports, ports_source) = match &opts.ports {
+        Some(p) => (crate::ports::read_ports(p)?, p.display().to_string()),
+        None => (crate::ports::builtin(), "built-in".to_string()),
+    };
+    let (scenes, scene_rejected) = match &opts.scenes {
+        Some(p) => crate::ingest::read_scenes(p)?,
+        None => (Vec::new(), Vec::new()),
+    };
+
+    let t = Instant::now();
+    let router = match &opts.land {
+        Some(p) => Some(Router::from_path(p, &config.routing)?),
+        None => Router::builtin(&config.routing).ok(),
+    };
+    let land_source = match &opts.land {
+        Some(p) => p.display().to_string(),
+        None if router.is_some() => {
+            "built-in GSHHG 2.3.6 full resolution (Najin–Dunay region)".to_string()
+        }
+        None => "none".to_string(),
+    };
+    timings.push(("land".to_string(), t.elapsed().as_secs_f64()));
+
+    let t = Instant::now();
+    let ingested = crate::ingest::ingest(&opts.inputs, &config.ingest, opts.now)?;
+    timings.push(("ingest".to_string(), t.elapsed().as_secs_f64()));
+    if ingested.usable_files() == 0 {
+        let why = ingested
+            .rejected
+            .first()
+            .map(|r| format!("{}: {}", r.source_file, r.reason))
+            .unwrap_or_else(|| "no input files found".to_string());
+        return Err(Error::NoInput(why));
+    }
+
+    let mut results = solve(ingested, ports, &scenes, &config, router.as_ref());
+    timings.extend(results.timings.iter().cloned());
+    let scenes_rejected = scene_rejected.len();
+    if scenes_rejected > 0 {
+        results.warnings.push(format!(
+            "{scenes_rejected} scene feature(s) rejected (listed in rejected.geojson)"
+        ));
+    }
+
+    let t = Instant::now();
+    let mut all_rejected = results.rejected.clone();
+    all_rejected.extend(scene_rejected.into_iter().map(|mut r| {
+        r.reason = format!("scene: {}", r.reason);
+        r
+    }));
+    all_rejected
+        .sort_by(|a, b| (&a.source_file, a.feature_index).cmp(&(&b.source_file, b.feature_index)));
+    let mut layers = layers(&results);
+    layers[4] = build::rejected_layer(&all_rejected);
+    let summary = crate::output::summary::summarise(
+        &results.derived.voyages,
+        &results.derived.stays,
+        &results.observations,
+    );
+    timings.push(("layers".to_string(), t.elapsed().as_secs_f64()));
+    timings.push((
+        "total_before_write".to_string(),
+        started.elapsed().as_secs_f64(),
+    ));
+    let manifest = manifest(
+        &results,
+        &layers,
+        &config,
+        ports_source,
+        opts.scenes
+            .as_ref()
+            .map(|p| (p.display().to_string(), scenes.len())),
+        land_source,
+        &timings,
+    );
+    let files = vec![
+        (
+            "summary.csv".to_string(),
+            crate::output::summary::to_csv(&summary),
+        ),
+        (
+            "summary.json".to_string(),
+            crate::output::summary::to_json(&summary),
+        ),
+        ("run.json".to_string(), manifest.to_json()),
+    ];
+    let land = router.as_ref().map(|r| r.land_geojson());
+    let t = Instant::now();
+    let format = if opts.gpkg {
+        OutputFormat::Gpkg
+    } else {
+        OutputFormat::Geojson
+    };
+    write_output(
+        &opts.out,
+        opts.overwrite,
+        format,
+        &layers,
+        &files,
+        land.as_deref(),
+    )?;
+    timings.push(("write".to_string(), t.elapsed().as_secs_f64()));
+    timings.push(("total".to_string(), started.elapsed().as_secs_f64()));
+    Ok(MatchOutcome {
+        counts: manifest.counts.clone(),
+        outputs: manifest.outputs.clone(),
+        scenes_rejected,
+        warnings: results.warnings,
+        timings,
+    })
 }

@@ -62,7 +62,10 @@ pub fn voyage_times(v: &Voyage, stays: &[Stay], obs: &[Observation]) -> VoyageTi
 
 /// Minimum average speed (knots) that makes the voyage possible.
 pub fn min_speed_kn(route_km: f64, t: &VoyageTimes) -> f64 {
-    crate::geodesy::speed_kn(route_km * 1000.0, (t.arrived_before - t.departed_after) as f64)
+    crate::geodesy::speed_kn(
+        route_km * 1000.0,
+        (t.arrived_before - t.departed_after) as f64,
+    )
 }
 
 /// The voyages layer.
@@ -162,7 +165,10 @@ pub fn stays_layer(stays: &[Stay], vessel_of_stay: &[String], obs: &[Observation
                 ids(obs, &s.observations),
                 s.length_m.map(|x| round(x, 2)).into(),
                 s.beam_m.map(|x| round(x, 2)).into(),
-                s.vessel_class.as_ref().map(|c| c.as_str().to_string()).into(),
+                s.vessel_class
+                    .as_ref()
+                    .map(|c| c.as_str().to_string())
+                    .into(),
                 s.hull_color.clone().into(),
                 opt_int(s.containers_first),
                 opt_int(s.containers_last),
@@ -201,7 +207,11 @@ pub fn tracks_layer(tracks: &[Track], stays: &[Stay], obs: &[Observation]) -> La
         if coords.len() == 1 {
             coords.push(coords[0]);
         }
-        let stay_count = t.events.iter().filter(|e| matches!(e, Event::Stay(_))).count();
+        let stay_count = t
+            .events
+            .iter()
+            .filter(|e| matches!(e, Event::Stay(_)))
+            .count();
         layer.features.push(Feature {
             id: t.vessel_id.clone(),
             geometry: Some(Geometry::LineString(coords.into_iter().collect())),
@@ -222,7 +232,12 @@ pub fn tracks_layer(tracks: &[Track], stays: &[Stay], obs: &[Observation]) -> La
 
 /// The unmatched layer: observations in no stay and no voyage, with all their properties.
 /// `port_of[i]` names the port zone an observation fell in.
-pub fn unmatched_layer(obs: &[Observation], idx: &[usize], port_of: &[Option<usize>], ports: &[Port]) -> Layer {
+pub fn unmatched_layer(
+    obs: &[Observation],
+    idx: &[usize],
+    port_of: &[Option<usize>],
+    ports: &[Port],
+) -> Layer {
     let mut layer = observations_layer("unmatched", obs, idx);
     layer.fields.push(f("port", K::Str));
     for (feat, &i) in layer.features.iter_mut().zip(idx) {
@@ -272,7 +287,10 @@ pub fn observations_layer(name: &str, obs: &[Observation], idx: &[usize]) -> Lay
                 o.length_m.into(),
                 o.beam_m.into(),
                 o.heading_deg.into(),
-                o.vessel_class.as_ref().map(|c| c.as_str().to_string()).into(),
+                o.vessel_class
+                    .as_ref()
+                    .map(|c| c.as_str().to_string())
+                    .into(),
                 o.hull_color.clone().into(),
                 opt_int(o.containers),
                 o.name.clone().into(),
@@ -310,7 +328,8 @@ pub fn rejected_layer(rejected: &[Rejected]) -> Layer {
             values: vec![
                 Value::Str(r.reason.clone()),
                 Value::Str(r.source_file.to_string()),
-                r.feature_index.map_or(Value::Null, |i| Value::Int(i as i64)),
+                r.feature_index
+                    .map_or(Value::Null, |i| Value::Int(i as i64)),
                 r.id.clone().into(),
                 r.original.clone().into(),
             ],

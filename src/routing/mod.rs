@@ -26,6 +26,20 @@ impl Router {
         Err(Error::Route("routing is not implemented yet".into()))
     }
 
+    /// A user's land polygons (GeoJSON).
+    pub fn from_path(path: &std::path::Path, params: &RouteParams) -> Result<Router> {
+        let _ = params;
+        Err(Error::Route(format!(
+            "{}: routing is not implemented yet",
+            path.display()
+        )))
+    }
+
+    /// The land polygons as GeoJSON (written beside the outputs for context).
+    pub fn land_geojson(&self) -> Vec<u8> {
+        Vec::new()
+    }
+
     /// A route through `waypoints` (at least two) in order.
     pub fn route(&self, waypoints: &[(f64, f64)]) -> Result<Route> {
         let _ = waypoints;
