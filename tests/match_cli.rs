@@ -1,0 +1,213 @@
+//! `shiplink match` end to end: the real binary in a temporary folder (issue 2 contract).
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn shiplink(args: &[&str], cwd: &Path) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_shiplink"))
+        .args(args)
+        .current_dir(cwd)
+        .output()
+        .expect("run shiplink")
+}
+
+fn feature(id: &str, lon: f64, lat: f64, t: &str, extra: &str) -> String {
+    format!(
+        r#"{{"type":"Feature","id":"{id}","geometry":{{"type":"Point","coordinates":[{lon},{lat}]}},"properties":{{"observed_at":"{t}"{extra}}}}}"#
+    )
+}
+
+/// One shuttle Najin -> Dunay seen twice at each end, a bad feature, a lone detection.
+fn shuttle_file(dir: &Path, with_bad: bool) -> PathBuf {
+    let ship = r#","sensor":"planetscope","length_m":131,"beam_m":20,"hull_color":"red""#;
+    let mut f = vec![
+        feature("n1", 130.300, 42.236, "2024-03-01T02:00:00Z", ship),
+        feature("n2", 130.3002, 42.2361, "2024-03-02T02:00:00Z", ship),
+        feature("d1", 132.3545, 42.9045, "2024-03-03T02:00:00Z", ship),
+        feature("d2", 132.3546, 42.9046, "2024-03-04T02:00:00Z", ship),
+        feature(
+            "lone",
+            131.5,
+            42.0,
+            "2024-03-02T05:00:00Z",
+            r#","sensor":"sentinel-1","length_m":60"#,
+        ),
+    ];
+    if with_bad {
+        f.push(feature("bad", 130.3, 42.236, "2024-03-04T02:00:00", ""));
+    }
+    let path = dir.join("obs.geojson");
+    std::fs::write(
+        &path,
+        format!(
+            r#"{{"type":"FeatureCollection","features":[{}]}}"#,
+            f.join(",\n")
+        ),
+    )
+    .unwrap();
+    path
+}
+
+fn read_json(p: &Path) -> serde_json::Value {
+    serde_json::from_slice(&std::fs::read(p).unwrap()).unwrap()
+}
+
+#[test]
+fn clean_input_exits_0_and_writes_every_layer() {
+    let dir = tempfile::tempdir().unwrap();
+    shuttle_file(dir.path(), false);
+    let out = shiplink(&["match", "obs.geojson", "--out", "out", "-q"], dir.path());
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for f in [
+        "voyages.geojson",
+        "stays.geojson",
+        "tracks.geojson",
+        "unmatched.geojson",
+        "rejected.geojson",
+        "summary.csv",
+        "summary.json",
+        "run.json",
+        "shiplink.qgs",
+        "voyages.qml",
+    ] {
+        assert!(dir.path().join("out").join(f).is_file(), "{f} missing");
+    }
+    let v = read_json(&dir.path().join("out/voyages.geojson"));
+    let feats = v["features"].as_array().unwrap();
+    assert_eq!(feats.len(), 1);
+    let p = &feats[0]["properties"];
+    assert_eq!(p["from_port"], "najin");
+    assert_eq!(p["to_port"], "dunay");
+    assert_eq!(p["departed_after"], "2024-03-02T02:00:00Z");
+    assert_eq!(p["arrived_before"], "2024-03-03T02:00:00Z");
+    assert_eq!(p["origin_observation_ids"], serde_json::json!(["n1", "n2"]));
+    assert_eq!(
+        p["destination_observation_ids"],
+        serde_json::json!(["d1", "d2"])
+    );
+    let c = p["confidence"].as_f64().unwrap();
+    assert!(c > 0.0 && c <= 1.0);
+    let u = read_json(&dir.path().join("out/unmatched.geojson"));
+    assert_eq!(u["features"][0]["id"], "lone");
+}
+
+#[test]
+fn rejected_input_exits_1_and_every_observation_is_accounted_for() {
+    let dir = tempfile::tempdir().unwrap();
+    shuttle_file(dir.path(), true);
+    let out = shiplink(&["match", "obs.geojson", "--out", "out", "-q"], dir.path());
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let run = read_json(&dir.path().join("out/run.json"));
+    let c = &run["counts"];
+    let n = |k: &str| c[k].as_u64().unwrap();
+    assert_eq!(n("read"), 6);
+    assert_eq!(n("rejected"), 1);
+    assert_eq!(
+        n("in_stays") + n("in_via") + n("unmatched") + n("rejected"),
+        n("read")
+    );
+    let r = read_json(&dir.path().join("out/rejected.geojson"));
+    let p = &r["features"][0]["properties"];
+    assert_eq!(p["feature_id"], "bad");
+    assert_eq!(p["feature_index"], 5);
+    assert!(p["reject_reason"].as_str().unwrap().contains("offset"));
+    assert_eq!(run["outputs"]["rejected"], 1);
+}
+
+#[test]
+fn existing_output_needs_overwrite() {
+    let dir = tempfile::tempdir().unwrap();
+    shuttle_file(dir.path(), false);
+    std::fs::create_dir(dir.path().join("out")).unwrap();
+    std::fs::write(dir.path().join("out/keep.txt"), "mine").unwrap();
+    let out = shiplink(&["match", "obs.geojson", "--out", "out"], dir.path());
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--overwrite"));
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("out/keep.txt")).unwrap(),
+        "mine"
+    );
+    let out = shiplink(
+        &["match", "obs.geojson", "--out", "out", "--overwrite", "-q"],
+        dir.path(),
+    );
+    assert_eq!(out.status.code(), Some(0));
+    assert!(dir.path().join("out/voyages.geojson").is_file());
+}
+
+#[test]
+fn fatal_errors_exit_2_with_a_message() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = shiplink(&["match", "missing.geojson", "--out", "out"], dir.path());
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("missing.geojson"));
+    assert!(
+        !dir.path().join("out").exists(),
+        "no output on a fatal error"
+    );
+    let out = shiplink(&["match", "--out", "out"], dir.path());
+    assert_eq!(out.status.code(), Some(2), "no inputs is a usage error");
+    shuttle_file(dir.path(), false);
+    std::fs::write(dir.path().join("bad.toml"), "[linking]\nmax_sped_kn = 3\n").unwrap();
+    let out = shiplink(
+        &[
+            "match",
+            "obs.geojson",
+            "--out",
+            "out",
+            "--config",
+            "bad.toml",
+        ],
+        dir.path(),
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("bad.toml"));
+}
+
+#[test]
+fn same_input_same_bytes() {
+    let dir = tempfile::tempdir().unwrap();
+    shuttle_file(dir.path(), true);
+    for o in ["a", "b"] {
+        shiplink(&["match", "obs.geojson", "--out", o, "-q"], dir.path());
+    }
+    for f in [
+        "voyages.geojson",
+        "stays.geojson",
+        "tracks.geojson",
+        "unmatched.geojson",
+        "rejected.geojson",
+        "summary.csv",
+        "summary.json",
+        "shiplink.qgs",
+    ] {
+        let a = std::fs::read(dir.path().join("a").join(f)).unwrap();
+        let b = std::fs::read(dir.path().join("b").join(f)).unwrap();
+        assert!(a == b, "{f} differs between runs");
+    }
+}
+
+#[test]
+fn ports_prints_the_builtin_zones() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = shiplink(&["ports"], dir.path());
+    assert_eq!(out.status.code(), Some(0));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let ids: Vec<&str> = v["features"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["properties"]["port_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, ["dunay", "najin", "vladivostok", "vostochny"]);
+}
