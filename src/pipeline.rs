@@ -431,6 +431,15 @@ pub fn run_match(opts: &MatchOptions) -> Result<MatchOutcome> {
     let started = Instant::now();
     let mut timings: Vec<(String, f64)> = Vec::new();
     check_output_dir(&opts.out, opts.overwrite)?;
+    // A spinner on stderr naming the stage; indicatif hides it when stderr is not a terminal.
+    let progress = if opts.quiet {
+        indicatif::ProgressBar::hidden()
+    } else {
+        let pb = indicatif::ProgressBar::new_spinner();
+        pb.enable_steady_tick(std::time::Duration::from_millis(120));
+        pb
+    };
+    progress.set_message("reading land, ports and scenes");
     let config = load_config(opts.config.as_ref())?;
     let (ports, ports_source) = match &opts.ports {
         Some(p) => (crate::ports::read_ports(p)?, p.display().to_string()),
@@ -455,6 +464,7 @@ pub fn run_match(opts: &MatchOptions) -> Result<MatchOutcome> {
     };
     timings.push(("land".to_string(), t.elapsed().as_secs_f64()));
 
+    progress.set_message(format!("ingesting {} input path(s)", opts.inputs.len()));
     let t = Instant::now();
     let ingested = crate::ingest::ingest(&opts.inputs, &config.ingest, opts.now)?;
     timings.push(("ingest".to_string(), t.elapsed().as_secs_f64()));
@@ -467,6 +477,10 @@ pub fn run_match(opts: &MatchOptions) -> Result<MatchOutcome> {
         return Err(Error::NoInput(why));
     }
 
+    progress.set_message(format!(
+        "linking {} observations (index, evidence, linking, routing)",
+        ingested.observations.len()
+    ));
     let mut results = solve(ingested, ports, &scenes, &config, router.as_ref());
     timings.extend(results.timings.iter().cloned());
     let scenes_rejected = scene_rejected.len();
@@ -519,6 +533,7 @@ pub fn run_match(opts: &MatchOptions) -> Result<MatchOutcome> {
         ("run.json".to_string(), manifest.to_json()),
     ];
     let land = router.as_ref().map(|r| r.land_geojson());
+    progress.set_message("writing");
     let t = Instant::now();
     let format = if opts.gpkg {
         OutputFormat::Gpkg
@@ -534,6 +549,7 @@ pub fn run_match(opts: &MatchOptions) -> Result<MatchOutcome> {
         land.as_deref(),
     )?;
     timings.push(("write".to_string(), t.elapsed().as_secs_f64()));
+    progress.finish_and_clear();
     timings.push(("total".to_string(), started.elapsed().as_secs_f64()));
     Ok(MatchOutcome {
         counts: manifest.counts.clone(),
