@@ -341,7 +341,10 @@ fn write_sample(dir: &Path, format: OutputFormat) -> Vec<String> {
     let layers = sample_layers();
     let files = vec![
         ("run.json".to_string(), run_json(&layers)),
-        ("summary.csv".to_string(), b"metric,value\nvoyages,2\n".to_vec()),
+        (
+            "summary.csv".to_string(),
+            b"metric,value\nvoyages,2\n".to_vec(),
+        ),
         ("summary.json".to_string(), b"{\"voyages\":2}\n".to_vec()),
     ];
     write_output(dir, false, format, &layers, &files, Some(LAND.as_bytes())).expect("write")
@@ -362,12 +365,20 @@ fn check_in_qgis(dir: &Path) {
         if std::env::var_os("CI").is_some() {
             panic!("CI is set but /usr/bin/python3 cannot import qgis: install python3-qgis");
         }
-        eprintln!("SKIPPED: QGIS check of {} (no python3-qgis here)", dir.display());
+        eprintln!(
+            "SKIPPED: QGIS check of {} (no python3-qgis here)",
+            dir.display()
+        );
         return;
     }
-    let script: PathBuf = [env!("CARGO_MANIFEST_DIR"), "tests", "qgis", "check_outputs.py"]
-        .iter()
-        .collect();
+    let script: PathBuf = [
+        env!("CARGO_MANIFEST_DIR"),
+        "tests",
+        "qgis",
+        "check_outputs.py",
+    ]
+    .iter()
+    .collect();
     let out = Command::new("/usr/bin/python3")
         .arg(&script)
         .arg(dir)
@@ -390,7 +401,14 @@ fn geojson_output_is_complete_and_loads_in_qgis() {
     let root = tempfile::tempdir().expect("tempdir");
     let dir = root.path().join("out");
     let names = write_sample(&dir, OutputFormat::Geojson);
-    for layer in ["voyages", "stays", "tracks", "unmatched", "rejected", "land"] {
+    for layer in [
+        "voyages",
+        "stays",
+        "tracks",
+        "unmatched",
+        "rejected",
+        "land",
+    ] {
         assert!(names.contains(&format!("{layer}.geojson")), "{layer}");
         assert!(names.contains(&format!("{layer}.qml")), "{layer}");
     }
@@ -417,6 +435,12 @@ fn geojson_output_is_complete_and_loads_in_qgis() {
         let mut sorted = ids.clone();
         sorted.sort();
         assert_eq!(ids, sorted);
+    }
+    // SHIPLINK_SAMPLE_OUT=DIR keeps a copy of the sample output (e.g. for render_project.py).
+    if let Some(keep) = std::env::var_os("SHIPLINK_SAMPLE_OUT") {
+        let keep = PathBuf::from(keep);
+        let _ = std::fs::remove_dir_all(&keep);
+        write_sample(&keep, OutputFormat::Geojson);
     }
     let voyages = std::fs::read_to_string(dir.join("voyages.geojson")).expect("read");
     assert!(voyages.contains("\"departed_after\":\"2024-03-02T01:40:00Z\""));
