@@ -288,7 +288,6 @@ mod tests {
             f.set_geometry(g.to_gdal().expect("geom")).expect("set");
             f.create(&lyr).expect("create feature");
         }
-        drop(lyr);
         ds.close().expect("close");
     }
 
@@ -456,7 +455,6 @@ mod tests {
         f.set_geometry(poly.to_gdal().expect("geom")).expect("set");
         f.create(&lyr).expect("create");
         drop(f);
-        drop(lyr);
         ds.close().expect("close");
         let land = read_land_polygons(&path).expect("read");
         assert_eq!(land.len(), 1);

@@ -70,9 +70,14 @@ fn write_all(
     ds.close()
 }
 
-/// The columns of a layer's table after `id`: the declared fields (name, kind; one named
-/// `id` is skipped, the feature id fills that column), then the extra keys (key, column name).
-fn columns(layer: &Layer) -> (Vec<(String, FieldKind)>, Vec<(String, String)>) {
+/// Declared columns: (name, kind).
+type DeclaredColumns = Vec<(String, FieldKind)>;
+/// Extra-property columns: (property key, column name).
+type ExtraColumns = Vec<(String, String)>;
+
+/// The columns of a layer's table after `id`: the declared fields (one named `id` is skipped,
+/// the feature id fills that column), then the extra keys.
+fn columns(layer: &Layer) -> (DeclaredColumns, ExtraColumns) {
     let declared: Vec<(String, FieldKind)> = layer
         .fields
         .iter()
@@ -327,7 +332,6 @@ mod tests {
         );
         assert_eq!(feats[1].field_as_double(4).expect("f"), None);
         drop(feats);
-        drop(lyr);
 
         let mut rs = ds
             .execute_sql(
