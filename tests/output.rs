@@ -472,3 +472,34 @@ fn gpkg_output_loads_in_qgis() {
     assert!(!names.iter().any(|n| n == "voyages.geojson"));
     check_in_qgis(&dir);
 }
+
+/// All layers empty (a run where nothing matched): every layer still loads, styled, in QGIS.
+fn write_empty(dir: &Path, format: OutputFormat) {
+    let mut layers = sample_layers();
+    for l in &mut layers {
+        l.features.clear();
+    }
+    let files = vec![
+        ("run.json".to_string(), run_json(&layers)),
+        ("summary.csv".to_string(), b"metric,value\n".to_vec()),
+        ("summary.json".to_string(), b"{}\n".to_vec()),
+    ];
+    write_output(dir, false, format, &layers, &files, Some(LAND.as_bytes())).expect("write");
+}
+
+#[test]
+fn empty_geojson_layers_load_in_qgis() {
+    let root = tempfile::tempdir().expect("tempdir");
+    let dir = root.path().join("out");
+    write_empty(&dir, OutputFormat::Geojson);
+    check_in_qgis(&dir);
+}
+
+#[cfg(feature = "gdal")]
+#[test]
+fn empty_gpkg_layers_load_in_qgis() {
+    let root = tempfile::tempdir().expect("tempdir");
+    let dir = root.path().join("out");
+    write_empty(&dir, OutputFormat::Gpkg);
+    check_in_qgis(&dir);
+}

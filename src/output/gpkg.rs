@@ -122,7 +122,7 @@ fn write_layer(ds: &mut Dataset, layer: &Layer, srs: &SpatialRef) -> gdal::error
     let ty = match layer.geom_kind {
         GeomKind::Point => OGRwkbGeometryType::wkbPoint,
         GeomKind::LineString => OGRwkbGeometryType::wkbLineString,
-        GeomKind::Any => OGRwkbGeometryType::wkbUnknown,
+        GeomKind::Any => common_type(layer),
     };
     let fid_opt = format!("FID={FID}");
     let geom_opt = format!("GEOMETRY_NAME={GEOM}");
@@ -172,6 +172,28 @@ fn write_layer(ds: &mut Dataset, layer: &Layer, srs: &SpatialRef) -> gdal::error
         out.create(&lyr)?;
     }
     Ok(())
+}
+
+/// The one geometry type of a mixed-kind layer's geometries (Point when it has none, so QGIS
+/// can style it), or Unknown (GEOMETRY) when they differ.
+fn common_type(layer: &Layer) -> OGRwkbGeometryType::Type {
+    use geo::Geometry as G;
+    let mut types = layer.features.iter().filter_map(|f| {
+        f.geometry.as_ref().map(|g| match g {
+            G::Point(_) => OGRwkbGeometryType::wkbPoint,
+            G::Line(_) | G::LineString(_) => OGRwkbGeometryType::wkbLineString,
+            G::Polygon(_) | G::Rect(_) | G::Triangle(_) => OGRwkbGeometryType::wkbPolygon,
+            G::MultiPoint(_) => OGRwkbGeometryType::wkbMultiPoint,
+            G::MultiLineString(_) => OGRwkbGeometryType::wkbMultiLineString,
+            G::MultiPolygon(_) => OGRwkbGeometryType::wkbMultiPolygon,
+            G::GeometryCollection(_) => OGRwkbGeometryType::wkbGeometryCollection,
+        })
+    });
+    match types.next() {
+        None => OGRwkbGeometryType::wkbPoint,
+        Some(first) if types.all(|t| t == first) => first,
+        Some(_) => OGRwkbGeometryType::wkbUnknown,
+    }
 }
 
 fn set_value(out: &mut GdalFeature, col: usize, value: &Value) -> gdal::errors::Result<()> {
@@ -359,6 +381,25 @@ mod tests {
                 Some(1)
             )]
         );
+    }
+
+    #[test]
+    fn mixed_layer_type_is_the_common_one() {
+        let mut l = Layer::new("rejected", GeomKind::Any, vec![]);
+        assert_eq!(common_type(&l), OGRwkbGeometryType::wkbPoint);
+        let f = |g: Option<geo::Geometry<f64>>| Feature {
+            id: "r".into(),
+            geometry: g,
+            values: vec![],
+            extra: vec![],
+        };
+        let line = geo::Geometry::LineString(geo::LineString::from(vec![(0.0, 0.0), (1.0, 1.0)]));
+        l.features.push(f(None));
+        l.features.push(f(Some(line)));
+        assert_eq!(common_type(&l), OGRwkbGeometryType::wkbLineString);
+        l.features
+            .push(f(Some(geo::Geometry::Point(geo::Point::new(1.0, 2.0)))));
+        assert_eq!(common_type(&l), OGRwkbGeometryType::wkbUnknown);
     }
 
     #[test]

@@ -636,6 +636,16 @@ pub fn project_qgs(format: OutputFormat, layers: &[Layer], has_land: bool) -> St
         .map(|l| ProjectLayer {
             name: l.name.clone(),
             source: match format {
+                // An empty GeoJSON collection has no geometry type, and QGIS draws (and
+                // styles) no layer without one: name the type for empty layers.
+                OutputFormat::Geojson if l.features.is_empty() => format!(
+                    "./{}.geojson|geometrytype={}",
+                    l.name,
+                    match l.geom_kind {
+                        super::layer::GeomKind::LineString => "LineString",
+                        _ => "Point",
+                    }
+                ),
                 OutputFormat::Geojson => format!("./{}.geojson", l.name),
                 OutputFormat::Gpkg => format!("./{GPKG_FILE}|layername={}", l.name),
             },
@@ -810,6 +820,7 @@ mod tests {
         let land = gj.find("name=\"land\"").expect("land");
         let stays = gj.find("name=\"stays\"").expect("stays");
         assert!(stays < land);
+        assert!(gj.contains("<datasource>./stays.geojson|geometrytype=Point</datasource>"));
         let gp = project_qgs(OutputFormat::Gpkg, &layers, false);
         assert!(gp.contains("<datasource>./shiplink.gpkg|layername=voyages</datasource>"));
         assert!(!gp.contains("land.geojson"));
