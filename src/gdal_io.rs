@@ -1,1 +1,464 @@
-//! Reading vector formats through GDAL (feature `gdal`).
+//! Reads any OGR vector format through GDAL (feature `gdal`): detections as GeoJSON Feature
+//! text for the ordinary GeoJSON validation, and land polygons for `--land`.
+//!
+//! GeoPackage, Shapefile, FlatGeobuf, KML, GML, … and CSV with a WKT column (`wkt`,
+//! `geometry`) or lon/lat columns (`lon`/`longitude`/`x`, `lat`/`latitude`/`y`; column types
+//! autodetected). Every layer with a geometry column is read, in dataset order (a dataset
+//! without any geometry column is read as is, giving features without geometry). Geometries
+//! in another SRS are reprojected to WGS84 lon/lat degrees (traditional GIS axis order); a
+//! layer without an SRS is taken to be lon/lat already.
+//!
+//! Properties keep their types: integers and reals as JSON numbers (non-finite → `null`),
+//! DateTime as RFC 3339 with its offset (`Z` for UTC) — or, when the source has no time zone,
+//! as a local time without offset (which validation then rejects, as it must), Date as
+//! `YYYY-MM-DD`, lists as JSON arrays. The feature id is the `id` field, else a `fid` field,
+//! else the OGR feature id.
+//!
+//! ```no_run
+//! let feats = shiplink::gdal_io::read_vector_features(std::path::Path::new("detections.gpkg"))?;
+//! for (index, text) in feats {
+//!     assert!(text.starts_with(r#"{"type":"Feature""#), "feature {index}");
+//! }
+//! # Ok::<(), shiplink::Error>(())
+//! ```
+
+use std::fmt::Write as _;
+use std::path::Path;
+
+use gdal::spatial_ref::{AxisMappingStrategy, CoordTransform, SpatialRef};
+use gdal::vector::{FieldValue, LayerAccess};
+use gdal::{Dataset, DatasetOptions, GdalOpenFlags};
+
+use crate::error::{Error, Result};
+
+/// CSV open options: where to find the geometry.
+const CSV_OPTIONS: [&str; 5] = [
+    "X_POSSIBLE_NAMES=lon,longitude,x",
+    "Y_POSSIBLE_NAMES=lat,latitude,y",
+    "GEOM_POSSIBLE_NAMES=wkt,geometry",
+    "KEEP_GEOM_COLUMNS=NO",
+    "AUTODETECT_TYPE=YES",
+];
+
+/// Reads every feature of every geometry layer in `path` as GeoJSON Feature text, numbered
+/// from 0 in reading order (the `feature_index` the rejection report names).
+pub fn read_vector_features(path: &Path) -> Result<Vec<(usize, String)>> {
+    let err = |e: gdal::errors::GdalError| Error::bad_file(path, e.to_string());
+    let ds = open_vector(path)?;
+    let wgs84 = wgs84().map_err(err)?;
+    let mut out = Vec::new();
+    for mut layer in layers_to_read(&ds) {
+        let transform = transform_for(&layer, &wgs84).map_err(err)?;
+        let names: Vec<String> = layer.defn().fields().map(|f| f.name()).collect();
+        let id_field = names
+            .iter()
+            .position(|n| n.eq_ignore_ascii_case("id"))
+            .or_else(|| names.iter().position(|n| n.eq_ignore_ascii_case("fid")));
+        for feature in layer.features() {
+            let index = out.len();
+            out.push((index, feature_json(&feature, &names, id_field, &transform)));
+        }
+    }
+    Ok(out)
+}
+
+/// Reads the polygons (and the parts of multipolygons) of every geometry layer in `path`, in
+/// WGS84 lon/lat; other geometry types are skipped.
+pub fn read_land_polygons(path: &Path) -> Result<Vec<geo::Polygon<f64>>> {
+    let err = |e: gdal::errors::GdalError| Error::bad_file(path, e.to_string());
+    let ds = open_vector(path)?;
+    let wgs84 = wgs84().map_err(err)?;
+    let mut polygons = Vec::new();
+    for mut layer in layers_to_read(&ds) {
+        let transform = transform_for(&layer, &wgs84).map_err(err)?;
+        for feature in layer.features() {
+            let Some(g) = feature.geometry() else {
+                continue;
+            };
+            let geom = match &transform {
+                Some(t) => match g.transform(t) {
+                    Ok(g) => g.to_geo(),
+                    Err(e) => Err(e),
+                },
+                None => g.to_geo(),
+            };
+            match geom {
+                Ok(geo::Geometry::Polygon(p)) => polygons.push(p),
+                Ok(geo::Geometry::MultiPolygon(mp)) => polygons.extend(mp.0),
+                _ => {}
+            }
+        }
+    }
+    if polygons.is_empty() {
+        return Err(Error::bad_file(path, "no land polygons in it"));
+    }
+    Ok(polygons)
+}
+
+fn open_vector(path: &Path) -> Result<Dataset> {
+    let is_csv = path
+        .extension()
+        .and_then(|e| e.to_str())
+        .is_some_and(|e| e.eq_ignore_ascii_case("csv"));
+    let options = DatasetOptions {
+        open_flags: GdalOpenFlags::GDAL_OF_VECTOR | GdalOpenFlags::GDAL_OF_READONLY,
+        open_options: if is_csv { Some(&CSV_OPTIONS) } else { None },
+        ..Default::default()
+    };
+    Dataset::open_ex(path, options)
+        .map_err(|e| Error::bad_file(path, format!("not a vector file GDAL can read ({e})")))
+}
+
+/// The layers to read: those with a geometry column, or all when none has one.
+fn layers_to_read(ds: &Dataset) -> Vec<gdal::vector::Layer<'_>> {
+    let all: Vec<_> = ds.layers().collect();
+    if all.iter().any(|l| l.defn().geom_fields().next().is_some()) {
+        all.into_iter()
+            .filter(|l| l.defn().geom_fields().next().is_some())
+            .collect()
+    } else {
+        all
+    }
+}
+
+fn wgs84() -> gdal::errors::Result<SpatialRef> {
+    let mut srs = SpatialRef::from_epsg(4326)?;
+    srs.set_axis_mapping_strategy(AxisMappingStrategy::TraditionalGisOrder);
+    Ok(srs)
+}
+
+/// The transform to WGS84 lon/lat, or `None` when the layer has no SRS or is already WGS84.
+fn transform_for<L: LayerAccess>(
+    layer: &L,
+    wgs84: &SpatialRef,
+) -> gdal::errors::Result<Option<CoordTransform>> {
+    let Some(mut src) = layer.spatial_ref() else {
+        return Ok(None);
+    };
+    src.set_axis_mapping_strategy(AxisMappingStrategy::TraditionalGisOrder);
+    if src == *wgs84 {
+        return Ok(None);
+    }
+    CoordTransform::new(&src, wgs84).map(Some)
+}
+
+fn push_json_str(out: &mut String, s: &str) {
+    out.push_str(&serde_json::to_string(s).unwrap_or_else(|_| "\"\"".into()));
+}
+
+fn push_f64(out: &mut String, x: f64) {
+    match serde_json::to_string(&x) {
+        Ok(s) if x.is_finite() => out.push_str(&s),
+        _ => out.push_str("null"),
+    }
+}
+
+/// One feature as GeoJSON text; a geometry GDAL cannot transform or export becomes `null`.
+fn feature_json(
+    f: &gdal::vector::Feature<'_>,
+    names: &[String],
+    id_field: Option<usize>,
+    transform: &Option<CoordTransform>,
+) -> String {
+    let mut s = String::with_capacity(256);
+    s.push_str("{\"type\":\"Feature\"");
+    let id = id_field.and_then(|i| f.field(i).ok().flatten());
+    match id {
+        Some(v) => {
+            s.push_str(",\"id\":");
+            push_value(&mut s, f, id_field.unwrap_or(0), v);
+        }
+        None => {
+            if let Some(fid) = f.fid() {
+                let _ = write!(s, ",\"id\":{fid}");
+            }
+        }
+    }
+    s.push_str(",\"geometry\":");
+    // gdal 0.19 returns a null-handle geometry for a NULL geometry: its export fails.
+    let geometry = f.geometry().and_then(|g| match transform {
+        Some(t) => g.transform(t).ok().and_then(|g| g.json().ok()),
+        None => g.json().ok(),
+    });
+    s.push_str(geometry.as_deref().unwrap_or("null"));
+    s.push_str(",\"properties\":{");
+    for (i, name) in names.iter().enumerate() {
+        if i > 0 {
+            s.push(',');
+        }
+        push_json_str(&mut s, name);
+        s.push(':');
+        match f.field(i) {
+            Ok(Some(v)) => push_value(&mut s, f, i, v),
+            // Null, or a type the crate does not handle (e.g. binary): null.
+            _ => s.push_str("null"),
+        }
+    }
+    s.push_str("}}");
+    s
+}
+
+fn push_value(s: &mut String, f: &gdal::vector::Feature<'_>, idx: usize, v: FieldValue) {
+    match v {
+        FieldValue::IntegerValue(i) => {
+            let _ = write!(s, "{i}");
+        }
+        FieldValue::Integer64Value(i) => {
+            let _ = write!(s, "{i}");
+        }
+        FieldValue::RealValue(x) => push_f64(s, x),
+        FieldValue::StringValue(t) => push_json_str(s, &t),
+        FieldValue::DateValue(d) => push_json_str(s, &d.format("%Y-%m-%d").to_string()),
+        FieldValue::DateTimeValue(dt) => push_json_str(s, &datetime_text(f, idx, dt)),
+        FieldValue::IntegerListValue(v) => {
+            let _ = write!(s, "{}", serde_json::to_string(&v).unwrap_or_default());
+        }
+        FieldValue::Integer64ListValue(v) => {
+            let _ = write!(s, "{}", serde_json::to_string(&v).unwrap_or_default());
+        }
+        FieldValue::RealListValue(v) => {
+            s.push('[');
+            for (i, x) in v.iter().enumerate() {
+                if i > 0 {
+                    s.push(',');
+                }
+                push_f64(s, *x);
+            }
+            s.push(']');
+        }
+        FieldValue::StringListValue(v) => {
+            let _ = write!(s, "{}", serde_json::to_string(&v).unwrap_or_default());
+        }
+    }
+}
+
+/// RFC 3339 text of a DateTime field. The crate maps "no time zone" to UTC, so look at OGR's
+/// own text ("YYYY/MM/DD HH:MM:SS[.sss][+HH[MM]]"): without an offset there, write the
+/// local time without one.
+fn datetime_text(
+    f: &gdal::vector::Feature<'_>,
+    idx: usize,
+    dt: chrono::DateTime<chrono::FixedOffset>,
+) -> String {
+    let ogr_text = f.field_as_string(idx).ok().flatten().unwrap_or_default();
+    let has_offset = ogr_text
+        .split_once(' ')
+        .is_some_and(|(_, time)| time.contains(['+', '-']));
+    if has_offset {
+        dt.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)
+    } else {
+        dt.naive_local().format("%Y-%m-%dT%H:%M:%S").to_string()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use gdal::vector::{Feature, LayerOptions, OGRFieldType, OGRwkbGeometryType, ToGdal};
+    use gdal::DriverManager;
+
+    /// Writes one point layer with `id`, `observed_at` and `length_m` via GDAL's `driver`.
+    fn make(path: &Path, driver: &str, epsg: u32, points: &[(f64, f64)]) {
+        let drv = DriverManager::get_driver_by_name(driver).expect("driver");
+        let mut ds = drv.create_vector_only(path).expect("create");
+        let mut srs = SpatialRef::from_epsg(epsg).expect("srs");
+        srs.set_axis_mapping_strategy(AxisMappingStrategy::TraditionalGisOrder);
+        let lyr = ds
+            .create_layer(LayerOptions {
+                name: "detections",
+                srs: Some(&srs),
+                ty: OGRwkbGeometryType::wkbPoint,
+                options: None,
+            })
+            .expect("layer");
+        lyr.create_defn_fields(&[
+            ("id", OGRFieldType::OFTString),
+            ("observed_at", OGRFieldType::OFTDateTime),
+            ("length_m", OGRFieldType::OFTReal),
+            ("count", OGRFieldType::OFTInteger),
+        ])
+        .expect("fields");
+        for (i, (x, y)) in points.iter().enumerate() {
+            let mut f = Feature::new(lyr.defn()).expect("feature");
+            f.set_field_string(0, &format!("d{i}")).expect("id");
+            f.set_field_string(1, "2024-03-01T06:30:00Z").expect("time");
+            f.set_field_double(2, 120.5).expect("len");
+            f.set_field_integer(3, i as i32).expect("count");
+            let g = geo::Geometry::Point(geo::Point::new(*x, *y));
+            f.set_geometry(g.to_gdal().expect("geom")).expect("set");
+            f.create(&lyr).expect("create feature");
+        }
+        ds.close().expect("close");
+    }
+
+    fn parse(text: &str) -> serde_json::Value {
+        serde_json::from_str(text).expect("valid JSON")
+    }
+
+    fn coords(v: &serde_json::Value) -> (f64, f64) {
+        let c = &v["geometry"]["coordinates"];
+        (c[0].as_f64().expect("x"), c[1].as_f64().expect("y"))
+    }
+
+    #[test]
+    fn geopackage_shapefile_flatgeobuf_in_wgs84() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        for (file, driver) in [
+            ("d.gpkg", "GPKG"),
+            ("d.shp", "ESRI Shapefile"),
+            ("d.fgb", "FlatGeobuf"),
+        ] {
+            let path = dir.path().join(file);
+            make(
+                &path,
+                driver,
+                4326,
+                &[(130.30, 42.236), (132.3545, 42.9045)],
+            );
+            let feats = read_vector_features(&path).expect(file);
+            assert_eq!(feats.len(), 2, "{file}");
+            assert_eq!(feats[0].0, 0);
+            assert_eq!(feats[1].0, 1);
+            // FlatGeobuf stores features in spatial-index order: find d1 by id.
+            let f = feats
+                .iter()
+                .map(|(_, t)| parse(t))
+                .find(|f| f["id"] == "d1")
+                .expect("d1");
+            assert_eq!(f["type"], "Feature", "{file}");
+            let (x, y) = coords(&f);
+            assert!(
+                (x - 132.3545).abs() < 1e-9 && (y - 42.9045).abs() < 1e-9,
+                "{file}"
+            );
+            assert_eq!(f["properties"]["length_m"], 120.5, "{file}");
+            assert_eq!(f["properties"]["count"], 1, "{file}");
+            // Shapefiles cut names to 10 characters and have no time of day (DBF Date).
+            let key = if driver == "ESRI Shapefile" {
+                "observed_a"
+            } else {
+                "observed_at"
+            };
+            let t = f["properties"][key].as_str().expect("time");
+            if driver == "ESRI Shapefile" {
+                assert_eq!(t, "2024-03-01", "{file}");
+            } else {
+                assert_eq!(t, "2024-03-01T06:30:00Z", "{file}");
+            }
+        }
+    }
+
+    #[test]
+    fn projected_layer_is_reprojected_to_lon_lat() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("utm.gpkg");
+        // Najin in UTM zone 52N (EPSG:32652), easting/northing metres.
+        let wgs = wgs84().expect("wgs84");
+        let mut utm = SpatialRef::from_epsg(32652).expect("utm");
+        utm.set_axis_mapping_strategy(AxisMappingStrategy::TraditionalGisOrder);
+        let t = CoordTransform::new(&wgs, &utm).expect("transform");
+        let (mut xs, mut ys, mut zs) = (vec![130.30], vec![42.236], vec![0.0]);
+        t.transform_coords(&mut xs, &mut ys, &mut zs)
+            .expect("to utm");
+        assert!(xs[0] > 100_000.0, "{xs:?}");
+        make(&path, "GPKG", 32652, &[(xs[0], ys[0])]);
+        let feats = read_vector_features(&path).expect("read");
+        let (x, y) = coords(&parse(&feats[0].1));
+        assert!(
+            (x - 130.30).abs() < 1e-7 && (y - 42.236).abs() < 1e-7,
+            "{x} {y}"
+        );
+    }
+
+    #[test]
+    fn csv_with_lon_lat_or_wkt_columns() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let lonlat = dir.path().join("a.csv");
+        std::fs::write(
+            &lonlat,
+            "id,lon,lat,observed_at,length_m,note\n\
+             d1,130.3,42.236,2024-03-01T06:30:00Z,120.5,\"a, b\"\n\
+             d2,132.3545,42.9045,2024-03-01T07:00:00+09:00,98,\n",
+        )
+        .expect("write");
+        let feats = read_vector_features(&lonlat).expect("read");
+        assert_eq!(feats.len(), 2);
+        let f = parse(&feats[0].1);
+        assert_eq!(f["id"], "d1");
+        assert_eq!(coords(&f), (130.3, 42.236));
+        assert_eq!(f["properties"]["observed_at"], "2024-03-01T06:30:00Z");
+        assert_eq!(f["properties"]["length_m"], 120.5);
+        assert_eq!(f["properties"]["note"], "a, b");
+        let g = parse(&feats[1].1);
+        assert_eq!(g["properties"]["observed_at"], "2024-03-01T07:00:00+09:00");
+
+        let wkt = dir.path().join("b.csv");
+        std::fs::write(&wkt, "wkt,name\n\"POINT (131.5 42.5)\",x\n\"\",missing\n").expect("write");
+        let feats = read_vector_features(&wkt).expect("read");
+        assert_eq!(feats.len(), 2);
+        assert_eq!(coords(&parse(&feats[0].1)), (131.5, 42.5));
+        assert!(parse(&feats[1].1)["geometry"].is_null());
+    }
+
+    #[test]
+    fn time_without_zone_keeps_no_offset() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("c.csv");
+        std::fs::write(
+            &path,
+            "lon,lat,observed_at\n130.3,42.2,2024-03-01T06:30:00\n",
+        )
+        .expect("write");
+        let feats = read_vector_features(&path).expect("read");
+        assert_eq!(
+            parse(&feats[0].1)["properties"]["observed_at"],
+            "2024-03-01T06:30:00"
+        );
+    }
+
+    #[test]
+    fn missing_or_non_vector_file_is_an_error_naming_it() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let missing = dir.path().join("nope.gpkg");
+        let err = read_vector_features(&missing).expect_err("missing");
+        assert!(err.to_string().contains("nope.gpkg"), "{err}");
+        let junk = dir.path().join("junk.fgb");
+        std::fs::write(&junk, b"not a flatgeobuf").expect("write");
+        assert!(read_vector_features(&junk).is_err());
+    }
+
+    #[test]
+    fn land_polygons_from_a_shapefile() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("land.shp");
+        let drv = DriverManager::get_driver_by_name("ESRI Shapefile").expect("driver");
+        let mut ds = drv.create_vector_only(&path).expect("create");
+        let srs = wgs84().expect("srs");
+        let lyr = ds
+            .create_layer(LayerOptions {
+                name: "land",
+                srs: Some(&srs),
+                ty: OGRwkbGeometryType::wkbPolygon,
+                options: None,
+            })
+            .expect("layer");
+        let poly: geo::Polygon<f64> = geo::Polygon::new(
+            geo::LineString::from(vec![
+                (130.0, 42.3),
+                (130.5, 42.3),
+                (130.5, 42.8),
+                (130.0, 42.3),
+            ]),
+            vec![],
+        );
+        let mut f = Feature::new(lyr.defn()).expect("feature");
+        f.set_geometry(poly.to_gdal().expect("geom")).expect("set");
+        f.create(&lyr).expect("create");
+        drop(f);
+        ds.close().expect("close");
+        let land = read_land_polygons(&path).expect("read");
+        assert_eq!(land.len(), 1);
+        use geo::Area;
+        assert!((land[0].unsigned_area() - 0.125).abs() < 1e-9);
+    }
+}

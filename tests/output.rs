@@ -436,6 +436,12 @@ fn geojson_output_is_complete_and_loads_in_qgis() {
         sorted.sort();
         assert_eq!(ids, sorted);
     }
+    // SHIPLINK_SAMPLE_OUT=DIR keeps a copy of the sample output (e.g. for render_project.py).
+    if let Some(keep) = std::env::var_os("SHIPLINK_SAMPLE_OUT") {
+        let keep = PathBuf::from(keep);
+        let _ = std::fs::remove_dir_all(&keep);
+        write_sample(&keep, OutputFormat::Geojson);
+    }
     let voyages = std::fs::read_to_string(dir.join("voyages.geojson")).expect("read");
     assert!(voyages.contains("\"departed_after\":\"2024-03-02T01:40:00Z\""));
     check_in_qgis(&dir);
@@ -464,5 +470,36 @@ fn gpkg_output_loads_in_qgis() {
     let names = write_sample(&dir, OutputFormat::Gpkg);
     assert!(names.contains(&"shiplink.gpkg".to_string()));
     assert!(!names.iter().any(|n| n == "voyages.geojson"));
+    check_in_qgis(&dir);
+}
+
+/// All layers empty (a run where nothing matched): every layer still loads, styled, in QGIS.
+fn write_empty(dir: &Path, format: OutputFormat) {
+    let mut layers = sample_layers();
+    for l in &mut layers {
+        l.features.clear();
+    }
+    let files = vec![
+        ("run.json".to_string(), run_json(&layers)),
+        ("summary.csv".to_string(), b"metric,value\n".to_vec()),
+        ("summary.json".to_string(), b"{}\n".to_vec()),
+    ];
+    write_output(dir, false, format, &layers, &files, Some(LAND.as_bytes())).expect("write");
+}
+
+#[test]
+fn empty_geojson_layers_load_in_qgis() {
+    let root = tempfile::tempdir().expect("tempdir");
+    let dir = root.path().join("out");
+    write_empty(&dir, OutputFormat::Geojson);
+    check_in_qgis(&dir);
+}
+
+#[cfg(feature = "gdal")]
+#[test]
+fn empty_gpkg_layers_load_in_qgis() {
+    let root = tempfile::tempdir().expect("tempdir");
+    let dir = root.path().join("out");
+    write_empty(&dir, OutputFormat::Gpkg);
     check_in_qgis(&dir);
 }

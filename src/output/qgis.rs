@@ -4,7 +4,8 @@
 //! what QGIS 3.22 itself writes and loads (tests/qgis/check_outputs.py):
 //! - voyages: categorised on `from_port → to_port` (najin → dunay red, dunay → najin blue, other
 //!   pairs distinct colours, anything else grey), line width 0.4–2.0 mm by `confidence`, an
-//!   arrowhead at the middle and at the end of each route;
+//!   arrowhead at the middle and at the end of each route, offset 1 mm to one side so the two
+//!   directions of a shuttle lie side by side;
 //! - stays: graduated size (2.5–7 mm) by `observation_count`, labelled with `vessel_id` and
 //!   `first_seen–last_seen` (UTC);
 //! - tracks: one rule, line colour a hash of `vessel_id` (a stable colour per vessel), dashed;
@@ -185,10 +186,18 @@ fn symbol(kind: &str, name: &str, alpha: f64, layers: &[String]) -> String {
     s
 }
 
-fn simple_line(color: Rgba, width_mm: f64, style: &str, dd: &[(&str, &str)]) -> String {
+fn simple_line(
+    color: Rgba,
+    width_mm: f64,
+    offset_mm: f64,
+    style: &str,
+    dd: &[(&str, &str)],
+) -> String {
     symbol_layer(
         "SimpleLine",
         &[
+            ("offset", offset_mm.to_string()),
+            ("offset_unit", "MM".into()),
             ("line_color", color.qgis()),
             ("line_width", width_mm.to_string()),
             ("line_width_unit", "MM".into()),
@@ -224,7 +233,7 @@ fn simple_marker(shape: &str, fill: Rgba, outline: Rgba, size_mm: f64) -> String
 }
 
 /// A marker line drawing a filled arrowhead in `color` at `placement` (centralpoint, lastvertex).
-fn arrow_marker_line(placement: &str, color: Rgba, size_mm: f64) -> String {
+fn arrow_marker_line(placement: &str, color: Rgba, size_mm: f64, offset_mm: f64) -> String {
     let head = simple_marker("filled_arrowhead", color, color, size_mm);
     let sub = symbol("marker", &format!("@arrow@{placement}"), 1.0, &[head]);
     let mut s = symbol_layer(
@@ -234,7 +243,8 @@ fn arrow_marker_line(placement: &str, color: Rgba, size_mm: f64) -> String {
             ("rotate", "1".into()),
             ("interval", "20".into()),
             ("interval_unit", "MM".into()),
-            ("offset", "0".into()),
+            ("offset", offset_mm.to_string()),
+            ("offset_unit", "MM".into()),
             ("offset_along_line", "0".into()),
         ],
         &[],
@@ -272,6 +282,10 @@ fn indent(text: &str, n: usize) -> String {
 /// Line width (mm) by voyage confidence in [0, 1].
 const VOYAGE_WIDTH_EXPR: &str = "0.4 + 1.6 * coalesce(min(max(\"confidence\", 0), 1), 0.3)";
 
+/// Sideways offset (mm) of a voyage line, so that the two directions of a shuttle lie side by
+/// side instead of on top of each other.
+const VOYAGE_OFFSET_MM: f64 = 1.0;
+
 /// The category value a voyage falls in.
 const VOYAGE_CATEGORY_EXPR: &str = "concat(\"from_port\", ' → ', \"to_port\")";
 
@@ -281,9 +295,15 @@ fn voyage_symbol(name: &str, color: Rgba) -> String {
         name,
         1.0,
         &[
-            simple_line(color, 0.8, "solid", &[("outlineWidth", VOYAGE_WIDTH_EXPR)]),
-            arrow_marker_line("centralpoint", color, 3.5),
-            arrow_marker_line("lastvertex", color, 3.0),
+            simple_line(
+                color,
+                0.8,
+                VOYAGE_OFFSET_MM,
+                "solid",
+                &[("outlineWidth", VOYAGE_WIDTH_EXPR)],
+            ),
+            arrow_marker_line("centralpoint", color, 5.0, VOYAGE_OFFSET_MM),
+            arrow_marker_line("lastvertex", color, 4.0, VOYAGE_OFFSET_MM),
         ],
     )
 }
@@ -381,6 +401,7 @@ fn tracks_renderer() -> String {
         &[simple_line(
             GREY,
             0.5,
+            0.0,
             "dash",
             &[("outlineColor", TRACK_COLOR_EXPR)],
         )],
@@ -428,7 +449,12 @@ fn rejected_renderer() -> String {
         0.8,
         &[simple_marker("cross2", rose, Rgba(170, 100, 115, 255), 2.2)],
     );
-    let line = symbol("line", "1", 0.8, &[simple_line(rose, 0.4, "dash", &[])]);
+    let line = symbol(
+        "line",
+        "1",
+        0.8,
+        &[simple_line(rose, 0.4, 0.0, "dash", &[])],
+    );
     let poly = symbol(
         "fill",
         "2",
@@ -544,8 +570,9 @@ fn geometry_name(kind: super::layer::GeomKind) -> &'static str {
     }
 }
 
-/// The bounding box `[xmin, ymin, xmax, ymax]` (degrees) of all geometries, padded by 5 %
-/// (at least 0.05°), or the Najin–Dunay region when there is none.
+/// The bounding box `[xmin, ymin, xmax, ymax]` (degrees) of all geometries (but rejected
+/// ones), padded by 15 % (at least 0.1°) for labels, or the Najin–Dunay region when there is
+/// none.
 pub fn data_extent_deg(layers: &[Layer]) -> [f64; 4] {
     let mut bb: Option<[f64; 4]> = None;
     for l in layers.iter().filter(|l| l.name != "rejected") {
@@ -571,8 +598,8 @@ pub fn data_extent_deg(layers: &[Layer]) -> [f64; 4] {
     match bb {
         None => DEFAULT_EXTENT_DEG,
         Some([x0, y0, x1, y1]) => {
-            let px = ((x1 - x0) * 0.05).max(0.05);
-            let py = ((y1 - y0) * 0.05).max(0.05);
+            let px = ((x1 - x0) * 0.15).max(0.1);
+            let py = ((y1 - y0) * 0.15).max(0.1);
             [
                 (x0 - px).max(-180.0),
                 (y0 - py).max(-90.0),
@@ -609,6 +636,16 @@ pub fn project_qgs(format: OutputFormat, layers: &[Layer], has_land: bool) -> St
         .map(|l| ProjectLayer {
             name: l.name.clone(),
             source: match format {
+                // An empty GeoJSON collection has no geometry type, and QGIS draws (and
+                // styles) no layer without one: name the type for empty layers.
+                OutputFormat::Geojson if l.features.is_empty() => format!(
+                    "./{}.geojson|geometrytype={}",
+                    l.name,
+                    match l.geom_kind {
+                        super::layer::GeomKind::LineString => "LineString",
+                        _ => "Point",
+                    }
+                ),
                 OutputFormat::Geojson => format!("./{}.geojson", l.name),
                 OutputFormat::Gpkg => format!("./{GPKG_FILE}|layername={}", l.name),
             },
@@ -783,6 +820,7 @@ mod tests {
         let land = gj.find("name=\"land\"").expect("land");
         let stays = gj.find("name=\"stays\"").expect("stays");
         assert!(stays < land);
+        assert!(gj.contains("<datasource>./stays.geojson|geometrytype=Point</datasource>"));
         let gp = project_qgs(OutputFormat::Gpkg, &layers, false);
         assert!(gp.contains("<datasource>./shiplink.gpkg|layername=voyages</datasource>"));
         assert!(!gp.contains("land.geojson"));
