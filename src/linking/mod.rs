@@ -12,7 +12,7 @@
 //! detections in one image, through a clear scene showing the berth empty) are never built.
 //! [`assign::max_weight_successors`] then picks, globally, at most one successor and one
 //! predecessor per node maximising the total weight. Each chosen link gets a probability
-//! from its competitors (a soft-assignment marginal), and [`derive`] turns chains into
+//! from its competitors (a soft-assignment marginal), and [`derive::derive`] turns chains into
 //! stays, voyages and tracks.
 
 pub mod assign;
