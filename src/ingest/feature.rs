@@ -475,7 +475,15 @@ pub(crate) fn check_feature(
                 "name" => o.name = Some(string_or_integer(key, value)?),
                 "imo" => o.imo = Some(string_or_integer(key, value)?),
                 "mmsi" => o.mmsi = Some(string_or_integer(key, value)?),
-                _ => o.extra.push((key.to_string(), value.get().to_string())),
+                _ => {
+                    if nesting_depth(value.get()) > MAX_NESTING {
+                        return Err(format!(
+                            "property {}: nested too deeply (more than {MAX_NESTING} levels)",
+                            truncate_chars(key, 60)
+                        ));
+                    }
+                    o.extra.push((key.to_string(), value.get().to_string()))
+                }
             }
             Ok(())
         })();
@@ -524,6 +532,43 @@ pub(crate) fn check_feature(
         None => format!("{}#{feature_index}", base_name(source_file)),
     };
     Ok(o)
+}
+
+/// Deepest nesting of arrays/objects kept in an extra property (serde_json's own limit).
+pub const MAX_NESTING: usize = 128;
+
+/// Greatest nesting depth of arrays and objects in valid JSON text (strings skipped).
+///
+/// Extras are captured raw, and serde_json scans raw values without its recursion limit, so
+/// this keeps absurdly deep values from reaching writers and readers downstream.
+pub(crate) fn nesting_depth(raw: &str) -> usize {
+    let b = raw.as_bytes();
+    if !matches!(b.first(), Some(b'[') | Some(b'{')) {
+        return 0;
+    }
+    let (mut depth, mut max, mut in_str, mut esc) = (0usize, 0usize, false, false);
+    for &c in b {
+        if in_str {
+            if esc {
+                esc = false;
+            } else if c == b'\\' {
+                esc = true;
+            } else if c == b'"' {
+                in_str = false;
+            }
+            continue;
+        }
+        match c {
+            b'"' => in_str = true,
+            b'[' | b'{' => {
+                depth += 1;
+                max = max.max(depth);
+            }
+            b']' | b'}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    max
 }
 
 /// The typed property names (order gives each a bit for duplicate detection).
@@ -797,6 +842,19 @@ mod tests {
         let s = "é".repeat(MAX_ORIGINAL_BYTES);
         let t = truncate_original(&s);
         assert!(t.len() < MAX_ORIGINAL_BYTES + 100 && t.contains("truncated"));
+    }
+
+    #[test]
+    fn nesting() {
+        assert_eq!(nesting_depth("1"), 0);
+        assert_eq!(nesting_depth(r#"[1,{"a":"[[[\"["}]"#), 2);
+        let deep = format!("{}{}", "[".repeat(129), "]".repeat(129));
+        check_err(
+            &feat("", &format!(r#","blob":{deep}"#)),
+            "property blob: nested too deeply",
+        );
+        let ok = format!("{}{}", "[".repeat(128), "]".repeat(128));
+        assert!(check(&feat("", &format!(r#","blob":{ok}"#))).is_ok());
     }
 
     #[test]
