@@ -15,6 +15,7 @@
 //! ```
 
 use std::borrow::Cow;
+use std::cell::RefCell;
 use std::fmt;
 use std::sync::Arc;
 
@@ -431,7 +432,7 @@ pub(crate) fn check_feature(
                 }
                 "sensor" => {
                     let s = string_prop(key, value)?;
-                    o.sensor = Sensor::from_text(&s);
+                    o.sensor = sensor_from_text(&s);
                     o.sensor_text = Some(s);
                 }
                 "scene_id" => o.scene_id = Some(string_or_number(key, value)?),
@@ -457,9 +458,7 @@ pub(crate) fn check_feature(
                     }
                     o.heading_deg = Some(if v == 360.0 { 0.0 } else { v });
                 }
-                "vessel_class" => {
-                    o.vessel_class = Some(VesselClass::from_text(&string_prop(key, value)?))
-                }
+                "vessel_class" => o.vessel_class = Some(class_from_text(&string_prop(key, value)?)),
                 "hull_color" => o.hull_color = Some(string_prop(key, value)?),
                 "containers" => {
                     let v = number_prop(key, value)
@@ -534,6 +533,37 @@ pub(crate) fn check_feature(
     Ok(o)
 }
 
+thread_local! {
+    static SENSOR_CACHE: RefCell<(String, Sensor)> = RefCell::new((String::new(), Sensor::from_text("")));
+    static CLASS_CACHE: RefCell<(String, VesselClass)> = RefCell::new((String::new(), VesselClass::from_text("")));
+}
+
+/// [`Sensor::from_text`], remembering the last text per thread (inputs repeat a few names).
+fn sensor_from_text(s: &str) -> Sensor {
+    SENSOR_CACHE.with(|c| {
+        let mut c = c.borrow_mut();
+        if c.0 != s {
+            c.0.clear();
+            c.0.push_str(s);
+            c.1 = Sensor::from_text(s);
+        }
+        c.1
+    })
+}
+
+/// [`VesselClass::from_text`], remembering the last text per thread.
+fn class_from_text(s: &str) -> VesselClass {
+    CLASS_CACHE.with(|c| {
+        let mut c = c.borrow_mut();
+        if c.0 != s {
+            c.0.clear();
+            c.0.push_str(s);
+            c.1 = VesselClass::from_text(s);
+        }
+        c.1.clone()
+    })
+}
+
 /// Deepest nesting of arrays/objects kept in an extra property (serde_json's own limit).
 pub const MAX_NESTING: usize = 128;
 
@@ -600,6 +630,7 @@ mod tests {
         )
     }
 
+    #[allow(clippy::result_large_err)] // mirrors validate_feature
     fn check(raw: &str) -> Result<Observation, Rejected> {
         let src: Arc<str> = Arc::from("dir/obs.geojson");
         validate_feature(raw, &src, 3, &IngestParams::default(), NOW)
