@@ -15,6 +15,7 @@
 //! ```
 
 use std::borrow::Cow;
+use std::cell::RefCell;
 use std::fmt;
 use std::sync::Arc;
 
@@ -431,7 +432,7 @@ pub(crate) fn check_feature(
                 }
                 "sensor" => {
                     let s = string_prop(key, value)?;
-                    o.sensor = Sensor::from_text(&s);
+                    o.sensor = sensor_from_text(&s);
                     o.sensor_text = Some(s);
                 }
                 "scene_id" => o.scene_id = Some(string_or_number(key, value)?),
@@ -457,9 +458,7 @@ pub(crate) fn check_feature(
                     }
                     o.heading_deg = Some(if v == 360.0 { 0.0 } else { v });
                 }
-                "vessel_class" => {
-                    o.vessel_class = Some(VesselClass::from_text(&string_prop(key, value)?))
-                }
+                "vessel_class" => o.vessel_class = Some(class_from_text(&string_prop(key, value)?)),
                 "hull_color" => o.hull_color = Some(string_prop(key, value)?),
                 "containers" => {
                     let v = number_prop(key, value)
@@ -475,7 +474,15 @@ pub(crate) fn check_feature(
                 "name" => o.name = Some(string_or_integer(key, value)?),
                 "imo" => o.imo = Some(string_or_integer(key, value)?),
                 "mmsi" => o.mmsi = Some(string_or_integer(key, value)?),
-                _ => o.extra.push((key.to_string(), value.get().to_string())),
+                _ => {
+                    if nesting_depth(value.get()) > MAX_NESTING {
+                        return Err(format!(
+                            "property {}: nested too deeply (more than {MAX_NESTING} levels)",
+                            truncate_chars(key, 60)
+                        ));
+                    }
+                    o.extra.push((key.to_string(), value.get().to_string()))
+                }
             }
             Ok(())
         })();
@@ -526,6 +533,74 @@ pub(crate) fn check_feature(
     Ok(o)
 }
 
+thread_local! {
+    static SENSOR_CACHE: RefCell<(String, Sensor)> = RefCell::new((String::new(), Sensor::from_text("")));
+    static CLASS_CACHE: RefCell<(String, VesselClass)> = RefCell::new((String::new(), VesselClass::from_text("")));
+}
+
+/// [`Sensor::from_text`], remembering the last text per thread (inputs repeat a few names).
+fn sensor_from_text(s: &str) -> Sensor {
+    SENSOR_CACHE.with(|c| {
+        let mut c = c.borrow_mut();
+        if c.0 != s {
+            c.0.clear();
+            c.0.push_str(s);
+            c.1 = Sensor::from_text(s);
+        }
+        c.1
+    })
+}
+
+/// [`VesselClass::from_text`], remembering the last text per thread.
+fn class_from_text(s: &str) -> VesselClass {
+    CLASS_CACHE.with(|c| {
+        let mut c = c.borrow_mut();
+        if c.0 != s {
+            c.0.clear();
+            c.0.push_str(s);
+            c.1 = VesselClass::from_text(s);
+        }
+        c.1.clone()
+    })
+}
+
+/// Deepest nesting of arrays/objects kept in an extra property (serde_json's own limit).
+pub const MAX_NESTING: usize = 128;
+
+/// Greatest nesting depth of arrays and objects in valid JSON text (strings skipped).
+///
+/// Extras are captured raw, and serde_json scans raw values without its recursion limit, so
+/// this keeps absurdly deep values from reaching writers and readers downstream.
+pub(crate) fn nesting_depth(raw: &str) -> usize {
+    let b = raw.as_bytes();
+    if !matches!(b.first(), Some(b'[') | Some(b'{')) {
+        return 0;
+    }
+    let (mut depth, mut max, mut in_str, mut esc) = (0usize, 0usize, false, false);
+    for &c in b {
+        if in_str {
+            if esc {
+                esc = false;
+            } else if c == b'\\' {
+                esc = true;
+            } else if c == b'"' {
+                in_str = false;
+            }
+            continue;
+        }
+        match c {
+            b'"' => in_str = true,
+            b'[' | b'{' => {
+                depth += 1;
+                max = max.max(depth);
+            }
+            b']' | b'}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    max
+}
+
 /// The typed property names (order gives each a bit for duplicate detection).
 const KNOWN: &[&str] = &[
     "observed_at",
@@ -555,6 +630,7 @@ mod tests {
         )
     }
 
+    #[allow(clippy::result_large_err)] // mirrors validate_feature
     fn check(raw: &str) -> Result<Observation, Rejected> {
         let src: Arc<str> = Arc::from("dir/obs.geojson");
         validate_feature(raw, &src, 3, &IngestParams::default(), NOW)
@@ -797,6 +873,19 @@ mod tests {
         let s = "é".repeat(MAX_ORIGINAL_BYTES);
         let t = truncate_original(&s);
         assert!(t.len() < MAX_ORIGINAL_BYTES + 100 && t.contains("truncated"));
+    }
+
+    #[test]
+    fn nesting() {
+        assert_eq!(nesting_depth("1"), 0);
+        assert_eq!(nesting_depth(r#"[1,{"a":"[[[\"["}]"#), 2);
+        let deep = format!("{}{}", "[".repeat(129), "]".repeat(129));
+        check_err(
+            &feat("", &format!(r#","blob":{deep}"#)),
+            "property blob: nested too deeply",
+        );
+        let ok = format!("{}{}", "[".repeat(128), "]".repeat(128));
+        assert!(check(&feat("", &format!(r#","blob":{ok}"#))).is_ok());
     }
 
     #[test]

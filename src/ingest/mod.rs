@@ -28,7 +28,6 @@ mod read;
 pub mod scenes;
 pub mod walk;
 
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -93,63 +92,93 @@ pub fn ingest(paths: &[PathBuf], params: &IngestParams, now: Time) -> Result<Ing
 }
 
 /// Merges per-file results (in path order), rejects duplicate ids (first occurrence wins)
-/// and sorts.
+/// and sorts. Observations are large, so only keys are sorted and each observation is moved
+/// once into its final place.
 fn merge(results: Vec<read::FileResult>) -> Ingested {
     let total: usize = results.iter().map(|r| r.accepted.len()).sum();
-    let mut first_seen: HashMap<String, (Arc<str>, usize)> = HashMap::with_capacity(total);
-    let mut out = Ingested {
-        observations: Vec::with_capacity(total),
-        ..Ingested::default()
-    };
-    for r in results {
-        let mut input = r.input;
+    let mut out = Ingested::default();
+    let mut slots: Vec<Option<(Observation, read::Span)>> = Vec::new();
+    let mut file_of: Vec<u32> = Vec::with_capacity(total);
+    for (f, r) in results.into_iter().enumerate() {
+        out.files.push(r.input);
         out.rejected.extend(r.rejected);
-        for (o, span) in r.accepted {
-            match first_seen.get(&o.id) {
-                None => {
-                    first_seen.insert(o.id.clone(), (Arc::clone(&o.source_file), o.feature_index));
-                    out.observations.push(o);
-                }
-                Some((file, index)) => {
-                    input.accepted -= 1;
-                    input.rejected += 1;
-                    let generated = o.id
-                        == format!("{}#{}", feature::base_name(&o.source_file), o.feature_index);
-                    let hint = if generated {
-                        "; features without an id are named <file name>#<index>"
-                    } else {
-                        ""
-                    };
-                    out.rejected.push(Rejected {
-                        reason: format!(
-                            "duplicate id {} (first seen in {file} feature {index}{hint})",
-                            o.id
-                        ),
-                        original: read::read_span(&o.source_file, span),
-                        geometry: Some(match &o.outline {
-                            Some(p) => geo::Geometry::Polygon(p.clone()),
-                            None => geo::Geometry::Point(geo::Point::new(o.lon, o.lat)),
-                        }),
-                        id: Some(o.id),
-                        feature_index: Some(o.feature_index),
-                        source_file: o.source_file,
-                    });
-                }
-            }
+        file_of.extend(std::iter::repeat_n(f as u32, r.accepted.len()));
+        if slots.is_empty() {
+            // Usually one big file: wrap in place (same layout) instead of copying.
+            slots = r.accepted.into_iter().map(Some).collect();
+            slots.reserve(total - slots.len());
+        } else {
+            slots.extend(r.accepted.into_iter().map(Some));
         }
-        out.files.push(input);
     }
-    out.observations.par_sort_unstable_by(|a, b| {
-        a.observed_at
-            .cmp(&b.observed_at)
-            .then_with(|| a.id.cmp(&b.id))
-    });
+    // Duplicates: sort positions by (id, position); the first of each run wins.
+    let id_of = |i: usize| slots[i].as_ref().map_or("", |s| s.0.id.as_str());
+    let mut by_id: Vec<usize> = (0..slots.len()).collect();
+    by_id.par_sort_unstable_by(|&a, &b| id_of(a).cmp(id_of(b)).then(a.cmp(&b)));
+    let mut dups: Vec<(usize, usize)> = Vec::new(); // (duplicate, first)
+    let mut run_start = 0;
+    for k in 1..by_id.len() {
+        if id_of(by_id[k]) == id_of(by_id[run_start]) {
+            dups.push((by_id[k], by_id[run_start]));
+        } else {
+            run_start = k;
+        }
+    }
+    drop(by_id);
+    dups.sort_unstable();
+    for &(dup, first) in &dups {
+        let (file, index) = match &slots[first] {
+            Some((o, _)) => (Arc::clone(&o.source_file), o.feature_index),
+            None => continue,
+        };
+        let Some((o, span)) = slots[dup].take() else {
+            continue;
+        };
+        let input = &mut out.files[file_of[dup] as usize];
+        input.accepted -= 1;
+        input.rejected += 1;
+        out.rejected.push(duplicate(o, span, &file, index));
+    }
+    let key = |i: usize| {
+        slots[i]
+            .as_ref()
+            .map(|s| (s.0.observed_at, s.0.id.as_str()))
+    };
+    let mut order: Vec<usize> = (0..slots.len()).filter(|&i| slots[i].is_some()).collect();
+    order.par_sort_unstable_by(|&a, &b| key(a).cmp(&key(b)));
+    out.observations = order
+        .iter()
+        .filter_map(|&i| slots[i].take().map(|s| s.0))
+        .collect();
     out.rejected.sort_by(|a, b| {
         a.source_file
             .cmp(&b.source_file)
             .then(a.feature_index.cmp(&b.feature_index))
     });
     out
+}
+
+fn duplicate(o: Observation, span: read::Span, file: &str, index: usize) -> Rejected {
+    let generated = o.id == format!("{}#{}", feature::base_name(&o.source_file), o.feature_index);
+    let hint = if generated {
+        "; features without an id are named <file name>#<index>"
+    } else {
+        ""
+    };
+    Rejected {
+        reason: format!(
+            "duplicate id {} (first seen in {file} feature {index}{hint})",
+            o.id
+        ),
+        original: read::read_span(&o.source_file, span),
+        geometry: Some(match &o.outline {
+            Some(p) => geo::Geometry::Polygon(p.clone()),
+            None => geo::Geometry::Point(geo::Point::new(o.lon, o.lat)),
+        }),
+        id: Some(o.id),
+        feature_index: Some(o.feature_index),
+        source_file: o.source_file,
+    }
 }
 
 /// Reads a scenes file (image footprints); bad scene features are rejected with reasons.

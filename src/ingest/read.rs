@@ -15,6 +15,7 @@ use std::io::{BufRead, BufReader, Read};
 use std::path::Path;
 use std::sync::Arc;
 
+use rayon::iter::Either;
 use rayon::prelude::*;
 use serde::Deserialize;
 use serde_json::value::RawValue;
@@ -212,7 +213,7 @@ fn parse_document(data: &[u8], ctx: &Ctx) -> Parsed {
                 return out;
             };
             let crs = check_crs(top.crs);
-            let results: Vec<Result<(Observation, Span), Rejected>> = features
+            let (accepted, rejected): (Vec<_>, Vec<_>) = features
                 .par_iter()
                 .enumerate()
                 .map(|(i, raw)| {
@@ -229,11 +230,14 @@ fn parse_document(data: &[u8], ctx: &Ctx) -> Parsed {
                             geometry: None,
                         }),
                     };
-                    r.map(|o| (o, span))
-                        .map_err(|r| r.into_rejected(raw.get(), ctx.source, Some(i)))
+                    match r {
+                        Ok(o) => Either::Left((o, span)),
+                        Err(r) => Either::Right(r.into_rejected(raw.get(), ctx.source, Some(i))),
+                    }
                 })
-                .collect();
-            split_into(results, &mut out);
+                .partition_map(|e| e);
+            out.accepted = accepted;
+            out.rejected = rejected;
         }
         "Feature" => {
             let span = Span {
@@ -264,15 +268,6 @@ fn parse_document(data: &[u8], ctx: &Ctx) -> Parsed {
         ))),
     }
     out
-}
-
-fn split_into(results: Vec<Result<(Observation, Span), Rejected>>, out: &mut Parsed) {
-    for r in results {
-        match r {
-            Ok(a) => out.accepted.push(a),
-            Err(r) => out.rejected.push(r),
-        }
-    }
 }
 
 /// The id of a feature whose content is otherwise not checked.
@@ -319,7 +314,7 @@ fn sequence_chunk(
         }
         line_start += line.len() + 1;
     }
-    let results: Vec<Result<(Observation, Span), Rejected>> = records
+    let (accepted, rejected): (Vec<_>, Vec<_>) = records
         .par_iter()
         .map(|&(i, s, e)| {
             let bytes = &buf[s..e];
@@ -327,7 +322,7 @@ fn sequence_chunk(
                 offset: base_offset + s as u64,
                 len: (e - s) as u64,
             };
-            match std::str::from_utf8(bytes) {
+            let r = match std::str::from_utf8(bytes) {
                 Ok(raw) => check_feature(raw, ctx.source, i, ctx.params, ctx.now)
                     .map(|o| (o, span))
                     .map_err(|r| r.into_rejected(raw, ctx.source, Some(i))),
@@ -343,10 +338,15 @@ fn sequence_chunk(
                     }
                     .into_rejected(&lossy, ctx.source, Some(i)))
                 }
+            };
+            match r {
+                Ok(a) => Either::Left(a),
+                Err(r) => Either::Right(r),
             }
         })
-        .collect();
-    split_into(results, out);
+        .partition_map(|e| e);
+    out.accepted.extend(accepted);
+    out.rejected.extend(rejected);
 }
 
 /// Streams a GeoJSON text sequence in batches; returns what was parsed, bytes read and sha256.

@@ -106,7 +106,7 @@ pub fn read_scenes(path: &Path) -> Result<(Vec<Scene>, Vec<Rejected>)> {
             features.len()
         )));
     }
-    rejected.sort_by(|a, b| a.feature_index.cmp(&b.feature_index));
+    rejected.sort_by_key(|a| a.feature_index);
     Ok((scenes, rejected))
 }
 
