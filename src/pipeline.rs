@@ -191,10 +191,11 @@ fn route_voyages(
             .unwrap_or(a.len().cmp(&b.len()))
     });
     distinct.dedup();
-    let routed: Vec<(
+    type Routed = (
         Vec<(f64, f64)>,
         std::result::Result<crate::routing::Route, String>,
-    )> = distinct
+    );
+    let routed: Vec<Routed> = distinct
         .par_iter()
         .map(|w| {
             let r = match router {
