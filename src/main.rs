@@ -41,8 +41,18 @@ fn run(cli: Cli) -> Result<u8, Error> {
                 seed: a.seed,
                 days: a.days,
                 scale: a.scale,
+                overwrite: a.overwrite,
             };
-            shiplink::simulate::write_scenario(&a.out, &params)?;
+            let s = shiplink::simulate::write_scenario(&a.out, &params)?;
+            eprintln!(
+                "shiplink: wrote {}: {} vessels, {} scenes, {} detections ({} false positives), {} truth voyages",
+                a.out.display(),
+                s.vessels,
+                s.scenes,
+                s.detections,
+                s.false_positives,
+                s.truth_voyages
+            );
             Ok(0)
         }
         Command::Evaluate(a) => {
