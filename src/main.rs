@@ -57,7 +57,13 @@ fn run(cli: Cli) -> Result<u8, Error> {
         }
         Command::Evaluate(a) => {
             let m = shiplink::evaluate::evaluate_paths(&a.truth, &a.result)?;
-            println!("{m:?}");
+            if a.json {
+                let text = serde_json::to_string_pretty(&m)
+                    .map_err(|e| Error::Usage(format!("cannot print metrics as JSON: {e}")))?;
+                println!("{text}");
+            } else {
+                print!("{}", shiplink::evaluate::report_text(&m));
+            }
             Ok(0)
         }
         Command::Match(_) | Command::Query(_) | Command::Route(_) => {
