@@ -301,23 +301,40 @@ pub fn pose_at(
             ..
         } => {
             let speed_m_s = EXIT_SPEED_KN * 1852.0 / 3600.0;
-            let mut out: Vec<(f64, f64)> =
-                si.checked_sub(1).and_then(berth_of).into_iter().collect();
-            out.extend(exit_lane(from));
-            let out_s = path_m(&out) / speed_m_s;
-            if ((t - left) as f64) < out_s {
-                let (lon, lat, h) = along(&out, (t - left) as f64 / out_s)?;
-                return Some((lon, lat, h, si, 0));
+            if let Some(lane_out) = exit_lane(from) {
+                let mut out: Vec<(f64, f64)> =
+                    si.checked_sub(1).and_then(berth_of).into_iter().collect();
+                out.extend(lane_out);
+                let out_s = path_m(&out) / speed_m_s;
+                if ((t - left) as f64) < out_s {
+                    let (lon, lat, h) = along(&out, (t - left) as f64 / out_s)?;
+                    return Some((lon, lat, h, si, 0));
+                }
             }
-            let mut ret: Vec<(f64, f64)> = exit_lane(to).iter().rev().copied().collect();
-            ret.extend(berth_of(si + 1));
-            let ret_s = path_m(&ret) / speed_m_s;
-            if ((back - t) as f64) < ret_s {
-                let (lon, lat, h) = along(&ret, 1.0 - (back - t) as f64 / ret_s)?;
-                return Some((lon, lat, h, si, 0));
+            if let Some(lane_in) = exit_lane(to) {
+                let mut ret: Vec<(f64, f64)> = lane_in.iter().rev().copied().collect();
+                ret.extend(berth_of(si + 1));
+                let ret_s = path_m(&ret) / speed_m_s;
+                if ((back - t) as f64) < ret_s {
+                    let (lon, lat, h) = along(&ret, 1.0 - (back - t) as f64 / ret_s)?;
+                    return Some((lon, lat, h, si, 0));
+                }
             }
             None
         }
+    }
+}
+
+/// A cheap pre-check before [`pose_at`]: moored at a port the pass does not cover, or far
+/// out of the area (more than 12 hours from the harbour on a trip away), cannot be seen.
+fn may_be_seen(life: &Life, pass: &Pass) -> bool {
+    let Some(si) = life.seg_at(pass.time) else {
+        return false;
+    };
+    match life.segs[si] {
+        Seg::Stay { port, .. } => pass.ports.contains(&port),
+        Seg::Sail { .. } => true,
+        Seg::Away { left, back, .. } => pass.time - left < 43_200 || back - pass.time < 43_200,
     }
 }
 
@@ -349,6 +366,9 @@ pub fn render_pass(pass: &Pass, world: &World, rng: &mut ChaCha8Rng) -> (String,
     let mut dets: Vec<Det> = Vec::new();
     let clear = pass.is_clear();
     for (li, life) in world.lives.iter().enumerate() {
+        if !may_be_seen(life, pass) {
+            continue;
+        }
         let Some((lon, lat, heading, si, containers)) =
             pose_at(world.lives, li, pass.time, world.ports)
         else {

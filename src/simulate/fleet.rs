@@ -15,7 +15,9 @@ use rand_chacha::ChaCha8Rng;
 use crate::geodesy::{polyline_km, M_PER_NM};
 use crate::model::Time;
 
-use super::geo_tables::{EXIT_DUNAY, EXIT_NAJIN, LANE_DUNAY, LANE_NAJIN, LANE_VOSTOCHNY};
+use super::geo_tables::{
+    EXIT_DUNAY, EXIT_NAJIN, EXIT_VOSTOCHNY, LANE_DUNAY, LANE_NAJIN, LANE_VOSTOCHNY,
+};
 use super::stream;
 
 /// Port indices, in `ports::builtin()` order (sorted by id).
@@ -182,12 +184,14 @@ pub fn lane(from: usize, to: usize) -> Vec<(f64, f64)> {
     }
 }
 
-/// The exit path from a port's harbour out of the area (without the berth).
-pub fn exit_lane(port: usize) -> &'static [(f64, f64)] {
-    if port == DUNAY {
-        EXIT_DUNAY
-    } else {
-        EXIT_NAJIN
+/// The exit path from a port's harbour out of the area (without the berth); None where no
+/// checked lane exists (Vladivostok: vessels there simply vanish while away).
+pub fn exit_lane(port: usize) -> Option<&'static [(f64, f64)]> {
+    match port {
+        NAJIN => Some(EXIT_NAJIN),
+        DUNAY => Some(EXIT_DUNAY),
+        VOSTOCHNY => Some(EXIT_VOSTOCHNY),
+        _ => None,
     }
 }
 

@@ -616,3 +616,12 @@ pub const EXIT_DUNAY: &[(f64, f64)] = &[
     (132.250, 42.800),
     (132.250, 42.550),
 ];
+
+/// Vostochny out of the area (west out of Wrangel Bay, then south across Nakhodka Gulf).
+pub const EXIT_VOSTOCHNY: &[(f64, f64)] = &[
+    (133.065, 42.748),
+    (133.030, 42.752),
+    (132.980, 42.735),
+    (132.950, 42.660),
+    (132.950, 42.450),
+];

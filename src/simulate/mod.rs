@@ -142,10 +142,7 @@ pub fn write_scenario(out: &Path, params: &SimParams) -> Result<SimSummary> {
         scenes: passes.len(),
         clear_scenes,
     });
-    let mut text = serde_json::to_string_pretty(&truth)
-        .map_err(|e| Error::Usage(format!("cannot serialise truth: {e}")))?;
-    text.push('\n');
-    write_atomic(&out.join("truth.json"), text.as_bytes())?;
+    write_truth(&out.join("truth.json"), &truth)?;
     Ok(SimSummary {
         vessels: lives.len(),
         scenes: passes.len(),
@@ -193,7 +190,36 @@ fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     let dir = path.parent().unwrap_or(Path::new("."));
     let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(|e| Error::io(dir, e))?;
     tmp.write_all(bytes).map_err(|e| Error::io(path, e))?;
+    readable_by_all(tmp.as_file(), path)?;
     tmp.persist(path).map_err(|e| Error::io(path, e.error))?;
+    Ok(())
+}
+
+/// Writes truth.json (pretty JSON, streamed) through a temporary file and a rename.
+fn write_truth(path: &Path, truth: &truth::Truth) -> Result<()> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let tmp = tempfile::NamedTempFile::new_in(dir).map_err(|e| Error::io(dir, e))?;
+    readable_by_all(tmp.as_file(), path)?;
+    let mut w = std::io::BufWriter::with_capacity(1 << 20, tmp);
+    serde_json::to_writer_pretty(&mut w, truth).map_err(|e| Error::io(path, e.into()))?;
+    w.write_all(b"\n").map_err(|e| Error::io(path, e))?;
+    let tmp = w
+        .into_inner()
+        .map_err(|e| Error::io(path, e.into_error()))?;
+    tmp.persist(path).map_err(|e| Error::io(path, e.error))?;
+    Ok(())
+}
+
+/// Temporary files are created private (0600); the written data is not secret.
+#[cfg(unix)]
+fn readable_by_all(file: &std::fs::File, path: &Path) -> Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    file.set_permissions(std::fs::Permissions::from_mode(0o644))
+        .map_err(|e| Error::io(path, e))
+}
+
+#[cfg(not(unix))]
+fn readable_by_all(_file: &std::fs::File, _path: &Path) -> Result<()> {
     Ok(())
 }
 
