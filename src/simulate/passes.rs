@@ -164,7 +164,7 @@ pub fn schedule(seed: u64, days: u32, t0: Time) -> Vec<Pass> {
             };
             if let Some((period, offset)) = period_offset {
                 if d % period == offset {
-                    let sensor = if hr_count % 2 == 0 {
+                    let sensor = if hr_count.is_multiple_of(2) {
                         SimSensor::Skysat
                     } else {
                         SimSensor::Worldview
