@@ -132,8 +132,13 @@ pub struct SimulateArgs {
 
 #[derive(Debug, Args)]
 pub struct EvaluateArgs {
+    /// truth.json written by `shiplink simulate`.
     #[arg(long)]
     pub truth: PathBuf,
+    /// The result folder written by `shiplink match`.
     #[arg(long)]
     pub result: PathBuf,
+    /// Print the metrics as JSON instead of text.
+    #[arg(long)]
+    pub json: bool,
 }

@@ -41,13 +41,29 @@ fn run(cli: Cli) -> Result<u8, Error> {
                 seed: a.seed,
                 days: a.days,
                 scale: a.scale,
+                overwrite: a.overwrite,
             };
-            shiplink::simulate::write_scenario(&a.out, &params)?;
+            let s = shiplink::simulate::write_scenario(&a.out, &params)?;
+            eprintln!(
+                "shiplink: wrote {}: {} vessels, {} scenes, {} detections ({} false positives), {} truth voyages",
+                a.out.display(),
+                s.vessels,
+                s.scenes,
+                s.detections,
+                s.false_positives,
+                s.truth_voyages
+            );
             Ok(0)
         }
         Command::Evaluate(a) => {
             let m = shiplink::evaluate::evaluate_paths(&a.truth, &a.result)?;
-            println!("{m:?}");
+            if a.json {
+                let text = serde_json::to_string_pretty(&m)
+                    .map_err(|e| Error::Usage(format!("cannot print metrics as JSON: {e}")))?;
+                println!("{text}");
+            } else {
+                print!("{}", shiplink::evaluate::report_text(&m));
+            }
             Ok(0)
         }
         Command::Query(a) => {
