@@ -101,11 +101,16 @@ pub struct LinkParams {
     pub max_speed_kn: f64,
     /// Longest time between two linked events.
     pub max_gap_days: f64,
-    /// Prior log-odds that a feasible transition is a true one (before evidence).
-    pub prior_log_odds: f64,
-    /// Fraction of a voyage's time a ship may spend idle on top of sailing at min speed
-    /// (anchorage waits): the lower speed bound is applied to `(1 - slack)` of the gap.
-    pub idle_slack: f64,
+    /// Prior log-odds of a passage link (port to port, or via the sea) before evidence.
+    pub passage_prior: f64,
+    /// Prior log-odds of a link inside one stay.
+    pub stay_prior: f64,
+    /// Prior log-odds of a return to the same port after an unseen absence.
+    pub return_prior: f64,
+    /// Mean unseen time at the two ends of a passage (image cadence and clouds), days.
+    pub dwell_days: f64,
+    /// Longest unseen absence a return link may bridge, days.
+    pub return_window_days: f64,
     /// Links whose posterior probability falls below this are cut.
     pub min_link_probability: f64,
 }
@@ -115,9 +120,12 @@ impl Default for LinkParams {
         LinkParams {
             min_speed_kn: 3.0,
             max_speed_kn: 20.0,
-            max_gap_days: 30.0,
-            prior_log_odds: 0.0,
-            idle_slack: 0.0,
+            max_gap_days: 10.0,
+            passage_prior: 0.0,
+            stay_prior: 0.0,
+            return_prior: -2.5,
+            dwell_days: 1.5,
+            return_window_days: 12.0,
             min_link_probability: 0.05,
         }
     }

@@ -26,9 +26,17 @@ pub const IDENTITY_LLR: f64 = 40.0;
 /// LLR for an equal / different name.
 pub const NAME_LLR: f64 = 4.0;
 
-/// log N(delta; 0, s) - log N(delta; 0, d).
+/// Share of measurements that are outliers (a wrong edge, a wake, two hulls merged):
+/// "same vessel" is a mixture of the sensor's Gaussian error and the traffic spread, so
+/// one bad measurement cannot veto a link on its own.
+pub const OUTLIER_SHARE: f64 = 0.05;
+
+/// log [(1-ε) N(delta; 0, s) + ε N(delta; 0, d)] - log N(delta; 0, d): the LLR of a
+/// difference under "same vessel" (sensor error `s`, outliers ε) against "two vessels"
+/// (spread `d`). Bounded below by `ln ε`.
 pub fn gauss_llr(delta: f64, s: f64, d: f64) -> f64 {
-    (d / s).ln() - 0.5 * (delta / s).powi(2) + 0.5 * (delta / d).powi(2)
+    let pure = (d / s).ln() - 0.5 * (delta / s).powi(2) + 0.5 * (delta / d).powi(2);
+    ((1.0 - OUTLIER_SHARE) * pure.exp() + OUTLIER_SHARE).ln()
 }
 
 /// LLR of a categorical attribute given each report's accuracy and the coincidence rate.

@@ -86,8 +86,6 @@ pub struct LinkInput<'a> {
     pub config: &'a Config,
 }
 
-/// Mean unseen dwell at each end of a passage (image cadence and clouds), seconds.
-const DWELL_S: f64 = 1.5 * 86_400.0;
 /// Typical sailing speed, knots.
 const TYPICAL_SPEED_KN: f64 = 10.0;
 /// Mean length of a port stay, seconds.
@@ -96,12 +94,13 @@ const STAY_MEAN_S: f64 = 2.5 * 86_400.0;
 const BERTH_POSITION_SIGMA_M: f64 = 45.0;
 /// Position uncertainty allowed when checking speeds, metres.
 const POSITION_SLACK_M: f64 = 500.0;
-/// Prior log-odds of a return to the same port after an unseen trip.
-const RETURN_PRIOR: f64 = -2.5;
-/// Longest unseen absence a return link may bridge, seconds.
-const RETURN_WINDOW_S: i64 = 12 * 86_400;
+/// LLR of a passage whose departure and arrival are both bounded by empty-berth scenes
+/// consistently with sailing at or above the minimum speed (two random vessels rarely are).
+const BOUNDED_PASSAGE_LLR: f64 = 1.0;
+/// Floor of a detection rate, per day (so an empty port does not make links free).
+const MIN_RATE_PER_DAY: f64 = 0.1;
 /// Candidates kept per node and kind (the best by weight).
-const MAX_CANDIDATES: usize = 8;
+const MAX_CANDIDATES: usize = 16;
 
 fn same_image(a: &Observation, b: &Observation) -> bool {
     match (&a.scene_id, &b.scene_id) {
@@ -197,6 +196,14 @@ pub fn candidates(input: &LinkInput) -> Vec<Candidate> {
             None => at_sea.push(i),
         }
     }
+    // Detections per day in each port and at sea: how often "some other vessel" turns up.
+    let span_days = match (order.first(), order.last()) {
+        (Some(&a), Some(&b)) => ((obs[b].observed_at - obs[a].observed_at) as f64 / 86_400.0).max(1.0),
+        _ => 1.0,
+    };
+    let rate = |count: usize| (count as f64 / span_days).max(MIN_RATE_PER_DAY);
+    let port_rate: Vec<f64> = by_port.iter().map(|l| rate(l.len())).collect();
+    let sea_rate = rate(at_sea.len());
     let port_area_m2: Vec<f64> = input
         .ports
         .iter()
@@ -207,16 +214,21 @@ pub fn candidates(input: &LinkInput) -> Vec<Candidate> {
     let min_kn = cfg.linking.min_speed_kn;
     let max_gap_s = (cfg.linking.max_gap_days * 86_400.0) as i64;
     let stay_gap_s = (cfg.stays.max_gap_hours * 3600.0) as i64;
-    let window_s = max_gap_s.max(stay_gap_s);
-    let prior = cfg.linking.prior_log_odds;
+    let lp = &cfg.linking;
+    let prior = lp.passage_prior;
+    let dwell_s = lp.dwell_days * 86_400.0;
+    let return_window_s = (lp.return_window_days * 86_400.0) as i64;
 
+    let window_s = max_gap_s.max(stay_gap_s).max(return_window_s);
     let later = |i: usize, j: usize| rank[j] > rank[i];
     let slice_after = |list: &[usize], t0: i64| -> std::ops::Range<usize> {
         let lo = list.partition_point(|&k| obs[k].observed_at < t0);
         let hi = list.partition_point(|&k| obs[k].observed_at <= t0 + window_s);
         lo..hi
     };
-    // Timing LLR of a passage of `dist_m` taking `dt_s`; None when infeasible.
+    // Timing LLR of a passage of `dist_m` taking `dt_s` (log density per day of the gap
+    // under "same vessel"; the caller subtracts the log rate of other detections);
+    // None when infeasible.
     let passage_time_llr = |dist_m: f64, dt_s: f64, both_at_sea: bool| -> Option<f64> {
         let fast_s = (dist_m - POSITION_SLACK_M).max(0.0) / (max_kn * M_PER_NM) * 3600.0;
         if dt_s < fast_s || dt_s > max_gap_s as f64 {
@@ -230,9 +242,8 @@ pub fn candidates(input: &LinkInput) -> Vec<Candidate> {
         }
         let typical_s = dist_m / (TYPICAL_SPEED_KN * M_PER_NM) * 3600.0;
         let excess = (dt_s - typical_s).max(0.0);
-        let w = max_gap_s as f64;
-        let theta = if both_at_sea { DWELL_S / 4.0 } else { DWELL_S };
-        Some((w / theta).ln() - excess / theta)
+        let theta = if both_at_sea { dwell_s / 4.0 } else { dwell_s };
+        Some(-(theta / 86_400.0).ln() - excess / theta)
     };
 
     let per_node: Vec<Vec<Candidate>> = order
@@ -279,8 +290,8 @@ pub fn candidates(input: &LinkInput) -> Vec<Candidate> {
                         };
                         let s2 = 2.0 * BERTH_POSITION_SIGMA_M.powi(2);
                         let pos = (port_area_m2[p] / (std::f64::consts::PI * s2)).ln() - d * d / s2;
-                        let time = (stay_gap_s as f64 / STAY_MEAN_S).ln() - dt / STAY_MEAN_S;
-                        push(&mut stay_c, j, LinkKind::Stay, attr + pos + time);
+                        let time = -(STAY_MEAN_S / 86_400.0).ln() - dt / STAY_MEAN_S - port_rate[p].ln();
+                        push(&mut stay_c, j, LinkKind::Stay, attr + pos + time + lp.stay_prior);
                     }
                     // Returning to the port after an unseen trip: a new stay.
                     for &j in &list[slice_after(list, t0)] {
@@ -293,11 +304,16 @@ pub fn candidates(input: &LinkInput) -> Vec<Candidate> {
                         if d <= cfg.stays.berth_radius_m && staying(b) {
                             continue; // a stay candidate above
                         }
-                        if (b.observed_at - t0) <= RETURN_WINDOW_S && dt > 3600.0 {
+                        if (b.observed_at - t0) <= return_window_s && dt > 3600.0 {
                             let Some(attr) = cost::attribute_llr(a, b, &cfg.sensors, false) else {
                                 continue;
                             };
-                            push(&mut ret_c, j, LinkKind::Return, attr + RETURN_PRIOR);
+                            // Half the time a vessel comes back to the same berth.
+                            let s2 = 2.0 * BERTH_POSITION_SIGMA_M.powi(2);
+                            let same_berth = (port_area_m2[p] / (std::f64::consts::PI * s2)).ln() - d * d / s2;
+                            let pos = (0.5 * same_berth.min(50.0).exp() + 0.5).ln();
+                            let time = lp.return_window_days.max(1.0).recip().ln() - port_rate[p].ln();
+                            push(&mut ret_c, j, LinkKind::Return, attr + pos + time + lp.return_prior);
                         }
                     }
                     // Other ports.
@@ -309,22 +325,39 @@ pub fn candidates(input: &LinkInput) -> Vec<Candidate> {
                         if !dist_m.is_finite() {
                             continue;
                         }
+                        // Slowest plausible sailing: at the minimum speed.
+                        let slow_s = (dist_m + POSITION_SLACK_M) / (min_kn * M_PER_NM) * 3600.0;
+                        let left_before = input.empty.after.get(i).copied().flatten();
                         for &j in &list[slice_after(list, t0)] {
                             let b = &obs[j];
                             let dt = (b.observed_at - t0) as f64;
+                            // Clear scenes showed the origin berth empty at `left_before` and
+                            // the destination berth empty at `arrived_after`: the vessel was
+                            // at sea for at least their difference.
+                            let arrived_after = input.empty.before.get(j).copied().flatten();
+                            let bounded = match (left_before, arrived_after) {
+                                (Some(l), Some(a)) => {
+                                    if (a - l) as f64 > slow_s {
+                                        continue;
+                                    }
+                                    BOUNDED_PASSAGE_LLR
+                                }
+                                _ => 0.0,
+                            };
                             let Some(time) = passage_time_llr(dist_m, dt, false) else {
                                 continue;
                             };
                             let Some(attr) = cost::attribute_llr(a, b, &cfg.sensors, true) else {
                                 continue;
                             };
-                            push(&mut pass_c, j, LinkKind::Passage, attr + time + prior);
+                            let w = attr + time + bounded - port_rate[q].ln() + prior;
+                            push(&mut pass_c, j, LinkKind::Passage, w);
                         }
                     }
                 }
                 None => {
                     // At sea: to later ports.
-                    for list in by_port.iter() {
+                    for (q, list) in by_port.iter().enumerate() {
                         for &j in &list[slice_after(list, t0)] {
                             let b = &obs[j];
                             let dist_m = sea_m(input, a, b);
@@ -335,7 +368,8 @@ pub fn candidates(input: &LinkInput) -> Vec<Candidate> {
                             let Some(attr) = cost::attribute_llr(a, b, &cfg.sensors, true) else {
                                 continue;
                             };
-                            push(&mut pass_c, j, LinkKind::Passage, attr + time + prior);
+                            let w = attr + time - port_rate[q].ln() + prior;
+                            push(&mut pass_c, j, LinkKind::Passage, w);
                         }
                     }
                 }
@@ -362,7 +396,7 @@ pub fn candidates(input: &LinkInput) -> Vec<Candidate> {
                 let Some(time) = passage_time_llr(dist_m, dt, input.port_of[i].is_none()) else {
                     continue;
                 };
-                push(&mut pass_c, j, LinkKind::Passage, attr + time + prior);
+                push(&mut pass_c, j, LinkKind::Passage, attr + time - sea_rate.ln() + prior);
             }
             let mut out = Vec::new();
             for mut v in [stay_c, ret_c, pass_c] {
