@@ -65,7 +65,12 @@ fn bench(router: &Router, rng: &mut ChaCha8Rng, e: [f64; 4], pairs: usize, near_
         }
     }
     times_ms.sort_by(f64::total_cmp);
-    let q = |f: f64| times_ms.get(((times_ms.len() as f64 - 1.0) * f) as usize).copied().unwrap_or(0.0);
+    let q = |f: f64| {
+        times_ms
+            .get(((times_ms.len() as f64 - 1.0) * f) as usize)
+            .copied()
+            .unwrap_or(0.0)
+    };
     println!(
         "{pairs} random sea pairs within {near_coast_m} m of the coast: median {:.2} ms, p90 {:.2} ms, max {:.2} ms; {failed} failed, {crossing} crossing land",
         q(0.5),

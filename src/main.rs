@@ -68,8 +68,6 @@ fn run(cli: Cli) -> Result<u8, Error> {
             println!("{}", route_feature_geojson(&router.route(&points)?));
             Ok(0)
         }
-        Command::Match(_) | Command::Query(_) => {
-            Err(Error::Usage("not implemented yet".into()))
-        }
+        Command::Match(_) | Command::Query(_) => Err(Error::Usage("not implemented yet".into())),
     }
 }

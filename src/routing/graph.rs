@@ -80,7 +80,8 @@ pub fn tangent(n: &Node, w: P) -> bool {
         return true;
     }
     let (s, c) = TANGENT_SLACK_DEG.to_radians().sin_cos();
-    exact_tangent(n, [w[0] * c - w[1] * s, w[0] * s + w[1] * c]) || exact_tangent(n, [w[0] * c + w[1] * s, -w[0] * s + w[1] * c])
+    exact_tangent(n, [w[0] * c - w[1] * s, w[0] * s + w[1] * c])
+        || exact_tangent(n, [w[0] * c + w[1] * s, -w[0] * s + w[1] * c])
 }
 
 /// Spherical distance, metres, between two ECEF points.
@@ -147,20 +148,35 @@ fn corners(pts: &[P], land_on_left: bool, tol_m: f64) -> Vec<Corner> {
             continue;
         };
         // Outward (water-side) normals of the two edges.
-        let out_n = |u: P| if land_on_left { [u[1], -u[0]] } else { [-u[1], u[0]] };
+        let out_n = |u: P| {
+            if land_on_left {
+                [u[1], -u[0]]
+            } else {
+                [-u[1], u[0]]
+            }
+        };
         let (n1, n2) = (out_n(u1), out_n(u2));
         let Some(m) = norm([n1[0] + n2[0], n1[1] + n2[1]]) else {
             continue;
         };
         let cos_half = (m[0] * n1[0] + m[1] * n1[1]).max(1.0 / 3.0);
-        out.push((p, m, 1.0 / cos_half, [a[0] - p[0], a[1] - p[1]], [b[0] - p[0], b[1] - p[1]]));
+        out.push((
+            p,
+            m,
+            1.0 / cos_half,
+            [a[0] - p[0], a[1] - p[1]],
+            [b[0] - p[0], b[1] - p[1]],
+        ));
     }
     out
 }
 
 /// Lower-level nodes are kept within this many levels (times the level above) of a corner
 /// where the level above failed.
-pub const NARROW_REACH: f64 = 4.0;
+pub const NARROW_REACH: f64 = 2.5;
+
+/// Nodes closer than this fraction of their level to an earlier node are dropped.
+pub const THIN_FRAC: f64 = 0.5;
 
 /// A candidate node: its level index, coast vertex, position and usability.
 struct Cand {
@@ -173,6 +189,21 @@ struct Cand {
     usable: bool,
     /// Some higher level is usable at this vertex.
     higher_ok: bool,
+    /// The water off this vertex is narrower than 2.2 x the level above (see [`narrow`]).
+    narrow_above: bool,
+}
+
+/// Is there land within `reach_m` of coast vertex `v` in the directions within 60° of its
+/// outward bisector `m`? (Then the passage off `v` is too narrow for the level above, and the
+/// lower level's node is needed even where the level above found a usable spot.)
+fn narrow(land: &Land, v: P, m: P, reach_m: f64) -> bool {
+    (-3..=3).any(|k| {
+        let (s, c) = (k as f64 * 20.0f64).to_radians().sin_cos();
+        let u = [m[0] * c - m[1] * s, m[0] * s + m[1] * c];
+        let a = [v[0] + u[0] * 0.5, v[1] + u[1] * 0.5];
+        let b = [v[0] + u[0] * reach_m, v[1] + u[1] * reach_m];
+        land.clearance(a, b, 0.0).is_none()
+    })
 }
 
 /// Points hashed on a grid of cell `r_m`, answering "any point within r_m?".
@@ -190,7 +221,10 @@ impl PointSet {
     }
 
     fn key(&self, p: P) -> (i64, i64) {
-        ((p[0] / self.r_m).floor() as i64, (p[1] / self.r_m).floor() as i64)
+        (
+            (p[0] / self.r_m).floor() as i64,
+            (p[1] / self.r_m).floor() as i64,
+        )
     }
 
     fn insert(&mut self, p: P) {
@@ -199,36 +233,32 @@ impl PointSet {
     }
 
     fn any_within(&self, p: P) -> bool {
+        self.any_within_r(p, self.r_m)
+    }
+
+    /// Any point within `r_m` (at most the cell size)?
+    fn any_within_r(&self, p: P, r_m: f64) -> bool {
         let (kx, ky) = self.key(p);
         (-1..=1).any(|dx| {
             (-1..=1).any(|dy| {
                 self.cells.get(&(kx + dx, ky + dy)).is_some_and(|v| {
                     v.iter()
-                        .any(|q| (q[0] - p[0]).powi(2) + (q[1] - p[1]).powi(2) <= self.r_m * self.r_m)
+                        .any(|q| (q[0] - p[0]).powi(2) + (q[1] - p[1]).powi(2) < r_m * r_m)
                 })
             })
         })
     }
 }
 
-/// Keeps the nodes closer than `min_sep_m` to an earlier kept node out (grid hashing).
-fn thin(nodes: Vec<Node>, min_sep_m: f64) -> Vec<Node> {
-    use std::collections::HashMap;
-    let key = |p: P| ((p[0] / min_sep_m).floor() as i64, (p[1] / min_sep_m).floor() as i64);
-    let mut seen: HashMap<(i64, i64), Vec<P>> = HashMap::new();
+/// Drops each node closer than `frac` x its level to a node kept before it (nodes come
+/// top level first, so a lower-level node next to a higher one goes).
+fn thin(nodes: Vec<(f64, Node)>, frac: f64) -> Vec<Node> {
+    let r_max = nodes.iter().map(|(l, _)| l * frac).fold(1.0, f64::max);
+    let mut kept = PointSet::new(r_max);
     let mut out = Vec::new();
-    for n in nodes {
-        let (kx, ky) = key(n.pos);
-        let close = (-1..=1).any(|dx| {
-            (-1..=1).any(|dy| {
-                seen.get(&(kx + dx, ky + dy)).is_some_and(|v| {
-                    v.iter()
-                        .any(|q| (q[0] - n.pos[0]).powi(2) + (q[1] - n.pos[1]).powi(2) < min_sep_m * min_sep_m)
-                })
-            })
-        });
-        if !close {
-            seen.entry((kx, ky)).or_default().push(n.pos);
+    for (level, n) in nodes {
+        if !kept.any_within_r(n.pos, level * frac) {
+            kept.insert(n.pos);
             out.push(n);
         }
     }
@@ -242,7 +272,9 @@ impl Graph {
         let lo = land.proj.fwd(land.extent[0], land.extent[1]);
         let hi = land.proj.fwd(land.extent[2], land.extent[3]);
         let inside = |p: P| p[0] >= lo[0] && p[0] <= hi[0] && p[1] >= lo[1] && p[1] <= hi[1];
-        let ok = |p: P, level: f64| inside(p) && land.coast_dist(p) >= 0.8 * level && land.locate(p) != Where::Land;
+        let ok = |p: P, level: f64| {
+            inside(p) && land.coast_dist(p) >= 0.8 * level && land.locate(p) != Where::Land
+        };
         // Phase 1: every convex corner's candidate at every level, with whether it is usable.
         let cands: Vec<Cand> = land
             .rings
@@ -255,6 +287,7 @@ impl Graph {
                         let pos = at(level);
                         let usable = ok(pos, level);
                         let higher_ok = lv[..k].iter().any(|&h| ok(at(h), h));
+                        let narrow_above = k > 0 && narrow(land, v, m, 2.2 * lv[k - 1]);
                         out.push(Cand {
                             level: k,
                             v,
@@ -263,6 +296,7 @@ impl Graph {
                             eb,
                             usable,
                             higher_ok,
+                            narrow_above,
                         });
                     }
                 }
@@ -271,29 +305,36 @@ impl Graph {
             .collect();
         // Phase 2: the top level everywhere; a lower level only near corners where the level
         // above failed (narrow water and the headlands leading into it).
-        let mut failed: Vec<PointSet> = lv.iter().map(|&l| PointSet::new(NARROW_REACH * l)).collect();
+        let mut failed: Vec<PointSet> = lv
+            .iter()
+            .map(|&l| PointSet::new(NARROW_REACH * l))
+            .collect();
         for c in cands.iter().filter(|c| !c.usable) {
             failed[c.level].insert(c.v);
         }
         let keep = |c: &Cand| {
-            c.usable && (c.level == 0 || !c.higher_ok || failed[c.level - 1].any_within(c.v))
+            c.usable
+                && (c.level == 0
+                    || !c.higher_ok
+                    || c.narrow_above
+                    || failed[c.level - 1].any_within(c.v))
         };
         let mut kept: Vec<&Cand> = cands.iter().filter(|c| keep(c)).collect();
         kept.sort_by_key(|c| c.level);
-        let nodes: Vec<Node> = kept
+        let nodes: Vec<(f64, Node)> = kept
             .into_iter()
             .map(|c| {
                 let (lon, lat) = land.proj.inv(c.pos);
-                Node {
+                let node = Node {
                     pos: c.pos,
                     ecef: to_ecef_m(lon, lat),
                     ea: c.ea,
                     eb: c.eb,
-                }
+                };
+                (lv[c.level], node)
             })
             .collect();
-        let min_sep = (lv[lv.len() - 1] / 2.0).max(MIN_LEVEL_M / 2.0);
-        let nodes = thin(nodes, min_sep);
+        let nodes = thin(nodes, THIN_FRAC);
         let n = nodes.len();
         let cap = clearance_m;
         let pairs: Vec<Vec<(u32, u32, f32)>> = (0..n)
@@ -362,15 +403,21 @@ impl Graph {
     }
 
     /// The nodes a free point sees (segment touches no land, tangent at the node), with costs.
+    /// A point closer to the coast than the nodes' offsets skips the tangent test: its paths
+    /// run inside the offset band, where the nodes' tangents do not apply.
     pub fn connect(&self, land: &Land, p: P, ecef: &[f64; 3]) -> Vec<(u32, f64)> {
+        let near_coast = land.coast_dist(p) < 1.2 * self.clearance_m.max(MIN_LEVEL_M);
         let mut out = Vec::new();
         for (j, nd) in self.nodes.iter().enumerate() {
             let w = [p[0] - nd.pos[0], p[1] - nd.pos[1]];
-            if !tangent(nd, w) {
+            if !near_coast && !tangent(nd, w) {
                 continue;
             }
             if let Some(d) = land.clearance(p, nd.pos, self.clearance_m) {
-                out.push((j as u32, edge_cost(sph_m(ecef, &nd.ecef), d, self.clearance_m)));
+                out.push((
+                    j as u32,
+                    edge_cost(sph_m(ecef, &nd.ecef), d, self.clearance_m),
+                ));
             }
         }
         out
@@ -426,7 +473,10 @@ impl Graph {
                 if nv < g[vi] {
                     g[vi] = nv;
                     parent[vi] = node;
-                    heap.push(Item { f: nv + heur(vi), node: v });
+                    heap.push(Item {
+                        f: nv + heur(vi),
+                        node: v,
+                    });
                 }
             }
         }
@@ -454,7 +504,10 @@ impl Eq for Item {}
 
 impl Ord for Item {
     fn cmp(&self, other: &Self) -> Ordering {
-        other.f.total_cmp(&self.f).then_with(|| other.node.cmp(&self.node))
+        other
+            .f
+            .total_cmp(&self.f)
+            .then_with(|| other.node.cmp(&self.node))
     }
 }
 
@@ -485,7 +538,13 @@ mod tests {
     #[test]
     fn square_island_has_four_corner_nodes() {
         let sq = geo::Polygon::new(
-            LineString::from(vec![(0.0, 0.0), (0.01, 0.0), (0.01, 0.01), (0.0, 0.01), (0.0, 0.0)]),
+            LineString::from(vec![
+                (0.0, 0.0),
+                (0.01, 0.0),
+                (0.01, 0.01),
+                (0.0, 0.01),
+                (0.0, 0.0),
+            ]),
             vec![],
         );
         let land = Land::new(&[sq], [-0.05, -0.05, 0.06, 0.06]);

@@ -31,7 +31,10 @@ fn orient(a: P, b: P, c: P) -> f64 {
 }
 
 fn on_segment(a: P, b: P, p: P) -> bool {
-    p[0] >= a[0].min(b[0]) && p[0] <= a[0].max(b[0]) && p[1] >= a[1].min(b[1]) && p[1] <= a[1].max(b[1])
+    p[0] >= a[0].min(b[0])
+        && p[0] <= a[0].max(b[0])
+        && p[1] >= a[1].min(b[1])
+        && p[1] <= a[1].max(b[1])
 }
 
 /// Do segments pq and ab cross or touch?
@@ -40,7 +43,9 @@ pub fn segs_intersect(p: P, q: P, a: P, b: P) -> bool {
     let d2 = orient(a, b, q);
     let d3 = orient(p, q, a);
     let d4 = orient(p, q, b);
-    if ((d1 > 0.0 && d2 < 0.0) || (d1 < 0.0 && d2 > 0.0)) && ((d3 > 0.0 && d4 < 0.0) || (d3 < 0.0 && d4 > 0.0)) {
+    if ((d1 > 0.0 && d2 < 0.0) || (d1 < 0.0 && d2 > 0.0))
+        && ((d3 > 0.0 && d4 < 0.0) || (d3 < 0.0 && d4 > 0.0))
+    {
         return true;
     }
     (d1 == 0.0 && on_segment(a, b, p))
@@ -213,14 +218,22 @@ mod tests {
     use super::*;
 
     fn square() -> Vec<[P; 2]> {
-        let v = [[400.0, 400.0], [600.0, 400.0], [600.0, 600.0], [400.0, 600.0]];
+        let v = [
+            [400.0, 400.0],
+            [600.0, 400.0],
+            [600.0, 600.0],
+            [400.0, 600.0],
+        ];
         (0..4).map(|i| [v[i], v[(i + 1) % 4]]).collect()
     }
 
     #[test]
     fn empty_grid_is_all_clear() {
         let g = EdgeGrid::build(&[], [0.0, 0.0], [1000.0, 1000.0]);
-        assert_eq!(g.clearance(&[], [0.0, 0.0], [999.0, 999.0], 300.0), Some(300.0));
+        assert_eq!(
+            g.clearance(&[], [0.0, 0.0], [999.0, 999.0], 300.0),
+            Some(300.0)
+        );
     }
 
     #[test]
@@ -229,9 +242,13 @@ mod tests {
         let g = EdgeGrid::build(&e, [0.0, 0.0], [1000.0, 1000.0]);
         assert_eq!(g.clearance(&e, [0.0, 500.0], [1000.0, 500.0], 300.0), None);
         assert_eq!(g.clearance(&e, [1000.0, 500.0], [0.0, 500.0], 0.0), None);
-        let d = g.clearance(&e, [0.0, 100.0], [1000.0, 100.0], 1000.0).unwrap();
+        let d = g
+            .clearance(&e, [0.0, 100.0], [1000.0, 100.0], 1000.0)
+            .unwrap();
         assert!((d - 300.0).abs() < 1e-9, "{d}");
-        let d = g.clearance(&e, [0.0, 100.0], [1000.0, 100.0], 50.0).unwrap();
+        let d = g
+            .clearance(&e, [0.0, 100.0], [1000.0, 100.0], 50.0)
+            .unwrap();
         assert_eq!(d, 50.0);
         // A corner touch counts as blocked.
         assert_eq!(g.clearance(&e, [300.0, 300.0], [400.0, 400.0], 10.0), None);
@@ -239,7 +256,13 @@ mod tests {
 
     #[test]
     fn distances() {
-        assert_eq!(seg_seg_dist([0.0, 0.0], [10.0, 0.0], [5.0, -1.0], [5.0, 1.0]), 0.0);
-        assert!((seg_seg_dist([0.0, 0.0], [10.0, 0.0], [12.0, 3.0], [12.0, 5.0]) - 13f64.sqrt()).abs() < 1e-12);
+        assert_eq!(
+            seg_seg_dist([0.0, 0.0], [10.0, 0.0], [5.0, -1.0], [5.0, 1.0]),
+            0.0
+        );
+        assert!(
+            (seg_seg_dist([0.0, 0.0], [10.0, 0.0], [12.0, 3.0], [12.0, 5.0]) - 13f64.sqrt()).abs()
+                < 1e-12
+        );
     }
 }

@@ -26,7 +26,12 @@ fn bbox4(b: &[f64]) -> Result<[f64; 4], String> {
         6 => [b[0], b[1], b[3], b[4]],
         n => return Err(format!("bbox has {n} numbers, expected 4 (or 6)")),
     };
-    if v.iter().all(|x| x.is_finite()) && v[0] < v[2] && v[1] < v[3] && v[1] >= -90.0 && v[3] <= 90.0 {
+    if v.iter().all(|x| x.is_finite())
+        && v[0] < v[2]
+        && v[1] < v[3]
+        && v[1] >= -90.0
+        && v[3] <= 90.0
+    {
         Ok(v)
     } else {
         Err(format!("bbox {v:?} is not W,S,E,N with W < E and S < N"))
@@ -66,7 +71,9 @@ fn convert(v: &GeometryValue, out: &mut Vec<Polygon<f64>>) -> Result<(), String>
 /// not a finite lon/lat, is an error naming the feature.
 pub fn parse_land(text: &str) -> Result<LandData, String> {
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
-    let gj: GeoJson = text.parse().map_err(|e| format!("not a GeoJSON document: {e}"))?;
+    let gj: GeoJson = text
+        .parse()
+        .map_err(|e| format!("not a GeoJSON document: {e}"))?;
     let mut polygons = Vec::new();
     let bbox = match gj {
         GeoJson::FeatureCollection(fc) => {
@@ -94,9 +101,14 @@ pub fn parse_land(text: &str) -> Result<LandData, String> {
             .0
             .iter()
             .chain(p.interiors().iter().flat_map(|r| r.0.iter()))
-            .find(|c| !(c.x.is_finite() && c.y.is_finite() && c.x.abs() <= 360.0 && c.y.abs() <= 90.0));
+            .find(|c| {
+                !(c.x.is_finite() && c.y.is_finite() && c.x.abs() <= 360.0 && c.y.abs() <= 90.0)
+            });
         if let Some(c) = bad {
-            return Err(format!("polygon {i}: coordinate {},{} is not a lon/lat", c.x, c.y));
+            return Err(format!(
+                "polygon {i}: coordinate {},{} is not a lon/lat",
+                c.x, c.y
+            ));
         }
     }
     let bbox = bbox.as_deref().map(bbox4).transpose()?;
@@ -106,7 +118,11 @@ pub fn parse_land(text: &str) -> Result<LandData, String> {
 /// Parses "LON,LAT" strictly: two finite numbers, lon in [-180, 180], lat in [-90, 90].
 /// `what` names the option in the error (e.g. "--from").
 pub fn parse_lon_lat(s: &str, what: &str) -> Result<(f64, f64)> {
-    let bad = |why: &str| Error::Usage(format!("{what} {s:?}: {why}; expected LON,LAT in degrees, e.g. 130.3,42.236"));
+    let bad = |why: &str| {
+        Error::Usage(format!(
+            "{what} {s:?}: {why}; expected LON,LAT in degrees, e.g. 130.3,42.236"
+        ))
+    };
     let parts: Vec<&str> = s.split(',').map(str::trim).collect();
     if parts.len() != 2 {
         return Err(bad("not two comma-separated numbers"));
@@ -155,8 +171,20 @@ mod tests {
 
     #[test]
     fn lon_lat_parsing_is_strict() {
-        assert_eq!(parse_lon_lat(" 130.3 , 42.236 ", "--to").unwrap(), (130.3, 42.236));
-        for s in ["", "130.3", "130.3,42.2,1", "NaN,42", "inf,42", "190,42", "130,91", "a,b"] {
+        assert_eq!(
+            parse_lon_lat(" 130.3 , 42.236 ", "--to").unwrap(),
+            (130.3, 42.236)
+        );
+        for s in [
+            "",
+            "130.3",
+            "130.3,42.2,1",
+            "NaN,42",
+            "inf,42",
+            "190,42",
+            "130,91",
+            "a,b",
+        ] {
             assert!(parse_lon_lat(s, "--to").is_err(), "{s}");
         }
     }
@@ -185,8 +213,14 @@ mod tests {
             snapped_to_m: 3.21,
         };
         let s = route_feature_geojson(&r);
-        assert!(s.contains("[130.123457,42]") && s.contains("[130.2,0]"), "{s}");
-        assert!(s.contains("\"route_km\":12.346") && s.contains("\"snapped_to_m\":3.2"), "{s}");
+        assert!(
+            s.contains("[130.123457,42]") && s.contains("[130.2,0]"),
+            "{s}"
+        );
+        assert!(
+            s.contains("\"route_km\":12.346") && s.contains("\"snapped_to_m\":3.2"),
+            "{s}"
+        );
         let v: serde_json::Value = serde_json::from_str(&s).unwrap();
         assert_eq!(v["geometry"]["type"], "LineString");
     }

@@ -119,10 +119,7 @@ impl Land {
     /// Projects `polygons` (lon/lat) about the centre of `extent` and indexes them.
     /// Rings with fewer than three distinct vertices are dropped.
     pub fn new(polygons: &[Polygon<f64>], extent: Extent) -> Land {
-        let proj = Proj::about(
-            (extent[0] + extent[2]) / 2.0,
-            (extent[1] + extent[3]) / 2.0,
-        );
+        let proj = Proj::about((extent[0] + extent[2]) / 2.0, (extent[1] + extent[3]) / 2.0);
         let mut rings = Vec::new();
         let mut polys = Vec::new();
         let to_ring = |ls: &geo::LineString<f64>, exterior: bool| -> Option<Ring> {
@@ -202,7 +199,10 @@ impl Land {
 
     /// Is the lon/lat point inside the extent (edges included)?
     pub fn in_extent(&self, lon: f64, lat: f64) -> bool {
-        lon >= self.extent[0] && lon <= self.extent[2] && lat >= self.extent[1] && lat <= self.extent[3]
+        lon >= self.extent[0]
+            && lon <= self.extent[2]
+            && lat >= self.extent[1]
+            && lat <= self.extent[3]
     }
 
     /// Land, lake or sea at a plane point. Land wins over lake (an island in a lake is land).
@@ -281,4 +281,3 @@ impl Land {
         false
     }
 }
-

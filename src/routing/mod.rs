@@ -97,7 +97,8 @@ fn label(i: usize, n: usize) -> String {
 impl Router {
     /// The built-in Najin–Dunay land model.
     pub fn builtin(params: &RouteParams) -> Result<Router> {
-        let d = parse_land(BUILTIN_LAND).map_err(|m| Error::Route(format!("built-in land model: {m}")))?;
+        let d = parse_land(BUILTIN_LAND)
+            .map_err(|m| Error::Route(format!("built-in land model: {m}")))?;
         Router::with_extent(d.polygons, d.bbox, params)
     }
 
@@ -108,7 +109,10 @@ impl Router {
         let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
         let d = parse_land(&text).map_err(|m| Error::bad_file(path, m))?;
         if d.polygons.is_empty() && d.bbox.is_none() {
-            return Err(Error::bad_file(path, "no land polygons and no bbox: the extent is unknown"));
+            return Err(Error::bad_file(
+                path,
+                "no land polygons and no bbox: the extent is unknown",
+            ));
         }
         Router::with_extent(d.polygons, d.bbox, params)
     }
@@ -120,7 +124,11 @@ impl Router {
     }
 
     /// Land polygons with an explicit extent (W,S,E,N); `None` means the padded bounding box.
-    pub fn with_extent(polygons: Vec<Polygon<f64>>, extent: Option<[f64; 4]>, params: &RouteParams) -> Result<Router> {
+    pub fn with_extent(
+        polygons: Vec<Polygon<f64>>,
+        extent: Option<[f64; 4]>,
+        params: &RouteParams,
+    ) -> Result<Router> {
         let c = params.clearance_m;
         if !(c.is_finite() && (0.0..=MAX_CLEARANCE_M).contains(&c)) {
             return Err(Error::Config(format!(
@@ -138,7 +146,9 @@ impl Router {
             None => {
                 let mut it = polygons.iter().filter_map(|p| p.bounding_rect());
                 let Some(first) = it.next() else {
-                    return Err(Error::Route("land model has no polygons and no extent".into()));
+                    return Err(Error::Route(
+                        "land model has no polygons and no extent".into(),
+                    ));
                 };
                 let r = it.fold(first, |a, b| {
                     geo::Rect::new(
@@ -175,7 +185,11 @@ impl Router {
 
     /// The graph's nodes, lon/lat (for drawing and debugging).
     pub fn graph_nodes(&self) -> Vec<(f64, f64)> {
-        self.graph.nodes.iter().map(|n| self.land.proj.inv(n.pos)).collect()
+        self.graph
+            .nodes
+            .iter()
+            .map(|n| self.land.proj.inv(n.pos))
+            .collect()
     }
 
     /// Distance, metres (plane approximation), from a lon/lat point to the nearest coast.
@@ -185,12 +199,14 @@ impl Router {
 
     /// Is the lon/lat point inside the extent and in water (sea or lake)?
     pub fn is_water(&self, lon: f64, lat: f64) -> bool {
-        self.land.in_extent(lon, lat) && self.land.locate(self.land.proj.fwd(lon, lat)) != Where::Land
+        self.land.in_extent(lon, lat)
+            && self.land.locate(self.land.proj.fwd(lon, lat)) != Where::Land
     }
 
     /// Is the lon/lat point inside the extent and in the sea (not land, not a lake)?
     pub fn is_sea(&self, lon: f64, lat: f64) -> bool {
-        self.land.in_extent(lon, lat) && self.land.locate(self.land.proj.fwd(lon, lat)) == Where::Sea
+        self.land.in_extent(lon, lat)
+            && self.land.locate(self.land.proj.fwd(lon, lat)) == Where::Sea
     }
 
     /// How many segments of `coords` (lon/lat) cross or touch the land polygons (R-tree over
@@ -215,7 +231,9 @@ impl Router {
     pub fn route(&self, waypoints: &[(f64, f64)]) -> Result<Route> {
         let n = waypoints.len();
         if n < 2 {
-            return Err(Error::Route(format!("a route needs at least two points, got {n}")));
+            return Err(Error::Route(format!(
+                "a route needs at least two points, got {n}"
+            )));
         }
         let pts: Vec<Snapped> = waypoints
             .iter()
@@ -255,7 +273,9 @@ impl Router {
     /// Checks a waypoint and moves it to the nearest water if it is on land.
     fn snap(&self, (lon, lat): (f64, f64), label: String) -> Result<Snapped> {
         if !(lon.is_finite() && lat.is_finite()) {
-            return Err(Error::Route(format!("point {lon},{lat} ({label}) is not a finite lon/lat")));
+            return Err(Error::Route(format!(
+                "point {lon},{lat} ({label}) is not a finite lon/lat"
+            )));
         }
         let e = self.land.extent;
         if !self.land.in_extent(lon, lat) {
@@ -281,7 +301,11 @@ impl Router {
         }
         let limit = || fmt_num(self.params.max_snap_m / 1000.0);
         let Some((d_m, c)) = self.land.nearest_coast(p) else {
-            return Err(Error::Route(format!("point {} ({}) is on land", fmt_pt((lon, lat)), out.label)));
+            return Err(Error::Route(format!(
+                "point {} ({}) is on land",
+                fmt_pt((lon, lat)),
+                out.label
+            )));
         };
         // Cheap early refusal (plane metres are within a few % of geodesic ones).
         if d_m > 1.1 * self.params.max_snap_m + 100.0 {
@@ -296,11 +320,14 @@ impl Router {
         let dir = [c[0] - p[0], c[1] - p[1]];
         let len = (dir[0] * dir[0] + dir[1] * dir[1]).sqrt().max(1e-9);
         let dir = [dir[0] / len, dir[1] / len];
-        let found = [2.0, 5.0, 10.0, 20.0, 50.0, 100.0].iter().find_map(|&push| {
-            let q = [c[0] + dir[0] * push, c[1] + dir[1] * push];
-            let (qlon, qlat) = self.land.proj.inv(q);
-            (self.land.in_extent(qlon, qlat) && self.land.locate(q) != Where::Land).then_some((q, (qlon, qlat)))
-        });
+        let found = [2.0, 5.0, 10.0, 20.0, 50.0, 100.0]
+            .iter()
+            .find_map(|&push| {
+                let q = [c[0] + dir[0] * push, c[1] + dir[1] * push];
+                let (qlon, qlat) = self.land.proj.inv(q);
+                (self.land.in_extent(qlon, qlat) && self.land.locate(q) != Where::Land)
+                    .then_some((q, (qlon, qlat)))
+            });
         let Some((q, ll)) = found else {
             return Err(Error::Route(format!(
                 "point {} ({}) is on land and no water was found next to the nearest coast",
@@ -392,12 +419,24 @@ impl Router {
     fn no_route(&self, a: &Snapped, b: &Snapped, from: &[(u32, f64)], to: &[(u32, f64)]) -> Error {
         let (wa, wb) = (self.land.locate(a.p), self.land.locate(b.p));
         let main = self.main_component();
-        let sees_main = |v: &[(u32, f64)]| main.is_some_and(|m| v.iter().any(|&(j, _)| self.graph.comp[j as usize] == m));
-        let end_name = |s: &Snapped| if s.label == "to" { "destination".to_string() } else if s.label == "from" { "origin".to_string() } else { s.label.clone() };
+        let sees_main = |v: &[(u32, f64)]| {
+            main.is_some_and(|m| v.iter().any(|&(j, _)| self.graph.comp[j as usize] == m))
+        };
+        let end_name = |s: &Snapped| {
+            if s.label == "to" {
+                "destination".to_string()
+            } else if s.label == "from" {
+                "origin".to_string()
+            } else {
+                s.label.clone()
+            }
+        };
         let why = match (wa == Where::Lake, wb == Where::Lake) {
             (false, true) => format!("{} is in a closed water body (lake)", end_name(b)),
             (true, false) => format!("{} is in a closed water body (lake)", end_name(a)),
-            (true, true) => "the two points are in different closed water bodies (lakes)".to_string(),
+            (true, true) => {
+                "the two points are in different closed water bodies (lakes)".to_string()
+            }
             (false, false) => match (sees_main(from), sees_main(to)) {
                 (true, false) => format!("{} is in a closed water body", end_name(b)),
                 (false, true) => format!("{} is in a closed water body", end_name(a)),
@@ -419,7 +458,9 @@ impl Router {
         for &c in &self.graph.comp {
             *count.entry(c).or_insert(0usize) += 1;
         }
-        count.into_iter().max_by_key(|&(c, k)| (k, std::cmp::Reverse(c))).map(|(c, _)| c)
+        count
+            .into_iter()
+            .max_by_key(|&(c, k)| (k, std::cmp::Reverse(c)))
+            .map(|(c, _)| c)
     }
 }
-
