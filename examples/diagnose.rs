@@ -19,35 +19,67 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let dir = PathBuf::from(&args[0]);
     let config = load_config(args.get(1).map(PathBuf::from).as_ref())?;
     let truth: Truth = serde_json::from_slice(&std::fs::read(dir.join("truth.json"))?)?;
-    let ing = shiplink::ingest::ingest(&[dir.join("observations")], &IngestParams::default(), 4_000_000_000)?;
+    let ing = shiplink::ingest::ingest(
+        &[dir.join("observations")],
+        &IngestParams::default(),
+        4_000_000_000,
+    )?;
     let (scenes, _) = shiplink::ingest::read_scenes(&dir.join("scenes.geojson"))?;
     let ports = shiplink::ports::builtin();
     let obs = ing.observations.clone();
     let port_of = assign_ports(&obs, &ports);
     let index = ObsIndex::new(&obs);
     let in_port: Vec<bool> = port_of.iter().map(Option::is_some).collect();
-    let empty = empty_berth(&obs, &in_port, &scenes, config.stays.clear_cloud_fraction, config.stays.empty_berth_radius_m, (config.stays.max_gap_hours * 3600.0) as i64);
+    let empty = empty_berth(
+        &obs,
+        &in_port,
+        &scenes,
+        config.stays.clear_cloud_fraction,
+        config.stays.empty_berth_radius_m,
+        (config.stays.max_gap_hours * 3600.0) as i64,
+    );
     let n = ports.len();
     let mut port_km = vec![vec![0.0; n]; n];
     for a in 0..n {
         for b in 0..n {
-            port_km[a][b] = geodesic_m((ports[a].berth_lon, ports[a].berth_lat), (ports[b].berth_lon, ports[b].berth_lat)) / 1000.0;
+            port_km[a][b] = geodesic_m(
+                (ports[a].berth_lon, ports[a].berth_lat),
+                (ports[b].berth_lon, ports[b].berth_lat),
+            ) / 1000.0;
         }
     }
     let pk = |_: (f64, f64), _: (f64, f64)| -> Option<f64> { None };
-    let sea = SeaDistances { port_km, point_km: &pk };
-    let cands = candidates(&LinkInput { obs: &obs, port_of: &port_of, ports: &ports, index: &index, empty: &empty, sea: &sea, config: &config });
+    let sea = SeaDistances {
+        port_km,
+        point_km: &pk,
+    };
+    let cands = candidates(&LinkInput {
+        obs: &obs,
+        port_of: &port_of,
+        ports: &ports,
+        index: &index,
+        empty: &empty,
+        sea: &sea,
+        config: &config,
+    });
     let res = solve(ing, ports.clone(), &scenes, &config, None);
     let links = &res.links;
 
-    let vessel: Vec<Option<String>> = obs.iter().map(|o| truth.observations.get(&o.id).cloned().flatten()).collect();
+    let vessel: Vec<Option<String>> = obs
+        .iter()
+        .map(|o| truth.observations.get(&o.id).cloned().flatten())
+        .collect();
     let mut stay_of: BTreeMap<String, String> = BTreeMap::new();
     for s in &truth.stays {
         for id in &s.observation_ids {
             stay_of.insert(id.clone(), s.stay_id.clone());
         }
     }
-    let role: BTreeMap<String, String> = truth.vessels.iter().map(|v| (v.vessel_id.clone(), v.role.clone())).collect();
+    let role: BTreeMap<String, String> = truth
+        .vessels
+        .iter()
+        .map(|v| (v.vessel_id.clone(), v.role.clone()))
+        .collect();
     // True successor of each observation.
     let mut by_vessel: BTreeMap<String, Vec<usize>> = BTreeMap::new();
     for (i, v) in vessel.iter().enumerate() {
@@ -76,7 +108,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             _ if port_of[i].is_some() && port_of[i] == port_of[j] => "same-port",
             _ => "passage",
         };
-        let e = tally.entry((kind.to_string(), role.get(&v).cloned().unwrap_or_default())).or_default();
+        let e = tally
+            .entry((kind.to_string(), role.get(&v).cloned().unwrap_or_default()))
+            .or_default();
         e[0] += 1;
         if cand_of.contains_key(&(i, j)) {
             e[1] += 1;
@@ -99,11 +133,30 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         if kind != show.as_str() || links.successor[i] == Some(j) {
             continue;
         }
-        let pn = |k: usize| port_of[k].map(|p| ports[p].port_id.clone()).unwrap_or("sea".into());
+        let pn = |k: usize| {
+            port_of[k]
+                .map(|p| ports[p].port_id.clone())
+                .unwrap_or("sea".into())
+        };
         let chosen = links.successor[i].map(|s| {
-            format!("{} {:?} w={:.2} -> {} {} at {} dt={:.1}h", obs[s].id, links.kind[i], links.weight[i], vessel[s].clone().unwrap_or("FP".into()), obs[s].length_m.unwrap_or(0.0), pn(s), (obs[s].observed_at - obs[i].observed_at) as f64 / 3600.0)
+            format!(
+                "{} {:?} w={:.2} -> {} {} at {} dt={:.1}h",
+                obs[s].id,
+                links.kind[i],
+                links.weight[i],
+                vessel[s].clone().unwrap_or("FP".into()),
+                obs[s].length_m.unwrap_or(0.0),
+                pn(s),
+                (obs[s].observed_at - obs[i].observed_at) as f64 / 3600.0
+            )
         });
-        let pred = links.predecessor[j].map(|p| format!("{} ({})", obs[p].id, vessel[p].clone().unwrap_or("FP".into())));
+        let pred = links.predecessor[j].map(|p| {
+            format!(
+                "{} ({})",
+                obs[p].id,
+                vessel[p].clone().unwrap_or("FP".into())
+            )
+        });
         println!(
             "{} [{} {} {:?} {:?}] -> {} [{} {:?} {:?}] dt={:.1}h cand={:?} chosen={:?} pred(j)={:?}",
             obs[i].id, v, pn(i), obs[i].sensor, obs[i].length_m, obs[j].id, pn(j), obs[j].sensor, obs[j].length_m,
@@ -124,10 +177,20 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             let ok = vessel[i].is_some() && vessel[i] == vessel[j];
             let tag = format!(
                 "{k:>9} {}->{}",
-                vessel[i].as_ref().map(|v| role[v].clone()).unwrap_or("FP".into()),
-                vessel[j].as_ref().map(|v| role[v].clone()).unwrap_or("FP".into())
+                vessel[i]
+                    .as_ref()
+                    .map(|v| role[v].clone())
+                    .unwrap_or("FP".into()),
+                vessel[j]
+                    .as_ref()
+                    .map(|v| role[v].clone())
+                    .unwrap_or("FP".into())
             );
-            *if ok { right.entry(tag).or_default() } else { wrong.entry(tag).or_default() } += 1;
+            *if ok {
+                right.entry(tag).or_default()
+            } else {
+                wrong.entry(tag).or_default()
+            } += 1;
         }
     }
     println!("chosen links right:");

@@ -12,7 +12,12 @@ use shiplink::simulate::{write_scenario, SimParams};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let get = |k: &str| args.iter().position(|a| a == k).and_then(|i| args.get(i + 1)).cloned();
+    let get = |k: &str| {
+        args.iter()
+            .position(|a| a == k)
+            .and_then(|i| args.get(i + 1))
+            .cloned()
+    };
     let seeds: Vec<u64> = get("--seeds")
         .unwrap_or_else(|| "1,2,3,4,5".into())
         .split(',')
@@ -57,7 +62,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let m = evaluate_paths(&scen.join("truth.json"), &out)?;
         println!(
             "{seed:>4}  {:>9.3}  {:>6.3}  {:>5.3}  {:>5.3}  {:>9}  {:>15}",
-            m.voyage_precision, m.voyage_recall, m.voyage_f1, m.idf1, m.predicted_voyages, m.truth_voyages_observed
+            m.voyage_precision,
+            m.voyage_recall,
+            m.voyage_f1,
+            m.idf1,
+            m.predicted_voyages,
+            m.truth_voyages_observed
         );
         f1s.push(m.voyage_f1);
         idf1s.push(m.idf1);
@@ -65,11 +75,20 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len().max(1) as f64;
     let min = |v: &[f64]| v.iter().copied().fold(f64::INFINITY, f64::min);
-    println!("mean  F1 {:.3}  IDF1 {:.3}   min F1 {:.3}  min IDF1 {:.3}", mean(&f1s), mean(&idf1s), min(&f1s), min(&idf1s));
+    println!(
+        "mean  F1 {:.3}  IDF1 {:.3}   min F1 {:.3}  min IDF1 {:.3}",
+        mean(&f1s),
+        mean(&idf1s),
+        min(&f1s),
+        min(&idf1s)
+    );
     println!("calibration over all seeds (confidence bin: voyages, mean confidence, accuracy)");
     for b in calibration_table(&outcomes, 10) {
         if b.count > 0 {
-            println!("  {:.1}-{:.1}  {:>5}  {:.3}  {:.3}", b.lo, b.hi, b.count, b.mean_confidence, b.accuracy);
+            println!(
+                "  {:.1}-{:.1}  {:>5}  {:.3}  {:.3}",
+                b.lo, b.hi, b.count, b.mean_confidence, b.accuracy
+            );
         }
     }
     Ok(())

@@ -134,6 +134,23 @@ fn run(cli: Cli) -> Result<u8, Error> {
             }
             Ok(outcome.exit_code())
         }
-        Command::Route(_) => Err(Error::Usage("not implemented yet".into())),
+        Command::Route(a) => {
+            use shiplink::routing::{parse_lon_lat, route_feature_geojson, Router};
+            let mut params = shiplink::config::RouteParams::default();
+            if let Some(c) = a.clearance_m {
+                params.clearance_m = c;
+            }
+            let mut points = vec![parse_lon_lat(&a.from, "--from")?];
+            for v in &a.via {
+                points.push(parse_lon_lat(v, "--via")?);
+            }
+            points.push(parse_lon_lat(&a.to, "--to")?);
+            let router = match &a.land {
+                Some(path) => Router::from_path(path, &params)?,
+                None => Router::builtin(&params)?,
+            };
+            println!("{}", route_feature_geojson(&router.route(&points)?));
+            Ok(0)
+        }
     }
 }

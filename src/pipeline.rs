@@ -53,8 +53,8 @@ fn port_distances(
                 (ports[a].berth_lon, ports[a].berth_lat),
                 (ports[b].berth_lon, ports[b].berth_lat),
             );
-            let km = match router.map(|r| r.route(&[pa, pb])) {
-                Some(Ok(route)) => route.km,
+            let km = match router.map(|r| r.sea_distance_km(pa, pb)) {
+                Some(Ok(km)) => km,
                 Some(Err(e)) => {
                     warnings.push(format!(
                         "no sea distance between {} and {} ({e}); using the straight line",

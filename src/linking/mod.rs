@@ -198,7 +198,9 @@ pub fn candidates(input: &LinkInput) -> Vec<Candidate> {
     }
     // Detections per day in each port and at sea: how often "some other vessel" turns up.
     let span_days = match (order.first(), order.last()) {
-        (Some(&a), Some(&b)) => ((obs[b].observed_at - obs[a].observed_at) as f64 / 86_400.0).max(1.0),
+        (Some(&a), Some(&b)) => {
+            ((obs[b].observed_at - obs[a].observed_at) as f64 / 86_400.0).max(1.0)
+        }
         _ => 1.0,
     };
     let rate = |count: usize| (count as f64 / span_days).max(MIN_RATE_PER_DAY);
@@ -290,8 +292,14 @@ pub fn candidates(input: &LinkInput) -> Vec<Candidate> {
                         };
                         let s2 = 2.0 * BERTH_POSITION_SIGMA_M.powi(2);
                         let pos = (port_area_m2[p] / (std::f64::consts::PI * s2)).ln() - d * d / s2;
-                        let time = -(STAY_MEAN_S / 86_400.0).ln() - dt / STAY_MEAN_S - port_rate[p].ln();
-                        push(&mut stay_c, j, LinkKind::Stay, attr + pos + time + lp.stay_prior);
+                        let time =
+                            -(STAY_MEAN_S / 86_400.0).ln() - dt / STAY_MEAN_S - port_rate[p].ln();
+                        push(
+                            &mut stay_c,
+                            j,
+                            LinkKind::Stay,
+                            attr + pos + time + lp.stay_prior,
+                        );
                     }
                     // Returning to the port after an unseen trip: a new stay.
                     for &j in &list[slice_after(list, t0)] {
@@ -310,10 +318,17 @@ pub fn candidates(input: &LinkInput) -> Vec<Candidate> {
                             };
                             // Half the time a vessel comes back to the same berth.
                             let s2 = 2.0 * BERTH_POSITION_SIGMA_M.powi(2);
-                            let same_berth = (port_area_m2[p] / (std::f64::consts::PI * s2)).ln() - d * d / s2;
+                            let same_berth =
+                                (port_area_m2[p] / (std::f64::consts::PI * s2)).ln() - d * d / s2;
                             let pos = (0.5 * same_berth.min(50.0).exp() + 0.5).ln();
-                            let time = lp.return_window_days.max(1.0).recip().ln() - port_rate[p].ln();
-                            push(&mut ret_c, j, LinkKind::Return, attr + pos + time + lp.return_prior);
+                            let time =
+                                lp.return_window_days.max(1.0).recip().ln() - port_rate[p].ln();
+                            push(
+                                &mut ret_c,
+                                j,
+                                LinkKind::Return,
+                                attr + pos + time + lp.return_prior,
+                            );
                         }
                     }
                     // Other ports.
@@ -396,7 +411,12 @@ pub fn candidates(input: &LinkInput) -> Vec<Candidate> {
                 let Some(time) = passage_time_llr(dist_m, dt, input.port_of[i].is_none()) else {
                     continue;
                 };
-                push(&mut pass_c, j, LinkKind::Passage, attr + time - sea_rate.ln() + prior);
+                push(
+                    &mut pass_c,
+                    j,
+                    LinkKind::Passage,
+                    attr + time - sea_rate.ln() + prior,
+                );
             }
             let mut out = Vec::new();
             for mut v in [stay_c, ret_c, pass_c] {
