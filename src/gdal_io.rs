@@ -11,8 +11,18 @@
 //! Properties keep their types: integers and reals as JSON numbers (non-finite → `null`),
 //! DateTime as RFC 3339 with its offset (`Z` for UTC) — or, when the source has no time zone,
 //! as a local time without offset (which validation then rejects, as it must), Date as
-//! `YYYY-MM-DD`, lists as JSON arrays. The feature id is the `id` field, else a `fid` field,
-//! else the OGR feature id.
+//! `YYYY-MM-DD` (no time: validation rejects it as an `observed_at`), lists as JSON arrays.
+//! The feature id is the `id` field, else a `fid` field; without either there is no id and
+//! validation names the feature `<file name>#<index>` as for GeoJSON (OGR feature ids are
+//! not used: they repeat across files and layers).
+//!
+//! Format quirks undone here, so a detection reads the same in any format:
+//! - Shapefile (DBF) field names are cut to 10 characters: `observed_a`, `vessel_cla` and
+//!   `heading_de` are read as `observed_at`, `vessel_class` and `heading_deg` (unless the
+//!   full name is a field too);
+//! - text columns (CSV is read without type guessing, so ids such as `007` stay text; KML
+//!   extended data is text) holding a number for `confidence`, `length_m`, `beam_m`,
+//!   `heading_deg` or `containers` become JSON numbers; blank text there becomes `null`.
 //!
 //! ```no_run
 //! let feats = shiplink::gdal_io::read_vector_features(std::path::Path::new("detections.gpkg"))?;
@@ -32,12 +42,30 @@ use gdal::{Dataset, DatasetOptions, GdalOpenFlags};
 use crate::error::{Error, Result};
 
 /// CSV open options: where to find the geometry.
+/// Column types are not guessed: every column is text (numbers in the known numeric
+/// properties are converted, see the module docs), empty cells are null.
 const CSV_OPTIONS: [&str; 5] = [
     "X_POSSIBLE_NAMES=lon,longitude,x",
     "Y_POSSIBLE_NAMES=lat,latitude,y",
     "GEOM_POSSIBLE_NAMES=wkt,geometry",
     "KEEP_GEOM_COLUMNS=NO",
-    "AUTODETECT_TYPE=YES",
+    "EMPTY_STRING_AS_NULL=YES",
+];
+
+/// Shapefile (DBF) names cut to 10 characters → the input contract's names.
+const SHAPEFILE_NAMES: [(&str, &str); 3] = [
+    ("observed_a", "observed_at"),
+    ("vessel_cla", "vessel_class"),
+    ("heading_de", "heading_deg"),
+];
+
+/// Contract properties that are numbers (text holding a number is converted).
+const NUMERIC_PROPERTIES: [&str; 5] = [
+    "confidence",
+    "length_m",
+    "beam_m",
+    "heading_deg",
+    "containers",
 ];
 
 /// Reads every feature of every geometry layer in `path` as GeoJSON Feature text, numbered
@@ -45,21 +73,44 @@ const CSV_OPTIONS: [&str; 5] = [
 pub fn read_vector_features(path: &Path) -> Result<Vec<(usize, String)>> {
     let err = |e: gdal::errors::GdalError| Error::bad_file(path, e.to_string());
     let ds = open_vector(path)?;
+    let shapefile = ds.driver().short_name() == "ESRI Shapefile";
     let wgs84 = wgs84().map_err(err)?;
     let mut out = Vec::new();
     for mut layer in layers_to_read(&ds) {
         let transform = transform_for(&layer, &wgs84).map_err(err)?;
-        let names: Vec<String> = layer.defn().fields().map(|f| f.name()).collect();
-        let id_field = names
+        let fields = field_names(&layer, shapefile);
+        let id_field = fields
             .iter()
-            .position(|n| n.eq_ignore_ascii_case("id"))
-            .or_else(|| names.iter().position(|n| n.eq_ignore_ascii_case("fid")));
+            .position(|f| f.name.eq_ignore_ascii_case("id"))
+            .or_else(|| fields.iter().position(|f| f.name.eq_ignore_ascii_case("fid")));
         for feature in layer.features() {
             let index = out.len();
-            out.push((index, feature_json(&feature, &names, id_field, &transform)));
+            out.push((index, feature_json(&feature, &fields, id_field, &transform)));
         }
     }
     Ok(out)
+}
+
+/// A field as written out: its property name and whether text in it becomes a number.
+struct OutField {
+    name: String,
+    numeric: bool,
+}
+
+/// The property names of a layer's fields, with Shapefile truncations undone.
+fn field_names<L: LayerAccess>(layer: &L, shapefile: bool) -> Vec<OutField> {
+    let raw: Vec<String> = layer.defn().fields().map(|f| f.name()).collect();
+    raw.iter()
+        .map(|n| {
+            let full = SHAPEFILE_NAMES
+                .iter()
+                .find(|(cut, full)| shapefile && n == cut && !raw.iter().any(|r| r == full))
+                .map(|(_, full)| (*full).to_string());
+            let name = full.unwrap_or_else(|| n.clone());
+            let numeric = NUMERIC_PROPERTIES.contains(&name.as_str());
+            OutField { name, numeric }
+        })
+        .collect()
 }
 
 /// Reads the polygons (and the parts of multipolygons) of every geometry layer in `path`, in
@@ -105,8 +156,13 @@ fn open_vector(path: &Path) -> Result<Dataset> {
         open_options: if is_csv { Some(&CSV_OPTIONS) } else { None },
         ..Default::default()
     };
-    Dataset::open_ex(path, options)
-        .map_err(|e| Error::bad_file(path, format!("not a vector file GDAL can read ({e})")))
+    Dataset::open_ex(path, options).map_err(|e| {
+        let why = match e {
+            gdal::errors::GdalError::NullPointer { msg, .. } if !msg.trim().is_empty() => msg,
+            other => other.to_string(),
+        };
+        Error::bad_file(path, format!("not a vector file GDAL can read: {}", why.trim()))
+    })
 }
 
 /// The layers to read: those with a geometry column, or all when none has one.
@@ -156,22 +212,16 @@ fn push_f64(out: &mut String, x: f64) {
 /// One feature as GeoJSON text; a geometry GDAL cannot transform or export becomes `null`.
 fn feature_json(
     f: &gdal::vector::Feature<'_>,
-    names: &[String],
+    fields: &[OutField],
     id_field: Option<usize>,
     transform: &Option<CoordTransform>,
 ) -> String {
     let mut s = String::with_capacity(256);
     s.push_str("{\"type\":\"Feature\"");
-    let id = id_field.and_then(|i| f.field(i).ok().flatten());
-    match id {
-        Some(v) => {
+    if let Some(i) = id_field {
+        if let Ok(Some(v)) = f.field(i) {
             s.push_str(",\"id\":");
-            push_value(&mut s, f, id_field.unwrap_or(0), v);
-        }
-        None => {
-            if let Some(fid) = f.fid() {
-                let _ = write!(s, ",\"id\":{fid}");
-            }
+            push_value(&mut s, f, i, v);
         }
     }
     s.push_str(",\"geometry\":");
@@ -182,13 +232,14 @@ fn feature_json(
     });
     s.push_str(geometry.as_deref().unwrap_or("null"));
     s.push_str(",\"properties\":{");
-    for (i, name) in names.iter().enumerate() {
+    for (i, field) in fields.iter().enumerate() {
         if i > 0 {
             s.push(',');
         }
-        push_json_str(&mut s, name);
+        push_json_str(&mut s, &field.name);
         s.push(':');
         match f.field(i) {
+            Ok(Some(FieldValue::StringValue(t))) if field.numeric => push_numeric_text(&mut s, &t),
             Ok(Some(v)) => push_value(&mut s, f, i, v),
             // Null, or a type the crate does not handle (e.g. binary): null.
             _ => s.push_str("null"),
@@ -196,6 +247,21 @@ fn feature_json(
     }
     s.push_str("}}");
     s
+}
+
+/// Text in a numeric property: a number when it reads as one, `null` when blank, else the
+/// text (which validation then rejects with a type error naming it).
+fn push_numeric_text(s: &mut String, t: &str) {
+    let t = t.trim();
+    let is_number = t
+        .bytes()
+        .next()
+        .is_some_and(|b| b == b'-' || b.is_ascii_digit());
+    match t.parse::<f64>() {
+        _ if t.is_empty() => s.push_str("null"),
+        Ok(x) if is_number && x.is_finite() => push_f64(s, x),
+        _ => push_json_str(s, t),
+    }
 }
 
 fn push_value(s: &mut String, f: &gdal::vector::Feature<'_>, idx: usize, v: FieldValue) {
@@ -333,19 +399,79 @@ mod tests {
             );
             assert_eq!(f["properties"]["length_m"], 120.5, "{file}");
             assert_eq!(f["properties"]["count"], 1, "{file}");
-            // Shapefiles cut names to 10 characters and have no time of day (DBF Date).
-            let key = if driver == "ESRI Shapefile" {
-                "observed_a"
-            } else {
-                "observed_at"
-            };
-            let t = f["properties"][key].as_str().expect("time");
+            // Shapefiles cut names to 10 characters (undone here) and have no time of day
+            // (DBF Date).
+            assert!(f["properties"].get("observed_a").is_none(), "{file}");
+            let t = f["properties"]["observed_at"].as_str().expect("time");
             if driver == "ESRI Shapefile" {
                 assert_eq!(t, "2024-03-01", "{file}");
             } else {
                 assert_eq!(t, "2024-03-01T06:30:00Z", "{file}");
             }
         }
+    }
+
+    #[test]
+    fn coordinates_round_trip_exactly() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("p.gpkg");
+        let (x0, y0) = (130.123_456_789_012_34, 42.987_654_321_098_765);
+        make(&path, "GPKG", 4326, &[(x0, y0)]);
+        let feats = read_vector_features(&path).expect("read");
+        assert_eq!(coords(&parse(&feats[0].1)), (x0, y0));
+    }
+
+    #[test]
+    fn shapefile_names_and_text_numbers() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        // Text columns: numbers in contract properties become numbers, ids stay text.
+        let csv = dir.path().join("t.csv");
+        std::fs::write(
+            &csv,
+            "id,lon,lat,length_m,containers,confidence,heading_deg,imo,note\n\
+             007,130.3,42.2, 120.5 ,12,,abc,0123,42\n",
+        )
+        .expect("write");
+        let f = parse(&read_vector_features(&csv).expect("read")[0].1);
+        assert_eq!(f["id"], "007");
+        let p = &f["properties"];
+        assert_eq!(p["length_m"], 120.5);
+        assert_eq!(p["containers"], 12.0);
+        assert!(p["confidence"].is_null());
+        assert_eq!(p["heading_deg"], "abc");
+        assert_eq!(p["imo"], "0123");
+        assert_eq!(p["note"], "42");
+        // Shapefile names cut to 10 characters are read under their full names.
+        let shp = dir.path().join("s.shp");
+        let drv = DriverManager::get_driver_by_name("ESRI Shapefile").expect("driver");
+        let mut ds = drv.create_vector_only(&shp).expect("create");
+        let srs = wgs84().expect("srs");
+        let lyr = ds
+            .create_layer(LayerOptions {
+                name: "s",
+                srs: Some(&srs),
+                ty: OGRwkbGeometryType::wkbPoint,
+                options: None,
+            })
+            .expect("layer");
+        lyr.create_defn_fields(&[
+            ("vessel_cla", OGRFieldType::OFTString),
+            ("heading_de", OGRFieldType::OFTReal),
+        ])
+        .expect("fields");
+        let mut feat = Feature::new(lyr.defn()).expect("feature");
+        feat.set_field_string(0, "cargo").expect("class");
+        feat.set_field_double(1, 90.0).expect("heading");
+        let g = geo::Geometry::Point(geo::Point::new(130.3, 42.2));
+        feat.set_geometry(g.to_gdal().expect("geom")).expect("set");
+        feat.create(&lyr).expect("create");
+        drop(feat);
+        ds.close().expect("close");
+        let f = parse(&read_vector_features(&shp).expect("read")[0].1);
+        let p = &f["properties"];
+        assert_eq!(p["vessel_class"], "cargo", "{p}");
+        assert_eq!(p["heading_deg"], 90.0, "{p}");
+        assert!(f.get("id").is_none(), "no id field: no id ({f})");
     }
 
     #[test]
