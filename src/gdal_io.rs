@@ -20,9 +20,15 @@
 //! - Shapefile (DBF) field names are cut to 10 characters: `observed_a`, `vessel_cla` and
 //!   `heading_de` are read as `observed_at`, `vessel_class` and `heading_deg` (unless the
 //!   full name is a field too);
+//! - absent, null and empty-text values are all `null` (a Shapefile cannot tell them apart);
 //! - text columns (CSV is read without type guessing, so ids such as `007` stay text; KML
 //!   extended data is text) holding a number for `confidence`, `length_m`, `beam_m`,
 //!   `heading_deg` or `containers` become JSON numbers; blank text there becomes `null`.
+//!
+//! GDAL's own messages raised while a file is opened and read here are collected instead of
+//! printed: when the file cannot be opened they make up the error; warnings about a file
+//! that was read are dropped (its features are validated anyway). Messages GDAL raises
+//! elsewhere (the GeoPackage writer) are printed to stderr as GDAL itself would.
 //!
 //! ```no_run
 //! let feats = shiplink::gdal_io::read_vector_features(std::path::Path::new("detections.gpkg"))?;
@@ -32,9 +38,12 @@
 //! # Ok::<(), shiplink::Error>(())
 //! ```
 
+use std::cell::RefCell;
 use std::fmt::Write as _;
 use std::path::Path;
+use std::sync::Once;
 
+use gdal::errors::CplErrType;
 use gdal::spatial_ref::{AxisMappingStrategy, CoordTransform, SpatialRef};
 use gdal::vector::{FieldValue, LayerAccess};
 use gdal::{Dataset, DatasetOptions, GdalOpenFlags};
@@ -71,6 +80,10 @@ const NUMERIC_PROPERTIES: [&str; 5] = [
 /// Reads every feature of every geometry layer in `path` as GeoJSON Feature text, numbered
 /// from 0 in reading order (the `feature_index` the rejection report names).
 pub fn read_vector_features(path: &Path) -> Result<Vec<(usize, String)>> {
+    capturing(|| vector_features(path))
+}
+
+fn vector_features(path: &Path) -> Result<Vec<(usize, String)>> {
     let err = |e: gdal::errors::GdalError| Error::bad_file(path, e.to_string());
     let ds = open_vector(path)?;
     let shapefile = ds.driver().short_name() == "ESRI Shapefile";
@@ -82,7 +95,11 @@ pub fn read_vector_features(path: &Path) -> Result<Vec<(usize, String)>> {
         let id_field = fields
             .iter()
             .position(|f| f.name.eq_ignore_ascii_case("id"))
-            .or_else(|| fields.iter().position(|f| f.name.eq_ignore_ascii_case("fid")));
+            .or_else(|| {
+                fields
+                    .iter()
+                    .position(|f| f.name.eq_ignore_ascii_case("fid"))
+            });
         for feature in layer.features() {
             let index = out.len();
             out.push((index, feature_json(&feature, &fields, id_field, &transform)));
@@ -116,6 +133,10 @@ fn field_names<L: LayerAccess>(layer: &L, shapefile: bool) -> Vec<OutField> {
 /// Reads the polygons (and the parts of multipolygons) of every geometry layer in `path`, in
 /// WGS84 lon/lat; other geometry types are skipped.
 pub fn read_land_polygons(path: &Path) -> Result<Vec<geo::Polygon<f64>>> {
+    capturing(|| land_polygons(path))
+}
+
+fn land_polygons(path: &Path) -> Result<Vec<geo::Polygon<f64>>> {
     let err = |e: gdal::errors::GdalError| Error::bad_file(path, e.to_string());
     let ds = open_vector(path)?;
     let wgs84 = wgs84().map_err(err)?;
@@ -146,13 +167,71 @@ pub fn read_land_polygons(path: &Path) -> Result<Vec<geo::Polygon<f64>>> {
     Ok(polygons)
 }
 
+thread_local! {
+    /// GDAL messages raised on this thread inside [`capturing`]; `None` outside it.
+    static CAPTURED: RefCell<Option<Vec<String>>> = const { RefCell::new(None) };
+}
+
+/// Installs (once per process) a GDAL message handler that collects messages raised inside
+/// [`capturing`] on the calling thread and prints all others as GDAL's default handler does.
+fn install_handler() {
+    static INSTALL: Once = Once::new();
+    INSTALL.call_once(|| {
+        gdal::config::set_error_handler(|class, number, msg| {
+            let kept = CAPTURED.with(|c| match c.borrow_mut().as_mut() {
+                Some(log) => {
+                    if matches!(class, CplErrType::Failure | CplErrType::Fatal) {
+                        log.push(msg.trim().to_string());
+                    }
+                    true
+                }
+                None => false,
+            });
+            if !kept {
+                match class {
+                    CplErrType::Failure | CplErrType::Fatal => eprintln!("ERROR {number}: {msg}"),
+                    CplErrType::Warning => eprintln!("Warning {number}: {msg}"),
+                    _ => eprintln!("{msg}"),
+                }
+            }
+        });
+    });
+}
+
+/// Runs `f` with this thread's GDAL messages collected; a [`Error::BadFile`] from `f` gets
+/// the errors GDAL raised (in place of the crate's generic text when opening failed).
+fn capturing<T>(f: impl FnOnce() -> Result<T>) -> Result<T> {
+    install_handler();
+    let outer = CAPTURED.with(|c| c.replace(Some(Vec::new())));
+    let result = f();
+    let log = CAPTURED.with(|c| c.replace(outer)).unwrap_or_default();
+    result.map_err(|e| match e {
+        Error::BadFile { path, message } if !log.is_empty() => {
+            let mut gdal_says = log;
+            gdal_says.dedup();
+            let message = if message.starts_with(OPEN_FAILED) {
+                format!("{OPEN_FAILED}: {}", gdal_says.join("; "))
+            } else {
+                format!("{message} (gdal: {})", gdal_says.join("; "))
+            };
+            Error::BadFile { path, message }
+        }
+        other => other,
+    })
+}
+
+/// How an open error starts; what follows is replaced by the messages GDAL raised.
+const OPEN_FAILED: &str = "not a vector file GDAL can read";
+
 fn open_vector(path: &Path) -> Result<Dataset> {
     let is_csv = path
         .extension()
         .and_then(|e| e.to_str())
         .is_some_and(|e| e.eq_ignore_ascii_case("csv"));
     let options = DatasetOptions {
-        open_flags: GdalOpenFlags::GDAL_OF_VECTOR | GdalOpenFlags::GDAL_OF_READONLY,
+        open_flags: GdalOpenFlags::GDAL_OF_VECTOR
+            | GdalOpenFlags::GDAL_OF_READONLY
+            | GdalOpenFlags::GDAL_OF_VERBOSE_ERROR,
         open_options: if is_csv { Some(&CSV_OPTIONS) } else { None },
         ..Default::default()
     };
@@ -161,7 +240,7 @@ fn open_vector(path: &Path) -> Result<Dataset> {
             gdal::errors::GdalError::NullPointer { msg, .. } if !msg.trim().is_empty() => msg,
             other => other.to_string(),
         };
-        Error::bad_file(path, format!("not a vector file GDAL can read: {}", why.trim()))
+        Error::bad_file(path, format!("{OPEN_FAILED}: {}", why.trim()))
     })
 }
 
@@ -219,7 +298,7 @@ fn feature_json(
     let mut s = String::with_capacity(256);
     s.push_str("{\"type\":\"Feature\"");
     if let Some(i) = id_field {
-        if let Ok(Some(v)) = f.field(i) {
+        if let Some(v) = field_value(f, i) {
             s.push_str(",\"id\":");
             push_value(&mut s, f, i, v);
         }
@@ -238,15 +317,27 @@ fn feature_json(
         }
         push_json_str(&mut s, &field.name);
         s.push(':');
-        match f.field(i) {
-            Ok(Some(FieldValue::StringValue(t))) if field.numeric => push_numeric_text(&mut s, &t),
-            Ok(Some(v)) => push_value(&mut s, f, i, v),
-            // Null, or a type the crate does not handle (e.g. binary): null.
-            _ => s.push_str("null"),
+        match field_value(f, i) {
+            Some(FieldValue::StringValue(t)) if field.numeric => push_numeric_text(&mut s, &t),
+            Some(v) => push_value(&mut s, f, i, v),
+            None => s.push_str("null"),
         }
     }
     s.push_str("}}");
     s
+}
+
+/// A field's value; `None` when null, unset (FlatGeobuf, KML and GML leave absent fields
+/// unset, which the crate would read as 0), empty text (a Shapefile cannot store a null
+/// text) or of a type the crate does not handle (binary).
+fn field_value(f: &gdal::vector::Feature<'_>, i: usize) -> Option<FieldValue> {
+    // OGR gives "" as the text of an unset or null field of any type, and only then
+    // (a set empty list reads "(0:)").
+    let text = f.field_as_string(i).ok().flatten()?;
+    if text.is_empty() {
+        return None;
+    }
+    f.field(i).ok().flatten()
 }
 
 /// Text in a numeric property: a number when it reads as one, `null` when blank, else the
