@@ -20,7 +20,9 @@
 //! - Shapefile (DBF) field names are cut to 10 characters: `observed_a`, `vessel_cla` and
 //!   `heading_de` are read as `observed_at`, `vessel_class` and `heading_deg` (unless the
 //!   full name is a field too);
-//! - absent, null and empty-text values are all `null` (a Shapefile cannot tell them apart);
+//! - absent, null and empty-text values are all left out of the properties (every feature of
+//! a layer has every column; a Shapefile cannot tell null from empty text), and the field
+//! giving the id is not repeated as a property;
 //! - text columns (CSV is read without type guessing, so ids such as `007` stay text; KML
 //!   extended data is text) holding a number for `confidence`, `length_m`, `beam_m`,
 //!   `heading_deg` or `containers` become JSON numbers; blank text there becomes `null`.
@@ -311,16 +313,23 @@ fn feature_json(
     });
     s.push_str(geometry.as_deref().unwrap_or("null"));
     s.push_str(",\"properties\":{");
+    let mut first = true;
     for (i, field) in fields.iter().enumerate() {
-        if i > 0 {
+        if Some(i) == id_field {
+            continue;
+        }
+        let Some(value) = field_value(f, i) else {
+            continue;
+        };
+        if !first {
             s.push(',');
         }
+        first = false;
         push_json_str(&mut s, &field.name);
         s.push(':');
-        match field_value(f, i) {
-            Some(FieldValue::StringValue(t)) if field.numeric => push_numeric_text(&mut s, &t),
-            Some(v) => push_value(&mut s, f, i, v),
-            None => s.push_str("null"),
+        match value {
+            FieldValue::StringValue(t) if field.numeric => push_numeric_text(&mut s, &t),
+            v => push_value(&mut s, f, i, v),
         }
     }
     s.push_str("}}");
@@ -528,7 +537,11 @@ mod tests {
         let p = &f["properties"];
         assert_eq!(p["length_m"], 120.5);
         assert_eq!(p["containers"], 12.0);
-        assert!(p["confidence"].is_null());
+        assert!(
+            p.get("confidence").is_none(),
+            "empty cell: no property: {p}"
+        );
+        assert!(p.get("id").is_none(), "the id is not repeated: {p}");
         assert_eq!(p["heading_deg"], "abc");
         assert_eq!(p["imo"], "0123");
         assert_eq!(p["note"], "42");
