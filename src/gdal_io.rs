@@ -20,9 +20,11 @@
 //! - Shapefile (DBF) field names are cut to 10 characters: `observed_a`, `vessel_cla` and
 //!   `heading_de` are read as `observed_at`, `vessel_class` and `heading_deg` (unless the
 //!   full name is a field too);
-//! - absent, null and empty-text values are all left out of the properties (every feature of
-//! a layer has every column; a Shapefile cannot tell null from empty text), and the field
-//! giving the id is not repeated as a property;
+//! - absent, null and empty-text values are all left out of the properties (every feature
+//!   of a layer has every column; a Shapefile cannot tell null from empty text), and the
+//!   field giving the id is not repeated as a property;
+//! - OGR's date-time text with an offset in a text `observed_at` (`2024/03/01 07:00:00+09`,
+//!   what `ogr2ogr` writes into CSV and KML) is read as RFC 3339 (`2024-03-01T07:00:00+09:00`);
 //! - text columns (CSV is read without type guessing, so ids such as `007` stay text; KML
 //!   extended data is text) holding a number for `confidence`, `length_m`, `beam_m`,
 //!   `heading_deg` or `containers` become JSON numbers; blank text there becomes `null`.
@@ -114,6 +116,8 @@ fn vector_features(path: &Path) -> Result<Vec<(usize, String)>> {
 struct OutField {
     name: String,
     numeric: bool,
+    /// `observed_at`: OGR's own date-time text in it is rewritten as RFC 3339.
+    time: bool,
 }
 
 /// The property names of a layer's fields, with Shapefile truncations undone.
@@ -127,7 +131,12 @@ fn field_names<L: LayerAccess>(layer: &L, shapefile: bool) -> Vec<OutField> {
                 .map(|(_, full)| (*full).to_string());
             let name = full.unwrap_or_else(|| n.clone());
             let numeric = NUMERIC_PROPERTIES.contains(&name.as_str());
-            OutField { name, numeric }
+            let time = name == "observed_at";
+            OutField {
+                name,
+                numeric,
+                time,
+            }
         })
         .collect()
 }
@@ -329,6 +338,7 @@ fn feature_json(
         s.push(':');
         match value {
             FieldValue::StringValue(t) if field.numeric => push_numeric_text(&mut s, &t),
+            FieldValue::StringValue(t) if field.time => push_json_str(&mut s, &ogr_time_text(&t)),
             v => push_value(&mut s, f, i, v),
         }
     }
@@ -347,6 +357,16 @@ fn field_value(f: &gdal::vector::Feature<'_>, i: usize) -> Option<FieldValue> {
         return None;
     }
     f.field(i).ok().flatten()
+}
+
+/// OGR's text for a date-time with an offset (`2024/03/01 07:00:00+09`, what `ogr2ogr`
+/// writes into text-only formats such as CSV and KML) as RFC 3339 (`Z` for UTC); any other
+/// text as it is (a time without an offset stays invalid).
+fn ogr_time_text(t: &str) -> String {
+    match chrono::DateTime::parse_from_str(t.trim(), "%Y/%m/%d %H:%M:%S%.f%#z") {
+        Ok(dt) => dt.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true),
+        Err(_) => t.to_string(),
+    }
 }
 
 /// Text in a numeric property: a number when it reads as one, `null` when blank, else the
@@ -576,6 +596,29 @@ mod tests {
         assert_eq!(p["vessel_class"], "cargo", "{p}");
         assert_eq!(p["heading_deg"], 90.0, "{p}");
         assert!(f.get("id").is_none(), "no id field: no id ({f})");
+    }
+
+    #[test]
+    fn ogr_date_time_text_becomes_rfc3339() {
+        assert_eq!(
+            ogr_time_text("2024/03/01 07:00:00+09"),
+            "2024-03-01T07:00:00+09:00"
+        );
+        assert_eq!(
+            ogr_time_text("2024/03/01 07:00:00+00"),
+            "2024-03-01T07:00:00Z"
+        );
+        assert_eq!(
+            ogr_time_text("2024/03/01 07:00:00.250-0330"),
+            "2024-03-01T07:00:00.250-03:30"
+        );
+        // Without an offset, or not OGR's form: unchanged.
+        assert_eq!(ogr_time_text("2024/03/01 07:00:00"), "2024/03/01 07:00:00");
+        assert_eq!(
+            ogr_time_text("2024-03-01T07:00:00Z"),
+            "2024-03-01T07:00:00Z"
+        );
+        assert_eq!(ogr_time_text("2024/03/01"), "2024/03/01");
     }
 
     #[test]

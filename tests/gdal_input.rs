@@ -193,9 +193,10 @@ fn write_lonlat_csv(path: &Path, dets: &[Det]) {
     std::fs::write(path, s).expect("write");
 }
 
-/// Writes `obs.geojson` in `dir` and converts it: `obs.gpkg`, `obs.fgb` (DateTime fields),
-/// `shp/obs.shp` (observed_at kept as text), `wkt.csv` (ogr2ogr, WKT column) and
-/// `lonlat.csv` (by hand).
+/// Writes `obs.geojson` in `dir` and converts it with `ogr2ogr`: `obs.gpkg`, `obs.fgb`
+/// (DateTime fields), `shp/obs.shp` (observed_at kept as RFC 3339 text), `wkt.csv` (WKT
+/// column), `obs.kml` (both with observed_at as OGR's text, `2024/03/04 09:00:00+09`),
+/// `obs.gml`; and `lonlat.csv` by hand.
 fn inputs(dir: &Path) -> Vec<&'static str> {
     let dets = detections();
     write_geojson(&dir.join("obs.geojson"), &dets);
@@ -220,12 +221,12 @@ fn inputs(dir: &Path) -> Vec<&'static str> {
             "CSV",
             "wkt.csv",
             "obs.geojson",
-            "-oo",
-            "DATE_AS_STRING=YES",
             "-lco",
             "GEOMETRY=AS_WKT",
         ],
     );
+    ogr2ogr(dir, &["-f", "KML", "obs.kml", "obs.geojson"]);
+    ogr2ogr(dir, &["-f", "GML", "obs.gml", "obs.geojson"]);
     write_lonlat_csv(&dir.join("lonlat.csv"), &dets);
     vec![
         "obs.gpkg",
@@ -234,16 +235,39 @@ fn inputs(dir: &Path) -> Vec<&'static str> {
         "shp",
         "wkt.csv",
         "lonlat.csv",
+        "obs.kml",
+        "obs.gml",
     ]
 }
 
-/// A layer's features with the fields naming the input file removed.
-fn without_source(v: &Value) -> Vec<Value> {
+/// A layer's features with the fields naming the input file removed, and with `contract_only`
+/// the extra properties too (KML and GML readers add fields of their own).
+fn without_source(v: &Value, contract_only: bool) -> Vec<Value> {
+    const CONTRACT: [&str; 15] = [
+        "observation_id",
+        "observed_at",
+        "port",
+        "sensor",
+        "scene_id",
+        "confidence",
+        "length_m",
+        "beam_m",
+        "heading_deg",
+        "vessel_class",
+        "hull_color",
+        "containers",
+        "name",
+        "imo",
+        "mmsi",
+    ];
     let mut feats = v["features"].as_array().expect("features").clone();
     for f in &mut feats {
         if let Some(p) = f["properties"].as_object_mut() {
             p.remove("source_file");
             p.remove("feature_index");
+            if contract_only {
+                p.retain(|k, _| CONTRACT.contains(&k.as_str()));
+            }
         }
     }
     feats
@@ -275,6 +299,10 @@ fn every_format_gives_the_geojson_results() {
         let info = schema(dir, file);
         assert!(info.contains("observed_at: DateTime"), "{file}: {info}");
     }
+    for file in ["wkt.csv", "obs.kml"] {
+        let text = std::fs::read_to_string(dir.join(file)).expect(file);
+        assert!(text.contains("2024/03/04 09:00:00+09"), "{file}: {text}");
+    }
     let info = schema(dir, "shp/obs.shp");
     assert!(
         info.contains("observed_a: String") && info.contains("vessel_cla: String"),
@@ -293,7 +321,8 @@ fn every_format_gives_the_geojson_results() {
     let stays = read_json(&dir.join("out-geojson/stays.geojson"));
     let stay_ids = stays["features"][0]["properties"]["observation_ids"].to_string();
     assert!(stay_ids.contains("\"s"), "input ids kept: {stay_ids}");
-    let unmatched = without_source(&read_json(&dir.join("out-geojson/unmatched.geojson")));
+    let unmatched_layer = read_json(&dir.join("out-geojson/unmatched.geojson"));
+    let unmatched = without_source(&unmatched_layer, false);
     assert_eq!(unmatched.len(), 1, "{unmatched:?}");
     let run = read_json(&dir.join("out-geojson/run.json"));
     assert_eq!(
@@ -314,8 +343,13 @@ fn every_format_gives_the_geojson_results() {
                 String::from_utf8_lossy(&want(layer))
             );
         }
-        let got_unmatched = without_source(&read_json(&dir.join(&out).join("unmatched.geojson")));
-        assert_eq!(got_unmatched, unmatched, "{input}: unmatched.geojson");
+        let got_unmatched = read_json(&dir.join(&out).join("unmatched.geojson"));
+        let contract_only = input.ends_with(".kml") || input.ends_with(".gml");
+        assert_eq!(
+            without_source(&got_unmatched, contract_only),
+            without_source(&unmatched_layer, contract_only),
+            "{input}: unmatched.geojson"
+        );
         assert_eq!(
             reasons(&dir.join(&out)),
             [("bad".to_string(), "length_m 0 must be > 0".to_string())],
@@ -418,7 +452,7 @@ fn shapefile_date_without_time_is_rejected_with_the_reason() {
     }
 }
 
-/// A directory walk picks up the GDAL formats and skips a Shapefile's parts.
+/// A directory walk picks up the GDAL formats and skips a Shapefile's parts and GML schemas.
 #[test]
 fn directory_walk_reads_each_dataset_once() {
     let d = tempfile::tempdir().expect("tempdir");
@@ -442,8 +476,18 @@ fn directory_walk_reads_each_dataset_once() {
         .iter()
         .filter_map(|f| f["path"].as_str())
         .collect();
-    assert_eq!(paths, ["data/obs.gpkg", "data/shp/obs.shp"], "{run}");
-    // The two copies of each detection: one kept, one a duplicate; two bad features.
+    // Not the Shapefile's .dbf/.shx/.prj, nor the GML's .xsd.
+    assert_eq!(
+        paths,
+        [
+            "data/obs.gml",
+            "data/obs.gpkg",
+            "data/obs.kml",
+            "data/shp/obs.shp"
+        ],
+        "{run}"
+    );
+    // Four copies of each detection: one kept, three duplicates; the bad one four times.
     let n = detections().len() as u64;
-    assert_eq!(run["counts"]["rejected"], n + 1, "{run}");
+    assert_eq!(run["counts"]["rejected"], 3 * (n - 1) + 4, "{run}");
 }

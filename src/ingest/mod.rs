@@ -18,6 +18,12 @@
 //! - a heading derived from an outline lies in [0, 180): an outline has no bow;
 //! - ids without a Feature `id` are `<file base name>#<index>`; two inputs with the same base
 //!   name can therefore collide, and the later one is rejected as a duplicate.
+//! - with the `gdal` feature any file whose extension is not a GeoJSON one is read through
+//!   GDAL (`gdal_io`) and its features, as GeoJSON text, get the same validation
+//!   (`feature_index` is GDAL's reading order); a file GDAL cannot open is one file-level
+//!   [`Rejected`] with GDAL's message; without the feature it is rejected whole ("built
+//!   without the gdal feature"). A file without an extension is read as GeoJSON. `sha256`
+//!   and `bytes` are those of the named file (a Shapefile's `.shp`, not its `.dbf`);
 //! - scenes without `cloud_fraction` get 1.0 (not known to be clear, so they never empty a
 //!   berth); a scenes file with no usable footprint gives no scenes and one file-level
 //!   [`Rejected`] saying so.
