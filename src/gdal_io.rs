@@ -11,8 +11,28 @@
 //! Properties keep their types: integers and reals as JSON numbers (non-finite → `null`),
 //! DateTime as RFC 3339 with its offset (`Z` for UTC) — or, when the source has no time zone,
 //! as a local time without offset (which validation then rejects, as it must), Date as
-//! `YYYY-MM-DD`, lists as JSON arrays. The feature id is the `id` field, else a `fid` field,
-//! else the OGR feature id.
+//! `YYYY-MM-DD` (no time: validation rejects it as an `observed_at`), lists as JSON arrays.
+//! The feature id is the `id` field, else a `fid` field; without either there is no id and
+//! validation names the feature `<file name>#<index>` as for GeoJSON (OGR feature ids are
+//! not used: they repeat across files and layers).
+//!
+//! Format quirks undone here, so a detection reads the same in any format:
+//! - Shapefile (DBF) field names are cut to 10 characters: `observed_a`, `vessel_cla` and
+//!   `heading_de` are read as `observed_at`, `vessel_class` and `heading_deg` (unless the
+//!   full name is a field too);
+//! - absent, null and empty-text values are all left out of the properties (every feature
+//!   of a layer has every column; a Shapefile cannot tell null from empty text), and the
+//!   field giving the id is not repeated as a property;
+//! - OGR's date-time text with an offset in a text `observed_at` (`2024/03/01 07:00:00+09`,
+//!   what `ogr2ogr` writes into CSV and KML) is read as RFC 3339 (`2024-03-01T07:00:00+09:00`);
+//! - text columns (CSV is read without type guessing, so ids such as `007` stay text; KML
+//!   extended data is text) holding a number for `confidence`, `length_m`, `beam_m`,
+//!   `heading_deg` or `containers` become JSON numbers; blank text there becomes `null`.
+//!
+//! GDAL's own messages raised while a file is opened and read here are collected instead of
+//! printed: when the file cannot be opened they make up the error; warnings about a file
+//! that was read are dropped (its features are validated anyway). Messages GDAL raises
+//! elsewhere (the GeoPackage writer) are printed to stderr as GDAL itself would.
 //!
 //! ```no_run
 //! let feats = shiplink::gdal_io::read_vector_features(std::path::Path::new("detections.gpkg"))?;
@@ -22,9 +42,12 @@
 //! # Ok::<(), shiplink::Error>(())
 //! ```
 
+use std::cell::RefCell;
 use std::fmt::Write as _;
 use std::path::Path;
+use std::sync::Once;
 
+use gdal::errors::CplErrType;
 use gdal::spatial_ref::{AxisMappingStrategy, CoordTransform, SpatialRef};
 use gdal::vector::{FieldValue, LayerAccess};
 use gdal::{Dataset, DatasetOptions, GdalOpenFlags};
@@ -32,39 +55,99 @@ use gdal::{Dataset, DatasetOptions, GdalOpenFlags};
 use crate::error::{Error, Result};
 
 /// CSV open options: where to find the geometry.
+/// Column types are not guessed: every column is text (numbers in the known numeric
+/// properties are converted, see the module docs), empty cells are null.
 const CSV_OPTIONS: [&str; 5] = [
     "X_POSSIBLE_NAMES=lon,longitude,x",
     "Y_POSSIBLE_NAMES=lat,latitude,y",
     "GEOM_POSSIBLE_NAMES=wkt,geometry",
     "KEEP_GEOM_COLUMNS=NO",
-    "AUTODETECT_TYPE=YES",
+    "EMPTY_STRING_AS_NULL=YES",
+];
+
+/// Shapefile (DBF) names cut to 10 characters → the input contract's names.
+const SHAPEFILE_NAMES: [(&str, &str); 3] = [
+    ("observed_a", "observed_at"),
+    ("vessel_cla", "vessel_class"),
+    ("heading_de", "heading_deg"),
+];
+
+/// Contract properties that are numbers (text holding a number is converted).
+const NUMERIC_PROPERTIES: [&str; 5] = [
+    "confidence",
+    "length_m",
+    "beam_m",
+    "heading_deg",
+    "containers",
 ];
 
 /// Reads every feature of every geometry layer in `path` as GeoJSON Feature text, numbered
 /// from 0 in reading order (the `feature_index` the rejection report names).
 pub fn read_vector_features(path: &Path) -> Result<Vec<(usize, String)>> {
+    capturing(|| vector_features(path))
+}
+
+fn vector_features(path: &Path) -> Result<Vec<(usize, String)>> {
     let err = |e: gdal::errors::GdalError| Error::bad_file(path, e.to_string());
     let ds = open_vector(path)?;
+    let shapefile = ds.driver().short_name() == "ESRI Shapefile";
     let wgs84 = wgs84().map_err(err)?;
     let mut out = Vec::new();
     for mut layer in layers_to_read(&ds) {
         let transform = transform_for(&layer, &wgs84).map_err(err)?;
-        let names: Vec<String> = layer.defn().fields().map(|f| f.name()).collect();
-        let id_field = names
+        let fields = field_names(&layer, shapefile);
+        let id_field = fields
             .iter()
-            .position(|n| n.eq_ignore_ascii_case("id"))
-            .or_else(|| names.iter().position(|n| n.eq_ignore_ascii_case("fid")));
+            .position(|f| f.name.eq_ignore_ascii_case("id"))
+            .or_else(|| {
+                fields
+                    .iter()
+                    .position(|f| f.name.eq_ignore_ascii_case("fid"))
+            });
         for feature in layer.features() {
             let index = out.len();
-            out.push((index, feature_json(&feature, &names, id_field, &transform)));
+            out.push((index, feature_json(&feature, &fields, id_field, &transform)));
         }
     }
     Ok(out)
 }
 
+/// A field as written out: its property name and whether text in it becomes a number.
+struct OutField {
+    name: String,
+    numeric: bool,
+    /// `observed_at`: OGR's own date-time text in it is rewritten as RFC 3339.
+    time: bool,
+}
+
+/// The property names of a layer's fields, with Shapefile truncations undone.
+fn field_names<L: LayerAccess>(layer: &L, shapefile: bool) -> Vec<OutField> {
+    let raw: Vec<String> = layer.defn().fields().map(|f| f.name()).collect();
+    raw.iter()
+        .map(|n| {
+            let full = SHAPEFILE_NAMES
+                .iter()
+                .find(|(cut, full)| shapefile && n == cut && !raw.iter().any(|r| r == full))
+                .map(|(_, full)| (*full).to_string());
+            let name = full.unwrap_or_else(|| n.clone());
+            let numeric = NUMERIC_PROPERTIES.contains(&name.as_str());
+            let time = name == "observed_at";
+            OutField {
+                name,
+                numeric,
+                time,
+            }
+        })
+        .collect()
+}
+
 /// Reads the polygons (and the parts of multipolygons) of every geometry layer in `path`, in
 /// WGS84 lon/lat; other geometry types are skipped.
 pub fn read_land_polygons(path: &Path) -> Result<Vec<geo::Polygon<f64>>> {
+    capturing(|| land_polygons(path))
+}
+
+fn land_polygons(path: &Path) -> Result<Vec<geo::Polygon<f64>>> {
     let err = |e: gdal::errors::GdalError| Error::bad_file(path, e.to_string());
     let ds = open_vector(path)?;
     let wgs84 = wgs84().map_err(err)?;
@@ -95,18 +178,81 @@ pub fn read_land_polygons(path: &Path) -> Result<Vec<geo::Polygon<f64>>> {
     Ok(polygons)
 }
 
+thread_local! {
+    /// GDAL messages raised on this thread inside [`capturing`]; `None` outside it.
+    static CAPTURED: RefCell<Option<Vec<String>>> = const { RefCell::new(None) };
+}
+
+/// Installs (once per process) a GDAL message handler that collects messages raised inside
+/// [`capturing`] on the calling thread and prints all others as GDAL's default handler does.
+fn install_handler() {
+    static INSTALL: Once = Once::new();
+    INSTALL.call_once(|| {
+        gdal::config::set_error_handler(|class, number, msg| {
+            let kept = CAPTURED.with(|c| match c.borrow_mut().as_mut() {
+                Some(log) => {
+                    if matches!(class, CplErrType::Failure | CplErrType::Fatal) {
+                        log.push(msg.trim().to_string());
+                    }
+                    true
+                }
+                None => false,
+            });
+            if !kept {
+                match class {
+                    CplErrType::Failure | CplErrType::Fatal => eprintln!("ERROR {number}: {msg}"),
+                    CplErrType::Warning => eprintln!("Warning {number}: {msg}"),
+                    _ => eprintln!("{msg}"),
+                }
+            }
+        });
+    });
+}
+
+/// Runs `f` with this thread's GDAL messages collected; a [`Error::BadFile`] from `f` gets
+/// the errors GDAL raised (in place of the crate's generic text when opening failed).
+fn capturing<T>(f: impl FnOnce() -> Result<T>) -> Result<T> {
+    install_handler();
+    let outer = CAPTURED.with(|c| c.replace(Some(Vec::new())));
+    let result = f();
+    let log = CAPTURED.with(|c| c.replace(outer)).unwrap_or_default();
+    result.map_err(|e| match e {
+        Error::BadFile { path, message } if !log.is_empty() => {
+            let mut gdal_says = log;
+            gdal_says.dedup();
+            let message = if message.starts_with(OPEN_FAILED) {
+                format!("{OPEN_FAILED}: {}", gdal_says.join("; "))
+            } else {
+                format!("{message} (gdal: {})", gdal_says.join("; "))
+            };
+            Error::BadFile { path, message }
+        }
+        other => other,
+    })
+}
+
+/// How an open error starts; what follows is replaced by the messages GDAL raised.
+const OPEN_FAILED: &str = "not a vector file GDAL can read";
+
 fn open_vector(path: &Path) -> Result<Dataset> {
     let is_csv = path
         .extension()
         .and_then(|e| e.to_str())
         .is_some_and(|e| e.eq_ignore_ascii_case("csv"));
     let options = DatasetOptions {
-        open_flags: GdalOpenFlags::GDAL_OF_VECTOR | GdalOpenFlags::GDAL_OF_READONLY,
+        open_flags: GdalOpenFlags::GDAL_OF_VECTOR
+            | GdalOpenFlags::GDAL_OF_READONLY
+            | GdalOpenFlags::GDAL_OF_VERBOSE_ERROR,
         open_options: if is_csv { Some(&CSV_OPTIONS) } else { None },
         ..Default::default()
     };
-    Dataset::open_ex(path, options)
-        .map_err(|e| Error::bad_file(path, format!("not a vector file GDAL can read ({e})")))
+    Dataset::open_ex(path, options).map_err(|e| {
+        let why = match e {
+            gdal::errors::GdalError::NullPointer { msg, .. } if !msg.trim().is_empty() => msg,
+            other => other.to_string(),
+        };
+        Error::bad_file(path, format!("{OPEN_FAILED}: {}", why.trim()))
+    })
 }
 
 /// The layers to read: those with a geometry column, or all when none has one.
@@ -156,22 +302,16 @@ fn push_f64(out: &mut String, x: f64) {
 /// One feature as GeoJSON text; a geometry GDAL cannot transform or export becomes `null`.
 fn feature_json(
     f: &gdal::vector::Feature<'_>,
-    names: &[String],
+    fields: &[OutField],
     id_field: Option<usize>,
     transform: &Option<CoordTransform>,
 ) -> String {
     let mut s = String::with_capacity(256);
     s.push_str("{\"type\":\"Feature\"");
-    let id = id_field.and_then(|i| f.field(i).ok().flatten());
-    match id {
-        Some(v) => {
+    if let Some(i) = id_field {
+        if let Some(v) = field_value(f, i) {
             s.push_str(",\"id\":");
-            push_value(&mut s, f, id_field.unwrap_or(0), v);
-        }
-        None => {
-            if let Some(fid) = f.fid() {
-                let _ = write!(s, ",\"id\":{fid}");
-            }
+            push_value(&mut s, f, i, v);
         }
     }
     s.push_str(",\"geometry\":");
@@ -182,20 +322,66 @@ fn feature_json(
     });
     s.push_str(geometry.as_deref().unwrap_or("null"));
     s.push_str(",\"properties\":{");
-    for (i, name) in names.iter().enumerate() {
-        if i > 0 {
+    let mut first = true;
+    for (i, field) in fields.iter().enumerate() {
+        if Some(i) == id_field {
+            continue;
+        }
+        let Some(value) = field_value(f, i) else {
+            continue;
+        };
+        if !first {
             s.push(',');
         }
-        push_json_str(&mut s, name);
+        first = false;
+        push_json_str(&mut s, &field.name);
         s.push(':');
-        match f.field(i) {
-            Ok(Some(v)) => push_value(&mut s, f, i, v),
-            // Null, or a type the crate does not handle (e.g. binary): null.
-            _ => s.push_str("null"),
+        match value {
+            FieldValue::StringValue(t) if field.numeric => push_numeric_text(&mut s, &t),
+            FieldValue::StringValue(t) if field.time => push_json_str(&mut s, &ogr_time_text(&t)),
+            v => push_value(&mut s, f, i, v),
         }
     }
     s.push_str("}}");
     s
+}
+
+/// A field's value; `None` when null, unset (FlatGeobuf, KML and GML leave absent fields
+/// unset, which the crate would read as 0), empty text (a Shapefile cannot store a null
+/// text) or of a type the crate does not handle (binary).
+fn field_value(f: &gdal::vector::Feature<'_>, i: usize) -> Option<FieldValue> {
+    // OGR gives "" as the text of an unset or null field of any type, and only then
+    // (a set empty list reads "(0:)").
+    let text = f.field_as_string(i).ok().flatten()?;
+    if text.is_empty() {
+        return None;
+    }
+    f.field(i).ok().flatten()
+}
+
+/// OGR's text for a date-time with an offset (`2024/03/01 07:00:00+09`, what `ogr2ogr`
+/// writes into text-only formats such as CSV and KML) as RFC 3339 (`Z` for UTC); any other
+/// text as it is (a time without an offset stays invalid).
+fn ogr_time_text(t: &str) -> String {
+    match chrono::DateTime::parse_from_str(t.trim(), "%Y/%m/%d %H:%M:%S%.f%#z") {
+        Ok(dt) => dt.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true),
+        Err(_) => t.to_string(),
+    }
+}
+
+/// Text in a numeric property: a number when it reads as one, `null` when blank, else the
+/// text (which validation then rejects with a type error naming it).
+fn push_numeric_text(s: &mut String, t: &str) {
+    let t = t.trim();
+    let is_number = t
+        .bytes()
+        .next()
+        .is_some_and(|b| b == b'-' || b.is_ascii_digit());
+    match t.parse::<f64>() {
+        _ if t.is_empty() => s.push_str("null"),
+        Ok(x) if is_number && x.is_finite() => push_f64(s, x),
+        _ => push_json_str(s, t),
+    }
 }
 
 fn push_value(s: &mut String, f: &gdal::vector::Feature<'_>, idx: usize, v: FieldValue) {
@@ -333,19 +519,106 @@ mod tests {
             );
             assert_eq!(f["properties"]["length_m"], 120.5, "{file}");
             assert_eq!(f["properties"]["count"], 1, "{file}");
-            // Shapefiles cut names to 10 characters and have no time of day (DBF Date).
-            let key = if driver == "ESRI Shapefile" {
-                "observed_a"
-            } else {
-                "observed_at"
-            };
-            let t = f["properties"][key].as_str().expect("time");
+            // Shapefiles cut names to 10 characters (undone here) and have no time of day
+            // (DBF Date).
+            assert!(f["properties"].get("observed_a").is_none(), "{file}");
+            let t = f["properties"]["observed_at"].as_str().expect("time");
             if driver == "ESRI Shapefile" {
                 assert_eq!(t, "2024-03-01", "{file}");
             } else {
                 assert_eq!(t, "2024-03-01T06:30:00Z", "{file}");
             }
         }
+    }
+
+    #[test]
+    fn coordinates_round_trip_exactly() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("p.gpkg");
+        let (x0, y0) = (130.123_456_789_012_34, 42.987_654_321_098_765);
+        make(&path, "GPKG", 4326, &[(x0, y0)]);
+        let feats = read_vector_features(&path).expect("read");
+        assert_eq!(coords(&parse(&feats[0].1)), (x0, y0));
+    }
+
+    #[test]
+    fn shapefile_names_and_text_numbers() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        // Text columns: numbers in contract properties become numbers, ids stay text.
+        let csv = dir.path().join("t.csv");
+        std::fs::write(
+            &csv,
+            "id,lon,lat,length_m,containers,confidence,heading_deg,imo,note\n\
+             007,130.3,42.2, 120.5 ,12,,abc,0123,42\n",
+        )
+        .expect("write");
+        let f = parse(&read_vector_features(&csv).expect("read")[0].1);
+        assert_eq!(f["id"], "007");
+        let p = &f["properties"];
+        assert_eq!(p["length_m"], 120.5);
+        assert_eq!(p["containers"], 12.0);
+        assert!(
+            p.get("confidence").is_none(),
+            "empty cell: no property: {p}"
+        );
+        assert!(p.get("id").is_none(), "the id is not repeated: {p}");
+        assert_eq!(p["heading_deg"], "abc");
+        assert_eq!(p["imo"], "0123");
+        assert_eq!(p["note"], "42");
+        // Shapefile names cut to 10 characters are read under their full names.
+        let shp = dir.path().join("s.shp");
+        let drv = DriverManager::get_driver_by_name("ESRI Shapefile").expect("driver");
+        let mut ds = drv.create_vector_only(&shp).expect("create");
+        let srs = wgs84().expect("srs");
+        let lyr = ds
+            .create_layer(LayerOptions {
+                name: "s",
+                srs: Some(&srs),
+                ty: OGRwkbGeometryType::wkbPoint,
+                options: None,
+            })
+            .expect("layer");
+        lyr.create_defn_fields(&[
+            ("vessel_cla", OGRFieldType::OFTString),
+            ("heading_de", OGRFieldType::OFTReal),
+        ])
+        .expect("fields");
+        let mut feat = Feature::new(lyr.defn()).expect("feature");
+        feat.set_field_string(0, "cargo").expect("class");
+        feat.set_field_double(1, 90.0).expect("heading");
+        let g = geo::Geometry::Point(geo::Point::new(130.3, 42.2));
+        feat.set_geometry(g.to_gdal().expect("geom")).expect("set");
+        feat.create(&lyr).expect("create");
+        drop(feat);
+        ds.close().expect("close");
+        let f = parse(&read_vector_features(&shp).expect("read")[0].1);
+        let p = &f["properties"];
+        assert_eq!(p["vessel_class"], "cargo", "{p}");
+        assert_eq!(p["heading_deg"], 90.0, "{p}");
+        assert!(f.get("id").is_none(), "no id field: no id ({f})");
+    }
+
+    #[test]
+    fn ogr_date_time_text_becomes_rfc3339() {
+        assert_eq!(
+            ogr_time_text("2024/03/01 07:00:00+09"),
+            "2024-03-01T07:00:00+09:00"
+        );
+        assert_eq!(
+            ogr_time_text("2024/03/01 07:00:00+00"),
+            "2024-03-01T07:00:00Z"
+        );
+        assert_eq!(
+            ogr_time_text("2024/03/01 07:00:00.250-0330"),
+            "2024-03-01T07:00:00.250-03:30"
+        );
+        // Without an offset, or not OGR's form: unchanged.
+        assert_eq!(ogr_time_text("2024/03/01 07:00:00"), "2024/03/01 07:00:00");
+        assert_eq!(
+            ogr_time_text("2024-03-01T07:00:00Z"),
+            "2024-03-01T07:00:00Z"
+        );
+        assert_eq!(ogr_time_text("2024/03/01"), "2024/03/01");
     }
 
     #[test]

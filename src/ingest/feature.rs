@@ -284,6 +284,16 @@ fn feature_id(raw: Option<&RawValue>) -> Result<Option<String>, String> {
     ))
 }
 
+/// True for a bare calendar date `YYYY-MM-DD` (what a Shapefile/DBF Date field holds).
+fn is_date_only(s: &str) -> bool {
+    let b = s.trim().as_bytes();
+    b.len() == 10
+        && b.iter().enumerate().all(|(i, c)| match i {
+            4 | 7 => *c == b'-',
+            _ => c.is_ascii_digit(),
+        })
+}
+
 /// The base name of a path given as text (`a/b/c.geojson` → `c.geojson`).
 pub(crate) fn base_name(path: &str) -> &str {
     path.rsplit(['/', '\\']).next().unwrap_or(path)
@@ -419,6 +429,15 @@ pub(crate) fn check_feature(
                 "observed_at" => {
                     let s = as_str(value)
                         .ok_or_else(|| type_error(key, "an RFC 3339 time string", value))?;
+                    if is_date_only(&s) {
+                        return Err(format!(
+                            "property observed_at {:?} is a date without a time of day or offset \
+                             (an RFC 3339 time with an offset is required, e.g. {}T12:00:00Z; \
+                             a Shapefile Date field cannot hold one: store observed_at as text)",
+                            s.trim(),
+                            s.trim()
+                        ));
+                    }
                     let t = parse_time(&s).map_err(|e| format!("property {e}"))?;
                     let limit = now.saturating_add((params.max_future_days * 86_400.0) as i64);
                     if t > limit {
@@ -800,6 +819,11 @@ mod tests {
             "not an RFC 3339 time with an offset",
         );
         check_err(&f(r#""2024-02-30T12:00:00Z""#), "not an RFC 3339 time");
+        check_err(
+            &f(r#""2024-03-01""#),
+            "\"2024-03-01\" is a date without a time of day or offset",
+        );
+        check_err(&f(r#""2024-3-01""#), "not an RFC 3339 time with an offset");
         check_err(&f(r#""2030-01-01T00:00:00Z""#), "in the future");
         check_err(&f("null"), "observed_at is null");
         assert!(check(&f(r#""2024-03-09T18:00:00+09:00""#)).is_ok());

@@ -18,6 +18,12 @@
 //! - a heading derived from an outline lies in [0, 180): an outline has no bow;
 //! - ids without a Feature `id` are `<file base name>#<index>`; two inputs with the same base
 //!   name can therefore collide, and the later one is rejected as a duplicate.
+//! - with the `gdal` feature any file whose extension is not a GeoJSON one is read through
+//!   GDAL (`gdal_io`) and its features, as GeoJSON text, get the same validation
+//!   (`feature_index` is GDAL's reading order); a file GDAL cannot open is one file-level
+//!   [`Rejected`] with GDAL's message; without the feature it is rejected whole ("built
+//!   without the gdal feature"). A file without an extension is read as GeoJSON. `sha256`
+//!   and `bytes` are those of the named file (a Shapefile's `.shp`, not its `.dbf`);
 //! - scenes without `cloud_fraction` get 1.0 (not known to be clear, so they never empty a
 //!   berth); a scenes file with no usable footprint gives no scenes and one file-level
 //!   [`Rejected`] saying so.
@@ -79,7 +85,8 @@ impl Ingested {
     }
 }
 
-/// Reads every file (directories are walked for .geojson .json .geojsonl .geojsons .ndjson).
+/// Reads every file (directories are walked for .geojson .json .geojsonl .geojsons .ndjson,
+/// and with the `gdal` feature .gpkg .shp .fgb .kml .gml .csv; see [`walk`]).
 /// `now` is the reference for rejecting future times. A missing path is fatal; a bad file
 /// or feature is rejected, not fatal.
 pub fn ingest(paths: &[PathBuf], params: &IngestParams, now: Time) -> Result<Ingested> {
@@ -126,6 +133,7 @@ fn merge(results: Vec<read::FileResult>) -> Ingested {
     }
     drop(by_id);
     dups.sort_unstable();
+    let mut quoter = read::Quoter::default();
     for &(dup, first) in &dups {
         let (file, index) = match &slots[first] {
             Some((o, _)) => (Arc::clone(&o.source_file), o.feature_index),
@@ -137,7 +145,8 @@ fn merge(results: Vec<read::FileResult>) -> Ingested {
         let input = &mut out.files[file_of[dup] as usize];
         input.accepted -= 1;
         input.rejected += 1;
-        out.rejected.push(duplicate(o, span, &file, index));
+        out.rejected
+            .push(duplicate(o, span, &file, index, &mut quoter));
     }
     let key = |i: usize| {
         slots[i]
@@ -158,7 +167,13 @@ fn merge(results: Vec<read::FileResult>) -> Ingested {
     out
 }
 
-fn duplicate(o: Observation, span: read::Span, file: &str, index: usize) -> Rejected {
+fn duplicate(
+    o: Observation,
+    span: read::Span,
+    file: &str,
+    index: usize,
+    quoter: &mut read::Quoter,
+) -> Rejected {
     let generated = o.id == format!("{}#{}", feature::base_name(&o.source_file), o.feature_index);
     let hint = if generated {
         "; features without an id are named <file name>#<index>"
@@ -170,7 +185,7 @@ fn duplicate(o: Observation, span: read::Span, file: &str, index: usize) -> Reje
             "duplicate id {} (first seen in {file} feature {index}{hint})",
             o.id
         ),
-        original: read::read_span(&o.source_file, span),
+        original: quoter.quote(&o.source_file, span),
         geometry: Some(match &o.outline {
             Some(p) => geo::Geometry::Polygon(p.clone()),
             None => geo::Geometry::Point(geo::Point::new(o.lon, o.lat)),
@@ -331,6 +346,44 @@ mod tests {
         assert!(ing.rejected[0].reason.contains("EPSG::3857"));
         assert_eq!(ing.rejected[0].id.as_deref(), Some("q"));
         counts_add_up(&ing);
+    }
+
+    #[test]
+    fn other_formats_explicit_or_walked() {
+        let d = tempfile::tempdir().unwrap();
+        let txt = d.path().join("notes.txt");
+        std::fs::write(&txt, "hello").unwrap();
+        std::fs::write(d.path().join("x.kml"), "not kml").unwrap();
+        let ing = ingest(
+            &[txt, d.path().to_path_buf()],
+            &IngestParams::default(),
+            NOW,
+        )
+        .unwrap();
+        counts_add_up(&ing);
+        let reasons: Vec<&str> = ing.rejected.iter().map(|r| r.reason.as_str()).collect();
+        if cfg!(feature = "gdal") {
+            // Both read through GDAL, which cannot open them: one file-level rejection each.
+            assert_eq!(ing.files.len(), 2, "{reasons:?}");
+            assert_eq!(reasons.len(), 2, "{reasons:?}");
+            for (r, name) in reasons.iter().zip(["notes.txt", "x.kml"]) {
+                assert!(r.starts_with("not a vector file GDAL can read: "), "{r}");
+                assert!(r.contains(name), "GDAL's message names the file: {r}");
+            }
+        } else {
+            // The walk skips x.kml; the named file is rejected whole, with its sha256.
+            assert_eq!(ing.files.len(), 1);
+            assert_eq!(
+                reasons,
+                ["built without the gdal feature: cannot read .txt files (only GeoJSON and GeoJSONSeq)"]
+            );
+            assert_eq!(ing.files[0].bytes, 5);
+            assert_eq!(
+                ing.files[0].sha256,
+                "2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824"
+            );
+        }
+        assert_eq!(ing.usable_files(), 0);
     }
 
     #[test]

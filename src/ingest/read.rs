@@ -6,8 +6,10 @@
 //! (`&RawValue`), which rayon then validates; sequences are streamed in batches of about
 //! [`BATCH_BYTES`] so memory stays bounded by the batch plus the longest line.
 //!
-//! Format: by extension (`.geojsonl .geojsons .ndjson` are sequences, anything else a
-//! document); a document starting with a record separator (0x1E) is read as a sequence, and a
+//! Format: by extension (`.geojsonl .geojsons .ndjson` are sequences, `.geojson .json` and
+//! files without an extension documents, anything else is read through GDAL with the `gdal`
+//! feature — its features, as GeoJSON text, get the same validation — and rejected whole
+//! without it); a document starting with a record separator (0x1E) is read as a sequence, and a
 //! document whose top-level Feature is followed by more text (newline-delimited features in a
 //! `.json` file) is re-read as a sequence. A bare Geometry at top level rejects the file.
 
@@ -23,7 +25,7 @@ use sha2::{Digest, Sha256};
 
 use super::feature::{check_crs, check_feature, truncate_original, Reject, MAX_ORIGINAL_BYTES};
 use super::geometry::{readable_geometry, serde_msg, truncate_chars};
-use super::walk::is_sequence;
+use super::walk::{is_geojson, is_sequence};
 use super::InputFile;
 use crate::config::IngestParams;
 use crate::model::{Observation, Rejected, Time};
@@ -36,9 +38,12 @@ const RS: u8 = 0x1E;
 
 /// Where a feature's raw text lies in its file (to quote it again if it turns out a duplicate).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct Span {
-    pub offset: u64,
-    pub len: u64,
+pub(crate) enum Span {
+    /// Bytes of a GeoJSON file.
+    Text { offset: u64, len: u64 },
+    /// The feature at this index of a file read through GDAL.
+    #[cfg(feature = "gdal")]
+    Record(usize),
 }
 
 /// Everything read from one file, in feature order.
@@ -81,7 +86,9 @@ pub(crate) fn read_file(path: &Path, params: &IngestParams, now: Time) -> FileRe
         params,
         now,
     };
-    let (parsed, bytes, sha256) = if is_sequence(path) {
+    let (parsed, bytes, sha256) = if !is_geojson(path) {
+        read_other(path, &ctx)
+    } else if is_sequence(path) {
         read_sequence_stream(path, &ctx)
     } else {
         match std::fs::read(path) {
@@ -113,6 +120,68 @@ pub(crate) fn read_file(path: &Path, params: &IngestParams, now: Time) -> FileRe
         accepted: parsed.accepted,
         rejected: parsed.rejected,
     }
+}
+
+/// A file in another format: read through GDAL, or (without the `gdal` feature) rejected
+/// whole. Its bytes and sha256 are those of the named file alone (not a Shapefile's
+/// `.dbf`/`.shx` parts).
+fn read_other(path: &Path, ctx: &Ctx) -> (Parsed, u64, String) {
+    let (hashed, parsed) = rayon::join(|| hash_file(path), || parse_other(path, ctx));
+    match hashed {
+        Ok((bytes, sha)) => (parsed, bytes, sha),
+        Err(e) => {
+            let mut p = Parsed::default();
+            p.rejected
+                .push(ctx.file_reject(format!("cannot read file: {e}")));
+            (p, 0, hex(&Sha256::digest(b"")))
+        }
+    }
+}
+
+/// Streams a file through sha256; returns (bytes, hex digest).
+fn hash_file(path: &Path) -> std::io::Result<(u64, String)> {
+    let mut hasher = Sha256::new();
+    let mut file = std::fs::File::open(path)?;
+    let bytes = std::io::copy(&mut file, &mut hasher)?;
+    Ok((bytes, hex(&hasher.finalize())))
+}
+
+#[cfg(feature = "gdal")]
+fn parse_other(path: &Path, ctx: &Ctx) -> Parsed {
+    let mut out = Parsed::default();
+    let features = match crate::gdal_io::read_vector_features(path) {
+        Ok(f) => f,
+        Err(e) => {
+            let reason = match e {
+                crate::error::Error::BadFile { message, .. } => message,
+                other => other.to_string(),
+            };
+            out.rejected.push(ctx.file_reject(reason));
+            return out;
+        }
+    };
+    let (accepted, rejected): (Vec<_>, Vec<_>) = features
+        .par_iter()
+        .map(
+            |(i, raw)| match check_feature(raw, ctx.source, *i, ctx.params, ctx.now) {
+                Ok(o) => Either::Left((o, Span::Record(*i))),
+                Err(r) => Either::Right(r.into_rejected(raw, ctx.source, Some(*i))),
+            },
+        )
+        .partition_map(|e| e);
+    out.accepted = accepted;
+    out.rejected = rejected;
+    out
+}
+
+#[cfg(not(feature = "gdal"))]
+fn parse_other(path: &Path, ctx: &Ctx) -> Parsed {
+    let mut out = Parsed::default();
+    out.rejected.push(ctx.file_reject(format!(
+        "built without the gdal feature: cannot read {} (only GeoJSON and GeoJSONSeq)",
+        super::walk::format_name(path)
+    )));
+    out
 }
 
 pub(crate) fn hex(d: &[u8]) -> String {
@@ -217,7 +286,7 @@ fn parse_document(data: &[u8], ctx: &Ctx) -> Parsed {
                 .par_iter()
                 .enumerate()
                 .map(|(i, raw)| {
-                    let span = Span {
+                    let span = Span::Text {
                         offset: (bom + (raw.get().as_ptr() as usize - text.as_ptr() as usize))
                             as u64,
                         len: raw.get().len() as u64,
@@ -240,7 +309,7 @@ fn parse_document(data: &[u8], ctx: &Ctx) -> Parsed {
             out.rejected = rejected;
         }
         "Feature" => {
-            let span = Span {
+            let span = Span::Text {
                 offset: (bom + first) as u64,
                 len: text[first..].trim_end().len() as u64,
             };
@@ -318,7 +387,7 @@ fn sequence_chunk(
         .par_iter()
         .map(|&(i, s, e)| {
             let bytes = &buf[s..e];
-            let span = Span {
+            let span = Span::Text {
                 offset: base_offset + s as u64,
                 len: (e - s) as u64,
             };
@@ -410,20 +479,50 @@ fn read_sequence_stream(path: &Path, ctx: &Ctx) -> (Parsed, u64, String) {
     (out, total, hex(&hasher.finalize()))
 }
 
-/// Quotes a feature again from its file (for a duplicate found after parsing).
-pub(crate) fn read_span(path: &str, span: Span) -> Option<String> {
+/// Quotes features again from their files (for duplicates found after parsing). A file read
+/// through GDAL is read again whole, once for a run of quotes from it.
+#[derive(Default)]
+pub(crate) struct Quoter {
+    /// The last GDAL file read: its path and feature texts.
+    #[cfg(feature = "gdal")]
+    last: Option<(String, Vec<(usize, String)>)>,
+}
+
+impl Quoter {
+    pub(crate) fn quote(&mut self, path: &str, span: Span) -> Option<String> {
+        match span {
+            Span::Text { offset, len } => read_span(path, offset, len),
+            #[cfg(feature = "gdal")]
+            Span::Record(index) => self.record(path, index),
+        }
+    }
+
+    #[cfg(feature = "gdal")]
+    fn record(&mut self, path: &str, index: usize) -> Option<String> {
+        if self.last.as_ref().is_none_or(|(p, _)| p != path) {
+            let features = crate::gdal_io::read_vector_features(Path::new(path)).ok()?;
+            self.last = Some((path.to_string(), features));
+        }
+        let (_, features) = self.last.as_ref()?;
+        let (_, text) = features.get(index)?;
+        Some(truncate_original(text))
+    }
+}
+
+/// Quotes `len` bytes at `offset` of a file.
+fn read_span(path: &str, offset: u64, len: u64) -> Option<String> {
     use std::io::{Seek, SeekFrom};
     let mut f = std::fs::File::open(path).ok()?;
-    f.seek(SeekFrom::Start(span.offset)).ok()?;
-    let want = span.len.min(MAX_ORIGINAL_BYTES as u64 + 4);
+    f.seek(SeekFrom::Start(offset)).ok()?;
+    let want = len.min(MAX_ORIGINAL_BYTES as u64 + 4);
     let mut bytes = Vec::with_capacity(want as usize);
     f.take(want).read_to_end(&mut bytes).ok()?;
     let text = String::from_utf8_lossy(&bytes).into_owned();
-    if span.len > want {
+    if len > want {
         Some(format!(
             "{}…[truncated: {} bytes in all]",
             text.trim_end_matches('\u{fffd}'),
-            span.len
+            len
         ))
     } else {
         Some(text)

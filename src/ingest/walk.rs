@@ -1,8 +1,9 @@
 //! Expands input paths into a sorted, de-duplicated list of observation files.
 //!
 //! Files named on the command line are taken whatever their extension; directories are
-//! walked recursively for `.geojson .json .geojsonl .geojsons .ndjson` (case-insensitive).
-//! Hidden entries (starting with `.`) inside walked directories are skipped. The result is
+//! walked recursively for `.geojson .json .geojsonl .geojsons .ndjson` (case-insensitive)
+//! and, built with the `gdal` feature, for `.gpkg .shp .fgb .kml .gml .csv` too (a
+//! Shapefile's `.dbf .shx .prj` are parts of its `.shp`, not inputs). Hidden entries (starting with `.`) inside walked directories are skipped. The result is
 //! sorted by path, so the same inputs always give the same order.
 //!
 //! ```no_run
@@ -16,11 +17,55 @@ use crate::error::{Error, Result};
 /// Extensions walked in directories.
 pub const EXTENSIONS: &[&str] = &["geojson", "json", "geojsonl", "geojsons", "ndjson"];
 
-/// True when a path has one of the [`EXTENSIONS`].
-pub fn has_input_extension(p: &Path) -> bool {
+/// Extensions of the GDAL formats walked in directories (feature `gdal`), with the format's
+/// name.
+pub const GDAL_EXTENSIONS: &[(&str, &str)] = &[
+    ("gpkg", "GeoPackage"),
+    ("shp", "Shapefile"),
+    ("fgb", "FlatGeobuf"),
+    ("kml", "KML"),
+    ("gml", "GML"),
+    ("csv", "CSV"),
+];
+
+fn extension_in(p: &Path, list: impl IntoIterator<Item = &'static str>) -> bool {
     p.extension()
         .and_then(|e| e.to_str())
-        .is_some_and(|e| EXTENSIONS.iter().any(|x| x.eq_ignore_ascii_case(e)))
+        .is_some_and(|e| list.into_iter().any(|x| x.eq_ignore_ascii_case(e)))
+}
+
+/// True when a path has one of the (GeoJSON) [`EXTENSIONS`].
+pub fn has_input_extension(p: &Path) -> bool {
+    extension_in(p, EXTENSIONS.iter().copied())
+}
+
+/// True when a file is read as GeoJSON: one of the [`EXTENSIONS`], or no extension at all
+/// (`/dev/stdin`, a process substitution). Any other file is for GDAL.
+pub fn is_geojson(p: &Path) -> bool {
+    p.extension().is_none() || has_input_extension(p)
+}
+
+/// True when a directory walk picks the file up: GeoJSON, and the [`GDAL_EXTENSIONS`] when
+/// built with the `gdal` feature.
+pub fn is_walked(p: &Path) -> bool {
+    has_input_extension(p)
+        || (cfg!(feature = "gdal") && extension_in(p, GDAL_EXTENSIONS.iter().map(|(e, _)| *e)))
+}
+
+/// The format a non-GeoJSON file is taken to be, for messages: `GeoPackage (.gpkg)`, or
+/// `.xyz files` for an extension GDAL formats are not known by here.
+pub fn format_name(p: &Path) -> String {
+    let ext = p
+        .extension()
+        .map(|e| e.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    match GDAL_EXTENSIONS
+        .iter()
+        .find(|(e, _)| e.eq_ignore_ascii_case(&ext))
+    {
+        Some((_, name)) => format!("{name} (.{ext})"),
+        None => format!(".{ext} files"),
+    }
 }
 
 /// True when the extension names a GeoJSON text sequence (one feature per line).
@@ -68,7 +113,7 @@ fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
         };
         if meta.is_dir() {
             walk(&p, out)?;
-        } else if has_input_extension(&p) {
+        } else if is_walked(&p) {
             out.push(p);
         }
     }
@@ -114,6 +159,57 @@ mod tests {
                 "notes.txt"
             ]
         );
+    }
+
+    #[test]
+    fn gdal_formats_are_walked_only_with_the_feature() {
+        let d = tempfile::tempdir().unwrap();
+        let files = [
+            "a.gpkg",
+            "b.SHP",
+            "b.dbf",
+            "b.shx",
+            "b.prj",
+            "c.fgb",
+            "d.kml",
+            "e.gml",
+            "e.xsd",
+            "f.csv",
+            "g.geojson",
+        ];
+        for f in files {
+            std::fs::write(d.path().join(f), "").unwrap();
+        }
+        let got: Vec<String> = expand(&[d.path().to_path_buf()])
+            .unwrap()
+            .iter()
+            .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
+            .collect();
+        if cfg!(feature = "gdal") {
+            assert_eq!(
+                got,
+                [
+                    "a.gpkg",
+                    "b.SHP",
+                    "c.fgb",
+                    "d.kml",
+                    "e.gml",
+                    "f.csv",
+                    "g.geojson"
+                ]
+            );
+        } else {
+            assert_eq!(got, ["g.geojson"]);
+        }
+    }
+
+    #[test]
+    fn format_names_and_geojson_files() {
+        assert_eq!(format_name(Path::new("x/a.GPKG")), "GeoPackage (.GPKG)");
+        assert_eq!(format_name(Path::new("a.txt")), ".txt files");
+        assert!(is_geojson(Path::new("/dev/stdin")));
+        assert!(is_geojson(Path::new("a.ndjson")));
+        assert!(!is_geojson(Path::new("a.shp")));
     }
 
     #[test]
