@@ -72,8 +72,11 @@ pub struct StayParams {
     pub duplicate_window_s: i64,
     /// A vessel at a berth moves less than this between sightings.
     pub berth_radius_m: f64,
-    /// Longest gap between two sightings of one stay.
+    /// Longest gap between two sightings linked directly inside one stay.
     pub max_gap_hours: f64,
+    /// Two stays of one vessel at the same berth, this close in time with no clear scene
+    /// between them showing the berth empty, are merged into one stay.
+    pub merge_gap_hours: f64,
     /// A scene is clear when its cloud fraction is at most this.
     pub clear_cloud_fraction: f64,
     /// A clear scene "shows" a vessel if it has a detection within this distance.
@@ -86,7 +89,8 @@ impl Default for StayParams {
             duplicate_radius_m: 120.0,
             duplicate_window_s: 1800,
             berth_radius_m: 250.0,
-            max_gap_hours: 96.0,
+            max_gap_hours: 30.0,
+            merge_gap_hours: 96.0,
             clear_cloud_fraction: 0.2,
             empty_berth_radius_m: 250.0,
         }
@@ -103,6 +107,11 @@ pub struct LinkParams {
     pub max_gap_days: f64,
     /// Prior log-odds of a passage link (port to port, or via the sea) before evidence.
     pub passage_prior: f64,
+    /// Added to a passage's prior for harbour craft (tug, fishing, naval, passenger).
+    pub harbour_craft_passage_prior: f64,
+    /// Added to a passage's prior for vessels surely shorter than `small_vessel_m`.
+    pub small_vessel_passage_prior: f64,
+    pub small_vessel_m: f64,
     /// Prior log-odds of a link inside one stay.
     pub stay_prior: f64,
     /// Prior log-odds of a return to the same port after an unseen absence.
@@ -122,8 +131,11 @@ impl Default for LinkParams {
             max_speed_kn: 20.0,
             max_gap_days: 10.0,
             passage_prior: 0.0,
+            harbour_craft_passage_prior: -3.0,
+            small_vessel_passage_prior: -2.0,
+            small_vessel_m: 60.0,
             stay_prior: 0.0,
-            return_prior: -2.5,
+            return_prior: 0.0,
             dwell_days: 1.5,
             return_window_days: 12.0,
             min_link_probability: 0.05,

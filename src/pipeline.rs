@@ -15,7 +15,7 @@ use crate::geodesy::{geodesic_m, polyline_km};
 use crate::index::{assign_ports, ObsIndex};
 use crate::ingest::{Ingested, InputFile};
 use crate::linking::derive::{derive, Derived};
-use crate::linking::{link, LinkInput, Links, SeaDistances};
+use crate::linking::{link, LinkInput, Linked, SeaDistances};
 use crate::model::{Observation, Port, Rejected, RouteMethod, Scene, Time};
 use crate::output::build;
 use crate::output::layer::Layer;
@@ -29,7 +29,7 @@ pub struct Results {
     pub ports: Vec<Port>,
     pub port_of: Vec<Option<usize>>,
     pub derived: Derived,
-    pub links: Links,
+    pub linked: Linked,
     /// Vessel id of each stay.
     pub vessel_of_stay: Vec<String>,
     /// Warnings worth telling the user (also in run.json).
@@ -100,7 +100,7 @@ pub fn solve(
         scenes,
         config.stays.clear_cloud_fraction,
         config.stays.empty_berth_radius_m,
-        (config.stays.max_gap_hours * 3600.0) as i64,
+        (config.stays.merge_gap_hours.max(config.stays.max_gap_hours) * 3600.0) as i64,
     );
     timings.push(("evidence".to_string(), t.elapsed().as_secs_f64()));
 
@@ -111,7 +111,7 @@ pub fn solve(
         port_km,
         point_km: &point_km,
     };
-    let links = link(&LinkInput {
+    let linked = link(&LinkInput {
         obs: &obs,
         port_of: &port_of,
         ports: &ports,
@@ -120,7 +120,7 @@ pub fn solve(
         sea: &sea,
         config,
     });
-    let mut derived = derive(&obs, &port_of, &ports, &links, &empty);
+    let mut derived = derive(&obs, &linked, &ports, &empty, config);
     timings.push(("linking".to_string(), t.elapsed().as_secs_f64()));
 
     let t = Instant::now();
@@ -142,7 +142,7 @@ pub fn solve(
         ports,
         port_of,
         derived,
-        links,
+        linked,
         vessel_of_stay,
         warnings,
         timings,
@@ -273,7 +273,7 @@ impl Results {
             in_stays,
             in_via,
             unmatched: d.unmatched.len(),
-            candidate_links: self.links.candidates,
+            candidate_links: self.linked.stay_candidates + self.linked.links.candidates,
         }
     }
 }

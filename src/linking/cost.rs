@@ -50,6 +50,139 @@ fn category_llr(same: bool, acc1: f64, acc2: f64, coincidence: f64, categories: 
     }
 }
 
+/// What is known of a vessel's attributes from one detection or from all detections of a
+/// stay, each with its uncertainty.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Attrs {
+    /// (estimate, 1-sigma) metres.
+    pub length_m: Option<(f64, f64)>,
+    pub beam_m: Option<(f64, f64)>,
+    /// (class, probability it is right).
+    pub class: Option<(VesselClass, f64)>,
+    /// (lower-case colour, probability it is right); optical sensors only.
+    pub colour: Option<(String, f64)>,
+    /// Deck containers at the first and last count: (count, 1-sigma).
+    pub containers_first: Option<(f64, f64)>,
+    pub containers_last: Option<(f64, f64)>,
+    pub imo: Option<String>,
+    pub mmsi: Option<String>,
+    pub name: Option<String>,
+}
+
+fn containers_sigma(m: &SensorModel, n: f64) -> f64 {
+    (m.containers_rel_sigma * (n + 1.0)).max(1.0)
+}
+
+impl Attrs {
+    /// The attributes of one detection under its sensor's error model.
+    pub fn of(o: &Observation, sensors: &SensorModels) -> Attrs {
+        let m = sensors.get(o.sensor);
+        let trim = |x: &Option<String>| {
+            x.as_ref()
+                .map(|v| v.trim().to_string())
+                .filter(|v| !v.is_empty())
+        };
+        let cont = o
+            .containers
+            .map(|n| (f64::from(n), containers_sigma(m, f64::from(n))));
+        Attrs {
+            length_m: o.length_m.map(|l| (l, m.length_sigma_m)),
+            beam_m: o.beam_m.map(|b| (b, m.beam_sigma_m)),
+            class: o
+                .vessel_class
+                .clone()
+                .filter(|c| *c != VesselClass::Unknown)
+                .map(|c| (c, m.class_accuracy)),
+            colour: if o.sensor.is_sar() {
+                None
+            } else {
+                o.hull_color
+                    .as_ref()
+                    .map(|c| c.trim().to_ascii_lowercase())
+                    .filter(|c| !c.is_empty())
+                    .map(|c| (c, m.color_accuracy))
+            },
+            containers_first: cont,
+            containers_last: cont,
+            imo: trim(&o.imo),
+            mmsi: trim(&o.mmsi),
+            name: trim(&o.name),
+        }
+    }
+
+    /// The combined attributes of several detections (time-ordered) of one vessel: lengths
+    /// and beams by a precision-weighted mean after dropping values more than 3 sigma from
+    /// the weighted median; class and colour by the most supported value, more certain the
+    /// more reports agree; the first and last container counts.
+    pub fn combine(obs: &[&Observation], sensors: &SensorModels) -> Attrs {
+        let each: Vec<Attrs> = obs.iter().map(|o| Attrs::of(o, sensors)).collect();
+        let robust_mean = |vals: Vec<(f64, f64)>| -> Option<(f64, f64)> {
+            if vals.is_empty() {
+                return None;
+            }
+            let mut sorted = vals.clone();
+            sorted.sort_by(|a, b| a.0.total_cmp(&b.0));
+            let total: f64 = sorted.iter().map(|v| 1.0 / (v.1 * v.1)).sum();
+            let mut acc = 0.0;
+            let mut median = sorted[0].0;
+            for v in &sorted {
+                acc += 1.0 / (v.1 * v.1);
+                if acc >= total / 2.0 {
+                    median = v.0;
+                    break;
+                }
+            }
+            let kept: Vec<&(f64, f64)> = vals
+                .iter()
+                .filter(|v| (v.0 - median).abs() <= 3.0 * v.1)
+                .collect();
+            let kept: Vec<&(f64, f64)> = if kept.is_empty() {
+                vals.iter().collect()
+            } else {
+                kept
+            };
+            let w: f64 = kept.iter().map(|v| 1.0 / (v.1 * v.1)).sum();
+            let mean = kept.iter().map(|v| v.0 / (v.1 * v.1)).sum::<f64>() / w;
+            Some((mean, (1.0 / w).sqrt()))
+        };
+        let vote = |vals: Vec<(String, f64)>| -> Option<(String, f64)> {
+            let mut score: std::collections::BTreeMap<String, (f64, f64)> = Default::default();
+            for (v, acc) in vals {
+                let e = score.entry(v).or_insert((0.0, 0.0));
+                // log-odds support, and the best single accuracy
+                e.0 += (acc / (1.0 - acc).max(1e-3)).ln();
+                e.1 = e.1.max(acc);
+            }
+            let total: f64 = score.values().map(|s| s.0).sum();
+            let (best, (support, _)) = score
+                .into_iter()
+                .max_by(|a, b| a.1 .0.total_cmp(&b.1 .0).then(b.0.cmp(&a.0)))?;
+            // Support of the winner net of the others, back to a probability.
+            let net = 2.0 * support - total;
+            let p = 1.0 / (1.0 + (-net).exp());
+            Some((best, p.clamp(0.5, 0.98)))
+        };
+        let first_some = |f: &dyn Fn(&Attrs) -> Option<String>| each.iter().find_map(f);
+        Attrs {
+            length_m: robust_mean(each.iter().filter_map(|a| a.length_m).collect()),
+            beam_m: robust_mean(each.iter().filter_map(|a| a.beam_m).collect()),
+            class: vote(
+                each.iter()
+                    .filter_map(|a| a.class.clone())
+                    .map(|(c, p)| (c.as_str().to_string(), p))
+                    .collect(),
+            )
+            .map(|(c, p)| (VesselClass::from_text(&c), p)),
+            colour: vote(each.iter().filter_map(|a| a.colour.clone()).collect()),
+            containers_first: each.iter().find_map(|a| a.containers_first),
+            containers_last: each.iter().rev().find_map(|a| a.containers_last),
+            imo: first_some(&|a| a.imo.clone()),
+            mmsi: first_some(&|a| a.mmsi.clone()),
+            name: first_some(&|a| a.name.clone()),
+        }
+    }
+}
+
 /// Identity evidence between two detections.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Identity {
@@ -61,9 +194,9 @@ pub enum Identity {
 }
 
 /// Compares imo and mmsi (hard evidence).
-pub fn identity(a: &Observation, b: &Observation) -> Identity {
+pub fn identity(a: &Attrs, b: &Attrs) -> Identity {
     let cmp = |x: &Option<String>, y: &Option<String>| match (x, y) {
-        (Some(x), Some(y)) => Some(x.trim() == y.trim()),
+        (Some(x), Some(y)) => Some(x == y),
         _ => None,
     };
     match (cmp(&a.imo, &b.imo), cmp(&a.mmsi, &b.mmsi)) {
@@ -73,15 +206,17 @@ pub fn identity(a: &Observation, b: &Observation) -> Identity {
     }
 }
 
-/// The attribute LLR of `a` and `b` being the same vessel; `None` when identity forbids it.
-/// `compare_containers` is set for links across the sea, where the deck load should not change.
+/// The attribute LLR of `a` (earlier) and `b` (later) being the same vessel; `None` when
+/// identity forbids it. With `compare_containers` (links across the sea, where the deck
+/// load does not change) `a`'s last count is compared with `b`'s first, with
+/// `containers_drift` of the count added to the error (loading before departure or after
+/// arrival that no image saw).
 pub fn attribute_llr(
-    a: &Observation,
-    b: &Observation,
-    sensors: &SensorModels,
+    a: &Attrs,
+    b: &Attrs,
     compare_containers: bool,
+    containers_drift: f64,
 ) -> Option<f64> {
-    let (ma, mb): (&SensorModel, &SensorModel) = (sensors.get(a.sensor), sensors.get(b.sensor));
     let mut llr = 0.0;
     match identity(a, b) {
         Identity::Different => return None,
@@ -89,52 +224,31 @@ pub fn attribute_llr(
         Identity::Unknown => {}
     }
     if let (Some(x), Some(y)) = (&a.name, &b.name) {
-        llr += if x.trim().eq_ignore_ascii_case(y.trim()) {
+        llr += if x.eq_ignore_ascii_case(y) {
             NAME_LLR
         } else {
             -NAME_LLR
         };
     }
-    if let (Some(x), Some(y)) = (a.length_m, b.length_m) {
-        let s = ma.length_sigma_m.hypot(mb.length_sigma_m);
+    if let (Some((x, sx)), Some((y, sy))) = (a.length_m, b.length_m) {
+        let s = sx.hypot(sy);
         let d = s.hypot(TRAFFIC_LENGTH_SIGMA_M * std::f64::consts::SQRT_2);
         llr += gauss_llr(x - y, s, d);
     }
-    if let (Some(x), Some(y)) = (a.beam_m, b.beam_m) {
-        let s = ma.beam_sigma_m.hypot(mb.beam_sigma_m);
+    if let (Some((x, sx)), Some((y, sy))) = (a.beam_m, b.beam_m) {
+        let s = sx.hypot(sy);
         let d = s.hypot(TRAFFIC_BEAM_SIGMA_M * std::f64::consts::SQRT_2);
         llr += gauss_llr(x - y, s, d);
     }
-    if let (Some(x), Some(y)) = (&a.vessel_class, &b.vessel_class) {
-        if *x != VesselClass::Unknown && *y != VesselClass::Unknown {
-            llr += category_llr(
-                x == y,
-                ma.class_accuracy,
-                mb.class_accuracy,
-                CLASS_COINCIDENCE,
-                8.0,
-            );
-        }
+    if let (Some((x, px)), Some((y, py))) = (&a.class, &b.class) {
+        llr += category_llr(x == y, *px, *py, CLASS_COINCIDENCE, 8.0);
     }
-    if !a.sensor.is_sar() && !b.sensor.is_sar() {
-        if let (Some(x), Some(y)) = (&a.hull_color, &b.hull_color) {
-            let same = x.trim().eq_ignore_ascii_case(y.trim());
-            llr += category_llr(
-                same,
-                ma.color_accuracy,
-                mb.color_accuracy,
-                COLOUR_COINCIDENCE,
-                6.0,
-            );
-        }
+    if let (Some((x, px)), Some((y, py))) = (&a.colour, &b.colour) {
+        llr += category_llr(x == y, *px, *py, COLOUR_COINCIDENCE, 6.0);
     }
     if compare_containers {
-        if let (Some(x), Some(y)) = (a.containers, b.containers) {
-            let (x, y) = (f64::from(x), f64::from(y));
-            let s = (ma.containers_rel_sigma * (x + 1.0))
-                .hypot(mb.containers_rel_sigma * (y + 1.0))
-                .max(1.0)
-                + 2.0;
+        if let (Some((x, sx)), Some((y, sy))) = (a.containers_last, b.containers_first) {
+            let s = sx.hypot(sy).hypot(containers_drift * x.max(y)) + 1.0;
             let d = s.hypot(TRAFFIC_CONTAINERS_SIGMA * std::f64::consts::SQRT_2);
             llr += gauss_llr(x - y, s, d);
         }
@@ -160,7 +274,12 @@ mod tests {
     fn no_attributes_no_evidence() {
         let a = obs("a", 0.0, 0.0, 0);
         assert_eq!(
-            attribute_llr(&a, &a.clone(), &SensorModels::default(), true),
+            attribute_llr(
+                &Attrs::of(&a, &SensorModels::default()),
+                &Attrs::of(&a, &SensorModels::default()),
+                true,
+                0.0
+            ),
             Some(0.0)
         );
     }
@@ -169,8 +288,20 @@ mod tests {
     fn similar_length_supports_different_length_refutes() {
         let m = SensorModels::default();
         let a = ship(130.0, "red", Sensor::Planetscope);
-        let same = attribute_llr(&a, &ship(132.0, "red", Sensor::Planetscope), &m, false).unwrap();
-        let other = attribute_llr(&a, &ship(100.0, "red", Sensor::Planetscope), &m, false).unwrap();
+        let same = attribute_llr(
+            &Attrs::of(&a, &m),
+            &Attrs::of(&ship(132.0, "red", Sensor::Planetscope), &m),
+            false,
+            0.0,
+        )
+        .unwrap();
+        let other = attribute_llr(
+            &Attrs::of(&a, &m),
+            &Attrs::of(&ship(100.0, "red", Sensor::Planetscope), &m),
+            false,
+            0.0,
+        )
+        .unwrap();
         assert!(same > 1.0, "{same}");
         assert!(other < same - 2.0, "{other} vs {same}");
     }
@@ -180,7 +311,7 @@ mod tests {
         let m = SensorModels::default();
         let a = ship(130.0, "red", Sensor::Sentinel1);
         let b = ship(115.0, "blue", Sensor::Planetscope);
-        let llr = attribute_llr(&a, &b, &m, false).unwrap();
+        let llr = attribute_llr(&Attrs::of(&a, &m), &Attrs::of(&b, &m), false, 0.0).unwrap();
         // 15 m apart under a ~16 m SAR error is still mild evidence either way.
         assert!(llr > -1.5, "{llr}");
     }
@@ -192,9 +323,15 @@ mod tests {
         let mut b = a.clone();
         a.imo = Some("9123456".into());
         b.imo = Some("9999999".into());
-        assert_eq!(attribute_llr(&a, &b, &m, false), None);
+        assert_eq!(
+            attribute_llr(&Attrs::of(&a, &m), &Attrs::of(&b, &m), false, 0.0),
+            None
+        );
         b.imo = Some("9123456".into());
-        assert!(attribute_llr(&a, &b, &m, false).unwrap() >= IDENTITY_LLR);
+        assert!(
+            attribute_llr(&Attrs::of(&a, &m), &Attrs::of(&b, &m), false, 0.0).unwrap()
+                >= IDENTITY_LLR
+        );
     }
 
     #[test]
@@ -204,8 +341,8 @@ mod tests {
         let mut b = a.clone();
         a.containers = Some(120);
         b.containers = Some(10);
-        let at_sea = attribute_llr(&a, &b, &m, true).unwrap();
-        let in_port = attribute_llr(&a, &b, &m, false).unwrap();
-        assert!(at_sea < in_port - 3.0, "{at_sea} vs {in_port}");
+        let at_sea = attribute_llr(&Attrs::of(&a, &m), &Attrs::of(&b, &m), true, 0.0).unwrap();
+        let in_port = attribute_llr(&Attrs::of(&a, &m), &Attrs::of(&b, &m), false, 0.0).unwrap();
+        assert!(at_sea < in_port - 2.5, "{at_sea} vs {in_port}");
     }
 }

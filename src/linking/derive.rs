@@ -3,8 +3,10 @@
 //! at-sea detections between them as the via list). Every observation ends up in exactly
 //! one of: a stay, a voyage's via list, or the unmatched list.
 
+use crate::config::Config;
 use crate::evidence::EmptyBerth;
-use crate::linking::{LinkKind, Links};
+use crate::geodesy::geodesic_m;
+use crate::linking::{LinkKind, Linked, Node};
 use crate::model::{Event, Observation, Port, RouteMethod, Stay, Track, Voyage};
 use crate::stays::{median, summarise};
 
@@ -29,27 +31,143 @@ pub fn make_id(prefix: &str, k: usize, n: usize) -> String {
     format!("{prefix}-{:0width$}", k + 1)
 }
 
-enum Elem {
-    Stay(usize),
-    Sea(usize),
-}
-
-/// Derives the results from the links.
+/// Derives the results from both stages' links. A chain that is a single stay of one
+/// detection, or that has no stay, leaves its detections unmatched.
+///
+/// Consecutive stays of a chain at the same berth joined by a `Return` link at most
+/// `stays.merge_gap_hours` apart, with no clear scene between them showing the berth empty,
+/// are one stay whose sightings were interrupted (clouds, a missed detection): they are merged.
 pub fn derive(
     obs: &[Observation],
-    port_of: &[Option<usize>],
+    linked: &Linked,
     ports: &[Port],
-    links: &Links,
     empty: &EmptyBerth,
+    config: &Config,
 ) -> Derived {
-    let n = obs.len();
-    let mut order: Vec<usize> = (0..n).collect();
-    order.sort_by(|&a, &b| (obs[a].observed_at, &obs[a].id).cmp(&(obs[b].observed_at, &obs[b].id)));
+    let merged = merge_interrupted(obs, linked, ports, empty, config);
+    derive_merged(obs, &merged)
+}
 
-    let mut stays: Vec<Stay> = Vec::new();
+/// Merges interrupted stays (see [`derive`]) into a new [`Linked`] with the same chains.
+fn merge_interrupted(
+    obs: &[Observation],
+    linked: &Linked,
+    ports: &[Port],
+    empty: &EmptyBerth,
+    config: &Config,
+) -> Linked {
+    let merge_gap_s = (config.stays.merge_gap_hours * 3600.0) as i64;
+    let radius_m = config.stays.berth_radius_m;
+    let nodes = &linked.nodes;
+    let l = &linked.links;
+    // absorbed[k]: node k is merged into its predecessor's stay.
+    let absorbed: Vec<bool> = (0..nodes.len())
+        .map(|k| {
+            let Some(p) = l.predecessor[k] else {
+                return false;
+            };
+            let (Node::Stay(a), Node::Stay(b)) = (nodes[p], nodes[k]) else {
+                return false;
+            };
+            let (sa, sb) = (&linked.stays[a], &linked.stays[b]);
+            l.kind[p] == Some(LinkKind::Return)
+                && sa.port_id == sb.port_id
+                && sb.first_seen - sa.last_seen <= merge_gap_s
+                && sa.empty_after.is_none_or(|t| t > sb.first_seen)
+                && geodesic_m((sa.lon, sa.lat), (sb.lon, sb.lat)) <= radius_m
+        })
+        .collect();
+    if !absorbed.iter().any(|&x| x) {
+        return linked.clone();
+    }
+    let port_ix = |id: &str| ports.iter().position(|p| p.port_id == id).unwrap_or(0);
+    // Rebuild: each non-absorbed node keeps its place; absorbed stays join the head's stay.
+    let mut new_index = vec![usize::MAX; nodes.len()];
+    let mut out = Linked {
+        stay_candidates: linked.stay_candidates,
+        ..Default::default()
+    };
+    let mut members: Vec<Vec<usize>> = Vec::new();
+    for k in 0..nodes.len() {
+        if absorbed[k] {
+            continue;
+        }
+        new_index[k] = out.nodes.len();
+        match nodes[k] {
+            Node::Stay(s) => {
+                let mut m = linked.stays[s].observations.clone();
+                let mut j = k;
+                while let Some(next) = l.successor[j].filter(|&x| absorbed[x]) {
+                    if let Node::Stay(t) = nodes[next] {
+                        m.extend(&linked.stays[t].observations);
+                    }
+                    j = next;
+                }
+                m.sort_by(|&a, &b| {
+                    (obs[a].observed_at, &obs[a].id).cmp(&(obs[b].observed_at, &obs[b].id))
+                });
+                out.nodes.push(Node::Stay(members.len()));
+                members.push(m);
+                out.stay_port.push(linked.stay_port[s]);
+            }
+            Node::Sea(i) => out.nodes.push(Node::Sea(i)),
+        }
+    }
+    for (m, &p) in members.into_iter().zip(&out.stay_port) {
+        out.stays.push(summarise(
+            m,
+            &ports[p.min(ports.len().saturating_sub(1))].port_id,
+            obs,
+            empty,
+        ));
+    }
+    let _ = port_ix;
+    // Links: from the last absorbed node of each head to its successor.
+    let n2 = out.nodes.len();
+    out.links = crate::linking::Links {
+        successor: vec![None; n2],
+        predecessor: vec![None; n2],
+        kind: vec![None; n2],
+        weight: vec![0.0; n2],
+        probability: vec![0.0; n2],
+        candidates: l.candidates,
+    };
+    for k in 0..nodes.len() {
+        if absorbed[k] {
+            continue;
+        }
+        let mut j = k;
+        while let Some(next) = l.successor[j].filter(|&x| absorbed[x]) {
+            j = next;
+        }
+        if let Some(next) = l.successor[j] {
+            let (a, b) = (new_index[k], new_index[next]);
+            out.links.successor[a] = Some(b);
+            out.links.predecessor[b] = Some(a);
+            out.links.kind[a] = l.kind[j];
+            out.links.weight[a] = l.weight[j];
+            out.links.probability[a] = l.probability[j];
+        }
+    }
+    out
+}
+
+fn derive_merged(obs: &[Observation], linked: &Linked) -> Derived {
+    let n = obs.len();
+    let nodes = &linked.nodes;
+    let links = &linked.links;
+    let node_time = |k: usize| match nodes[k] {
+        Node::Stay(s) => (
+            linked.stays[s].first_seen,
+            obs[linked.stays[s].observations[0]].id.as_str(),
+        ),
+        Node::Sea(i) => (obs[i].observed_at, obs[i].id.as_str()),
+    };
+    let mut order: Vec<usize> = (0..nodes.len()).collect();
+    order.sort_by(|&a, &b| node_time(a).cmp(&node_time(b)));
+
     let mut unmatched: Vec<usize> = Vec::new();
-    // Per chain: its elements.
-    let mut chains: Vec<Vec<Elem>> = Vec::new();
+    let mut chains: Vec<Vec<usize>> = Vec::new();
     for &start in &order {
         if links.predecessor[start].is_some() {
             continue;
@@ -59,111 +177,68 @@ pub fn derive(
         while let Some(next) = links.successor[k] {
             chain.push(next);
             k = next;
-            if chain.len() > n {
+            if chain.len() > nodes.len() {
                 break; // cannot happen: links go forward in time
             }
         }
-        if chain.len() < 2 {
-            unmatched.push(start);
-            continue;
-        }
-        let mut elems: Vec<Elem> = Vec::new();
-        let mut current: Vec<usize> = Vec::new();
-        let mut current_port: Option<usize> = None;
-        for (pos, &i) in chain.iter().enumerate() {
-            let joined = pos > 0
-                && links.kind[chain[pos - 1]] == Some(LinkKind::Stay)
-                && port_of[i].is_some()
-                && port_of[i] == current_port;
-            if !joined && !current.is_empty() {
-                let p = current_port.unwrap_or(0);
-                stays.push(summarise(
-                    std::mem::take(&mut current),
-                    &ports[p].port_id,
-                    obs,
-                    empty,
-                ));
-                elems.push(Elem::Stay(stays.len() - 1));
-            }
-            match port_of[i] {
-                Some(p) => {
-                    current_port = Some(p);
-                    current.push(i);
-                }
-                None => {
-                    current_port = None;
-                    elems.push(Elem::Sea(i));
+        let has_stay = chain.iter().any(|&k| matches!(nodes[k], Node::Stay(_)));
+        let lone_sighting = chain.len() == 1
+            && matches!(nodes[chain[0]], Node::Stay(s) if linked.stays[s].observations.len() < 2);
+        if !has_stay || lone_sighting {
+            for &k in &chain {
+                match nodes[k] {
+                    Node::Stay(s) => unmatched.extend(&linked.stays[s].observations),
+                    Node::Sea(i) => unmatched.push(i),
                 }
             }
-        }
-        if !current.is_empty() {
-            let p = current_port.unwrap_or(0);
-            stays.push(summarise(current, &ports[p].port_id, obs, empty));
-            elems.push(Elem::Stay(stays.len() - 1));
-        }
-        if !elems.iter().any(|e| matches!(e, Elem::Stay(_))) {
-            unmatched.extend(chain);
             continue;
         }
-        chains.push(elems);
+        chains.push(chain);
     }
 
-    // Stay ids by (first_seen, port, first observation id).
-    let mut stay_order: Vec<usize> = (0..stays.len()).collect();
-    stay_order.sort_by(|&a, &b| {
-        let (x, y) = (&stays[a], &stays[b]);
-        (x.first_seen, &x.port_id, &obs[x.observations[0]].id).cmp(&(
-            y.first_seen,
-            &y.port_id,
-            &obs[y.observations[0]].id,
-        ))
-    });
-    let mut new_pos = vec![0usize; stays.len()];
-    for (k, &s) in stay_order.iter().enumerate() {
-        new_pos[s] = k;
-    }
-    let total = stays.len();
-    let mut sorted_stays: Vec<Option<Stay>> = vec![None; total];
-    for (old, s) in stays.into_iter().enumerate() {
-        let mut s = s;
-        s.stay_id = make_id("stay", new_pos[old], total);
-        sorted_stays[new_pos[old]] = Some(s);
-    }
-    let stays: Vec<Stay> = sorted_stays.into_iter().flatten().collect();
-    for c in chains.iter_mut() {
-        for e in c.iter_mut() {
-            if let Elem::Stay(s) = e {
-                *s = new_pos[*s];
-            }
-        }
-    }
-
-    // Tracks by (first_seen, first observation id).
-    let first_obs = |c: &[Elem]| -> usize {
-        match c[0] {
-            Elem::Stay(s) => stays[s].observations[0],
-            Elem::Sea(i) => i,
-        }
+    // Stays kept, with ids by (first_seen, port, first observation id).
+    let mut kept: Vec<usize> = chains
+        .iter()
+        .flatten()
+        .filter_map(|&k| match nodes[k] {
+            Node::Stay(s) => Some(s),
+            Node::Sea(_) => None,
+        })
+        .collect();
+    let key = |s: usize| {
+        let st = &linked.stays[s];
+        (
+            st.first_seen,
+            st.port_id.clone(),
+            obs[st.observations[0]].id.clone(),
+        )
     };
-    chains.sort_by(|a, b| {
-        let (x, y) = (first_obs(a), first_obs(b));
-        (obs[x].observed_at, &obs[x].id).cmp(&(obs[y].observed_at, &obs[y].id))
-    });
+    kept.sort_by_key(|&s| key(s));
+    let mut new_pos = vec![usize::MAX; linked.stays.len()];
+    let total = kept.len();
+    let mut stays = Vec::with_capacity(total);
+    for (k, &s) in kept.iter().enumerate() {
+        new_pos[s] = k;
+        let mut st = linked.stays[s].clone();
+        st.stay_id = make_id("stay", k, total);
+        stays.push(st);
+    }
+
     let n_tracks = chains.len();
     let mut vessel_of: Vec<Option<usize>> = vec![None; n];
     let mut tracks = Vec::with_capacity(n_tracks);
     let mut voyages: Vec<Voyage> = Vec::new();
-    for (t, elems) in chains.iter().enumerate() {
+    for (t, chain) in chains.iter().enumerate() {
         let vessel_id = make_id("vessel", t, n_tracks);
         let mut events = Vec::new();
         let mut members: Vec<usize> = Vec::new();
-        for e in elems {
-            match *e {
-                Elem::Stay(s) => {
-                    events.push(Event::Stay(s));
-                    members.extend(&stays[s].observations);
+        for &k in chain {
+            match nodes[k] {
+                Node::Stay(s) => {
+                    events.push(Event::Stay(new_pos[s]));
+                    members.extend(&linked.stays[s].observations);
                 }
-                Elem::Sea(i) => {
+                Node::Sea(i) => {
                     events.push(Event::AtSea(i));
                     members.push(i);
                 }
@@ -172,48 +247,37 @@ pub fn derive(
         for &i in &members {
             vessel_of[i] = Some(t);
         }
-        // Voyages between consecutive stays at different ports.
-        let stay_positions: Vec<usize> = elems
-            .iter()
-            .enumerate()
-            .filter_map(|(k, e)| matches!(e, Elem::Stay(_)).then_some(k))
+        let stay_at: Vec<usize> = (0..chain.len())
+            .filter(|&p| matches!(nodes[chain[p]], Node::Stay(_)))
             .collect();
-        let mut in_via = vec![false; elems.len()];
+        let mut in_via = vec![false; chain.len()];
         let mut voyage_count = 0;
-        for w in stay_positions.windows(2) {
-            let (Elem::Stay(a), Elem::Stay(b)) = (&elems[w[0]], &elems[w[1]]) else {
+        for w in stay_at.windows(2) {
+            let (Node::Stay(a), Node::Stay(b)) = (nodes[chain[w[0]]], nodes[chain[w[1]]]) else {
                 continue;
             };
-            if stays[*a].port_id == stays[*b].port_id {
+            if linked.stays[a].port_id == linked.stays[b].port_id {
                 continue;
             }
-            let via: Vec<usize> = (w[0] + 1..w[1])
-                .filter_map(|k| match elems[k] {
-                    Elem::Sea(i) => {
-                        in_via[k] = true;
-                        Some(i)
-                    }
-                    Elem::Stay(_) => None,
-                })
-                .collect();
-            // Confidence: every link from the origin's last detection to the destination's first.
+            let mut via = Vec::new();
+            for (p, flag) in in_via.iter_mut().enumerate().take(w[1]).skip(w[0] + 1) {
+                if let Node::Sea(i) = nodes[chain[p]] {
+                    *flag = true;
+                    via.push(i);
+                }
+            }
+            // Confidence: every link from the origin stay to the destination stay.
             let mut confidence = 1.0;
             let mut cost = 0.0;
-            let mut k = *stays[*a].observations.last().unwrap_or(&0);
-            let end = stays[*b].observations[0];
-            while k != end {
+            for &k in &chain[w[0]..w[1]] {
                 confidence *= links.probability[k];
                 cost -= links.weight[k];
-                match links.successor[k] {
-                    Some(next) => k = next,
-                    None => break,
-                }
             }
             voyages.push(Voyage {
                 voyage_id: String::new(),
                 vessel_id: vessel_id.clone(),
-                origin_stay: *a,
-                destination_stay: *b,
+                origin_stay: new_pos[a],
+                destination_stay: new_pos[b],
                 via,
                 confidence,
                 cost,
@@ -223,10 +287,10 @@ pub fn derive(
             });
             voyage_count += 1;
         }
-        for (k, e) in elems.iter().enumerate() {
-            if let Elem::Sea(i) = e {
-                if !in_via[k] {
-                    unmatched.push(*i);
+        for (p, &k) in chain.iter().enumerate() {
+            if let Node::Sea(i) = nodes[k] {
+                if !in_via[p] {
+                    unmatched.push(i);
                 }
             }
         }
@@ -262,25 +326,47 @@ pub fn derive(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::evidence::EmptyBerth;
     use crate::index::tests::obs;
+    use crate::linking::{LinkKind, Links};
+    use crate::stays::summarise;
 
-    fn links_for(n: usize, chain: &[(usize, usize, LinkKind)]) -> Links {
+    fn linked(
+        o: &[Observation],
+        stays: Vec<(Vec<usize>, &str)>,
+        sea: Vec<usize>,
+        chain: &[(usize, usize)],
+    ) -> Linked {
+        let stays: Vec<Stay> = stays
+            .into_iter()
+            .map(|(m, p)| summarise(m, p, o, &EmptyBerth::default()))
+            .collect();
+        let mut nodes: Vec<Node> = (0..stays.len()).map(Node::Stay).collect();
+        nodes.extend(sea.into_iter().map(Node::Sea));
+        let k = nodes.len();
         let mut l = Links {
-            successor: vec![None; n],
-            predecessor: vec![None; n],
-            kind: vec![None; n],
-            weight: vec![0.0; n],
-            probability: vec![0.0; n],
+            successor: vec![None; k],
+            predecessor: vec![None; k],
+            kind: vec![None; k],
+            weight: vec![0.0; k],
+            probability: vec![0.0; k],
             candidates: 0,
         };
-        for &(a, b, k) in chain {
+        for &(a, b) in chain {
             l.successor[a] = Some(b);
             l.predecessor[b] = Some(a);
-            l.kind[a] = Some(k);
+            l.kind[a] = Some(LinkKind::Passage);
             l.weight[a] = 3.0;
             l.probability[a] = 0.9;
         }
-        l
+        let stay_port = vec![0; stays.len()];
+        Linked {
+            stays,
+            stay_port,
+            nodes,
+            links: l,
+            stay_candidates: 0,
+        }
     }
 
     #[test]
@@ -290,22 +376,32 @@ mod tests {
     }
 
     #[test]
-    fn no_links_everything_unmatched() {
-        let o = vec![obs("a", 130.3, 42.236, 0), obs("b", 131.0, 42.5, 10)];
-        let d = derive(
+    fn no_links_lone_sightings_unmatched_real_stays_kept() {
+        let o = vec![
+            obs("a", 130.3, 42.236, 0),
+            obs("b", 131.0, 42.5, 10),
+            obs("c", 130.3, 42.236, 20),
+            obs("d", 130.3, 42.236, 30),
+        ];
+        let l = linked(
             &o,
-            &[Some(0), None],
-            &crate::ports::builtin(),
-            &links_for(2, &[]),
-            &EmptyBerth::default(),
+            vec![(vec![0], "najin"), (vec![2, 3], "najin")],
+            vec![1],
+            &[],
         );
-        assert!(d.stays.is_empty() && d.voyages.is_empty() && d.tracks.is_empty());
-        assert_eq!(d.unmatched, vec![0, 1]);
+        let d = derive_merged(&o, &l);
+        assert_eq!(
+            d.unmatched,
+            vec![0, 1],
+            "a lone port sighting and a sea sighting"
+        );
+        assert_eq!(d.stays.len(), 1);
+        assert_eq!(d.tracks.len(), 1);
+        assert!(d.voyages.is_empty());
     }
 
     #[test]
     fn a_shuttle_chain_gives_two_stays_one_voyage_and_a_via() {
-        let ports = crate::ports::builtin(); // 0 dunay, 1 najin
         let o = vec![
             obs("n1", 130.300, 42.236, 0),
             obs("n2", 130.300, 42.236, 86_400),
@@ -313,48 +409,41 @@ mod tests {
             obs("d1", 132.3545, 42.9045, 150_000),
             obs("fp", 131.0, 42.0, 5),
         ];
-        let port_of = [Some(1), Some(1), None, Some(0), None];
-        let l = links_for(
-            5,
-            &[
-                (0, 1, LinkKind::Stay),
-                (1, 2, LinkKind::Passage),
-                (2, 3, LinkKind::Passage),
-            ],
+        // nodes: 0 stay najin, 1 stay dunay, 2 sea, 3 fp
+        let l = linked(
+            &o,
+            vec![(vec![0, 1], "najin"), (vec![3], "dunay")],
+            vec![2, 4],
+            &[(0, 2), (2, 1)],
         );
-        let d = derive(&o, &port_of, &ports, &l, &EmptyBerth::default());
+        let d = derive_merged(&o, &l);
         assert_eq!(d.stays.len(), 2);
         assert_eq!(d.stays[0].port_id, "najin");
-        assert_eq!(d.stays[0].observations, vec![0, 1]);
         assert_eq!(d.voyages.len(), 1);
         let v = &d.voyages[0];
         assert_eq!((v.origin_stay, v.destination_stay), (0, 1));
         assert_eq!(v.via, vec![2]);
         assert!((v.confidence - 0.81).abs() < 1e-9, "two links of 0.9");
         assert_eq!(d.unmatched, vec![4]);
-        assert_eq!(d.tracks.len(), 1);
         assert_eq!(d.tracks[0].voyage_count, 1);
-        // Conservation: 2 + 1 in stays, 1 via, 1 unmatched.
         let in_stays: usize = d.stays.iter().map(|s| s.observations.len()).sum();
-        assert_eq!(in_stays + 1 + d.unmatched.len(), o.len());
+        assert_eq!(in_stays + 1 + d.unmatched.len(), o.len(), "conservation");
     }
 
     #[test]
     fn return_to_the_same_port_is_a_new_stay_but_no_voyage() {
-        let ports = crate::ports::builtin();
         let o = vec![
             obs("a", 130.300, 42.236, 0),
             obs("sea", 130.6, 42.2, 40_000),
             obs("b", 130.305, 42.230, 500_000),
         ];
-        let l = links_for(3, &[(0, 1, LinkKind::Passage), (1, 2, LinkKind::Passage)]);
-        let d = derive(
+        let l = linked(
             &o,
-            &[Some(1), None, Some(1)],
-            &ports,
-            &l,
-            &EmptyBerth::default(),
+            vec![(vec![0], "najin"), (vec![2], "najin")],
+            vec![1],
+            &[(0, 2), (2, 1)],
         );
+        let d = derive_merged(&o, &l);
         assert_eq!(d.stays.len(), 2);
         assert!(d.voyages.is_empty());
         assert_eq!(

@@ -1,18 +1,23 @@
-//! Linking: one global optimisation over all detections that decides which detection
-//! follows which for the same vessel, from which port stays, voyages and tracks follow.
+//! Linking, in two global optimisations.
 //!
-//! Every observation is a node. A candidate edge `i -> j` (j later than i) is a hypothesis
-//! "j is the next sighting of the vessel seen in i", of one of four kinds ([`LinkKind`]):
-//! staying at the same berth, returning to the same port after an unseen absence,
-//! a passage between two different places (port to port, port to sea, sea to port, sea to
-//! sea), or a duplicate in an overlapping image minutes apart. Its weight is a
-//! log-likelihood ratio (attributes under each sensor's error model, timing, distance,
-//! identity; see [`cost`] and docs/linking.md). Infeasible edges (faster than the maximum
-//! speed over the sea distance, longer than the maximum gap, different imo/mmsi, two
-//! detections in one image, through a clear scene showing the berth empty) are never built.
-//! [`assign::max_weight_successors`] then picks, globally, at most one successor and one
-//! predecessor per node maximising the total weight. Each chosen link gets a probability
-//! from its competitors (a soft-assignment marginal), and [`derive::derive`] turns chains into
+//! 1. **Stays** ([`stay_candidates`]): every detection in a port is a node; a candidate link
+//!    `i -> j` says "j is the next sighting of the vessel seen in i, still at the same berth"
+//!    (within `berth_radius_m` and `max_gap_hours`, no clear scene between them showing the
+//!    berth empty, not in the same image, no contradicting imo/mmsi). Runs of chosen links
+//!    are port stays.
+//! 2. **Voyages and tracks** ([`track_candidates`]): every stay and every at-sea detection
+//!    is a node; a candidate link says "v is where the vessel of u was seen next": a passage
+//!    to another port or across the sea, or a return to the same port after an unseen trip.
+//!    Stays are compared on all their detections at once (precision-weighted lengths, voted
+//!    colours and classes, the deck load at departure against the one at arrival), and their
+//!    timing on the stay ends and the clear scenes that showed the berths empty.
+//!
+//! In both, a link's weight is a log-likelihood ratio (see [`cost`] and docs/linking.md);
+//! infeasible links (faster than `max_speed_kn` over the sea distance, longer than the
+//! maximum gap, different imo/mmsi) are never built, and
+//! [`assign::max_weight_successors`] picks, globally, at most one successor and one
+//! predecessor per node maximising the total weight. Each chosen link gets a probability from
+//! its competitors (a soft-assignment marginal); [`derive::derive`] turns the chains into
 //! stays, voyages and tracks.
 
 pub mod assign;
@@ -26,8 +31,9 @@ use crate::config::Config;
 use crate::evidence::EmptyBerth;
 use crate::geodesy::{geodesic_m, M_PER_NM};
 use crate::index::ObsIndex;
-use crate::model::{Observation, Port};
+use crate::model::{Observation, Port, Stay, Time, VesselClass};
 use assign::Edge;
+use cost::Attrs;
 
 /// What a link means.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -51,17 +57,17 @@ pub struct Candidate {
     pub weight: f64,
 }
 
-/// The chosen links.
+/// The chosen links over some node set.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Links {
-    /// For each observation, the next observation of the same vessel.
+    /// For each node, the next node of the same vessel.
     pub successor: Vec<Option<usize>>,
     pub predecessor: Vec<Option<usize>>,
     /// Kind, weight and probability of the link to the successor.
     pub kind: Vec<Option<LinkKind>>,
     pub weight: Vec<f64>,
     pub probability: Vec<f64>,
-    /// Number of candidate edges considered.
+    /// Number of candidate links considered.
     pub candidates: usize,
 }
 
@@ -86,6 +92,30 @@ pub struct LinkInput<'a> {
     pub config: &'a Config,
 }
 
+/// A node of the voyage/track graph.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Node {
+    /// A port stay (index into [`Linked::stays`]).
+    Stay(usize),
+    /// An at-sea detection (index into the observations).
+    Sea(usize),
+}
+
+/// The result of both stages.
+#[derive(Debug, Clone, Default)]
+pub struct Linked {
+    /// Stays (ids not yet assigned), in time order of their first sighting.
+    pub stays: Vec<Stay>,
+    /// Port of each stay (index into the ports).
+    pub stay_port: Vec<usize>,
+    /// Nodes of the second stage: all stays, then all at-sea detections.
+    pub nodes: Vec<Node>,
+    /// Links between nodes.
+    pub links: Links,
+    /// Candidate links considered in the first stage (stays).
+    pub stay_candidates: usize,
+}
+
 /// Typical sailing speed, knots.
 const TYPICAL_SPEED_KN: f64 = 10.0;
 /// Mean length of a port stay, seconds.
@@ -97,10 +127,23 @@ const POSITION_SLACK_M: f64 = 500.0;
 /// LLR of a passage whose departure and arrival are both bounded by empty-berth scenes
 /// consistently with sailing at or above the minimum speed (two random vessels rarely are).
 const BOUNDED_PASSAGE_LLR: f64 = 1.0;
-/// Floor of a detection rate, per day (so an empty port does not make links free).
+/// Share of same-port re-sightings that are interrupted stays rather than trips.
+const INTERRUPTED_SHARE: f64 = 0.7;
+/// Most the same spot can say for an interrupted stay: berths are reused by other vessels.
+const SAME_BERTH_LLR_MAX: f64 = 3.0;
+/// Chance that a clear scene missed a vessel that was there.
+const EMPTY_SCENE_MISS: f64 = 0.1;
+/// Mean length of an interruption in the sightings of a stay, days.
+const INTERRUPTION_DAYS: f64 = 1.0;
+/// Floor of an event rate, per day (so an empty port does not make links free).
 const MIN_RATE_PER_DAY: f64 = 0.1;
 /// Candidates kept per node and kind (the best by weight).
 const MAX_CANDIDATES: usize = 16;
+/// Share of a deck load that may change unseen before departure or after arrival.
+const CONTAINERS_DRIFT: f64 = 0.15;
+/// Weight of a duplicate (same vessel in overlapping images minutes apart) on top of its
+/// attributes.
+const DUPLICATE_LLR: f64 = 6.0;
 
 fn same_image(a: &Observation, b: &Observation) -> bool {
     match (&a.scene_id, &b.scene_id) {
@@ -113,10 +156,9 @@ fn same_image(a: &Observation, b: &Observation) -> bool {
     }
 }
 
-/// Builds candidate edges, solves the global assignment, and scores the chosen links.
-pub fn link(input: &LinkInput) -> Links {
-    let n = input.obs.len();
-    let cands = candidates(input);
+/// Picks the links (global assignment), scores them with soft-assignment marginals and cuts
+/// those below `min_p`.
+pub fn choose(n: usize, cands: &[Candidate], min_p: f64) -> Links {
     let edges: Vec<Edge> = cands
         .iter()
         .map(|c| Edge {
@@ -126,8 +168,7 @@ pub fn link(input: &LinkInput) -> Links {
         })
         .collect();
     let successor = assign::max_weight_successors(n, &edges);
-
-    // Soft-assignment marginals: p(i->j) = e^w / (1 + sum_k e^w(i,k) + sum_{k != i} e^w(k,j)).
+    // p(i->j) = e^w / (1 + sum_k e^w(i,k) + sum_{k != i} e^w(k,j)).
     let mut out_sum = vec![0.0f64; n];
     let mut in_sum = vec![0.0f64; n];
     for c in cands.iter().filter(|c| c.weight.is_finite()) {
@@ -136,295 +177,134 @@ pub fn link(input: &LinkInput) -> Links {
         in_sum[c.to] += e;
     }
     let mut links = Links {
-        successor: successor.clone(),
+        successor: vec![None; n],
         predecessor: vec![None; n],
         kind: vec![None; n],
         weight: vec![0.0; n],
         probability: vec![0.0; n],
         candidates: cands.len(),
     };
-    // Best candidate per (from, to) pair (there is one per pair by construction).
     let mut by_from: Vec<Vec<&Candidate>> = vec![Vec::new(); n];
-    for c in &cands {
+    for c in cands {
         by_from[c.from].push(c);
     }
     for i in 0..n {
-        if let Some(j) = successor[i] {
-            links.predecessor[j] = Some(i);
-            if let Some(c) = by_from[i].iter().find(|c| c.to == j) {
-                let e = c.weight.min(50.0).exp();
-                let denom = 1.0 + out_sum[i] + in_sum[j] - e;
-                links.kind[i] = Some(c.kind);
-                links.weight[i] = c.weight;
-                links.probability[i] = (e / denom).clamp(0.0, 1.0);
-            }
+        let Some(j) = successor[i] else { continue };
+        let Some(c) = by_from[i]
+            .iter()
+            .filter(|c| c.to == j)
+            .max_by(|a, b| a.weight.total_cmp(&b.weight))
+        else {
+            continue;
+        };
+        let e = c.weight.min(50.0).exp();
+        let p = (e / (1.0 + out_sum[i] + in_sum[j] - e)).clamp(0.0, 1.0);
+        if p < min_p {
+            continue;
         }
-    }
-    // Cut links the model itself finds improbable.
-    let min_p = input.config.linking.min_link_probability;
-    for i in 0..n {
-        if let Some(j) = links.successor[i] {
-            if links.probability[i] < min_p {
-                links.successor[i] = None;
-                links.predecessor[j] = None;
-                links.kind[i] = None;
-                links.weight[i] = 0.0;
-                links.probability[i] = 0.0;
-            }
-        }
+        links.successor[i] = Some(j);
+        links.predecessor[j] = Some(i);
+        links.kind[i] = Some(c.kind);
+        links.weight[i] = c.weight;
+        links.probability[i] = p;
     }
     links
 }
 
-/// All feasible candidate edges with positive weight, sorted by (from, to).
-pub fn candidates(input: &LinkInput) -> Vec<Candidate> {
-    let obs = input.obs;
-    let n = obs.len();
-    let cfg = input.config;
-    // Time order, and per-port / at-sea lists in time order.
-    let mut order: Vec<usize> = (0..n).collect();
+/// Keeps the best `MAX_CANDIDATES` positive candidates of each kind.
+fn keep_best(groups: Vec<Vec<Candidate>>) -> Vec<Candidate> {
+    let mut out = Vec::new();
+    for mut v in groups {
+        v.retain(|c| c.weight.is_finite() && c.weight > 0.0);
+        v.sort_by(|x, y| y.weight.total_cmp(&x.weight).then(x.to.cmp(&y.to)));
+        v.truncate(MAX_CANDIDATES);
+        out.extend(v);
+    }
+    out
+}
+
+/// Order of observations by (time, id).
+fn time_order(obs: &[Observation]) -> Vec<usize> {
+    let mut order: Vec<usize> = (0..obs.len()).collect();
     order.sort_by(|&a, &b| (obs[a].observed_at, &obs[a].id).cmp(&(obs[b].observed_at, &obs[b].id)));
-    let mut rank = vec![0usize; n];
+    order
+}
+
+fn span_days(times: impl Iterator<Item = Time>) -> f64 {
+    let (mut lo, mut hi) = (i64::MAX, i64::MIN);
+    for t in times {
+        lo = lo.min(t);
+        hi = hi.max(t);
+    }
+    if lo > hi {
+        1.0
+    } else {
+        ((hi - lo) as f64 / 86_400.0).max(1.0)
+    }
+}
+
+/// Stage 1: candidate links between detections of one vessel at one berth, sorted by
+/// (from, to).
+pub fn stay_candidates(input: &LinkInput) -> Vec<Candidate> {
+    let obs = input.obs;
+    let cfg = input.config;
+    let order = time_order(obs);
+    let mut rank = vec![0usize; obs.len()];
     for (r, &i) in order.iter().enumerate() {
         rank[i] = r;
     }
-    let mut by_port: Vec<Vec<usize>> = vec![Vec::new(); input.ports.len()];
-    let mut at_sea: Vec<usize> = Vec::new();
-    for &i in &order {
-        match input.port_of[i] {
-            Some(p) => by_port[p].push(i),
-            None => at_sea.push(i),
-        }
+    let mut port_count = vec![0usize; input.ports.len()];
+    for p in input.port_of.iter().flatten() {
+        port_count[*p] += 1;
     }
-    // Detections per day in each port and at sea: how often "some other vessel" turns up.
-    let span_days = match (order.first(), order.last()) {
-        (Some(&a), Some(&b)) => {
-            ((obs[b].observed_at - obs[a].observed_at) as f64 / 86_400.0).max(1.0)
-        }
-        _ => 1.0,
-    };
-    let rate = |count: usize| (count as f64 / span_days).max(MIN_RATE_PER_DAY);
-    let port_rate: Vec<f64> = by_port.iter().map(|l| rate(l.len())).collect();
-    let sea_rate = rate(at_sea.len());
+    let span = span_days(obs.iter().map(|o| o.observed_at));
+    let port_rate: Vec<f64> = port_count
+        .iter()
+        .map(|&c| (c as f64 / span).max(MIN_RATE_PER_DAY))
+        .collect();
     let port_area_m2: Vec<f64> = input
         .ports
         .iter()
         .map(|p| p.zone.geodesic_area_unsigned().clamp(1e5, 1e9))
         .collect();
-
-    let max_kn = cfg.linking.max_speed_kn;
-    let min_kn = cfg.linking.min_speed_kn;
-    let max_gap_s = (cfg.linking.max_gap_days * 86_400.0) as i64;
     let stay_gap_s = (cfg.stays.max_gap_hours * 3600.0) as i64;
-    let lp = &cfg.linking;
-    let prior = lp.passage_prior;
-    let dwell_s = lp.dwell_days * 86_400.0;
-    let return_window_s = (lp.return_window_days * 86_400.0) as i64;
-
-    let window_s = max_gap_s.max(stay_gap_s).max(return_window_s);
-    let later = |i: usize, j: usize| rank[j] > rank[i];
-    let slice_after = |list: &[usize], t0: i64| -> std::ops::Range<usize> {
-        let lo = list.partition_point(|&k| obs[k].observed_at < t0);
-        let hi = list.partition_point(|&k| obs[k].observed_at <= t0 + window_s);
-        lo..hi
-    };
-    // Timing LLR of a passage of `dist_m` taking `dt_s` (log density per day of the gap
-    // under "same vessel"; the caller subtracts the log rate of other detections);
-    // None when infeasible.
-    let passage_time_llr = |dist_m: f64, dt_s: f64, both_at_sea: bool| -> Option<f64> {
-        let fast_s = (dist_m - POSITION_SLACK_M).max(0.0) / (max_kn * M_PER_NM) * 3600.0;
-        if dt_s < fast_s || dt_s > max_gap_s as f64 {
-            return None;
-        }
-        if both_at_sea && dt_s > 3600.0 {
-            let slow_s = (dist_m + POSITION_SLACK_M) / (min_kn * M_PER_NM) * 3600.0;
-            if dt_s > slow_s {
-                return None;
-            }
-        }
-        let typical_s = dist_m / (TYPICAL_SPEED_KN * M_PER_NM) * 3600.0;
-        let excess = (dt_s - typical_s).max(0.0);
-        let theta = if both_at_sea { dwell_s / 4.0 } else { dwell_s };
-        Some(-(theta / 86_400.0).ln() - excess / theta)
-    };
+    let attrs: Vec<Attrs> = obs.iter().map(|o| Attrs::of(o, &cfg.sensors)).collect();
+    let s2 = 2.0 * BERTH_POSITION_SIGMA_M.powi(2);
 
     let per_node: Vec<Vec<Candidate>> = order
         .par_iter()
+        .filter(|&&i| input.port_of[i].is_some())
         .map(|&i| {
             let a = &obs[i];
-            let mut stay_c: Vec<Candidate> = Vec::new();
-            let mut ret_c: Vec<Candidate> = Vec::new();
-            let mut pass_c: Vec<Candidate> = Vec::new();
-            let t0 = a.observed_at;
-            let push = |v: &mut Vec<Candidate>, j: usize, kind: LinkKind, w: f64| {
-                if w.is_finite() && w > 0.0 {
-                    v.push(Candidate {
-                        from: i,
-                        to: j,
-                        kind,
-                        weight: w,
-                    });
-                }
-            };
-            match input.port_of[i] {
-                Some(p) => {
-                    // Same port: stay at the berth, or return after an unseen trip.
-                    let list = &by_port[p];
-                    let empty_after = input.empty.after.get(i).copied().flatten();
-                    let staying = |b: &Observation| {
-                        let dt = b.observed_at - t0;
-                        dt <= stay_gap_s && empty_after.is_none_or(|te| te >= b.observed_at)
-                    };
-                    // Staying at the berth: candidates from the R-tree within the berth radius.
-                    for j in input.index.within_m(a.lon, a.lat, cfg.stays.berth_radius_m) {
-                        let b = &obs[j];
-                        if !later(i, j)
-                            || input.port_of[j] != Some(p)
-                            || same_image(a, b)
-                            || !staying(b)
-                        {
-                            continue;
-                        }
-                        let dt = (b.observed_at - t0) as f64;
-                        let d = geodesic_m((a.lon, a.lat), (b.lon, b.lat));
-                        let Some(attr) = cost::attribute_llr(a, b, &cfg.sensors, false) else {
-                            continue;
-                        };
-                        let s2 = 2.0 * BERTH_POSITION_SIGMA_M.powi(2);
-                        let pos = (port_area_m2[p] / (std::f64::consts::PI * s2)).ln() - d * d / s2;
-                        let time =
-                            -(STAY_MEAN_S / 86_400.0).ln() - dt / STAY_MEAN_S - port_rate[p].ln();
-                        push(
-                            &mut stay_c,
-                            j,
-                            LinkKind::Stay,
-                            attr + pos + time + lp.stay_prior,
-                        );
-                    }
-                    // Returning to the port after an unseen trip: a new stay.
-                    for &j in &list[slice_after(list, t0)] {
-                        let b = &obs[j];
-                        if !later(i, j) || same_image(a, b) {
-                            continue;
-                        }
-                        let dt = (b.observed_at - t0) as f64;
-                        let d = geodesic_m((a.lon, a.lat), (b.lon, b.lat));
-                        if d <= cfg.stays.berth_radius_m && staying(b) {
-                            continue; // a stay candidate above
-                        }
-                        if (b.observed_at - t0) <= return_window_s && dt > 3600.0 {
-                            let Some(attr) = cost::attribute_llr(a, b, &cfg.sensors, false) else {
-                                continue;
-                            };
-                            // Half the time a vessel comes back to the same berth.
-                            let s2 = 2.0 * BERTH_POSITION_SIGMA_M.powi(2);
-                            let same_berth =
-                                (port_area_m2[p] / (std::f64::consts::PI * s2)).ln() - d * d / s2;
-                            let pos = (0.5 * same_berth.min(50.0).exp() + 0.5).ln();
-                            let time =
-                                lp.return_window_days.max(1.0).recip().ln() - port_rate[p].ln();
-                            push(
-                                &mut ret_c,
-                                j,
-                                LinkKind::Return,
-                                attr + pos + time + lp.return_prior,
-                            );
-                        }
-                    }
-                    // Other ports.
-                    for (q, list) in by_port.iter().enumerate() {
-                        if q == p {
-                            continue;
-                        }
-                        let dist_m = input.sea.port_km[p][q] * 1000.0;
-                        if !dist_m.is_finite() {
-                            continue;
-                        }
-                        // Slowest plausible sailing: at the minimum speed.
-                        let slow_s = (dist_m + POSITION_SLACK_M) / (min_kn * M_PER_NM) * 3600.0;
-                        let left_before = input.empty.after.get(i).copied().flatten();
-                        for &j in &list[slice_after(list, t0)] {
-                            let b = &obs[j];
-                            let dt = (b.observed_at - t0) as f64;
-                            // Clear scenes showed the origin berth empty at `left_before` and
-                            // the destination berth empty at `arrived_after`: the vessel was
-                            // at sea for at least their difference.
-                            let arrived_after = input.empty.before.get(j).copied().flatten();
-                            let bounded = match (left_before, arrived_after) {
-                                (Some(l), Some(a)) => {
-                                    if (a - l) as f64 > slow_s {
-                                        continue;
-                                    }
-                                    BOUNDED_PASSAGE_LLR
-                                }
-                                _ => 0.0,
-                            };
-                            let Some(time) = passage_time_llr(dist_m, dt, false) else {
-                                continue;
-                            };
-                            let Some(attr) = cost::attribute_llr(a, b, &cfg.sensors, true) else {
-                                continue;
-                            };
-                            let w = attr + time + bounded - port_rate[q].ln() + prior;
-                            push(&mut pass_c, j, LinkKind::Passage, w);
-                        }
-                    }
-                }
-                None => {
-                    // At sea: to later ports.
-                    for (q, list) in by_port.iter().enumerate() {
-                        for &j in &list[slice_after(list, t0)] {
-                            let b = &obs[j];
-                            let dist_m = sea_m(input, a, b);
-                            let dt = (b.observed_at - t0) as f64;
-                            let Some(time) = passage_time_llr(dist_m, dt, false) else {
-                                continue;
-                            };
-                            let Some(attr) = cost::attribute_llr(a, b, &cfg.sensors, true) else {
-                                continue;
-                            };
-                            let w = attr + time - port_rate[q].ln() + prior;
-                            push(&mut pass_c, j, LinkKind::Passage, w);
-                        }
-                    }
-                }
-            }
-            // To later at-sea detections (from a port or from sea).
-            for &j in &at_sea[slice_after(&at_sea, t0)] {
-                if !later(i, j) || same_image(a, &obs[j]) {
-                    continue;
-                }
-                let b = &obs[j];
-                let dt = (b.observed_at - t0) as f64;
-                let geo_m = geodesic_m((a.lon, a.lat), (b.lon, b.lat));
-                let dup = input.port_of[i].is_none()
-                    && dt <= cfg.stays.duplicate_window_s as f64
-                    && geo_m <= cfg.stays.duplicate_radius_m;
-                let Some(attr) = cost::attribute_llr(a, b, &cfg.sensors, true) else {
-                    continue;
-                };
-                if dup {
-                    push(&mut pass_c, j, LinkKind::Duplicate, attr + 6.0);
-                    continue;
-                }
-                let dist_m = sea_m(input, a, b);
-                let Some(time) = passage_time_llr(dist_m, dt, input.port_of[i].is_none()) else {
-                    continue;
-                };
-                push(
-                    &mut pass_c,
-                    j,
-                    LinkKind::Passage,
-                    attr + time - sea_rate.ln() + prior,
-                );
-            }
+            let p = input.port_of[i].unwrap_or(0);
+            let empty_after = input.empty.after.get(i).copied().flatten();
             let mut out = Vec::new();
-            for mut v in [stay_c, ret_c, pass_c] {
-                v.sort_by(|x, y| y.weight.total_cmp(&x.weight).then(x.to.cmp(&y.to)));
-                v.truncate(MAX_CANDIDATES);
-                out.extend(v);
+            for j in input.index.within_m(a.lon, a.lat, cfg.stays.berth_radius_m) {
+                let b = &obs[j];
+                let dt_s = b.observed_at - a.observed_at;
+                if rank[j] <= rank[i]
+                    || input.port_of[j] != Some(p)
+                    || dt_s > stay_gap_s
+                    || empty_after.is_some_and(|te| te < b.observed_at)
+                    || same_image(a, b)
+                {
+                    continue;
+                }
+                let Some(attr) = cost::attribute_llr(&attrs[i], &attrs[j], false, 0.0) else {
+                    continue;
+                };
+                let d = geodesic_m((a.lon, a.lat), (b.lon, b.lat));
+                let pos = (port_area_m2[p] / (std::f64::consts::PI * s2)).ln() - d * d / s2;
+                let dt = dt_s as f64;
+                let time = -(STAY_MEAN_S / 86_400.0).ln() - dt / STAY_MEAN_S - port_rate[p].ln();
+                out.push(Candidate {
+                    from: i,
+                    to: j,
+                    kind: LinkKind::Stay,
+                    weight: attr + pos + time + cfg.linking.stay_prior,
+                });
             }
-            out
+            keep_best(vec![out])
         })
         .collect();
     let mut all: Vec<Candidate> = per_node.into_iter().flatten().collect();
@@ -432,10 +312,329 @@ pub fn candidates(input: &LinkInput) -> Vec<Candidate> {
     all
 }
 
-/// Sea distance between two detections, metres (router where it knows, else geodesic).
-fn sea_m(input: &LinkInput, a: &Observation, b: &Observation) -> f64 {
-    let (pa, pb) = ((a.lon, a.lat), (b.lon, b.lat));
-    (input.sea.point_km)(pa, pb)
-        .map(|km| km * 1000.0)
-        .unwrap_or_else(|| geodesic_m(pa, pb))
+/// One node of stage 2, with what the links compare.
+struct NodeInfo {
+    port: Option<usize>,
+    lon: f64,
+    lat: f64,
+    t_first: Time,
+    t_last: Time,
+    /// Clear scene showing the berth empty before the first / after the last sighting.
+    empty_before: Option<Time>,
+    empty_after: Option<Time>,
+    attrs: Attrs,
+    /// The detection (for at-sea nodes), to tell two detections of one image apart.
+    obs: Option<usize>,
+}
+
+/// Prior log-odds that a vessel travels between ports at all: harbour craft (tugs, fishing
+/// boats, naval and passenger vessels) and small vessels rarely make the passage.
+fn traveller_prior(a: &Attrs, lp: &crate::config::LinkParams) -> f64 {
+    let harbour_craft = a.class.as_ref().is_some_and(|(c, p)| {
+        *p >= 0.6
+            && matches!(
+                c,
+                VesselClass::Tug
+                    | VesselClass::Fishing
+                    | VesselClass::Naval
+                    | VesselClass::Passenger
+            )
+    });
+    let small = a
+        .length_m
+        .is_some_and(|(l, s)| l + 2.0 * s < lp.small_vessel_m);
+    let mut w = 0.0;
+    if harbour_craft {
+        w += lp.harbour_craft_passage_prior;
+    }
+    if small {
+        w += lp.small_vessel_passage_prior;
+    }
+    w
+}
+
+/// Stage 2: candidate links between stays and at-sea detections, sorted by (from, to).
+fn track_candidates(
+    input: &LinkInput,
+    stays: &[Stay],
+    stay_port: &[usize],
+    nodes: &[Node],
+) -> Vec<Candidate> {
+    let obs = input.obs;
+    let cfg = input.config;
+    let lp = &cfg.linking;
+    let info: Vec<NodeInfo> = nodes
+        .iter()
+        .map(|n| match *n {
+            Node::Stay(s) => {
+                let st = &stays[s];
+                let members: Vec<&Observation> = st.observations.iter().map(|&i| &obs[i]).collect();
+                NodeInfo {
+                    port: Some(stay_port[s]),
+                    lon: st.lon,
+                    lat: st.lat,
+                    t_first: st.first_seen,
+                    t_last: st.last_seen,
+                    empty_before: st.empty_before,
+                    empty_after: st.empty_after,
+                    attrs: Attrs::combine(&members, &cfg.sensors),
+                    obs: None,
+                }
+            }
+            Node::Sea(i) => NodeInfo {
+                port: None,
+                lon: obs[i].lon,
+                lat: obs[i].lat,
+                t_first: obs[i].observed_at,
+                t_last: obs[i].observed_at,
+                empty_before: None,
+                empty_after: None,
+                attrs: Attrs::of(&obs[i], &cfg.sensors),
+                obs: Some(i),
+            },
+        })
+        .collect();
+    // Per port (and at sea): nodes sorted by first sighting.
+    let mut by_port: Vec<Vec<usize>> = vec![Vec::new(); input.ports.len()];
+    let mut at_sea: Vec<usize> = Vec::new();
+    let mut order: Vec<usize> = (0..nodes.len()).collect();
+    order.sort_by_key(|&k| (info[k].t_first, k));
+    for &k in &order {
+        match info[k].port {
+            Some(p) => by_port[p].push(k),
+            None => at_sea.push(k),
+        }
+    }
+    let span = span_days(info.iter().map(|n| n.t_first));
+    let rate = |count: usize| (count as f64 / span).max(MIN_RATE_PER_DAY);
+    let arrival_rate: Vec<f64> = by_port.iter().map(|l| rate(l.len())).collect();
+    let sea_rate = rate(at_sea.len());
+    let port_area_m2: Vec<f64> = input
+        .ports
+        .iter()
+        .map(|p| p.zone.geodesic_area_unsigned().clamp(1e5, 1e9))
+        .collect();
+
+    let max_kn = lp.max_speed_kn;
+    let min_kn = lp.min_speed_kn;
+    let max_gap_s = (lp.max_gap_days * 86_400.0) as i64;
+    let return_window_s = (lp.return_window_days * 86_400.0) as i64;
+    let dwell_s = lp.dwell_days * 86_400.0;
+    let window_s = max_gap_s.max(return_window_s);
+    let slice_after = |list: &[usize], t0: Time| -> std::ops::Range<usize> {
+        let lo = list.partition_point(|&k| info[k].t_first < t0);
+        let hi = list.partition_point(|&k| info[k].t_first <= t0 + window_s);
+        lo..hi
+    };
+    let slow_s = |dist_m: f64| (dist_m + POSITION_SLACK_M) / (min_kn * M_PER_NM) * 3600.0;
+    // Log density (per day) of a passage of `dist_m` with `dt_s` between sightings under
+    // "same vessel": unseen time at the ends is exponential with mean `theta`; None when
+    // faster than the maximum speed or beyond the maximum gap.
+    let passage_time = |dist_m: f64, dt_s: f64, theta_s: f64| -> Option<f64> {
+        let fast_s = (dist_m - POSITION_SLACK_M).max(0.0) / (max_kn * M_PER_NM) * 3600.0;
+        if dt_s < fast_s || dt_s > max_gap_s as f64 {
+            return None;
+        }
+        let typical_s = dist_m / (TYPICAL_SPEED_KN * M_PER_NM) * 3600.0;
+        let excess = (dt_s - typical_s).max(0.0);
+        Some(-(theta_s / 86_400.0).ln() - excess / theta_s)
+    };
+    let point_m = |a: &NodeInfo, b: &NodeInfo| -> f64 {
+        (input.sea.point_km)((a.lon, a.lat), (b.lon, b.lat))
+            .map(|km| km * 1000.0)
+            .unwrap_or_else(|| geodesic_m((a.lon, a.lat), (b.lon, b.lat)))
+    };
+    let s2 = 2.0 * BERTH_POSITION_SIGMA_M.powi(2);
+
+    let per_node: Vec<Vec<Candidate>> = order
+        .par_iter()
+        .map(|&u| {
+            let a = &info[u];
+            let t0 = a.t_last;
+            let mut ret_c = Vec::new();
+            let mut pass_c = Vec::new();
+            let push = |v: &mut Vec<Candidate>, to: usize, kind: LinkKind, w: f64| {
+                v.push(Candidate {
+                    from: u,
+                    to,
+                    kind,
+                    weight: w,
+                });
+            };
+            let later = |b: &NodeInfo| {
+                b.t_first > t0 || (b.t_first == t0 && b.obs.is_some() && a.obs.is_some())
+            };
+            // To ports.
+            for (q, list) in by_port.iter().enumerate() {
+                for &v in &list[slice_after(list, t0)] {
+                    let b = &info[v];
+                    if v == u || !later(b) {
+                        continue;
+                    }
+                    let dt_s = (b.t_first - t0) as f64;
+                    if a.port == Some(q) {
+                        // Return to the same port after an unseen trip.
+                        if b.t_first - t0 > return_window_s {
+                            continue;
+                        }
+                        let Some(attr) = cost::attribute_llr(&a.attrs, &b.attrs, false, 0.0) else {
+                            continue;
+                        };
+                        let d = geodesic_m((a.lon, a.lat), (b.lon, b.lat));
+                        // Either the stay was only interrupted (clouds, a missed detection):
+                        // a short gap at the same berth; or the vessel made an unseen trip
+                        // and came back anywhere in the port within the return window.
+                        let gap_days = (b.t_first - t0) as f64 / 86_400.0;
+                        let same_berth =
+                            (port_area_m2[q] / (std::f64::consts::PI * s2)).ln() - d * d / s2;
+                        let seen_empty = a.empty_after.is_some_and(|t| t < b.t_first);
+                        // A clear scene showing the berth empty rules an interruption out,
+                        // unless that scene missed the vessel.
+                        let missed = if seen_empty { EMPTY_SCENE_MISS } else { 1.0 };
+                        let interrupted =
+                            missed * INTERRUPTED_SHARE * (-gap_days / INTERRUPTION_DAYS).exp()
+                                / INTERRUPTION_DAYS
+                                * same_berth.min(SAME_BERTH_LLR_MAX).exp();
+                        let trip = (1.0 - INTERRUPTED_SHARE) / lp.return_window_days.max(1.0);
+                        let time = (interrupted + trip).ln() - arrival_rate[q].ln();
+                        push(
+                            &mut ret_c,
+                            v,
+                            LinkKind::Return,
+                            attr + time + lp.return_prior,
+                        );
+                        continue;
+                    }
+                    let dist_m = match a.port {
+                        Some(p) => input.sea.port_km[p][q] * 1000.0,
+                        None => point_m(a, b),
+                    };
+                    if !dist_m.is_finite() {
+                        continue;
+                    }
+                    // Clear scenes bound departure and arrival: the vessel was at sea at
+                    // least from `empty_after` (origin) to `empty_before` (destination).
+                    let bounded = match (a.empty_after, b.empty_before) {
+                        (Some(l), Some(r)) if (r - l) as f64 > slow_s(dist_m) => continue,
+                        (Some(_), Some(_)) => BOUNDED_PASSAGE_LLR,
+                        _ => 0.0,
+                    };
+                    let theta = if a.port.is_some() {
+                        dwell_s
+                    } else {
+                        dwell_s / 2.0
+                    };
+                    let Some(time) = passage_time(dist_m, dt_s, theta) else {
+                        continue;
+                    };
+                    let Some(attr) =
+                        cost::attribute_llr(&a.attrs, &b.attrs, true, CONTAINERS_DRIFT)
+                    else {
+                        continue;
+                    };
+                    let w = attr + time + bounded - arrival_rate[q].ln()
+                        + lp.passage_prior
+                        + traveller_prior(&a.attrs, lp);
+                    push(&mut pass_c, v, LinkKind::Passage, w);
+                }
+            }
+            // To the sea.
+            for &v in &at_sea[slice_after(&at_sea, t0)] {
+                let b = &info[v];
+                if v == u || !later(b) {
+                    continue;
+                }
+                if let (Some(x), Some(y)) = (a.obs, b.obs) {
+                    if same_image(&obs[x], &obs[y]) {
+                        continue;
+                    }
+                }
+                let dt_s = (b.t_first - t0) as f64;
+                let Some(attr) = cost::attribute_llr(&a.attrs, &b.attrs, true, CONTAINERS_DRIFT)
+                else {
+                    continue;
+                };
+                let dist_m = point_m(a, b);
+                if a.port.is_none()
+                    && dt_s <= cfg.stays.duplicate_window_s as f64
+                    && dist_m <= cfg.stays.duplicate_radius_m
+                {
+                    push(&mut pass_c, v, LinkKind::Duplicate, attr + DUPLICATE_LLR);
+                    continue;
+                }
+                if a.port.is_none() && dt_s > 3600.0 && dt_s > slow_s(dist_m) {
+                    continue; // underway at sea: at least the minimum speed
+                }
+                let theta = if a.port.is_some() {
+                    dwell_s
+                } else {
+                    dwell_s / 4.0
+                };
+                let Some(time) = passage_time(dist_m, dt_s, theta) else {
+                    continue;
+                };
+                let w =
+                    attr + time - sea_rate.ln() + lp.passage_prior + traveller_prior(&a.attrs, lp);
+                push(&mut pass_c, v, LinkKind::Passage, w);
+            }
+            keep_best(vec![ret_c, pass_c])
+        })
+        .collect();
+    let mut all: Vec<Candidate> = per_node.into_iter().flatten().collect();
+    all.sort_by_key(|c| (c.from, c.to));
+    all
+}
+
+/// Runs both stages.
+pub fn link(input: &LinkInput) -> Linked {
+    let obs = input.obs;
+    let n = obs.len();
+    // Stage 1: stays.
+    let cands = stay_candidates(input);
+    let stay_links = choose(n, &cands, input.config.linking.min_link_probability);
+    let mut stays = Vec::new();
+    let mut stay_port = Vec::new();
+    for &i in &time_order(obs) {
+        let Some(p) = input.port_of[i] else { continue };
+        if stay_links.predecessor[i].is_some() {
+            continue;
+        }
+        let mut members = vec![i];
+        let mut k = i;
+        while let Some(next) = stay_links.successor[k] {
+            members.push(next);
+            k = next;
+            if members.len() > n {
+                break;
+            }
+        }
+        stays.push(crate::stays::summarise(
+            members,
+            &input.ports[p].port_id,
+            obs,
+            input.empty,
+        ));
+        stay_port.push(p);
+    }
+    // Stage 2: voyages and tracks.
+    let mut nodes: Vec<Node> = (0..stays.len()).map(Node::Stay).collect();
+    nodes.extend(
+        time_order(obs)
+            .into_iter()
+            .filter(|&i| input.port_of[i].is_none())
+            .map(Node::Sea),
+    );
+    let cands2 = track_candidates(input, &stays, &stay_port, &nodes);
+    let links = choose(
+        nodes.len(),
+        &cands2,
+        input.config.linking.min_link_probability,
+    );
+    Linked {
+        stays,
+        stay_port,
+        nodes,
+        links,
+        stay_candidates: cands.len(),
+    }
 }
