@@ -212,12 +212,12 @@ impl Default for SensorModels {
             class_accuracy: cls,
         };
         SensorModels {
-            sentinel_1: m(15.0, 6.0, 0.5, 0.5, 0.6),
-            sentinel_2: m(10.0, 5.0, 0.7, 0.4, 0.7),
-            planetscope: m(6.0, 3.0, 0.8, 0.25, 0.8),
-            skysat: m(2.5, 1.5, 0.9, 0.08, 0.9),
-            worldview: m(1.5, 1.0, 0.95, 0.05, 0.95),
-            maxar: m(1.5, 1.0, 0.95, 0.05, 0.95),
+            sentinel_1: m(15.0, 6.0, 0.5, 0.5, 0.67),
+            sentinel_2: m(10.0, 4.0, 0.87, 0.4, 0.78),
+            planetscope: m(6.0, 2.5, 0.94, 0.25, 0.8),
+            skysat: m(2.0, 1.0, 0.98, 0.05, 0.95),
+            worldview: m(2.0, 1.0, 0.98, 0.05, 0.95),
+            maxar: m(2.0, 1.0, 0.98, 0.05, 0.95),
             other: SensorModel::default(),
         }
     }

@@ -297,11 +297,12 @@ pub fn stay_candidates(input: &LinkInput) -> Vec<Candidate> {
                 let pos = (port_area_m2[p] / (std::f64::consts::PI * s2)).ln() - d * d / s2;
                 let dt = dt_s as f64;
                 let time = -(STAY_MEAN_S / 86_400.0).ln() - dt / STAY_MEAN_S - port_rate[p].ln();
+                let real = real_llr(&[a]) + real_llr(&[b]);
                 out.push(Candidate {
                     from: i,
                     to: j,
                     kind: LinkKind::Stay,
-                    weight: attr + pos + time + cfg.linking.stay_prior,
+                    weight: attr + pos + time + real + cfg.linking.stay_prior,
                 });
             }
             keep_best(vec![out])
@@ -325,6 +326,20 @@ struct NodeInfo {
     attrs: Attrs,
     /// The detection (for at-sea nodes), to tell two detections of one image apart.
     obs: Option<usize>,
+    /// Log-probability that the node is a real vessel, from detector confidences.
+    real: f64,
+}
+
+/// Log-probability that at least one of the detections is a real vessel, taking each
+/// detector `confidence` as the probability that its detection is real (no confidence:
+/// certainly real). Linking a likely false alarm costs this much.
+fn real_llr(members: &[&Observation]) -> f64 {
+    let all_false: f64 = members
+        .iter()
+        .filter_map(|o| o.confidence)
+        .map(|c| 1.0 - c.clamp(0.0, 1.0))
+        .product();
+    (1.0 - all_false).max(0.02).ln()
 }
 
 /// Prior log-odds that a vessel travels between ports at all: harbour craft (tugs, fishing
@@ -379,6 +394,7 @@ fn track_candidates(
                     empty_after: st.empty_after,
                     attrs: Attrs::combine(&members, &cfg.sensors),
                     obs: None,
+                    real: real_llr(&members),
                 }
             }
             Node::Sea(i) => NodeInfo {
@@ -391,6 +407,7 @@ fn track_candidates(
                 empty_after: None,
                 attrs: Attrs::of(&obs[i], &cfg.sensors),
                 obs: Some(i),
+                real: real_llr(&[&obs[i]]),
             },
         })
         .collect();
@@ -458,7 +475,7 @@ fn track_candidates(
                     from: u,
                     to,
                     kind,
-                    weight: w,
+                    weight: w + a.real + info[to].real,
                 });
             };
             let later = |b: &NodeInfo| {
