@@ -136,7 +136,7 @@ impl Default for LinkParams {
             small_vessel_m: 60.0,
             stay_prior: 0.0,
             return_prior: 0.0,
-            dwell_days: 1.5,
+            dwell_days: 2.5,
             return_window_days: 12.0,
             min_link_probability: 0.05,
         }
