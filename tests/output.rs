@@ -503,3 +503,40 @@ fn empty_gpkg_layers_load_in_qgis() {
     write_empty(&dir, OutputFormat::Gpkg);
     check_in_qgis(&dir);
 }
+
+/// Runs the real `shiplink match` on the shipped fixture into `out` (issue 4: the QGIS check
+/// runs on a fixture run's outputs, not only on hand-made layers).
+fn match_fixture(out: &Path, format: &str) {
+    let root = env!("CARGO_MANIFEST_DIR");
+    let fx = Path::new(root).join("fixtures/najin-dunay");
+    let status = Command::new(env!("CARGO_BIN_EXE_shiplink"))
+        .arg("match")
+        .arg(fx.join("observations"))
+        .arg("--scenes")
+        .arg(fx.join("scenes.geojson"))
+        .arg("--out")
+        .arg(out)
+        .args(["-f", format, "-q"])
+        .status()
+        .expect("run shiplink");
+    assert!(matches!(status.code(), Some(0) | Some(1)), "{status:?}");
+}
+
+#[test]
+fn fixture_run_geojson_loads_in_qgis() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    match_fixture(&out, "geojson");
+    assert!(out.join("land.geojson").is_file(), "context land layer");
+    check_in_qgis(&out);
+}
+
+#[cfg(feature = "gdal")]
+#[test]
+fn fixture_run_gpkg_loads_in_qgis() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    match_fixture(&out, "gpkg");
+    assert!(out.join("shiplink.gpkg").is_file());
+    check_in_qgis(&out);
+}

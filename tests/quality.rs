@@ -1,0 +1,56 @@
+//! Matching quality on simulated Najin–Dunay scenarios (issue 2).
+//!
+//! The issue's target is voyage F1 >= 0.90 and IDF1 >= 0.85 on five seeds; the current model
+//! does not reach it (see the README's quality table). This test guards what it does reach,
+//! so that a change that makes matching worse fails: every seed must stay above the floors
+//! below, which sit a little under the worst seed measured when they were set.
+
+use shiplink::evaluate::evaluate_paths;
+use shiplink::pipeline::{run_match, MatchOptions};
+use shiplink::simulate::{write_scenario, SimParams};
+
+const MIN_VOYAGE_F1: f64 = 0.45;
+const MIN_IDF1: f64 = 0.48;
+
+#[test]
+fn five_seeds_stay_above_the_quality_floor() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut report = Vec::new();
+    for seed in 1..=5u64 {
+        let scen = dir.path().join(format!("sim-{seed}"));
+        write_scenario(
+            &scen,
+            &SimParams {
+                seed,
+                days: 60,
+                scale: 1.0,
+                overwrite: false,
+            },
+        )
+        .unwrap();
+        let out = dir.path().join(format!("out-{seed}"));
+        run_match(&MatchOptions {
+            inputs: vec![scen.join("observations")],
+            out: out.clone(),
+            ports: None,
+            scenes: Some(scen.join("scenes.geojson")),
+            config: None,
+            land: None,
+            overwrite: false,
+            gpkg: false,
+            quiet: true,
+            verbose: false,
+            now: 4_000_000_000,
+        })
+        .unwrap();
+        let m = evaluate_paths(&scen.join("truth.json"), &out).unwrap();
+        report.push(format!(
+            "seed {seed}: precision {:.3} recall {:.3} F1 {:.3} IDF1 {:.3}",
+            m.voyage_precision, m.voyage_recall, m.voyage_f1, m.idf1
+        ));
+        assert!(m.predicted_voyages > 0, "seed {seed}: no voyages at all");
+        assert!(m.voyage_f1 >= MIN_VOYAGE_F1, "{}", report.join("\n"));
+        assert!(m.idf1 >= MIN_IDF1, "{}", report.join("\n"));
+    }
+    eprintln!("{}", report.join("\n"));
+}
