@@ -310,6 +310,9 @@ pub fn candidates(input: &LinkInput) -> Vec<Candidate> {
                             continue;
                         }
                         for &j in &list[slice_after(list, t0)] {
+                            if !later(i, j) {
+                                continue; // same time: only forward in (time, id), no cycles
+                            }
                             let b = &obs[j];
                             let dt = (b.observed_at - t0) as f64;
                             let Some(time) = passage_time_llr(dist_m, dt, false) else {
@@ -326,6 +329,9 @@ pub fn candidates(input: &LinkInput) -> Vec<Candidate> {
                     // At sea: to later ports.
                     for list in by_port.iter() {
                         for &j in &list[slice_after(list, t0)] {
+                            if !later(i, j) {
+                                continue; // same time: only forward in (time, id), no cycles
+                            }
                             let b = &obs[j];
                             let dist_m = sea_m(input, a, b);
                             let dt = (b.observed_at - t0) as f64;
