@@ -129,13 +129,15 @@ pub fn link(input: &LinkInput) -> Links {
     let successor = assign::max_weight_successors(n, &edges);
 
     // Soft-assignment marginals: p(i->j) = e^w / (1 + sum_k e^w(i,k) + sum_{k != i} e^w(k,j)).
-    let mut out_sum = vec![0.0f64; n];
-    let mut in_sum = vec![0.0f64; n];
-    for c in cands.iter().filter(|c| c.weight.is_finite()) {
-        let e = c.weight.min(50.0).exp();
-        out_sum[c.from] += e;
-        in_sum[c.to] += e;
-    }
+    // A competitor that skips a detection known (same imo/mmsi) to be the same vessel is
+    // no alternative: i -> k with k after j and k the same vessel as j, or k -> j with k
+    // before i and k the same vessel as i, would leave that vessel's own sighting out of
+    // its chain. Counting them cut true links between detections sharing an imo.
+    let obs = input.obs;
+    let before =
+        |a: usize, b: usize| (obs[a].observed_at, &obs[a].id) < (obs[b].observed_at, &obs[b].id);
+    let same = |a: usize, b: usize| cost::identity(&obs[a], &obs[b]) == cost::Identity::Same;
+    let exp_w = |c: &Candidate| c.weight.min(50.0).exp();
     let mut links = Links {
         successor: successor.clone(),
         predecessor: vec![None; n],
@@ -146,15 +148,27 @@ pub fn link(input: &LinkInput) -> Links {
     };
     // Best candidate per (from, to) pair (there is one per pair by construction).
     let mut by_from: Vec<Vec<&Candidate>> = vec![Vec::new(); n];
-    for c in &cands {
+    let mut by_to: Vec<Vec<&Candidate>> = vec![Vec::new(); n];
+    for c in cands.iter().filter(|c| c.weight.is_finite()) {
         by_from[c.from].push(c);
+        by_to[c.to].push(c);
     }
     for i in 0..n {
         if let Some(j) = successor[i] {
             links.predecessor[j] = Some(i);
             if let Some(c) = by_from[i].iter().find(|c| c.to == j) {
-                let e = c.weight.min(50.0).exp();
-                let denom = 1.0 + out_sum[i] + in_sum[j] - e;
+                let e = exp_w(c);
+                let out: f64 = by_from[i]
+                    .iter()
+                    .filter(|k| k.to != j && !(before(j, k.to) && same(j, k.to)))
+                    .map(|k| exp_w(k))
+                    .sum();
+                let inn: f64 = by_to[j]
+                    .iter()
+                    .filter(|k| k.from != i && !(before(k.from, i) && same(k.from, i)))
+                    .map(|k| exp_w(k))
+                    .sum();
+                let denom = 1.0 + e + out + inn;
                 links.kind[i] = Some(c.kind);
                 links.weight[i] = c.weight;
                 links.probability[i] = (e / denom).clamp(0.0, 1.0);
