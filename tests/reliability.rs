@@ -385,9 +385,9 @@ fn str_array(v: &Value) -> Vec<String> {
 // ---------------------------------------------------------------------------------------
 
 /// Issue 6 (fuzz target ingest_feature, ingest_file): a position with one number inside a
-/// Polygon (or LineString, MultiPoint...) made the rejection path panic in geojson's
-/// geo-types conversion (`geojson-1.0.0/src/conversion/to_geo_types.rs:310`, index out of
-/// bounds), called from `src/ingest/geometry.rs` `readable_geometry`. The feature must be
+/// Polygon (or LineString, MultiPoint...), or with none, made the rejection path panic in
+/// geojson's geo-types conversion (`geojson-1.0.0/src/conversion/to_geo_types.rs:309/310`,
+/// index out of bounds), called from `src/ingest/geometry.rs` `readable_geometry`. The feature must be
 /// rejected, not crash the run.
 #[test]
 #[ignore = "fails until src/ingest/geometry.rs readable_geometry checks position lengths (reported)"]
@@ -398,6 +398,7 @@ fn one_number_position_is_rejected_not_a_panic() {
         r#"{"type":"Polygon","coordinates":[[[130.29,42.23],[130.30,42.2],[13061],[130.29,42.23]]]}"#,
         r#"{"type":"LineString","coordinates":[[130.29,42.23],[1]]}"#,
         r#"{"type":"MultiPoint","coordinates":[[1]]}"#,
+        r#"{"type":"MultiPoint","coordinates":[[]]}"#,
     ] {
         let raw = format!(
             r#"{{"type":"Feature","geometry":{geometry},"properties":{{"observed_at":"2024-03-01T12:00:00Z"}}}}"#
