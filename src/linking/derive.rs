@@ -196,6 +196,31 @@ fn derive_merged(obs: &[Observation], linked: &Linked) -> Derived {
         chains.push(chain);
     }
 
+    // Safety net for conservation: a node on no chain (only a loop of links could do that,
+    // and links only go forward in time) is unmatched rather than lost.
+    let mut on_chain = vec![false; nodes.len()];
+    for c in &chains {
+        for &k in c {
+            on_chain[k] = true;
+        }
+    }
+    for &k in &order {
+        if !on_chain[k] {
+            let mut k2 = k;
+            let mut walked = 0;
+            while links.predecessor[k2].is_some() && walked <= nodes.len() {
+                k2 = links.predecessor[k2].unwrap_or(k2);
+                walked += 1;
+            }
+            if walked > nodes.len() {
+                match nodes[k] {
+                    Node::Stay(s) => unmatched.extend(&linked.stays[s].observations),
+                    Node::Sea(i) => unmatched.push(i),
+                }
+            }
+        }
+    }
+
     // Stays kept, with ids by (first_seen, port, first observation id).
     let mut kept: Vec<usize> = chains
         .iter()

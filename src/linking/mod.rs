@@ -478,14 +478,15 @@ fn track_candidates(
                     weight: w + a.real + info[to].real,
                 });
             };
-            let later = |b: &NodeInfo| {
-                b.t_first > t0 || (b.t_first == t0 && b.obs.is_some() && a.obs.is_some())
+            // Strictly forward in (time, node) order, so links can never form a loop.
+            let later = |b: &NodeInfo, v: usize| {
+                b.t_first > t0 || (b.t_first == t0 && b.obs.is_some() && a.obs.is_some() && v > u)
             };
             // To ports.
             for (q, list) in by_port.iter().enumerate() {
                 for &v in &list[slice_after(list, t0)] {
                     let b = &info[v];
-                    if v == u || !later(b) {
+                    if v == u || !later(b, v) {
                         continue;
                     }
                     let dt_s = (b.t_first - t0) as f64;
@@ -558,7 +559,7 @@ fn track_candidates(
             // To the sea.
             for &v in &at_sea[slice_after(&at_sea, t0)] {
                 let b = &info[v];
-                if v == u || !later(b) {
+                if v == u || !later(b, v) {
                     continue;
                 }
                 if let (Some(x), Some(y)) = (a.obs, b.obs) {
