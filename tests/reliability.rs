@@ -390,7 +390,6 @@ fn str_array(v: &Value) -> Vec<String> {
 /// index out of bounds), called from `src/ingest/geometry.rs` `readable_geometry`. The feature must be
 /// rejected, not crash the run.
 #[test]
-#[ignore = "fails until src/ingest/geometry.rs readable_geometry checks position lengths (reported)"]
 fn one_number_position_is_rejected_not_a_panic() {
     let src: Arc<str> = Arc::from("fuzz.geojson");
     let params = shiplink::config::IngestParams::default();
@@ -465,7 +464,11 @@ fn same_time_port_and_sea_detections_are_not_lost() {
     assert_eq!(c.in_stays + c.in_via + c.unmatched + c.rejected, 2, "{c:?}");
     for (i, s) in r.linked.links.successor.iter().enumerate() {
         if let Some(j) = *s {
-            assert_ne!(r.linked.links.successor[j], Some(i), "two-node cycle {i} <-> {j}");
+            assert_ne!(
+                r.linked.links.successor[j],
+                Some(i),
+                "two-node cycle {i} <-> {j}"
+            );
         }
     }
 }

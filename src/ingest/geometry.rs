@@ -275,11 +275,44 @@ pub fn outline_dims(p: &Polygon<f64>) -> Option<OutlineDims> {
 /// The geometry as geo types via the geojson crate, when its coordinates are all finite
 /// (used only on the rejection path, so the analyst sees where a bad feature was).
 pub fn readable_geometry(raw: &str) -> Option<geo::Geometry<f64>> {
+    // The geojson crate indexes positions without checking their length (a one-number
+    // position panics in its conversion): check every position first. GeometryCollections
+    // are not shown (they are rejected anyway).
+    let v: serde_json::Value = serde_json::from_str(raw).ok()?;
+    if !positions_ok(
+        v.get("coordinates")?,
+        v.get("type").and_then(|t| t.as_str()),
+    ) {
+        return None;
+    }
     let g: geojson::Geometry = raw.parse::<geojson::Geometry>().ok()?;
     let g: geo::Geometry<f64> = g.try_into().ok()?;
     use geo::CoordsIter;
     let finite = g.coords_iter().all(|c| c.x.is_finite() && c.y.is_finite());
     finite.then_some(g)
+}
+
+/// True when every position of a geometry's `coordinates` is an array of 2 or 3 numbers
+/// at the nesting depth its type asks for (Point 0, LineString 1, Polygon 2, MultiPolygon 3).
+fn positions_ok(coords: &serde_json::Value, kind: Option<&str>) -> bool {
+    fn walk(v: &serde_json::Value, depth: usize) -> bool {
+        let serde_json::Value::Array(items) = v else {
+            return false;
+        };
+        if depth == 0 {
+            (2..=3).contains(&items.len()) && items.iter().all(serde_json::Value::is_number)
+        } else {
+            items.iter().all(|x| walk(x, depth - 1))
+        }
+    }
+    let depth = match kind {
+        Some("Point") => 0,
+        Some("LineString") | Some("MultiPoint") => 1,
+        Some("Polygon") | Some("MultiLineString") => 2,
+        Some("MultiPolygon") => 3,
+        _ => return false,
+    };
+    walk(coords, depth)
 }
 
 /// A serde_json error as a lowercase message; "number out of range" is explained.
@@ -440,5 +473,28 @@ mod tests {
         assert!(e.reason.contains("not supported"));
         let e = parse_footprint(&raw(r#"{"type":"MultiPolygon","coordinates":[]}"#)).unwrap_err();
         assert!(e.reason.contains("no polygons"));
+    }
+}
+
+#[cfg(test)]
+mod position_tests {
+    use super::readable_geometry;
+
+    #[test]
+    fn short_or_empty_positions_are_unreadable_not_a_panic() {
+        for raw in [
+            r#"{"type":"LineString","coordinates":[[130.29,42.23],[1]]}"#,
+            r#"{"type":"Point","coordinates":[]}"#,
+            r#"{"type":"LineString","coordinates":[[]]}"#,
+            r#"{"type":"Polygon","coordinates":[[[1,2],[3]]]}"#,
+            r#"{"type":"MultiPolygon","coordinates":[[[[1,2],[3,4],[5]]]]}"#,
+            r#"{"type":"GeometryCollection","geometries":[]}"#,
+        ] {
+            assert!(readable_geometry(raw).is_none(), "{raw}");
+        }
+        assert!(readable_geometry(
+            r#"{"type":"LineString","coordinates":[[130.29,42.23],[130.3,42.24]]}"#
+        )
+        .is_some());
     }
 }
