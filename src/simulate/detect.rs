@@ -394,7 +394,7 @@ pub fn render_pass(pass: &Pass, world: &World, rng: &mut ChaCha8Rng) -> (String,
         let (dlon, dlat) = (z(rng) * e, z(rng) * e);
         let (lon, lat) = offset((lon, lat), dlon, dlat);
         let length_m = (v.length_m + z(rng) * m.length_sigma_m).max(5.0);
-        let beam_m = (v.beam_m + z(rng) * m.beam_sigma_m).max(2.0);
+        let beam_m = (v.beam_m + z(rng) * m.beam_sigma_m).max(2.0).min(length_m);
         let mut heading_deg = heading + z(rng) * m.heading_sigma_deg;
         if m.flip_p > 0.0 && rng.gen_bool(m.flip_p) {
             heading_deg += 180.0;
