@@ -402,6 +402,30 @@ impl Graph {
         self.adj.len() / 2
     }
 
+    /// SHA-256 (hex) of the node positions and the adjacency with costs, bit for bit: equal
+    /// digests mean equal graphs (used to check that the build is deterministic).
+    pub fn digest(&self) -> String {
+        use sha2::{Digest, Sha256};
+        let mut h = Sha256::new();
+        h.update((self.nodes.len() as u64).to_le_bytes());
+        for n in &self.nodes {
+            for x in n.pos.iter().chain(&n.ecef).chain(&n.ea).chain(&n.eb) {
+                h.update(x.to_bits().to_le_bytes());
+            }
+        }
+        for s in &self.adj_start {
+            h.update(s.to_le_bytes());
+        }
+        for (j, c) in &self.adj {
+            h.update(j.to_le_bytes());
+            h.update(c.to_bits().to_le_bytes());
+        }
+        for c in &self.comp {
+            h.update(c.to_le_bytes());
+        }
+        h.finalize().iter().map(|b| format!("{b:02x}")).collect()
+    }
+
     /// The nodes a free point sees (segment touches no land, tangent at the node), with costs.
     /// A point closer to the coast than the nodes' offsets skips the tangent test: its paths
     /// run inside the offset band, where the nodes' tangents do not apply.

@@ -212,6 +212,12 @@ impl Router {
         (self.graph.nodes.len(), self.graph.edge_count())
     }
 
+    /// SHA-256 (hex) of the water graph, bit for bit (same land and parameters give the same
+    /// digest whatever the thread count; for tests and benchmarks).
+    pub fn graph_digest(&self) -> String {
+        self.graph.digest()
+    }
+
     /// The graph's nodes, lon/lat (for drawing and debugging).
     pub fn graph_nodes(&self) -> Vec<(f64, f64)> {
         self.graph
