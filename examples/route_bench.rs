@@ -21,6 +21,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let build_s = t.elapsed().as_secs_f64();
     let (nodes, edges) = router.graph_size();
     println!("graph build: {build_s:.3} s ({nodes} nodes, {edges} edges)");
+    println!("graph digest: {}", router.graph_digest());
 
     let t = Instant::now();
     let r = router.route(&[(130.3000, 42.2360), (132.3545, 42.9045)])?;
@@ -51,13 +52,17 @@ fn bench(router: &Router, rng: &mut ChaCha8Rng, e: [f64; 4], pairs: usize, near_
     };
     let mut times_ms = Vec::with_capacity(pairs);
     let (mut failed, mut crossing) = (0, 0);
+    let mut sum_km = 0.0;
     for _ in 0..pairs {
         let (a, b) = (sea(), sea());
         let t = Instant::now();
         let res = router.route(&[a, b]);
         times_ms.push(t.elapsed().as_secs_f64() * 1e3);
         match res {
-            Ok(r) => crossing += usize::from(router.land_crossings(&r.coords) > 0),
+            Ok(r) => {
+                sum_km += r.km;
+                crossing += usize::from(router.land_crossings(&r.coords) > 0);
+            }
             Err(err) => {
                 failed += 1;
                 eprintln!("{err}");
@@ -72,7 +77,7 @@ fn bench(router: &Router, rng: &mut ChaCha8Rng, e: [f64; 4], pairs: usize, near_
             .unwrap_or(0.0)
     };
     println!(
-        "{pairs} random sea pairs within {near_coast_m} m of the coast: median {:.2} ms, p90 {:.2} ms, max {:.2} ms; {failed} failed, {crossing} crossing land",
+        "{pairs} random sea pairs within {near_coast_m} m of the coast: median {:.2} ms, p90 {:.2} ms, max {:.2} ms; {failed} failed, {crossing} crossing land; sum of lengths {sum_km:.6} km",
         q(0.5),
         q(0.9),
         q(1.0)

@@ -422,3 +422,79 @@ fn cli_prints_one_feature_and_fails_with_exit_2() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("outside the land model's extent"));
 }
+
+#[cfg(feature = "gdal")]
+/// Synthetic land without a `bbox` (so every format gives the same padded extent): the two
+/// islands of [`island`].
+const ISLANDS_GEOJSON: &str = r#"{"type":"FeatureCollection","features":[
+    {"type":"Feature","properties":{"name":"big"},"geometry":{"type":"Polygon","coordinates":[
+      [[10.04,50.04],[10.06,50.04],[10.06,50.06],[10.04,50.06],[10.04,50.04]]]}},
+    {"type":"Feature","properties":{"name":"small"},"geometry":{"type":"Polygon","coordinates":[
+      [[10.02,50.075],[10.03,50.075],[10.03,50.08],[10.02,50.08],[10.02,50.075]]]}}]}"#;
+
+#[cfg(not(feature = "gdal"))]
+#[test]
+fn land_in_other_formats_needs_gdal() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("land.gpkg");
+    std::fs::write(&path, b"not read").unwrap();
+    let e = Router::from_path(&path, &RouteParams::default())
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(
+        e.contains("land.gpkg")
+            && e.contains("built without the gdal feature: cannot read land from GeoPackage"),
+        "{e}"
+    );
+}
+
+/// `--land` in GeoPackage and Shapefile (converted with `ogr2ogr`) routes as the GeoJSON does.
+#[cfg(feature = "gdal")]
+#[test]
+fn land_from_geopackage_and_shapefile_routes_as_geojson() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("land.geojson");
+    std::fs::write(&src, ISLANDS_GEOJSON).unwrap();
+    let params = RouteParams::default();
+    let from_geojson = Router::from_path(&src, &params).unwrap();
+    let legs = [
+        [(10.03, 50.05), (10.07, 50.05)],
+        [(10.03, 50.045), (10.07, 50.045)],
+        [(10.01, 50.078), (10.045, 50.085)],
+    ];
+    for (name, driver) in [("land.gpkg", "GPKG"), ("land.shp", "ESRI Shapefile")] {
+        let dst = dir.path().join(name);
+        let out = Command::new("ogr2ogr")
+            .args(["-f", driver])
+            .arg(&dst)
+            .arg(&src)
+            .output()
+            .expect("ogr2ogr (gdal-bin) runs");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let r = Router::from_path(&dst, &params).unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert_eq!(r.extent(), from_geojson.extent(), "{name}");
+        assert_eq!(r.graph_size(), from_geojson.graph_size(), "{name}");
+        for [a, b] in legs {
+            let want = check_route(&from_geojson, a, b);
+            let got = check_route(&r, a, b);
+            assert!(
+                (got.km - want.km).abs() < 1e-9,
+                "{name}: {} vs {} km",
+                got.km,
+                want.km
+            );
+            assert_eq!(got.coords.len(), want.coords.len(), "{name}");
+            for (g, w) in got.coords.iter().zip(&want.coords) {
+                assert!(
+                    (g.0 - w.0).abs() < 1e-9 && (g.1 - w.1).abs() < 1e-9,
+                    "{name}: {g:?} vs {w:?}"
+                );
+            }
+        }
+    }
+}

@@ -265,9 +265,56 @@ fn thin(nodes: Vec<(f64, Node)>, frac: f64) -> Vec<Node> {
     out
 }
 
+/// Land edges remembered per node as recent blockers.
+pub const BLOCKER_MEMORY: usize = 8;
+
+/// The edges (i, j, cost) from node `i` to the nodes `j > i`: segments tangent to the coast at
+/// both ends that touch no land. Candidates come in node order, which runs along the coast, so
+/// consecutive segments tend to be blocked by the same land edges: the last few blocking edges
+/// are tried first (an exact intersection test, the same one the grid scan makes), and only
+/// the segments they do not block are scanned.
+fn visible_from(land: &Land, nodes: &[Node], i: usize, clearance_m: f64) -> Vec<(u32, u32, f32)> {
+    let a = &nodes[i];
+    let mut blockers: Vec<u32> = Vec::with_capacity(BLOCKER_MEMORY);
+    let mut out = Vec::new();
+    for (j, b) in nodes.iter().enumerate().skip(i + 1) {
+        let w = [b.pos[0] - a.pos[0], b.pos[1] - a.pos[1]];
+        if !tangent(a, w) || !tangent(b, w) {
+            continue;
+        }
+        if let Some(k) = blockers
+            .iter()
+            .position(|&e| land.touches_edge(a.pos, b.pos, e))
+        {
+            // Move to front: the latest blocker is the likeliest next one.
+            blockers[..=k].rotate_right(1);
+            continue;
+        }
+        if let Some(e) = land.touching_edge(a.pos, b.pos) {
+            if blockers.len() == BLOCKER_MEMORY {
+                blockers.pop();
+            }
+            blockers.insert(0, e);
+            continue;
+        }
+        let d = if clearance_m > 0.0 {
+            match land.grid.clearance(&land.edges, a.pos, b.pos, clearance_m) {
+                Some(d) => d,
+                None => continue,
+            }
+        } else {
+            0.0
+        };
+        let c = edge_cost(sph_m(&a.ecef, &b.ecef), d, clearance_m);
+        out.push((i as u32, j as u32, c as f32));
+    }
+    out
+}
+
 impl Graph {
     /// Builds the nodes and the visibility edges for a soft clearance of `clearance_m`.
     pub fn build(land: &Land, clearance_m: f64) -> Graph {
+        let t0 = std::time::Instant::now();
         let lv = levels(clearance_m);
         let lo = land.proj.fwd(land.extent[0], land.extent[1]);
         let hi = land.proj.fwd(land.extent[2], land.extent[3]);
@@ -335,25 +382,11 @@ impl Graph {
             })
             .collect();
         let nodes = thin(nodes, THIN_FRAC);
+        eprintln!("T nodes {:.3}", t0.elapsed().as_secs_f64());
         let n = nodes.len();
-        let cap = clearance_m;
         let pairs: Vec<Vec<(u32, u32, f32)>> = (0..n)
             .into_par_iter()
-            .map(|i| {
-                let a = &nodes[i];
-                let mut out = Vec::new();
-                for (j, b) in nodes.iter().enumerate().skip(i + 1) {
-                    let w = [b.pos[0] - a.pos[0], b.pos[1] - a.pos[1]];
-                    if !tangent(a, w) || !tangent(b, w) {
-                        continue;
-                    }
-                    if let Some(d) = land.clearance(a.pos, b.pos, cap) {
-                        let c = edge_cost(sph_m(&a.ecef, &b.ecef), d, clearance_m);
-                        out.push((i as u32, j as u32, c as f32));
-                    }
-                }
-                out
-            })
+            .map(|i| visible_from(land, &nodes, i, clearance_m))
             .collect();
         let mut deg = vec![0u32; n + 1];
         for &(i, j, _) in pairs.iter().flatten() {
@@ -400,6 +433,30 @@ impl Graph {
     /// Number of undirected edges.
     pub fn edge_count(&self) -> usize {
         self.adj.len() / 2
+    }
+
+    /// SHA-256 (hex) of the node positions and the adjacency with costs, bit for bit: equal
+    /// digests mean equal graphs (used to check that the build is deterministic).
+    pub fn digest(&self) -> String {
+        use sha2::{Digest, Sha256};
+        let mut h = Sha256::new();
+        h.update((self.nodes.len() as u64).to_le_bytes());
+        for n in &self.nodes {
+            for x in n.pos.iter().chain(&n.ecef).chain(&n.ea).chain(&n.eb) {
+                h.update(x.to_bits().to_le_bytes());
+            }
+        }
+        for s in &self.adj_start {
+            h.update(s.to_le_bytes());
+        }
+        for (j, c) in &self.adj {
+            h.update(j.to_le_bytes());
+            h.update(c.to_bits().to_le_bytes());
+        }
+        for c in &self.comp {
+            h.update(c.to_le_bytes());
+        }
+        h.finalize().iter().map(|b| format!("{b:02x}")).collect()
     }
 
     /// The nodes a free point sees (segment touches no land, tangent at the node), with costs.

@@ -1,10 +1,14 @@
 //! A uniform grid over land edges for fast segment clearance queries on the metric plane.
 //!
 //! `clearance(p, q, cap_m)` returns the minimum distance in metres from segment pq to any land
-//! edge, capped at `cap_m`, or `None` if the segment touches or crosses an edge. Only the grid
-//! cells within `cap_m` of the segment are visited, rows and columns ordered from p towards q, so
-//! a blocked segment usually stops after a few cells and an open-water segment costs little more
-//! than walking empty cells.
+//! edge, capped at `cap_m`, or `None` if the segment touches or crosses an edge. The segment is
+//! marched from p to q: each cell stores its Chebyshev distance (in cells) to the nearest cell
+//! holding an edge, which gives a lower bound on the distance from any point in it to land, so
+//! stretches of open water are skipped in one step (sphere tracing). Near land, a piece of about
+//! one cell is checked exactly: every edge in the cells within `cap_m` of the piece is tested
+//! against the whole segment pq. The answer is the same as testing every edge within `cap_m` of
+//! pq (the skipped stretches are provably farther than `cap_m` from land), so a blocked
+//! segment stops at the first land it meets and an open-water segment costs a few steps.
 //!
 //! # Example
 //! ```ignore
@@ -24,6 +28,56 @@ pub struct EdgeGrid {
     ny: usize,
     start: Vec<u32>,
     items: Vec<u32>,
+    /// Per cell: Chebyshev distance in cells to the nearest cell holding an edge (0 for such a
+    /// cell), capped at 255.
+    empty_r: Vec<u8>,
+}
+
+/// Rounding margin, metres, subtracted from the empty-space bound (edges are bucketed with
+/// `floor`, so a point on a cell border may sit in the neighbouring cell).
+const BOUND_MARGIN_M: f64 = 1e-3;
+
+/// Chebyshev distance transform of the occupied cells (two chamfer passes), capped at 255.
+fn empty_radius(occupied: &[bool], nx: usize, ny: usize) -> Vec<u8> {
+    let mut r: Vec<u8> = occupied.iter().map(|&o| if o { 0 } else { 255 }).collect();
+    let at = |x: usize, y: usize| y * nx + x;
+    for y in 0..ny {
+        for x in 0..nx {
+            let mut v = r[at(x, y)];
+            if x > 0 {
+                v = v.min(r[at(x - 1, y)].saturating_add(1));
+            }
+            if y > 0 {
+                v = v.min(r[at(x, y - 1)].saturating_add(1));
+                if x > 0 {
+                    v = v.min(r[at(x - 1, y - 1)].saturating_add(1));
+                }
+                if x + 1 < nx {
+                    v = v.min(r[at(x + 1, y - 1)].saturating_add(1));
+                }
+            }
+            r[at(x, y)] = v;
+        }
+    }
+    for y in (0..ny).rev() {
+        for x in (0..nx).rev() {
+            let mut v = r[at(x, y)];
+            if x + 1 < nx {
+                v = v.min(r[at(x + 1, y)].saturating_add(1));
+            }
+            if y + 1 < ny {
+                v = v.min(r[at(x, y + 1)].saturating_add(1));
+                if x + 1 < nx {
+                    v = v.min(r[at(x + 1, y + 1)].saturating_add(1));
+                }
+                if x > 0 {
+                    v = v.min(r[at(x - 1, y + 1)].saturating_add(1));
+                }
+            }
+            r[at(x, y)] = v;
+        }
+    }
+    r
 }
 
 fn orient(a: P, b: P, c: P) -> f64 {
@@ -96,6 +150,7 @@ impl EdgeGrid {
             ny,
             start: vec![0; nx * ny + 1],
             items: Vec::new(),
+            empty_r: Vec::new(),
         };
         let ranges: Vec<(usize, usize, usize, usize)> = edges
             .iter()
@@ -119,6 +174,8 @@ impl EdgeGrid {
             acc += n;
         }
         g.start[nx * ny] = acc;
+        let occupied: Vec<bool> = counts.iter().map(|&n| n > 0).collect();
+        g.empty_r = empty_radius(&occupied, nx, ny);
         g.items = vec![0; acc as usize];
         let mut fill = g.start.clone();
         for (ei, &(c0, c1, r0, r1)) in ranges.iter().enumerate() {
@@ -133,37 +190,114 @@ impl EdgeGrid {
         g
     }
 
+    // (A cast truncates towards zero, which is `floor` for the positive values it sees here;
+    // NaN and negative values give cell 0, huge ones the last cell.)
     fn col(&self, x: f64) -> usize {
-        let c = ((x - self.x0) / self.cell_m).floor();
-        if c.is_nan() || c < 0.0 {
-            0
-        } else {
+        let c = (x - self.x0) / self.cell_m;
+        if c > 0.0 {
             (c as usize).min(self.nx - 1)
+        } else {
+            0
         }
     }
 
     fn row(&self, y: f64) -> usize {
-        let r = ((y - self.y0) / self.cell_m).floor();
-        if r.is_nan() || r < 0.0 {
-            0
-        } else {
+        let r = (y - self.y0) / self.cell_m;
+        if r > 0.0 {
             (r as usize).min(self.ny - 1)
+        } else {
+            0
         }
+    }
+
+    /// A lower bound, metres, on the distance from `x` to any edge: the distance to the border
+    /// of the block of empty cells around x's cell (0 outside the grid or next to an edge).
+    fn free_bound_m(&self, x: P) -> f64 {
+        let fx = (x[0] - self.x0) / self.cell_m;
+        let fy = (x[1] - self.y0) / self.cell_m;
+        if !(fx >= 0.0 && fy >= 0.0 && fx < self.nx as f64 && fy < self.ny as f64) {
+            return 0.0;
+        }
+        let (ix, iy) = (fx as usize, fy as usize);
+        let r = self.empty_r[iy * self.nx + ix];
+        if r == 0 {
+            return 0.0;
+        }
+        // Cells within Chebyshev distance r-1 are empty: the block [c-(r-1), c+r) in cells.
+        let (cx, cy) = (ix as f64, iy as f64);
+        let k = f64::from(r) - 1.0;
+        let d_cells = (fx - (cx - k))
+            .min(cx + k + 1.0 - fx)
+            .min(fy - (cy - k))
+            .min(cy + k + 1.0 - fy);
+        // Edges outside the grid are bucketed into border cells: never trust space beyond the
+        // grid's own border.
+        let d_border = fx.min(fy).min(self.nx as f64 - fx).min(self.ny as f64 - fy);
+        (d_cells.min(d_border) * self.cell_m - BOUND_MARGIN_M).max(0.0)
     }
 
     /// Minimum distance from pq to the edges, capped at `cap_m`; `None` if pq touches an edge.
     pub fn clearance(&self, edges: &[[P; 2]], p: P, q: P, cap_m: f64) -> Option<f64> {
+        self.scan(edges, p, q, cap_m).ok()
+    }
+
+    /// An edge that pq touches or crosses (the first met walking from p), if any.
+    pub fn touching_edge(&self, edges: &[[P; 2]], p: P, q: P) -> Option<u32> {
+        self.scan(edges, p, q, 0.0).err()
+    }
+
+    /// The clearance of pq capped at `cap_m`, or the number of an edge that touches pq.
+    fn scan(&self, edges: &[[P; 2]], p: P, q: P, cap_m: f64) -> Result<f64, u32> {
         let cap = cap_m.max(0.0);
+        let (dx, dy) = (q[0] - p[0], q[1] - p[1]);
+        let len = (dx * dx + dy * dy).sqrt();
+        if !(len.is_finite() && len > 0.0) {
+            return self.clearance_piece(edges, p, q, 0.0, 1.0, cap);
+        }
+        // Exact pieces are about one cell long; skips shorter than half a cell are not worth it.
+        let piece = self.cell_m / len;
+        let min_skip_m = 0.5 * self.cell_m;
         let mut best = cap;
-        let r0 = self.row(p[1].min(q[1]) - cap);
-        let r1 = self.row(p[1].max(q[1]) + cap);
+        let mut t = 0.0;
+        while t < 1.0 {
+            let x = [p[0] + t * dx, p[1] + t * dy];
+            let skip_m = self.free_bound_m(x) - cap;
+            if skip_m >= min_skip_m && t + skip_m / len > t {
+                t += skip_m / len;
+                continue;
+            }
+            let t1 = (t + piece).min(1.0);
+            let t1 = if t1 > t { t1 } else { 1.0 };
+            best = best.min(self.clearance_piece(edges, p, q, t, t1, cap)?);
+            t = t1;
+        }
+        Ok(best)
+    }
+
+    /// Tests the whole segment pq against every edge in the cells within `cap` of its part
+    /// between parameters `ta` and `tb`; the minimum distance capped at `cap`, or the number of
+    /// an edge that touches pq.
+    fn clearance_piece(
+        &self,
+        edges: &[[P; 2]],
+        p: P,
+        q: P,
+        ta: f64,
+        tb: f64,
+        cap: f64,
+    ) -> Result<f64, u32> {
         let dy = q[1] - p[1];
         let dx = q[0] - p[0];
+        let pa = [p[0] + ta * dx, p[1] + ta * dy];
+        let pb = [p[0] + tb * dx, p[1] + tb * dy];
+        let mut best = cap;
+        let r0 = self.row(pa[1].min(pb[1]) - cap);
+        let r1 = self.row(pa[1].max(pb[1]) + cap);
         let up = dy >= 0.0;
         let right = dx >= 0.0;
         for k in 0..=(r1 - r0) {
             let r = if up { r0 + k } else { r1 - k };
-            // The part of pq whose y lies within this row's band widened by cap.
+            // The part of the piece whose y lies within this row's band widened by cap.
             let mut band_lo = self.y0 + r as f64 * self.cell_m - cap;
             let mut band_hi = band_lo + self.cell_m + 2.0 * cap;
             if r == 0 {
@@ -173,14 +307,14 @@ impl EdgeGrid {
                 band_hi = f64::INFINITY;
             }
             let (t0, t1) = if dy.abs() < 1e-12 {
-                if p[1] < band_lo || p[1] > band_hi {
+                if pa[1] < band_lo || pa[1] > band_hi {
                     continue;
                 }
-                (0.0, 1.0)
+                (ta, tb)
             } else {
-                let ta = (band_lo - p[1]) / dy;
-                let tb = (band_hi - p[1]) / dy;
-                (ta.min(tb).max(0.0), ta.max(tb).min(1.0))
+                let u0 = (band_lo - p[1]) / dy;
+                let u1 = (band_hi - p[1]) / dy;
+                (u0.min(u1).max(ta), u0.max(u1).min(tb))
             };
             if t0 > t1 {
                 continue;
@@ -198,18 +332,18 @@ impl EdgeGrid {
                     if cap > 0.0 {
                         let d = seg_seg_dist(p, q, a, b);
                         if d <= 0.0 {
-                            return None;
+                            return Err(ei);
                         }
                         if d < best {
                             best = d;
                         }
                     } else if segs_intersect(p, q, a, b) {
-                        return None;
+                        return Err(ei);
                     }
                 }
             }
         }
-        Some(best)
+        Ok(best)
     }
 }
 

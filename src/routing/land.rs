@@ -20,6 +20,7 @@ use rstar::primitives::{GeomWithData, Line, Rectangle};
 use rstar::{RTree, AABB};
 
 use super::grid::{seg_point_dist, segs_intersect, EdgeGrid, P};
+use super::slabs::Slabs;
 
 /// West, south, east, north in degrees.
 pub type Extent = [f64; 4];
@@ -67,6 +68,8 @@ pub struct Ring {
     pub pts: Vec<P>,
     /// True when land lies to the left of the walking direction.
     pub land_on_left: bool,
+    /// The edges by y, for point-in-ring tests.
+    slabs: Slabs,
 }
 
 struct PolyRings {
@@ -97,24 +100,6 @@ fn signed_area(pts: &[P]) -> f64 {
         / 2.0
 }
 
-/// Crossing-number test of a point against an open ring.
-fn in_ring(pts: &[P], p: P) -> bool {
-    let n = pts.len();
-    let mut inside = false;
-    let mut j = n - 1;
-    for i in 0..n {
-        let (a, b) = (pts[i], pts[j]);
-        if (a[1] > p[1]) != (b[1] > p[1]) {
-            let x = a[0] + (p[1] - a[1]) / (b[1] - a[1]) * (b[0] - a[0]);
-            if p[0] < x {
-                inside = !inside;
-            }
-        }
-        j = i;
-    }
-    inside
-}
-
 impl Land {
     /// Projects `polygons` (lon/lat) about the centre of `extent` and indexes them.
     /// Rings with fewer than three distinct vertices are dropped.
@@ -138,6 +123,7 @@ impl Land {
             }
             let ccw = signed_area(&pts) > 0.0;
             Some(Ring {
+                slabs: Slabs::new(&pts),
                 pts,
                 land_on_left: ccw == exterior,
             })
@@ -205,6 +191,12 @@ impl Land {
             && lat <= self.extent[3]
     }
 
+    /// Is `p` inside ring `r` (crossing number)?
+    fn in_ring(&self, r: usize, p: P) -> bool {
+        let ring = &self.rings[r];
+        ring.slabs.contains(&ring.pts, p)
+    }
+
     /// Land, lake or sea at a plane point. Land wins over lake (an island in a lake is land).
     pub fn locate(&self, p: P) -> Where {
         let mut lake = false;
@@ -213,10 +205,10 @@ impl Land {
             .locate_in_envelope_intersecting(&AABB::from_point(p))
         {
             let pr = &self.polys[g.data];
-            if !in_ring(&self.rings[pr.outer].pts, p) {
+            if !self.in_ring(pr.outer, p) {
                 continue;
             }
-            if pr.holes.iter().any(|&h| in_ring(&self.rings[h].pts, p)) {
+            if pr.holes.iter().any(|&h| self.in_ring(h, p)) {
                 lake = true;
             } else {
                 return Where::Land;
@@ -250,6 +242,18 @@ impl Land {
             return Some(0.0);
         }
         self.grid.clearance(&self.edges, p, q, cap_m)
+    }
+
+    /// A land edge that segment pq touches or crosses (the first met walking from p), if any.
+    pub fn touching_edge(&self, p: P, q: P) -> Option<u32> {
+        self.grid.touching_edge(&self.edges, p, q)
+    }
+
+    /// Does segment pq touch or cross land edge `e` (a number from [`Land::touching_edge`])?
+    pub fn touches_edge(&self, p: P, q: P, e: u32) -> bool {
+        self.edges
+            .get(e as usize)
+            .is_some_and(|&[a, b]| segs_intersect(p, q, a, b))
     }
 
     /// Distance, metres, from a lon/lat point to the nearest land edge.

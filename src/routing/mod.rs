@@ -23,8 +23,11 @@ mod graph;
 mod grid;
 mod io;
 mod land;
+mod slabs;
 
+use std::collections::HashMap;
 use std::path::Path;
+use std::sync::Mutex;
 
 use geo::{BoundingRect, Polygon};
 
@@ -54,7 +57,13 @@ pub struct Router {
     graph: Graph,
     /// The land polygons as a GeoJSON FeatureCollection (for the output's context layer).
     land_geojson: Vec<u8>,
+    /// [`Router::sea_distance_km`] answers by end points (lon/lat bits), at most
+    /// [`DISTANCE_CACHE_MAX`] entries.
+    distance_cache: Mutex<HashMap<[u64; 4], f64>>,
 }
+
+/// Most sea distances remembered; the cache is emptied when full.
+pub const DISTANCE_CACHE_MAX: usize = 100_000;
 
 /// A route over water.
 #[derive(Debug, Clone, PartialEq)]
@@ -129,10 +138,16 @@ impl Router {
         Router::with_extent(d.polygons, d.bbox, params)
     }
 
-    /// Land polygons from a GeoJSON file (Polygon/MultiPolygon features, lon/lat) for any
-    /// region. The extent is the document's `bbox`, else the polygons' bounding box padded by
-    /// [`EXTENT_PAD_DEG`].
+    /// Land polygons from a file for any region. GeoJSON (`.geojson`, `.json` or no
+    /// extension; Polygon/MultiPolygon features, lon/lat): the extent is the document's `bbox`,
+    /// else the polygons' bounding box padded by [`EXTENT_PAD_DEG`]. Any other file
+    /// (Shapefile, GeoPackage, FlatGeobuf, ...) is read with GDAL when built with the `gdal`
+    /// feature (polygons reprojected to lon/lat, extent = padded bounding box), and is an error
+    /// naming the format otherwise.
     pub fn from_path(path: &Path, params: &RouteParams) -> Result<Router> {
+        if !crate::ingest::walk::is_geojson(path) {
+            return Router::from_other_format(path, params);
+        }
         let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
         let d = parse_land(&text).map_err(|m| Error::bad_file(path, m))?;
         if d.polygons.is_empty() && d.bbox.is_none() {
@@ -142,6 +157,23 @@ impl Router {
             ));
         }
         Router::with_extent(d.polygons, d.bbox, params)
+    }
+
+    #[cfg(feature = "gdal")]
+    fn from_other_format(path: &Path, params: &RouteParams) -> Result<Router> {
+        let polygons = crate::gdal_io::read_land_polygons(path)?;
+        Router::from_polygons(polygons, params)
+    }
+
+    #[cfg(not(feature = "gdal"))]
+    fn from_other_format(path: &Path, _params: &RouteParams) -> Result<Router> {
+        Err(Error::bad_file(
+            path,
+            format!(
+                "built without the gdal feature: cannot read land from {}",
+                crate::ingest::walk::format_name(path)
+            ),
+        ))
     }
 
     /// Land polygons already read (lon/lat), e.g. from a Shapefile or GeoPackage reader.
@@ -199,6 +231,7 @@ impl Router {
             land,
             graph,
             land_geojson,
+            distance_cache: Mutex::new(HashMap::new()),
         })
     }
 
@@ -210,6 +243,12 @@ impl Router {
     /// Graph size: (nodes, undirected edges).
     pub fn graph_size(&self) -> (usize, usize) {
         (self.graph.nodes.len(), self.graph.edge_count())
+    }
+
+    /// SHA-256 (hex) of the water graph, bit for bit (same land and parameters give the same
+    /// digest whatever the thread count; for tests and benchmarks).
+    pub fn graph_digest(&self) -> String {
+        self.graph.digest()
     }
 
     /// The graph's nodes, lon/lat (for drawing and debugging).
@@ -251,9 +290,27 @@ impl Router {
             .count()
     }
 
-    /// Sea distance, km, between two points (the length of [`Router::route`]).
+    /// Sea distance, km, between two points (the length of [`Router::route`]). Answers are
+    /// remembered by end points, so asking again costs a hash look-up (errors are not
+    /// remembered).
     pub fn sea_distance_km(&self, a: (f64, f64), b: (f64, f64)) -> Result<f64> {
-        Ok(self.route(&[a, b])?.km)
+        let key = [a.0.to_bits(), a.1.to_bits(), b.0.to_bits(), b.1.to_bits()];
+        let cached = self
+            .distance_cache
+            .lock()
+            .ok()
+            .and_then(|c| c.get(&key).copied());
+        if let Some(km) = cached {
+            return Ok(km);
+        }
+        let km = self.route(&[a, b])?.km;
+        if let Ok(mut c) = self.distance_cache.lock() {
+            if c.len() >= DISTANCE_CACHE_MAX {
+                c.clear();
+            }
+            c.insert(key, km);
+        }
+        Ok(km)
     }
 
     /// A route through `waypoints` (lon/lat, at least two) in order.
