@@ -314,7 +314,6 @@ fn visible_from(land: &Land, nodes: &[Node], i: usize, clearance_m: f64) -> Vec<
 impl Graph {
     /// Builds the nodes and the visibility edges for a soft clearance of `clearance_m`.
     pub fn build(land: &Land, clearance_m: f64) -> Graph {
-        let t0 = std::time::Instant::now();
         let lv = levels(clearance_m);
         let lo = land.proj.fwd(land.extent[0], land.extent[1]);
         let hi = land.proj.fwd(land.extent[2], land.extent[3]);
@@ -382,7 +381,6 @@ impl Graph {
             })
             .collect();
         let nodes = thin(nodes, THIN_FRAC);
-        eprintln!("T nodes {:.3}", t0.elapsed().as_secs_f64());
         let n = nodes.len();
         let pairs: Vec<Vec<(u32, u32, f32)>> = (0..n)
             .into_par_iter()
