@@ -369,7 +369,7 @@ fn traveller_prior(a: &Attrs, lp: &crate::config::LinkParams) -> f64 {
 }
 
 /// Stage 2: candidate links between stays and at-sea detections, sorted by (from, to).
-fn track_candidates(
+pub fn track_candidates(
     input: &LinkInput,
     stays: &[Stay],
     stay_port: &[usize],
