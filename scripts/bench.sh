@@ -17,6 +17,7 @@
 #   VENV=scripts/baseline/.venv     baseline virtualenv (created when missing)
 #   KEEP=1                  keep the scenario folders (default: removed at the end)
 #   REPORT=docs/bench.md    where the report goes besides stdout ("" for stdout only)
+#   REPORT_ONLY=1           no runs: rebuild the report from $BENCH_DIR/results.tsv
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -47,6 +48,8 @@ for s in "${sizes[@]}"; do scale_of "$s" >/dev/null; done
 
 log() { echo "bench: $*" >&2; }
 
+RESULTS=$BENCH_DIR/results.tsv # size tool run key value
+if [ "${REPORT_ONLY:-0}" != 1 ]; then
 log "building release binary"
 cargo build --release --quiet
 
@@ -57,7 +60,6 @@ if [ "$BASELINE" = 1 ] && ! "$VENV/bin/python" -c 'import geopandas, scipy, pyog
 fi
 
 mkdir -p "$BENCH_DIR"
-RESULTS=$BENCH_DIR/results.tsv # size tool run key value
 : >"$RESULTS"
 "$BIN" ports >"$BENCH_DIR/ports.geojson"
 
@@ -131,6 +133,7 @@ for size in "${sizes[@]}"; do
     fi
     printf '%s\tinfo\t0\tload_after\t%s\n' "$size" "$(cut -d' ' -f1-3 /proc/loadavg)" >>"$RESULTS"
 done
+fi
 
 # The report: medians per size, tool and key.
 report=$(

@@ -7,7 +7,8 @@ into stays (in time order, a detection joins the open stay whose latest detectio
 within 250 m and 30 h, else opens a new stay), links stays into voyages with
 scipy.optimize.linear_sum_assignment per ordered port pair (cost from length difference
 and time gap; a pair is infeasible unless arrival is 5 h to 10 days after departure),
-keeps each stay's cheapest voyage where several port pairs claimed it, and writes voyages.geojson and stays.geojson.
+keeps each stay's cheapest voyage where several port pairs claimed it, and writes
+voyages.geojson and stays.geojson.
 
 It is deliberately plain: no scenes, no land, no sea routes, no at-sea detections, no
 identity evidence. Timings go to stderr as `baseline: <stage>: <seconds> s`, the same
