@@ -304,7 +304,11 @@ PY
 )
 echo "$report"
 if [ -n "$REPORT" ]; then
-    printf '%s\n' "$report" >"$REPORT"
+    # Hand-written notes after the marker line survive a rerun.
+    marker='<!-- notes: kept by scripts/bench.sh -->'
+    notes=""
+    [ -f "$REPORT" ] && notes=$(awk -v m="$marker" '$0 == m { keep = 1 } keep' "$REPORT")
+    { printf '%s\n' "$report"; [ -n "$notes" ] && printf '\n%s\n' "$notes"; } >"$REPORT"
     log "wrote $REPORT"
 fi
 
