@@ -10,6 +10,8 @@
 #
 # Environment:
 #   RUNS=3                  runs per tool and size (the baseline runs once at 1m)
+#   TOOLS="shiplink baseline"   which tools to run
+#   APPEND=1                add to $BENCH_DIR/results.tsv instead of starting it afresh
 #   BASELINE=1              0 skips the GeoPandas baseline
 #   BASELINE_TIMEOUT=900    seconds before the baseline is stopped at 1m (reported)
 #   BASELINE_MEM_GB=8       address-space limit of the baseline (the machine is shared)
@@ -24,6 +26,10 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
 RUNS=${RUNS:-3}
 BASELINE=${BASELINE:-1}
+TOOLS=${TOOLS:-shiplink baseline}
+case " $TOOLS " in *" baseline "*) ;; *) BASELINE=0 ;; esac
+RUN_SHIPLINK=0
+case " $TOOLS " in *" shiplink "*) RUN_SHIPLINK=1 ;; esac
 BASELINE_TIMEOUT=${BASELINE_TIMEOUT:-900}
 BASELINE_MEM_GB=${BASELINE_MEM_GB:-8}
 BENCH_DIR=${BENCH_DIR:-/tmp/shiplink-bench}
@@ -60,7 +66,7 @@ if [ "$BASELINE" = 1 ] && ! "$VENV/bin/python" -c 'import geopandas, scipy, pyog
 fi
 
 mkdir -p "$BENCH_DIR"
-: >"$RESULTS"
+[ "${APPEND:-0}" = 1 ] || : >"$RESULTS"
 "$BIN" ports >"$BENCH_DIR/ports.geojson"
 
 # record SIZE TOOL RUN TIMEFILE LOGFILE RC: stage lines, wall, peak RSS, exit code.
@@ -93,7 +99,9 @@ for size in "${sizes[@]}"; do
     # Warm the page cache so every run reads from memory.
     cat "$scen"/observations/* "$scen/scenes.geojson" >/dev/null
 
-    for run in $(seq 1 "$RUNS"); do
+    srun=$RUNS
+    [ "$RUN_SHIPLINK" = 1 ] || srun=0
+    for run in $(seq 1 "$srun"); do
         log "$size: shiplink run $run/$RUNS ($dets detections)"
         out=$BENCH_DIR/out-shiplink
         rc=0
@@ -215,8 +223,8 @@ p("  so it does less work than shiplink. Packages pinned in `scripts/baseline/re
 p("- Medians of the runs. Input MB is the observation files only; ingest MB/s = input MB ÷ ingest s.")
 p("- Speed-up = GeoPandas ÷ shiplink (higher is better for shiplink).")
 p("")
-p(f"Run: {datetime.now(timezone.utc).strftime('%Y-%m-%d %H:%M UTC')}, commit `{os.environ['COMMIT']}`, "
-  f"`{os.environ['CMD']}`, {os.environ['RUNS']} runs per size (GeoPandas once at 1m).")
+p(f"Report: {datetime.now(timezone.utc).strftime('%Y-%m-%d %H:%M UTC')}, commit `{os.environ['COMMIT']}`, "
+  f"`{os.environ['CMD']}`; n = runs behind each median (the summary table).")
 p(f"Machine: {os.environ['NPROC']} × {os.environ['CPU']}, shared with other jobs; the load average")
 p("(1, 5, 15 min) before and after each size is in the table — figures taken under load are slower")
 p("than on an idle machine.")
@@ -233,9 +241,10 @@ for s in sizes:
     bok, bnote = baseline_note(s)
     bw = med(s, "baseline", "wall") if bok else None
     br = med(s, "baseline", "rss_mb") if bok else None
-    bw_txt = f(bw) if bok else (bnote if bok is False else "–")
+    bw_txt = f"{f(bw)} (n={len(ok_runs(s, 'baseline')[0])})" if bok else (bnote if bok is False else "–")
+    nw = len(ok_runs(s, "shiplink")[0])
     p(f"| {s} | {info(s, 'detections')} | {info(s, 'files')} | {info(s, 'input_mb')} | "
-      f"{info(s, 'load_before')} → {info(s, 'load_after')} | {f(w)} | {f(r, 0)} | {f(rate, 0)} | "
+      f"{info(s, 'load_before')} → {info(s, 'load_after')} | {f(w)} (n={nw}) | {f(r, 0)} | {f(rate, 0)} | "
       f"{bw_txt} | {f(br, 0)} | {ratio(w, bw)} |")
 p("")
 p("## Stages (median seconds)")
