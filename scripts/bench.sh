@@ -79,6 +79,7 @@ record() {
             /Elapsed \(wall clock\)/ { n = split($2, p, ":"); w = 0; for (i = 1; i <= n; i++) w = w * 60 + p[i]; printf "%s\t%s\t%s\twall\t%s\n", s, t, r, w }
             /Maximum resident set size/ { printf "%s\t%s\t%s\trss_mb\t%.1f\n", s, t, r, $2 / 1024 }' "$timef"
         printf '%s\t%s\t%s\trc\t%s\n' "$size" "$tool" "$run" "$rc"
+        if grep -q MemoryError "$logf"; then printf '%s\t%s\t%s\toom\t1\n' "$size" "$tool" "$run"; fi
     } >>"$RESULTS"
 }
 
@@ -185,6 +186,8 @@ def baseline_note(size):
         return True, f"{len(rcs)} run(s)"
     if 124 in rcs:
         return False, f"timed out after {os.environ['BASELINE_TIMEOUT']} s"
+    if vals.get((size, "baseline", "oom")):
+        return False, "out of memory (MemoryError under the BASELINE_MEM_GB limit)"
     return False, f"failed (exit {', '.join(map(str, rcs))})"
 
 # stage groups: label, shiplink stages, baseline stages
