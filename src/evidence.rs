@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 
 use geo::{BoundingRect, Contains, Point, Rect};
 
-use crate::geodesy::geodesic_m;
+use crate::geodesy::local_m;
 use crate::model::{Observation, Scene, Time};
 
 /// Observations this close in time to a scene without `scene_id` belong to it.
@@ -96,7 +96,7 @@ pub fn empty_berth(
             && !c
                 .detections
                 .iter()
-                .any(|&k| geodesic_m((obs[k].lon, obs[k].lat), (o.lon, o.lat)) <= radius_m)
+                .any(|&k| local_m((obs[k].lon, obs[k].lat), (o.lon, o.lat)) <= radius_m)
     };
 
     for (i, o) in obs.iter().enumerate() {

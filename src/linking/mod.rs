@@ -29,7 +29,7 @@ use rayon::prelude::*;
 
 use crate::config::Config;
 use crate::evidence::EmptyBerth;
-use crate::geodesy::{geodesic_m, M_PER_NM};
+use crate::geodesy::{geodesic_m, local_m, M_PER_NM};
 use crate::index::ObsIndex;
 use crate::model::{Observation, Port, Stay, Time, VesselClass};
 use assign::Edge;
@@ -293,7 +293,7 @@ pub fn stay_candidates(input: &LinkInput) -> Vec<Candidate> {
                 let Some(attr) = cost::attribute_llr(&attrs[i], &attrs[j], false, 0.0) else {
                     continue;
                 };
-                let d = geodesic_m((a.lon, a.lat), (b.lon, b.lat));
+                let d = local_m((a.lon, a.lat), (b.lon, b.lat));
                 let pos = (port_area_m2[p] / (std::f64::consts::PI * s2)).ln() - d * d / s2;
                 let dt = dt_s as f64;
                 let time = -(STAY_MEAN_S / 86_400.0).ln() - dt / STAY_MEAN_S - port_rate[p].ln();
@@ -498,7 +498,7 @@ pub fn track_candidates(
                         let Some(attr) = cost::attribute_llr(&a.attrs, &b.attrs, false, 0.0) else {
                             continue;
                         };
-                        let d = geodesic_m((a.lon, a.lat), (b.lon, b.lat));
+                        let d = local_m((a.lon, a.lat), (b.lon, b.lat));
                         // Either the stay was only interrupted (clouds, a missed detection):
                         // a short gap at the same berth; or the vessel made an unseen trip
                         // and came back anywhere in the port within the return window.
