@@ -434,3 +434,118 @@ fn per_feature_cost() {
         raw.len() as f64 / us
     );
 }
+
+/// Issue 6: every catalogue case through the real `shiplink match`: exit 0 when nothing is
+/// rejected, 2 when no input file is usable (with the file named on stderr), else 1; and
+/// then rejected.geojson holds exactly the rejected features, naming the case's file, with
+/// the expected reasons. Scenes cases go in as `--scenes` beside one good observation.
+#[test]
+fn bad_input_catalogue_through_match() {
+    let root = fixture("bad_input");
+    let mut cases: Vec<PathBuf> = std::fs::read_dir(&root)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.is_dir())
+        .collect();
+    cases.sort();
+    let work = tempfile::tempdir().unwrap();
+    // A tiny land model keeps each run fast (routes fall back to straight lines).
+    let land = write(
+        work.path(),
+        "land.geojson",
+        br#"{"type":"FeatureCollection","features":[{"type":"Feature","properties":{},"geometry":{"type":"Polygon","coordinates":[[[0,0],[0.01,0],[0.01,0.01],[0,0.01],[0,0]]]}}]}"#,
+    );
+    let good = write(
+        work.path(),
+        "good.geojson",
+        format!(
+            r#"{{"type":"FeatureCollection","features":[{}]}}"#,
+            point_feature("good-1", "")
+        )
+        .as_bytes(),
+    );
+    let mut failures = Vec::new();
+    for (k, dir) in cases.iter().enumerate() {
+        let name = dir.file_name().unwrap().to_string_lossy().into_owned();
+        let want: Expect =
+            toml::from_str(&std::fs::read_to_string(dir.join("expect.toml")).unwrap()).unwrap();
+        let out = work.path().join(format!("out-{k}"));
+        let mut args: Vec<String> = vec!["match".into()];
+        if want.scenes {
+            args.push(good.display().to_string());
+            args.push("--scenes".into());
+            args.push(dir.join("scenes.geojson").display().to_string());
+        } else {
+            args.push(dir.display().to_string());
+        }
+        args.extend([
+            "--out".into(),
+            out.display().to_string(),
+            "--land".into(),
+            land.display().to_string(),
+            "-q".into(),
+        ]);
+        let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+        let (code, _stdout, stderr) = shiplink(&refs);
+        let usable = want.scenes
+            || ingest(&[dir.to_path_buf()], &IngestParams::default(), NOW)
+                .unwrap()
+                .usable_files()
+                > 0;
+        let want_code = if !usable {
+            2
+        } else if want.rejected > 0 {
+            1
+        } else {
+            0
+        };
+        if code != want_code {
+            failures.push(format!("{name}: exit {code}, want {want_code}: {stderr}"));
+            continue;
+        }
+        if code == 2 {
+            if !stderr.contains(&*dir.to_string_lossy()) {
+                failures.push(format!(
+                    "{name}: the error does not name the file: {stderr}"
+                ));
+            }
+            continue;
+        }
+        let rej: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(out.join("rejected.geojson")).unwrap()).unwrap();
+        let feats = rej["features"].as_array().cloned().unwrap_or_default();
+        if feats.len() != want.rejected {
+            failures.push(format!(
+                "{name}: {} rejected features, want {}",
+                feats.len(),
+                want.rejected
+            ));
+            continue;
+        }
+        let reasons: Vec<String> = feats
+            .iter()
+            .map(|f| {
+                f["properties"]["reject_reason"]
+                    .as_str()
+                    .unwrap_or("")
+                    .to_string()
+            })
+            .collect();
+        for w in &want.reasons {
+            if !reasons.iter().any(|r| r.contains(w.as_str())) {
+                failures.push(format!(
+                    "{name}: no rejected.geojson reason contains {w:?}: {reasons:?}"
+                ));
+            }
+        }
+        for f in &feats {
+            let src = f["properties"]["source_file"].as_str().unwrap_or("");
+            if !src.contains(&*dir.to_string_lossy()) {
+                failures.push(format!(
+                    "{name}: source_file {src:?} does not name the case"
+                ));
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
