@@ -271,7 +271,7 @@ pub const BLOCKER_MEMORY: usize = 8;
 /// A monotone stand-in for the direction angle of `w`, in [0, 4) (no trigonometry).
 fn pseudo_angle(w: P) -> f64 {
     let s = w[0].abs() + w[1].abs();
-    if !(s > 0.0) {
+    if s.is_nan() || s <= 0.0 {
         return 0.0;
     }
     let t = w[1] / s;
