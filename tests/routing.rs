@@ -308,6 +308,42 @@ fn router_is_send_and_sync_and_deterministic() {
     assert_eq!(route_feature_geojson(&a), route_feature_geojson(&b));
 }
 
+/// The water graph is the same whatever the number of threads that build it (the edge
+/// construction runs on rayon), and so are the routes on it.
+#[test]
+fn graph_is_the_same_on_any_number_of_threads() {
+    let want = builtin().graph_digest();
+    let want_route = builtin().route(&[NAJIN_BERTH, DUNAY_BERTH]).unwrap();
+    for threads in [1, 3] {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .unwrap();
+        let r = pool
+            .install(|| Router::builtin(&RouteParams::default()))
+            .unwrap();
+        assert_eq!(r.graph_digest(), want, "{threads} thread(s)");
+        assert_eq!(r.graph_size(), builtin().graph_size());
+        let route = pool.install(|| r.route(&[NAJIN_BERTH, DUNAY_BERTH]).unwrap());
+        assert_eq!(route, want_route, "{threads} thread(s)");
+    }
+}
+
+#[test]
+fn repeated_sea_distances_are_the_same() {
+    let first = builtin().sea_distance_km(NAJIN_BERTH, DUNAY_BERTH).unwrap();
+    let again = builtin().sea_distance_km(NAJIN_BERTH, DUNAY_BERTH).unwrap();
+    assert_eq!(first, again);
+    let routed = builtin().route(&[NAJIN_BERTH, DUNAY_BERTH]).unwrap().km;
+    assert_eq!(first, routed);
+    // Errors are reported every time, not remembered as a distance.
+    for _ in 0..2 {
+        assert!(builtin()
+            .sea_distance_km((135.2, 42.0), DUNAY_BERTH)
+            .is_err());
+    }
+}
+
 #[test]
 fn land_from_a_geojson_file() {
     let dir = tempfile::tempdir().unwrap();

@@ -268,20 +268,49 @@ fn thin(nodes: Vec<(f64, Node)>, frac: f64) -> Vec<Node> {
 /// Land edges remembered per node as recent blockers.
 pub const BLOCKER_MEMORY: usize = 8;
 
-/// The edges (i, j, cost) from node `i` to the nodes `j > i`: segments tangent to the coast at
-/// both ends that touch no land. Candidates come in node order, which runs along the coast, so
-/// consecutive segments tend to be blocked by the same land edges: the last few blocking edges
-/// are tried first (an exact intersection test, the same one the grid scan makes), and only
-/// the segments they do not block are scanned.
+/// A monotone stand-in for the direction angle of `w`, in [0, 4) (no trigonometry).
+fn pseudo_angle(w: P) -> f64 {
+    let s = w[0].abs() + w[1].abs();
+    if s.is_nan() || s <= 0.0 {
+        return 0.0;
+    }
+    let t = w[1] / s;
+    if w[0] >= 0.0 {
+        if t >= 0.0 {
+            t
+        } else {
+            4.0 + t
+        }
+    } else {
+        2.0 - t
+    }
+}
+
+/// The edges (i, j, cost) from node `i` to the nodes `j > i`, in order of j: segments tangent
+/// to the coast at both ends that touch no land. The candidates are taken in order of
+/// direction from node i, so consecutive segments tend to be blocked by the same land edge:
+/// the last few blocking edges are tried first (the same exact intersection test the grid
+/// scan makes, so the result does not change), and only segments they do not block are
+/// scanned.
 fn visible_from(land: &Land, nodes: &[Node], i: usize, clearance_m: f64) -> Vec<(u32, u32, f32)> {
     let a = &nodes[i];
+    // Sort key: the direction quantised to 2^-40 of a quarter turn, then j (integers: cheap
+    // to compare, and the same order on every run).
+    let mut cands: Vec<(u64, u32)> = nodes
+        .iter()
+        .enumerate()
+        .skip(i + 1)
+        .filter_map(|(j, b)| {
+            let w = [b.pos[0] - a.pos[0], b.pos[1] - a.pos[1]];
+            (tangent(a, w) && tangent(b, w))
+                .then(|| ((pseudo_angle(w) * (1u64 << 40) as f64) as u64, j as u32))
+        })
+        .collect();
+    cands.sort_unstable();
     let mut blockers: Vec<u32> = Vec::with_capacity(BLOCKER_MEMORY);
     let mut out = Vec::new();
-    for (j, b) in nodes.iter().enumerate().skip(i + 1) {
-        let w = [b.pos[0] - a.pos[0], b.pos[1] - a.pos[1]];
-        if !tangent(a, w) || !tangent(b, w) {
-            continue;
-        }
+    for &(_, j) in &cands {
+        let b = &nodes[j as usize];
         if let Some(k) = blockers
             .iter()
             .position(|&e| land.touches_edge(a.pos, b.pos, e))
@@ -306,8 +335,9 @@ fn visible_from(land: &Land, nodes: &[Node], i: usize, clearance_m: f64) -> Vec<
             0.0
         };
         let c = edge_cost(sph_m(&a.ecef, &b.ecef), d, clearance_m);
-        out.push((i as u32, j as u32, c as f32));
+        out.push((i as u32, j, c as f32));
     }
+    out.sort_unstable_by_key(|e| e.1);
     out
 }
 

@@ -4,11 +4,13 @@
 //! edge, capped at `cap_m`, or `None` if the segment touches or crosses an edge. The segment is
 //! marched from p to q: each cell stores its Chebyshev distance (in cells) to the nearest cell
 //! holding an edge, which gives a lower bound on the distance from any point in it to land, so
-//! stretches of open water are skipped in one step (sphere tracing). Near land, a piece of about
-//! one cell is checked exactly: every edge in the cells within `cap_m` of the piece is tested
-//! against the whole segment pq. The answer is the same as testing every edge within `cap_m` of
-//! pq (the skipped stretches are provably farther than `cap_m` from land), so a blocked
-//! segment stops at the first land it meets and an open-water segment costs a few steps.
+//! stretches of open water are skipped in one step (sphere tracing). Near land, a piece of a
+//! few kilometres is checked exactly: every edge in the cells within `cap_m` of the piece is
+//! tested against the whole segment pq (edges wholly on one side of pq's line and farther from
+//! it than the minimum so far are passed over with two dot products). The answer is the same,
+//! to the bit, as testing every edge within `cap_m` of pq (the skipped stretches are provably
+//! farther than `cap_m` from land), so a blocked segment stops near the first land it meets
+//! and an open-water segment costs a few steps.
 //!
 //! # Example
 //! ```ignore
@@ -36,6 +38,18 @@ pub struct EdgeGrid {
 /// Rounding margin, metres, subtracted from the empty-space bound (edges are bucketed with
 /// `floor`, so a point on a cell border may sit in the neighbouring cell).
 const BOUND_MARGIN_M: f64 = 1e-3;
+
+/// Margin, metres, on the line-distance test that skips edges which cannot lower the
+/// clearance (far above the rounding error of plane coordinates, so the minimum found is the
+/// same to the bit).
+const LINE_MARGIN_M: f64 = 1e-6;
+
+/// Exact pieces are at least this many cells long.
+const PIECE_CELLS: f64 = 8.0;
+
+/// Exact pieces are at least this many times the cap long: consecutive pieces visit the
+/// cells within the cap of their common end twice.
+const PIECE_CAP_FACTOR: f64 = 8.0;
 
 /// Chebyshev distance transform of the occupied cells (two chamfer passes), capped at 255.
 fn empty_radius(occupied: &[bool], nx: usize, ny: usize) -> Vec<u8> {
@@ -195,7 +209,7 @@ impl EdgeGrid {
     fn col(&self, x: f64) -> usize {
         let c = (x - self.x0) / self.cell_m;
         if c > 0.0 {
-            (c as usize).min(self.nx - 1)
+            (c as u32 as usize).min(self.nx - 1)
         } else {
             0
         }
@@ -204,7 +218,7 @@ impl EdgeGrid {
     fn row(&self, y: f64) -> usize {
         let r = (y - self.y0) / self.cell_m;
         if r > 0.0 {
-            (r as usize).min(self.ny - 1)
+            (r as u32 as usize).min(self.ny - 1)
         } else {
             0
         }
@@ -218,7 +232,7 @@ impl EdgeGrid {
         if !(fx >= 0.0 && fy >= 0.0 && fx < self.nx as f64 && fy < self.ny as f64) {
             return 0.0;
         }
-        let (ix, iy) = (fx as usize, fy as usize);
+        let (ix, iy) = (fx as u32 as usize, fy as u32 as usize);
         let r = self.empty_r[iy * self.nx + ix];
         if r == 0 {
             return 0.0;
@@ -254,8 +268,10 @@ impl EdgeGrid {
         if !(len.is_finite() && len > 0.0) {
             return self.clearance_piece(edges, p, q, 0.0, 1.0, cap);
         }
-        // Exact pieces are about one cell long; skips shorter than half a cell are not worth it.
-        let piece = self.cell_m / len;
+        // Exact pieces are several cells long (each costs a fixed overhead, and with a cap the
+        // cells within the cap of a piece's ends are visited twice); skips shorter than half a
+        // cell are not worth it.
+        let piece = (PIECE_CELLS * self.cell_m).max(PIECE_CAP_FACTOR * cap) / len;
         let min_skip_m = 0.5 * self.cell_m;
         let mut best = cap;
         let mut t = 0.0;
@@ -290,6 +306,11 @@ impl EdgeGrid {
         let dx = q[0] - p[0];
         let pa = [p[0] + ta * dx, p[1] + ta * dy];
         let pb = [p[0] + tb * dx, p[1] + tb * dy];
+        // Unit normal of pq: an edge wholly on one side of the line, at least `best` from it,
+        // is at least `best` from pq and cannot lower the minimum (NaN for a point: no skip).
+        let len = (dx * dx + dy * dy).sqrt();
+        let nrm = [-dy / len, dx / len];
+        let off = nrm[0] * p[0] + nrm[1] * p[1];
         let mut best = cap;
         let r0 = self.row(pa[1].min(pb[1]) - cap);
         let r1 = self.row(pa[1].max(pb[1]) + cap);
@@ -330,6 +351,12 @@ impl EdgeGrid {
                 for &ei in &self.items[s..e] {
                     let [a, b] = edges[ei as usize];
                     if cap > 0.0 {
+                        let sa = nrm[0] * a[0] + nrm[1] * a[1] - off;
+                        let sb = nrm[0] * b[0] + nrm[1] * b[1] - off;
+                        let far = best + LINE_MARGIN_M;
+                        if (sa >= far && sb >= far) || (sa <= -far && sb <= -far) {
+                            continue;
+                        }
                         let d = seg_seg_dist(p, q, a, b);
                         if d <= 0.0 {
                             return Err(ei);
