@@ -451,11 +451,28 @@ pub fn run_match(opts: &MatchOptions) -> Result<MatchOutcome> {
         None => (Vec::new(), Vec::new()),
     };
 
-    let t = Instant::now();
-    let router = match &opts.land {
-        Some(p) => Some(Router::from_path(p, &config.routing)?),
-        None => Router::builtin(&config.routing).ok(),
-    };
+    // The land graph and the ingest are independent: build one while reading the other.
+    progress.set_message(format!(
+        "reading land and ingesting {} input path(s)",
+        opts.inputs.len()
+    ));
+    let ((router, land_s), (ingested, ingest_s)) = rayon::join(
+        || {
+            let t = Instant::now();
+            let r = match &opts.land {
+                Some(p) => Router::from_path(p, &config.routing).map(Some),
+                None => Ok(Router::builtin(&config.routing).ok()),
+            };
+            (r, t.elapsed().as_secs_f64())
+        },
+        || {
+            let t = Instant::now();
+            let r = crate::ingest::ingest(&opts.inputs, &config.ingest, opts.now);
+            (r, t.elapsed().as_secs_f64())
+        },
+    );
+    let router = router?;
+    let ingested = ingested?;
     let land_source = match &opts.land {
         Some(p) => p.display().to_string(),
         None if router.is_some() => {
@@ -463,12 +480,8 @@ pub fn run_match(opts: &MatchOptions) -> Result<MatchOutcome> {
         }
         None => "none".to_string(),
     };
-    timings.push(("land".to_string(), t.elapsed().as_secs_f64()));
-
-    progress.set_message(format!("ingesting {} input path(s)", opts.inputs.len()));
-    let t = Instant::now();
-    let ingested = crate::ingest::ingest(&opts.inputs, &config.ingest, opts.now)?;
-    timings.push(("ingest".to_string(), t.elapsed().as_secs_f64()));
+    timings.push(("land (parallel with ingest)".to_string(), land_s));
+    timings.push(("ingest".to_string(), ingest_s));
     if ingested.usable_files() == 0 {
         let why = ingested
             .rejected
