@@ -334,6 +334,10 @@ struct NodeInfo {
 /// detector `confidence` as the probability that its detection is real (no confidence:
 /// certainly real). Linking a likely false alarm costs this much.
 fn real_llr(members: &[&Observation]) -> f64 {
+    // A detection without a confidence is taken as surely real.
+    if members.iter().any(|o| o.confidence.is_none()) {
+        return 0.0;
+    }
     let all_false: f64 = members
         .iter()
         .filter_map(|o| o.confidence)
@@ -654,5 +658,27 @@ pub fn link(input: &LinkInput) -> Linked {
         nodes,
         links,
         stay_candidates: cands.len(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::index::tests::obs;
+
+    #[test]
+    fn detector_confidence_as_existence() {
+        let mut a = obs("a", 130.3, 42.2, 0);
+        assert_eq!(real_llr(&[&a]), 0.0, "no confidence: surely real");
+        a.confidence = Some(0.5);
+        assert!((real_llr(&[&a]) - 0.5f64.ln()).abs() < 1e-12);
+        let mut b = a.clone();
+        b.confidence = Some(0.5);
+        assert!(
+            (real_llr(&[&a, &b]) - 0.75f64.ln()).abs() < 1e-12,
+            "one of two is real"
+        );
+        a.confidence = Some(0.0);
+        assert!(real_llr(&[&a]) >= 0.02f64.ln() - 1e-12, "floored");
     }
 }
