@@ -135,6 +135,8 @@ const SAME_BERTH_LLR_MAX: f64 = 3.0;
 const EMPTY_SCENE_MISS: f64 = 0.1;
 /// Mean length of an interruption in the sightings of a stay, days.
 const INTERRUPTION_DAYS: f64 = 1.0;
+/// Width of the length gate, in combined sigmas.
+const LENGTH_GATE_SIGMAS: f64 = 5.0;
 /// Floor of an event rate, per day (so an empty port does not make links free).
 const MIN_RATE_PER_DAY: f64 = 0.1;
 /// Candidates kept per node and kind (the best by weight).
@@ -346,6 +348,20 @@ fn real_llr(members: &[&Observation]) -> f64 {
     (1.0 - all_false).max(0.02).ln()
 }
 
+/// A cheap gate before scoring: lengths more than [`LENGTH_GATE_SIGMAS`] combined sigmas
+/// apart (and no identity to say otherwise) leave the attribute evidence at its outlier floor,
+/// so the pair is not worth scoring. This keeps the candidate search close to linear when
+/// ports are busy.
+fn lengths_differ(a: &Attrs, b: &Attrs) -> bool {
+    if a.imo.is_some() || a.mmsi.is_some() || a.name.is_some() {
+        return false;
+    }
+    match (a.length_m, b.length_m) {
+        (Some((x, sx)), Some((y, sy))) => (x - y).abs() > LENGTH_GATE_SIGMAS * sx.hypot(sy),
+        _ => false,
+    }
+}
+
 /// Prior log-odds that a vessel travels between ports at all: harbour craft (tugs, fishing
 /// boats, naval and passenger vessels) and small vessels rarely make the passage.
 fn traveller_prior(a: &Attrs, lp: &crate::config::LinkParams) -> f64 {
@@ -490,7 +506,7 @@ pub fn track_candidates(
             for (q, list) in by_port.iter().enumerate() {
                 for &v in &list[slice_after(list, t0)] {
                     let b = &info[v];
-                    if v == u || !later(b, v) {
+                    if v == u || !later(b, v) || lengths_differ(&a.attrs, &b.attrs) {
                         continue;
                     }
                     let dt_s = (b.t_first - t0) as f64;
