@@ -43,6 +43,76 @@ impl ObsIndex {
     }
 }
 
+type TimedPoint = GeomWithData<[f64; 4], usize>;
+
+/// An R-tree over observations in space and time: ECEF metres plus time scaled to metres,
+/// for "who was within r metres during the next w seconds" (the stay-link candidate search).
+pub struct SpaceTimeIndex {
+    tree: RTree<TimedPoint>,
+    /// Metres per second of the time axis.
+    scale: f64,
+}
+
+impl SpaceTimeIndex {
+    /// Bulk-loads the observations `members` (indices into `obs`); a time window of
+    /// `window_s` seconds is given the extent of `radius_m` metres, so queries are boxes of
+    /// about equal sides.
+    pub fn new(
+        obs: &[Observation],
+        members: &[usize],
+        radius_m: f64,
+        window_s: f64,
+    ) -> SpaceTimeIndex {
+        let scale = if window_s > 0.0 {
+            radius_m / window_s
+        } else {
+            1.0
+        };
+        let pts = members
+            .iter()
+            .map(|&i| {
+                let o = &obs[i];
+                let p = to_ecef_m(o.lon, o.lat);
+                GeomWithData::new([p[0], p[1], p[2], o.observed_at as f64 * scale], i)
+            })
+            .collect();
+        SpaceTimeIndex {
+            tree: RTree::bulk_load(pts),
+            scale,
+        }
+    }
+
+    /// Observations within `radius_m` (great circle) of `lon, lat` and observed in
+    /// `[t, t + window_s]`, sorted ascending.
+    pub fn forward_within(
+        &self,
+        lon: f64,
+        lat: f64,
+        t: i64,
+        radius_m: f64,
+        window_s: f64,
+    ) -> Vec<usize> {
+        let c = chord_for_m(radius_m);
+        let p = to_ecef_m(lon, lat);
+        let t0 = t as f64 * self.scale;
+        let env = AABB::from_corners(
+            [p[0] - c, p[1] - c, p[2] - c, t0],
+            [p[0] + c, p[1] + c, p[2] + c, t0 + window_s * self.scale],
+        );
+        let mut v: Vec<usize> = self
+            .tree
+            .locate_in_envelope(&env)
+            .filter(|q| {
+                let g = q.geom();
+                (g[0] - p[0]).powi(2) + (g[1] - p[1]).powi(2) + (g[2] - p[2]).powi(2) <= c * c
+            })
+            .map(|q| q.data)
+            .collect();
+        v.sort_unstable();
+        v
+    }
+}
+
 /// Assigns each observation to the port zone that contains it (the nearest berth wins
 /// where zones overlap), or `None` at sea. Returns indices into `ports`.
 pub fn assign_ports(obs: &[Observation], ports: &[Port]) -> Vec<Option<usize>> {
@@ -129,6 +199,25 @@ pub(crate) mod tests {
         assert_eq!(idx.within_m(130.300, 42.236, 100.0), vec![0, 1]);
         assert_eq!(idx.within_m(130.300, 42.236, 50.0), vec![0]);
         assert_eq!(idx.within_m(130.300, 42.236, 900.0), vec![0, 1, 2]);
+    }
+
+    #[test]
+    fn space_time_index_looks_forward_within_radius_and_window() {
+        let o = vec![
+            obs("a", 130.300, 42.236, 0),
+            obs("near-soon", 130.301, 42.236, 3_600),
+            obs("near-late", 130.301, 42.236, 200_000),
+            obs("far-soon", 130.310, 42.236, 3_600),
+            obs("near-before", 130.300, 42.236, -10),
+        ];
+        let idx = SpaceTimeIndex::new(&o, &[0, 1, 2, 3, 4], 250.0, 108_000.0);
+        assert_eq!(
+            idx.forward_within(130.300, 42.236, 0, 250.0, 108_000.0),
+            vec![0, 1]
+        );
+        assert!(SpaceTimeIndex::new(&o, &[], 250.0, 1.0)
+            .forward_within(130.3, 42.2, 0, 250.0, 1.0)
+            .is_empty());
     }
 
     #[test]

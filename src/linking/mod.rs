@@ -272,6 +272,16 @@ pub fn stay_candidates(input: &LinkInput) -> Vec<Candidate> {
     let stay_gap_s = (cfg.stays.max_gap_hours * 3600.0) as i64;
     let attrs: Vec<Attrs> = obs.iter().map(|o| Attrs::of(o, &cfg.sensors)).collect();
     let s2 = 2.0 * BERTH_POSITION_SIGMA_M.powi(2);
+    // Candidates come from an R-tree over port detections in space and time.
+    let in_port: Vec<usize> = (0..obs.len())
+        .filter(|&i| input.port_of[i].is_some())
+        .collect();
+    let st_index = crate::index::SpaceTimeIndex::new(
+        obs,
+        &in_port,
+        cfg.stays.berth_radius_m,
+        stay_gap_s as f64,
+    );
 
     let per_node: Vec<Vec<Candidate>> = order
         .par_iter()
@@ -281,7 +291,13 @@ pub fn stay_candidates(input: &LinkInput) -> Vec<Candidate> {
             let p = input.port_of[i].unwrap_or(0);
             let empty_after = input.empty.after.get(i).copied().flatten();
             let mut out = Vec::new();
-            for j in input.index.within_m(a.lon, a.lat, cfg.stays.berth_radius_m) {
+            for j in st_index.forward_within(
+                a.lon,
+                a.lat,
+                a.observed_at,
+                cfg.stays.berth_radius_m,
+                stay_gap_s as f64,
+            ) {
                 let b = &obs[j];
                 let dt_s = b.observed_at - a.observed_at;
                 if rank[j] <= rank[i]
