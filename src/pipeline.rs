@@ -120,6 +120,7 @@ pub fn solve(
         sea: &sea,
         config,
     });
+    timings.extend(linked.timings.iter().cloned());
     let mut derived = derive(&obs, &linked, &ports, &empty, config);
     timings.push(("linking".to_string(), t.elapsed().as_secs_f64()));
 

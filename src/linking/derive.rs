@@ -85,6 +85,7 @@ fn merge_interrupted(
     let mut new_index = vec![usize::MAX; nodes.len()];
     let mut out = Linked {
         stay_candidates: linked.stay_candidates,
+        timings: linked.timings.clone(),
         ..Default::default()
     };
     let mut members: Vec<Vec<usize>> = Vec::new();
@@ -391,6 +392,7 @@ mod tests {
             nodes,
             links: l,
             stay_candidates: 0,
+            timings: vec![],
         }
     }
 

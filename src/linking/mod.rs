@@ -114,6 +114,8 @@ pub struct Linked {
     pub links: Links,
     /// Candidate links considered in the first stage (stays).
     pub stay_candidates: usize,
+    /// Seconds spent per step (candidates and assignment of each stage).
+    pub timings: Vec<(String, f64)>,
 }
 
 /// Typical sailing speed, knots.
@@ -643,9 +645,17 @@ pub fn track_candidates(
 pub fn link(input: &LinkInput) -> Linked {
     let obs = input.obs;
     let n = obs.len();
+    let mut timings = Vec::new();
+    let mut clock = std::time::Instant::now();
+    let mut lap = |name: &str, timings: &mut Vec<(String, f64)>| {
+        timings.push((name.to_string(), clock.elapsed().as_secs_f64()));
+        clock = std::time::Instant::now();
+    };
     // Stage 1: stays.
     let cands = stay_candidates(input);
+    lap("linking: stay candidates", &mut timings);
     let stay_links = choose(n, &cands, input.config.linking.min_link_probability);
+    lap("linking: stay assignment", &mut timings);
     let mut stays = Vec::new();
     let mut stay_port = Vec::new();
     for &i in &time_order(obs) {
@@ -678,18 +688,22 @@ pub fn link(input: &LinkInput) -> Linked {
             .filter(|&i| input.port_of[i].is_none())
             .map(Node::Sea),
     );
+    lap("linking: stays", &mut timings);
     let cands2 = track_candidates(input, &stays, &stay_port, &nodes);
+    lap("linking: track candidates", &mut timings);
     let links = choose(
         nodes.len(),
         &cands2,
         input.config.linking.min_link_probability,
     );
+    lap("linking: track assignment", &mut timings);
     Linked {
         stays,
         stay_port,
         nodes,
         links,
         stay_candidates: cands.len(),
+        timings,
     }
 }
 
