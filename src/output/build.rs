@@ -244,6 +244,7 @@ pub fn unmatched_layer(
         feat.values
             .push(port_of[i].map(|p| ports[p].port_id.clone()).into());
     }
+    rename_clashing_extras(&mut layer);
     layer.sort();
     layer
 }
@@ -305,6 +306,30 @@ pub fn observations_layer(name: &str, obs: &[Observation], idx: &[usize]) -> Lay
     layer
 }
 
+/// Input properties whose names clash with a declared field (or repeat) are renamed
+/// `input_<key>` (then `input_<key>_2`, …), so no feature has two properties of one name.
+pub fn rename_clashing_extras(layer: &mut Layer) {
+    let declared: std::collections::BTreeSet<&str> =
+        layer.fields.iter().map(|f| f.name.as_str()).collect();
+    for feat in &mut layer.features {
+        let mut taken: std::collections::BTreeSet<String> =
+            declared.iter().map(|s| s.to_string()).collect();
+        for (k, _) in feat.extra.iter_mut() {
+            if taken.contains(k.as_str()) {
+                let base = format!("input_{k}");
+                let mut name = base.clone();
+                let mut n = 2;
+                while taken.contains(&name) {
+                    name = format!("{base}_{n}");
+                    n += 1;
+                }
+                *k = name;
+            }
+            taken.insert(k.clone());
+        }
+    }
+}
+
 /// The rejected layer: reason, where it came from, and the original feature text.
 pub fn rejected_layer(rejected: &[Rejected]) -> Layer {
     let mut layer = Layer::new(
@@ -337,4 +362,36 @@ pub fn rejected_layer(rejected: &[Rejected]) -> Layer {
         });
     }
     layer
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::index::tests::obs;
+
+    #[test]
+    fn extras_never_clash_with_declared_fields() {
+        let mut o = obs("a", 130.3, 42.236, 0);
+        o.extra = vec![
+            ("port".into(), "\"x\"".into()),
+            ("input_port".into(), "1".into()),
+            ("observation_id".into(), "2".into()),
+            ("note".into(), "3".into()),
+        ];
+        let l = unmatched_layer(&[o], &[0], &[None], &crate::ports::builtin());
+        let keys: Vec<&str> = l.features[0]
+            .extra
+            .iter()
+            .map(|(k, _)| k.as_str())
+            .collect();
+        assert_eq!(
+            keys,
+            [
+                "input_port",
+                "input_input_port",
+                "input_observation_id",
+                "note"
+            ]
+        );
+    }
 }
