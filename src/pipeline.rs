@@ -12,7 +12,7 @@ use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::evidence::{empty_berth, EmptyBerth};
 use crate::geodesy::{geodesic_m, polyline_km};
-use crate::index::{assign_ports, ObsIndex};
+use crate::index::assign_ports;
 use crate::ingest::{Ingested, InputFile};
 use crate::linking::derive::{derive, Derived};
 use crate::linking::{link, LinkInput, Linked, SeaDistances};
@@ -89,7 +89,6 @@ pub fn solve(
 
     let t = Instant::now();
     let port_of = assign_ports(&obs, &ports);
-    let index = ObsIndex::new(&obs);
     timings.push(("index".to_string(), t.elapsed().as_secs_f64()));
 
     let t = Instant::now();
@@ -115,7 +114,6 @@ pub fn solve(
         obs: &obs,
         port_of: &port_of,
         ports: &ports,
-        index: &index,
         empty: &empty,
         sea: &sea,
         config,

@@ -115,9 +115,9 @@ pub fn max_weight_successors(n: usize, edges: &[Edge]) -> Vec<Option<usize>> {
                     None => break None,
                 }
             };
-            // The private column of cur_row is always reachable, so j exists.
+            // The private column of cur_row is always reachable, so j exists; without it the
+            // row is simply left unassigned.
             let Some(j) = j else {
-                unreachable_fallback(cur_row);
                 sink = usize::MAX;
                 break;
             };
@@ -173,9 +173,6 @@ pub fn max_weight_successors(n: usize, edges: &[Edge]) -> Vec<Option<usize>> {
         .map(|c| if c < n { Some(c) } else { None })
         .collect()
 }
-
-/// Cannot happen (every row has its private column); kept as a no-op instead of a panic.
-fn unreachable_fallback(_row: usize) {}
 
 #[cfg(test)]
 mod tests {

@@ -80,7 +80,6 @@ fn merge_interrupted(
     if !absorbed.iter().any(|&x| x) {
         return linked.clone();
     }
-    let port_ix = |id: &str| ports.iter().position(|p| p.port_id == id).unwrap_or(0);
     // Rebuild: each non-absorbed node keeps its place; absorbed stays join the head's stay.
     let mut new_index = vec![usize::MAX; nodes.len()];
     let mut out = Linked {
@@ -122,7 +121,6 @@ fn merge_interrupted(
             empty,
         ));
     }
-    let _ = port_ix;
     // Links: from the last absorbed node of each head to its successor.
     let n2 = out.nodes.len();
     out.links = crate::linking::Links {

@@ -30,7 +30,6 @@ use rayon::prelude::*;
 use crate::config::Config;
 use crate::evidence::EmptyBerth;
 use crate::geodesy::{geodesic_m, local_m, M_PER_NM};
-use crate::index::ObsIndex;
 use crate::model::{Observation, Port, Stay, Time, VesselClass};
 use assign::Edge;
 use cost::Attrs;
@@ -86,7 +85,6 @@ pub struct LinkInput<'a> {
     /// Port of each observation (index into `ports`), `None` at sea.
     pub port_of: &'a [Option<usize>],
     pub ports: &'a [Port],
-    pub index: &'a ObsIndex,
     pub empty: &'a EmptyBerth,
     pub sea: &'a SeaDistances<'a>,
     pub config: &'a Config,
