@@ -141,5 +141,74 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     for (k, v) in &wrong {
         println!("  {k}: {v}");
     }
+    // Oracle: the same stays linked by truth (majority vessel), to bound what stage 2 can do.
+    let mut oracle = lk.clone();
+    let n = oracle.nodes.len();
+    oracle.links.successor = vec![None; n];
+    oracle.links.predecessor = vec![None; n];
+    oracle.links.kind = vec![None; n];
+    oracle.links.probability = vec![1.0; n];
+    for list in by_vessel.values() {
+        for w in list.windows(2) {
+            let (a, b) = (w[0], w[1]);
+            oracle.links.successor[a] = Some(b);
+            oracle.links.predecessor[b] = Some(a);
+            oracle.links.kind[a] = Some(if place(a) == place(b) {
+                shiplink::linking::LinkKind::Return
+            } else {
+                shiplink::linking::LinkKind::Passage
+            });
+        }
+    }
+    let ports = shiplink::ports::builtin();
+    let score_of = |l: &shiplink::linking::Linked| {
+        let d = shiplink::linking::derive::derive(obs, l, &ports, &res.empty, &config);
+        let mut rs = shiplink::evaluate::ResultSet::default();
+        for tr in &d.tracks {
+            for e in &tr.events {
+                if let shiplink::model::Event::Stay(s) = e {
+                    rs.stays.push(shiplink::evaluate::PredStay {
+                        stay_id: d.stays[*s].stay_id.clone(),
+                        vessel_id: tr.vessel_id.clone(),
+                        observation_ids: d.stays[*s]
+                            .observations
+                            .iter()
+                            .map(|&i| obs[i].id.clone())
+                            .collect(),
+                    });
+                }
+            }
+        }
+        for v in &d.voyages {
+            let ids = |s: usize| {
+                d.stays[s]
+                    .observations
+                    .iter()
+                    .map(|&i| obs[i].id.clone())
+                    .collect()
+            };
+            rs.voyages.push(shiplink::evaluate::PredVoyage {
+                voyage_id: v.voyage_id.clone(),
+                vessel_id: v.vessel_id.clone(),
+                from_port: d.stays[v.origin_stay].port_id.clone(),
+                to_port: d.stays[v.destination_stay].port_id.clone(),
+                confidence: v.confidence,
+                origin_observation_ids: ids(v.origin_stay),
+                destination_observation_ids: ids(v.destination_stay),
+                ..Default::default()
+            });
+        }
+        shiplink::evaluate::score::score(&shiplink::evaluate::truth_set(truth.clone()), &rs)
+    };
+    let m = score_of(lk);
+    println!(
+        "as linked: P {:.3} R {:.3} F1 {:.3} IDF1 {:.3}",
+        m.voyage_precision, m.voyage_recall, m.voyage_f1, m.idf1
+    );
+    let m = score_of(&oracle);
+    println!(
+        "oracle stage 2: P {:.3} R {:.3} F1 {:.3} IDF1 {:.3}",
+        m.voyage_precision, m.voyage_recall, m.voyage_f1, m.idf1
+    );
     Ok(())
 }

@@ -28,6 +28,8 @@ pub struct Results {
     pub files: Vec<InputFile>,
     pub ports: Vec<Port>,
     pub port_of: Vec<Option<usize>>,
+    /// Clear scenes that showed berths empty, per observation.
+    pub empty: EmptyBerth,
     pub derived: Derived,
     pub linked: Linked,
     /// Vessel id of each stay.
@@ -140,6 +142,7 @@ pub fn solve(
         files,
         ports,
         port_of,
+        empty,
         derived,
         linked,
         vessel_of_stay,
