@@ -67,6 +67,91 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         Node::Stay(s) => lk.stays[s].port_id.clone(),
         Node::Sea(_) => "sea".to_string(),
     };
+    // The stage-2 candidates again (same inputs as solve, geodesic port distances).
+    let n_ports = res.ports.len();
+    let mut port_km = vec![vec![0.0; n_ports]; n_ports];
+    for a in 0..n_ports {
+        for b in 0..n_ports {
+            port_km[a][b] = shiplink::geodesy::geodesic_m(
+                (res.ports[a].berth_lon, res.ports[a].berth_lat),
+                (res.ports[b].berth_lon, res.ports[b].berth_lat),
+            ) / 1000.0;
+        }
+    }
+    let point_km = |_: (f64, f64), _: (f64, f64)| -> Option<f64> { None };
+    let sea = shiplink::linking::SeaDistances {
+        port_km,
+        point_km: &point_km,
+    };
+    let cands = shiplink::linking::track_candidates(
+        &shiplink::linking::LinkInput {
+            obs,
+            port_of: &res.port_of,
+            ports: &res.ports,
+            empty: &res.empty,
+            sea: &sea,
+            config: &config,
+        },
+        &lk.stays,
+        &lk.stay_port,
+        &lk.nodes,
+    );
+    let lab = |k: usize| labels[k].0.clone().unwrap_or_else(|| "FP".into());
+    let attrs_of = |k: usize| -> String {
+        let (members, eb, ea, t1, t2): (Vec<&shiplink::model::Observation>, _, _, _, _) =
+            match lk.nodes[k] {
+                Node::Stay(s) => {
+                    let st = &lk.stays[s];
+                    (
+                        st.observations.iter().map(|&i| &obs[i]).collect(),
+                        st.empty_before,
+                        st.empty_after,
+                        st.first_seen,
+                        st.last_seen,
+                    )
+                }
+                Node::Sea(i) => (
+                    vec![&obs[i]],
+                    None,
+                    None,
+                    obs[i].observed_at,
+                    obs[i].observed_at,
+                ),
+            };
+        let a = shiplink::linking::cost::Attrs::combine(&members, &config.sensors);
+        let sensors: Vec<String> = members.iter().map(|o| format!("{:?}", o.sensor)).collect();
+        format!(
+            "n={} [{}] t {}..{} empty {:?}/{:?} len {:?} col {:?} cls {:?} cont {:?}/{:?} conf {:?}",
+            members.len(), sensors.join(","), t1, t2, eb.map(|x: i64| x - t1), ea.map(|x: i64| x - t2),
+            a.length_m.map(|(l, s)| format!("{l:.0}±{s:.0}")), a.colour, a.class, a.containers_first, a.containers_last,
+            members.iter().map(|o| o.confidence).collect::<Vec<_>>()
+        )
+    };
+    let dump = |a: usize, b: usize| {
+        println!("      A: {}", attrs_of(a));
+        println!("      B: {}", attrs_of(b));
+        for c in cands.iter().filter(|c| c.from == a) {
+            println!(
+                "      out {:?} -> {} {} t={} w={:.2}{}",
+                c.kind,
+                lab(c.to),
+                place(c.to),
+                t(c.to),
+                c.weight,
+                if c.to == b { "  <== true" } else { "" }
+            );
+        }
+        for c in cands.iter().filter(|c| c.to == b) {
+            println!(
+                "      in  {:?} <- {} {} t={} w={:.2}",
+                c.kind,
+                lab(c.from),
+                place(c.from),
+                t(c.from),
+                c.weight
+            );
+        }
+    };
     // True next node per vessel.
     let mut by_vessel: BTreeMap<String, Vec<usize>> = BTreeMap::new();
     for (k, l) in labels.iter().enumerate() {
@@ -97,6 +182,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                             "  wrong: {v} {} t={} -> chose {:?} at {} (p={:.2} w={:.2}) instead of {} t={}",
                             place(a), t(a), labels[s].0, place(s), lk.links.probability[a], lk.links.weight[a], place(b), t(b)
                         );
+                        dump(a, b);
                     }
                 }
                 None => {
@@ -110,6 +196,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                             t(b),
                             (t(b) - t(a)) as f64 / 3600.0
                         );
+                        dump(a, b);
                     }
                 }
             }
@@ -123,6 +210,18 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     for k in 0..lk.nodes.len() {
         if let Some(s) = lk.links.successor[k] {
             let ok = labels[k].0.is_some() && labels[k].0 == labels[s].0;
+            if !ok && show == "FP" && labels[k].0.is_none() {
+                println!(
+                    "  FP link {:?} {} -> {} {} p={:.2} w={:.2}",
+                    lk.links.kind[k],
+                    place(k),
+                    lab(s),
+                    place(s),
+                    lk.links.probability[k],
+                    lk.links.weight[k]
+                );
+                dump(k, s);
+            }
             if !ok {
                 let r =
                     |l: &Option<String>| l.as_ref().map(|v| role[v].clone()).unwrap_or("FP".into());

@@ -364,6 +364,26 @@ fn real_llr(members: &[&Observation]) -> f64 {
     (1.0 - all_false).max(0.02).ln()
 }
 
+/// [`real_llr`] of a stay, updated by how long the vessel could have stayed: clear scenes
+/// that showed the berth empty shortly before the first and after the last sighting leave
+/// a real vessel little time at the berth (stays last days), while a false alarm needs none.
+/// Scenes miss vessels now and then, so the bracket is never conclusive.
+fn stay_real_llr(members: &[&Observation], st: &Stay) -> f64 {
+    let prior = real_llr(members).exp();
+    let (Some(before), Some(after)) = (st.empty_before, st.empty_after) else {
+        return prior.ln();
+    };
+    if prior >= 1.0 {
+        return 0.0;
+    }
+    // P(a real stay fits in the bracket | it covers the sightings), exponential durations.
+    let slack_s = ((after - before) - (st.last_seen - st.first_seen)).max(0) as f64;
+    let fits = 1.0 - (-slack_s / STAY_MEAN_S).exp();
+    let fits = 1.0 - (1.0 - fits) * (1.0 - EMPTY_SCENE_MISS);
+    let posterior = prior * fits / (prior * fits + (1.0 - prior));
+    posterior.max(0.02).ln()
+}
+
 /// A cheap gate before scoring: lengths more than [`LENGTH_GATE_SIGMAS`] combined sigmas
 /// apart (and no identity to say otherwise) leave the attribute evidence at its outlier floor,
 /// so the pair is not worth scoring. This keeps the candidate search close to linear when
@@ -430,7 +450,7 @@ pub fn track_candidates(
                     empty_after: st.empty_after,
                     attrs: Attrs::combine(&members, &cfg.sensors),
                     obs: None,
-                    real: real_llr(&members),
+                    real: stay_real_llr(&members, st),
                 }
             }
             Node::Sea(i) => NodeInfo {
@@ -568,8 +588,12 @@ pub fn track_candidates(
                     }
                     // Clear scenes bound departure and arrival: the vessel was at sea at
                     // least from `empty_after` (origin) to `empty_before` (destination).
+                    // A bound that contradicts the passage means one of the two scenes
+                    // missed the vessel (detectors miss ships): unlikely, not impossible.
                     let bounded = match (a.empty_after, b.empty_before) {
-                        (Some(l), Some(r)) if (r - l) as f64 > slow_s(dist_m) => continue,
+                        (Some(l), Some(r)) if (r - l) as f64 > slow_s(dist_m) => {
+                            (2.0 * EMPTY_SCENE_MISS).ln()
+                        }
                         (Some(_), Some(_)) => BOUNDED_PASSAGE_LLR,
                         _ => 0.0,
                     };
