@@ -83,7 +83,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         min(&idf1s)
     );
     println!("calibration over all seeds (confidence bin: voyages, mean confidence, accuracy)");
-    for b in calibration_table(&outcomes, 10) {
+    let table = calibration_table(&outcomes, 10);
+    println!(
+        "expected calibration error {:.3}",
+        shiplink::evaluate::calibration::expected_calibration_error(&table)
+    );
+    for b in table {
         if b.count > 0 {
             println!(
                 "  {:.1}-{:.1}  {:>5}  {:.3}  {:.3}",
@@ -91,5 +96,54 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             );
         }
     }
+    if args.iter().any(|a| a == "--fit") {
+        // Platt scaling on top of the configured one: fit logit(correct) ~ a' z + b' with
+        // z = logit(confidence), then compose with the scaling that produced z.
+        let lp = shiplink::pipeline::load_config(config.as_ref())?.linking;
+        let (a1, b1) = fit_platt(&outcomes);
+        println!(
+            "Platt fit on these outcomes: slope {a1:.4} intercept {b1:.4}; composed with the \
+             configured scaling: confidence_slope = {:.4}, confidence_intercept = {:.4}",
+            a1 * lp.confidence_slope,
+            a1 * lp.confidence_intercept + b1
+        );
+    }
     Ok(())
+}
+
+/// Logistic regression of correctness on logit(confidence), by Newton's method.
+fn fit_platt(outcomes: &[(f64, bool)]) -> (f64, f64) {
+    let data: Vec<(f64, f64)> = outcomes
+        .iter()
+        .filter(|(c, _)| c.is_finite())
+        .map(|&(c, ok)| {
+            let c = c.clamp(1e-6, 1.0 - 1e-6);
+            ((c / (1.0 - c)).ln(), if ok { 1.0 } else { 0.0 })
+        })
+        .collect();
+    let (mut a, mut b) = (1.0f64, 0.0f64);
+    for _ in 0..50 {
+        let (mut ga, mut gb, mut haa, mut hab, mut hbb) = (0.0, 0.0, 0.0, 0.0, 0.0);
+        for &(z, y) in &data {
+            let p = 1.0 / (1.0 + (-(a * z + b)).exp());
+            let w = p * (1.0 - p);
+            ga += (y - p) * z;
+            gb += y - p;
+            haa += w * z * z;
+            hab += w * z;
+            hbb += w;
+        }
+        let det = haa * hbb - hab * hab;
+        if det.abs() < 1e-12 {
+            break;
+        }
+        let da = (hbb * ga - hab * gb) / det;
+        let db = (haa * gb - hab * ga) / det;
+        a += da;
+        b += db;
+        if da.abs() + db.abs() < 1e-9 {
+            break;
+        }
+    }
+    (a, b)
 }

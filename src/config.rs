@@ -122,7 +122,17 @@ pub struct LinkParams {
     pub return_window_days: f64,
     /// Links whose posterior probability falls below this are cut.
     pub min_link_probability: f64,
+    /// Platt scaling of a voyage's confidence: the product `c` of its links' probabilities
+    /// becomes `1 / (1 + exp(-(slope * logit(c) + intercept)))`. Fitted on simulated
+    /// scenarios (`examples/quality.rs --fit`, seeds 11-40); slope 1 and intercept 0 leave
+    /// the raw product.
+    pub confidence_slope: f64,
+    pub confidence_intercept: f64,
 }
+
+/// Default Platt scaling of voyage confidences (see [`LinkParams::confidence_slope`]).
+pub const CONFIDENCE_SLOPE: f64 = 0.4248;
+pub const CONFIDENCE_INTERCEPT: f64 = 0.7788;
 
 impl Default for LinkParams {
     fn default() -> Self {
@@ -139,6 +149,8 @@ impl Default for LinkParams {
             dwell_days: 2.5,
             return_window_days: 12.0,
             min_link_probability: 0.05,
+            confidence_slope: CONFIDENCE_SLOPE,
+            confidence_intercept: CONFIDENCE_INTERCEPT,
         }
     }
 }

@@ -45,7 +45,26 @@ pub fn derive(
     config: &Config,
 ) -> Derived {
     let merged = merge_interrupted(obs, linked, ports, empty, config);
-    derive_merged(obs, &merged)
+    let mut d = derive_merged(obs, &merged);
+    let lp = &config.linking;
+    for v in &mut d.voyages {
+        v.confidence = calibrate(v.confidence, lp.confidence_slope, lp.confidence_intercept);
+    }
+    d
+}
+
+/// Platt scaling of a probability: `1 / (1 + exp(-(slope * logit(p) + intercept)))`
+/// (`p` is clamped away from 0 and 1 first).
+///
+/// ```
+/// use shiplink::linking::derive::calibrate;
+/// assert!((calibrate(0.3, 1.0, 0.0) - 0.3).abs() < 1e-12);
+/// assert!(calibrate(0.1, 0.5, 1.0) > 0.1);
+/// ```
+pub fn calibrate(p: f64, slope: f64, intercept: f64) -> f64 {
+    let p = p.clamp(1e-6, 1.0 - 1e-6);
+    let z = slope * (p / (1.0 - p)).ln() + intercept;
+    1.0 / (1.0 + (-z).exp())
 }
 
 /// Merges interrupted stays (see [`derive`]) into a new [`Linked`] with the same chains.
