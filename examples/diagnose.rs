@@ -210,6 +210,19 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     for k in 0..lk.nodes.len() {
         if let Some(s) = lk.links.successor[k] {
             let ok = labels[k].0.is_some() && labels[k].0 == labels[s].0;
+            if !ok && show == "RET" && lk.links.kind[k] == Some(shiplink::linking::LinkKind::Return)
+            {
+                println!(
+                    "  RET link {} {} -> {} {} p={:.2} w={:.2}",
+                    lab(k),
+                    place(k),
+                    lab(s),
+                    place(s),
+                    lk.links.probability[k],
+                    lk.links.weight[k]
+                );
+                dump(k, s);
+            }
             if !ok && show == "FP" && labels[k].0.is_none() {
                 println!(
                     "  FP link {:?} {} -> {} {} p={:.2} w={:.2}",
