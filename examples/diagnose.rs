@@ -69,15 +69,18 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     };
     // The stage-2 candidates again (same inputs as solve, geodesic port distances).
     let n_ports = res.ports.len();
-    let mut port_km = vec![vec![0.0; n_ports]; n_ports];
-    for a in 0..n_ports {
-        for b in 0..n_ports {
-            port_km[a][b] = shiplink::geodesy::geodesic_m(
-                (res.ports[a].berth_lon, res.ports[a].berth_lat),
-                (res.ports[b].berth_lon, res.ports[b].berth_lat),
-            ) / 1000.0;
-        }
-    }
+    let port_km: Vec<Vec<f64>> = (0..n_ports)
+        .map(|a| {
+            (0..n_ports)
+                .map(|b| {
+                    shiplink::geodesy::geodesic_m(
+                        (res.ports[a].berth_lon, res.ports[a].berth_lat),
+                        (res.ports[b].berth_lon, res.ports[b].berth_lat),
+                    ) / 1000.0
+                })
+                .collect()
+        })
+        .collect();
     let point_km = |_: (f64, f64), _: (f64, f64)| -> Option<f64> { None };
     let sea = shiplink::linking::SeaDistances {
         port_km,

@@ -128,11 +128,15 @@ pub struct LinkParams {
     /// the raw product.
     pub confidence_slope: f64,
     pub confidence_intercept: f64,
+    /// Rounds of track refinement after the first assignment (each re-weighs every candidate
+    /// with the attributes of the tracks found so far and solves again; stops early when the
+    /// links settle). 0 keeps the pairwise solution.
+    pub refine_rounds: usize,
 }
 
 /// Default Platt scaling of voyage confidences (see [`LinkParams::confidence_slope`]).
-pub const CONFIDENCE_SLOPE: f64 = 0.4248;
-pub const CONFIDENCE_INTERCEPT: f64 = 0.7788;
+pub const CONFIDENCE_SLOPE: f64 = 0.5234;
+pub const CONFIDENCE_INTERCEPT: f64 = 0.6223;
 
 impl Default for LinkParams {
     fn default() -> Self {
@@ -151,6 +155,7 @@ impl Default for LinkParams {
             min_link_probability: 0.05,
             confidence_slope: CONFIDENCE_SLOPE,
             confidence_intercept: CONFIDENCE_INTERCEPT,
+            refine_rounds: 10,
         }
     }
 }

@@ -23,6 +23,7 @@
 pub mod assign;
 pub mod cost;
 pub mod derive;
+pub mod refine;
 
 use geo::GeodesicArea;
 use rayon::prelude::*;
@@ -141,6 +142,10 @@ const LENGTH_GATE_SIGMAS: f64 = 5.0;
 const MIN_RATE_PER_DAY: f64 = 0.1;
 /// Candidates kept per node and kind (the best by weight).
 const MAX_CANDIDATES: usize = 16;
+/// Lowest weight of a candidate kept. The assignment never chooses a negative link, but
+/// track refinement ([`refine`]) may raise it: a lone radar sighting the pair comparison
+/// cannot place may fit the track it falls into.
+const MIN_CANDIDATE_WEIGHT: f64 = -3.0;
 /// Share of a deck load that may change unseen before departure or after arrival.
 const CONTAINERS_DRIFT: f64 = 0.15;
 /// Weight of a duplicate (same vessel in overlapping images minutes apart) on top of its
@@ -213,11 +218,11 @@ pub fn choose(n: usize, cands: &[Candidate], min_p: f64) -> Links {
     links
 }
 
-/// Keeps the best `MAX_CANDIDATES` positive candidates of each kind.
+/// Keeps the best `MAX_CANDIDATES` candidates of each kind above [`MIN_CANDIDATE_WEIGHT`].
 fn keep_best(groups: Vec<Vec<Candidate>>) -> Vec<Candidate> {
     let mut out = Vec::new();
     for mut v in groups {
-        v.retain(|c| c.weight.is_finite() && c.weight > 0.0);
+        v.retain(|c| c.weight.is_finite() && c.weight > MIN_CANDIDATE_WEIGHT);
         v.sort_by(|x, y| y.weight.total_cmp(&x.weight).then(x.to.cmp(&y.to)));
         v.truncate(MAX_CANDIDATES);
         out.extend(v);
@@ -713,12 +718,42 @@ pub fn link(input: &LinkInput) -> Linked {
     lap("linking: stays", &mut timings);
     let cands2 = track_candidates(input, &stays, &stay_port, &nodes);
     lap("linking: track candidates", &mut timings);
-    let links = choose(
-        nodes.len(),
-        &cands2,
-        input.config.linking.min_link_probability,
-    );
+    let min_p = input.config.linking.min_link_probability;
+    let mut links = choose(nodes.len(), &cands2, min_p);
     lap("linking: track assignment", &mut timings);
+    let rounds = input.config.linking.refine_rounds;
+    if rounds > 0 {
+        let base: Vec<Attrs> = nodes
+            .iter()
+            .map(|n| match *n {
+                Node::Stay(s) => {
+                    let m: Vec<&Observation> =
+                        stays[s].observations.iter().map(|&i| &obs[i]).collect();
+                    Attrs::combine(&m, &input.config.sensors)
+                }
+                Node::Sea(i) => Attrs::of(&obs[i], &input.config.sensors),
+            })
+            .collect();
+        for _ in 0..rounds {
+            let (next, _) = refine::refine_round(
+                obs,
+                &nodes,
+                &stays,
+                &base,
+                &cands2,
+                &links,
+                &input.config.sensors,
+                CONTAINERS_DRIFT,
+                min_p,
+            );
+            let settled = next.successor == links.successor;
+            links = next;
+            if settled {
+                break;
+            }
+        }
+        lap("linking: track refinement", &mut timings);
+    }
     Linked {
         stays,
         stay_port,
