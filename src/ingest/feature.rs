@@ -23,7 +23,7 @@ use serde::de::{Deserializer, MapAccess, Visitor};
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
-use super::geometry::{self, parse_geometry, serde_msg, truncate_chars, Shape};
+use super::geometry::{self, parse_geometry, serde_msg, truncate_chars, FastGeometry, Shape};
 use crate::config::IngestParams;
 use crate::model::{parse_time, Observation, Rejected, Sensor, Time, VesselClass};
 
@@ -40,6 +40,21 @@ struct RawFeature<'a> {
     geometry: Option<&'a RawValue>,
     #[serde(borrow, default)]
     properties: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    crs: Option<&'a RawValue>,
+}
+
+/// A feature as the fast path reads it: geometry typed, properties as raw values.
+#[derive(Deserialize)]
+struct FastFeature<'a> {
+    #[serde(rename = "type", borrow, default)]
+    kind: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    id: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    geometry: Option<FastGeometry<'a>>,
+    #[serde(borrow, default)]
+    properties: Option<RawMap<'a>>,
     #[serde(borrow, default)]
     crs: Option<&'a RawValue>,
 }
@@ -321,37 +336,51 @@ pub(crate) fn check_feature(
     params: &IngestParams,
     now: Time,
 ) -> Result<Observation, Reject> {
-    let none = None;
-    let f: RawFeature = serde_json::from_str(raw)
-        .map_err(|e| Reject::new(&none, format!("not a feature object: {}", serde_msg(&e))))?;
-    let id = feature_id(f.id).map_err(|e| Reject::new(&none, e))?;
-    match f.kind.as_deref() {
-        Some("Feature") => {}
-        Some(t) => {
-            return Err(Reject::new(
-                &id,
-                format!("type is {:?}, expected \"Feature\"", truncate_chars(t, 40)),
-            ))
-        }
-        None => return Err(Reject::new(&id, "feature has no type member")),
+    match fast_feature(raw, source_file, feature_index, params, now) {
+        Some(o) => Ok(o),
+        None => slow_feature(raw, source_file, feature_index, params, now),
     }
-    check_crs(f.crs).map_err(|e| Reject::new(&id, e))?;
-    let geometry_raw = f
-        .geometry
-        .ok_or_else(|| Reject::new(&id, "feature has no geometry (null or missing)"))?;
-    let shape = parse_geometry(geometry_raw).map_err(|e| Reject {
-        id: id.clone(),
-        reason: e.reason,
-        geometry: e.geometry,
-    })?;
-    let (lon, lat, outline) = match shape {
+}
+
+/// A feature read in one pass: geometry straight into numbers, properties as raw values
+/// (each then checked by the same code as the exact path). None for anything not accepted,
+/// which then goes through [`slow_feature`] for the exact reason; a feature this accepts is
+/// one the exact path accepts with the same result.
+fn fast_feature(
+    raw: &str,
+    source_file: &Arc<str>,
+    feature_index: usize,
+    params: &IngestParams,
+    now: Time,
+) -> Option<Observation> {
+    let f: FastFeature = serde_json::from_str(raw).ok()?;
+    let id = feature_id(f.id).ok()?;
+    if f.kind.as_deref() != Some("Feature") {
+        return None;
+    }
+    check_crs(f.crs).ok()?;
+    let centre = match geometry::fast_shape(f.geometry?)? {
         Shape::Point(x, y) => (x, y, None),
         Shape::Polygon(p) => {
-            let (x, y) = geometry::outline_centre(&p)
-                .ok_or_else(|| Reject::new(&id, "polygon has no centroid"))?;
+            let (x, y) = geometry::outline_centre(&p)?;
             (x, y, Some(p))
         }
     };
+    let props = Ok(f.properties.unwrap_or(RawMap(Vec::new())));
+    finish(id, centre, props, source_file, feature_index, params, now).ok()
+}
+
+/// Checks the properties of a feature whose id and geometry (centre, outline) were read,
+/// and builds the observation.
+fn finish(
+    id: Option<String>,
+    (lon, lat, outline): (f64, f64, Option<geo::Polygon<f64>>),
+    props: Result<RawMap, String>,
+    source_file: &Arc<str>,
+    feature_index: usize,
+    params: &IngestParams,
+    now: Time,
+) -> Result<Observation, Reject> {
     let geom_for_reject = || -> Option<geo::Geometry<f64>> {
         Some(match &outline {
             Some(p) => geo::Geometry::Polygon(p.clone()),
@@ -364,15 +393,7 @@ pub(crate) fn check_feature(
         geometry: geom_for_reject(),
     };
 
-    let props: RawMap = match f.properties.filter(|p| !is_null(p)) {
-        Some(p) => serde_json::from_str(p.get()).map_err(|_| {
-            fail(format!(
-                "properties: expected an object, got {}",
-                describe(p)
-            ))
-        })?,
-        None => RawMap(Vec::new()),
-    };
+    let props = props.map_err(fail)?;
 
     let mut o = Observation {
         id: String::new(),
@@ -550,6 +571,61 @@ pub(crate) fn check_feature(
         None => format!("{}#{feature_index}", base_name(source_file)),
     };
     Ok(o)
+}
+
+/// The exact path: every check in order, each failure with its reason.
+fn slow_feature(
+    raw: &str,
+    source_file: &Arc<str>,
+    feature_index: usize,
+    params: &IngestParams,
+    now: Time,
+) -> Result<Observation, Reject> {
+    let none = None;
+    let f: RawFeature = serde_json::from_str(raw)
+        .map_err(|e| Reject::new(&none, format!("not a feature object: {}", serde_msg(&e))))?;
+    let id = feature_id(f.id).map_err(|e| Reject::new(&none, e))?;
+    match f.kind.as_deref() {
+        Some("Feature") => {}
+        Some(t) => {
+            return Err(Reject::new(
+                &id,
+                format!("type is {:?}, expected \"Feature\"", truncate_chars(t, 40)),
+            ))
+        }
+        None => return Err(Reject::new(&id, "feature has no type member")),
+    }
+    check_crs(f.crs).map_err(|e| Reject::new(&id, e))?;
+    let geometry_raw = f
+        .geometry
+        .ok_or_else(|| Reject::new(&id, "feature has no geometry (null or missing)"))?;
+    let shape = parse_geometry(geometry_raw).map_err(|e| Reject {
+        id: id.clone(),
+        reason: e.reason,
+        geometry: e.geometry,
+    })?;
+    let (lon, lat, outline) = match shape {
+        Shape::Point(x, y) => (x, y, None),
+        Shape::Polygon(p) => {
+            let (x, y) = geometry::outline_centre(&p)
+                .ok_or_else(|| Reject::new(&id, "polygon has no centroid"))?;
+            (x, y, Some(p))
+        }
+    };
+    let props = match f.properties.filter(|p| !is_null(p)) {
+        Some(p) => serde_json::from_str::<RawMap>(p.get())
+            .map_err(|_| format!("properties: expected an object, got {}", describe(p))),
+        None => Ok(RawMap(Vec::new())),
+    };
+    finish(
+        id,
+        (lon, lat, outline),
+        props,
+        source_file,
+        feature_index,
+        params,
+        now,
+    )
 }
 
 thread_local! {
