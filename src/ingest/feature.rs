@@ -989,6 +989,73 @@ mod tests {
     }
 
     #[test]
+    fn fast_path_agrees_with_the_exact_path() {
+        let src: Arc<str> = Arc::from("dir/obs.geojson");
+        let p = IngestParams::default();
+        let g = |geom: &str, props: &str| {
+            format!(
+                r#"{{"type":"Feature","id":"f","geometry":{geom},"properties":{{"observed_at":"2024-03-01T12:00:00Z"{props}}}}}"#
+            )
+        };
+        let square = r#"{"type":"Polygon","coordinates":[[[130,42],[130.0004,42],[130.0004,42.002],[130,42.002],[130,42]]]}"#;
+        let cases = [
+            feat("", ""),
+            feat(r#","id":17"#, ""),
+            feat(r#","id":-0"#, ""),
+            feat(r#","id":1.50e1"#, ""),
+            feat(r#","id":"a\u0041""#, r#","sensor":"S\u0031","scene_id":7.0"#),
+            feat("", r#","zeta":1,"sensor":"Sentinel_2","confidence":0.9,"length_m":120.5,"beam_m":20,"heading_deg":360,"vessel_class":"reefer","hull_color":"red","containers":12.0,"name":"KANG","imo":9123456,"mmsi":"273000000","alpha":{"b":[1,2]},"nothing":null"#),
+            feat("", r#","length_m":1,"length_m":2"#),
+            feat("", r#","length_m":1e400"#),
+            g(r#"{"type":"Point","coordinates":[130,42,5]}"#, ""),
+            g(r#"{"coordinates":[-0,-0.0],"type":"Point","bbox":[1,2,3,4]}"#, ""),
+            g(r#"{"type":"Point","coordinates":[1,2,3,4]}"#, ""),
+            g(r#"{"type":"Point","coordinates":[1]}"#, ""),
+            g(r#"{"type":"Point","coordinates":[181,2]}"#, ""),
+            g(r#"{"type":"Point","coordinates":[1e400,2]}"#, ""),
+            g(r#"{"type":"Point","coordinates":[[1,2]]}"#, ""),
+            g(r#"{"type":"Polygon","coordinates":[1,2]}"#, ""),
+            g(r#"{"type":"Polygon","coordinates":[]}"#, ""),
+            g(r#"{"type":"Point","coordinates":[1,2],"type":"Point"}"#, ""),
+            g(r#"{"type":"LineString","coordinates":[[1,2],[3,4]]}"#, ""),
+            g(square, ""),
+            g(square, r#","length_m":100,"beam_m":30,"heading_deg":12"#),
+            g(r#"{"type":"Polygon","coordinates":[[[130,42],[130.0004,42],[130.0004,42.002],[130,42.002]]]}"#, ""),
+            g(r#"{"type":"Polygon","coordinates":[[[130,42],[130.0004,42],[130.0004,42.002],[130,42.002],[130,42]],[[1,2],[1,2],[1,2],[1,2]]]}"#, ""),
+            g(r#"{"type":"Polygon","coordinates":[[[130,42],[130.0004,42.002],[130.0004,42],[130,42.002],[130,42]]]}"#, ""),
+            g(r#"{"type":"Polygon","coordinates":[[[130,42,1],[130.0004,42,1],[130.0004,42.002,1],[130,42.002,1],[130,42,1]]]}"#, ""),
+            g("null", ""),
+            r#"{"type":"Feature","geometry":{"type":"Point","coordinates":[1,2]},"properties":null}"#.into(),
+            r#"{"type":"Feature","geometry":{"type":"Point","coordinates":[1,2]},"properties":[1]}"#.into(),
+            r#"{"type":"Feature","geometry":{"type":"Point","coordinates":[1,2]},"properties":{"observed_at":"2024-03-01T12:00:00Z"},"type":"Feature"}"#.into(),
+            r#"{"type":"feature","geometry":{"type":"Point","coordinates":[1,2]},"properties":{"observed_at":"2024-03-01T12:00:00Z"}}"#.into(),
+            r#"{"type":"Feature","crs":{"type":"name","properties":{"name":"EPSG:3857"}},"geometry":{"type":"Point","coordinates":[1,2]},"properties":{"observed_at":"2024-03-01T12:00:00Z"}}"#.into(),
+            r#"{"type":"Feature","crs":null,"geometry":{"type":"Point","coordinates":[1,2]},"properties":{"observed_at":"2024-03-01T12:00:00Z"}}"#.into(),
+        ];
+        let mut fast = 0;
+        for raw in &cases {
+            let exact = slow_feature(raw, &src, 3, &p, NOW);
+            let quick = fast_feature(raw, &src, 3, &p, NOW);
+            if let Some(q) = &quick {
+                fast += 1;
+                let e = exact.as_ref().map_err(|r| r.reason.clone());
+                assert_eq!(
+                    format!("{e:?}"),
+                    format!("{:?}", Ok::<_, String>(q)),
+                    "{raw}"
+                );
+            }
+            let both = check_feature(raw, &src, 3, &p, NOW);
+            assert_eq!(
+                format!("{:?}", both.map_err(|r| (r.id, r.reason, r.geometry))),
+                format!("{:?}", exact.map_err(|r| (r.id, r.reason, r.geometry))),
+                "{raw}"
+            );
+        }
+        assert!(fast >= 10, "the fast path took only {fast} cases");
+    }
+
+    #[test]
     fn base_names() {
         assert_eq!(base_name("a/b/c.json"), "c.json");
         assert_eq!(base_name("c.json"), "c.json");
