@@ -35,7 +35,7 @@ pub mod scenes;
 pub mod walk;
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 
 use rayon::prelude::*;
 
@@ -91,80 +91,168 @@ impl Ingested {
 /// or feature is rejected, not fatal.
 pub fn ingest(paths: &[PathBuf], params: &IngestParams, now: Time) -> Result<Ingested> {
     let files = walk::expand(paths)?;
-    let results: Vec<read::FileResult> = files
+    let pool = Mutex::new(Pool::default());
+    let per_file: Vec<(InputFile, Vec<Rejected>)> = files
         .par_iter()
-        .map(|p| read::read_file(p, params, now))
+        .enumerate()
+        .map(|(f, p)| {
+            let r = read::read_file(p, params, now);
+            pool.lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .add(f, r.accepted, r.spans);
+            (r.input, r.rejected)
+        })
         .collect();
-    Ok(merge(results))
+    let pool = pool.into_inner().unwrap_or_else(PoisonError::into_inner);
+    Ok(merge(per_file, pool))
 }
 
-/// Merges per-file results (in path order), rejects duplicate ids (first occurrence wins)
-/// and sorts. Observations are large, so only keys are sorted and each observation is moved
-/// once into its final place.
-fn merge(results: Vec<read::FileResult>) -> Ingested {
-    let total: usize = results.iter().map(|r| r.accepted.len()).sum();
+/// Accepted observations of all files, gathered into one vector as each file is done (in
+/// whatever order files finish), so that a file's own vector is freed at once and memory
+/// stays about one observation vector.
+#[derive(Default)]
+struct Pool {
+    slots: Vec<Option<Observation>>,
+    spans: Vec<read::Span>,
+    /// (file number in path order, index among that file's accepted features): the order
+    /// that decides which of two equal ids comes first.
+    origin: Vec<(usize, usize)>,
+}
+
+impl Pool {
+    fn add(&mut self, file: usize, accepted: Vec<Observation>, spans: Vec<read::Span>) {
+        self.origin.extend((0..accepted.len()).map(|k| (file, k)));
+        self.spans.extend(spans);
+        if self.slots.is_empty() {
+            // Same layout (Option uses a niche): wrapped in place, not copied.
+            self.slots = accepted.into_iter().map(Some).collect();
+        } else {
+            self.slots.extend(accepted.into_iter().map(Some));
+        }
+    }
+}
+
+/// Merges per-file results, rejects duplicate ids (first in path order wins) and sorts.
+/// Observations are large, so only keys are sorted and the sorted order is applied in
+/// place (memory stays about one observation vector, not two).
+fn merge(per_file: Vec<(InputFile, Vec<Rejected>)>, pool: Pool) -> Ingested {
     let mut out = Ingested::default();
-    let mut slots: Vec<Option<(Observation, read::Span)>> = Vec::new();
-    let mut file_of: Vec<u32> = Vec::with_capacity(total);
-    for (f, r) in results.into_iter().enumerate() {
-        out.files.push(r.input);
-        out.rejected.extend(r.rejected);
-        file_of.extend(std::iter::repeat_n(f as u32, r.accepted.len()));
-        if slots.is_empty() {
-            // Usually one big file: wrap in place (same layout) instead of copying.
-            slots = r.accepted.into_iter().map(Some).collect();
-            slots.reserve(total - slots.len());
-        } else {
-            slots.extend(r.accepted.into_iter().map(Some));
-        }
+    for (input, rejected) in per_file {
+        out.files.push(input);
+        out.rejected.extend(rejected);
     }
-    // Duplicates: sort positions by (id, position); the first of each run wins.
-    let id_of = |i: usize| slots[i].as_ref().map_or("", |s| s.0.id.as_str());
-    let mut by_id: Vec<usize> = (0..slots.len()).collect();
-    by_id.par_sort_unstable_by(|&a, &b| id_of(a).cmp(id_of(b)).then(a.cmp(&b)));
-    let mut dups: Vec<(usize, usize)> = Vec::new(); // (duplicate, first)
-    let mut run_start = 0;
-    for k in 1..by_id.len() {
-        if id_of(by_id[k]) == id_of(by_id[run_start]) {
-            dups.push((by_id[k], by_id[run_start]));
-        } else {
-            run_start = k;
-        }
-    }
-    drop(by_id);
-    dups.sort_unstable();
+    let Pool {
+        mut slots,
+        spans,
+        origin,
+    } = pool;
+    let dups = duplicates(&slots, &origin);
     let mut quoter = read::Quoter::default();
     for &(dup, first) in &dups {
         let (file, index) = match &slots[first] {
-            Some((o, _)) => (Arc::clone(&o.source_file), o.feature_index),
+            Some(o) => (Arc::clone(&o.source_file), o.feature_index),
             None => continue,
         };
-        let Some((o, span)) = slots[dup].take() else {
+        let Some(o) = slots[dup].take() else {
             continue;
         };
-        let input = &mut out.files[file_of[dup] as usize];
+        let input = &mut out.files[origin[dup].0];
         input.accepted -= 1;
         input.rejected += 1;
         out.rejected
-            .push(duplicate(o, span, &file, index, &mut quoter));
+            .push(duplicate(o, spans[dup], &file, index, &mut quoter));
     }
-    let key = |i: usize| {
-        slots[i]
-            .as_ref()
-            .map(|s| (s.0.observed_at, s.0.id.as_str()))
-    };
+    drop(spans);
+    drop(origin);
+    let key = |i: usize| slots[i].as_ref().map(|o| (o.observed_at, o.id.as_str()));
     let mut order: Vec<usize> = (0..slots.len()).filter(|&i| slots[i].is_some()).collect();
-    order.par_sort_unstable_by(|&a, &b| key(a).cmp(&key(b)));
-    out.observations = order
-        .iter()
-        .filter_map(|&i| slots[i].take().map(|s| s.0))
-        .collect();
+    // Inputs are mostly in time order already (per file, and files named by time): a stable
+    // sort finds those runs. Keys are unique, so the order is the same as any sort's.
+    order.par_sort_by(|&a, &b| key(a).cmp(&key(b)));
+    let kept = order.len();
+    // Removed slots go last, so `order` becomes a permutation of all positions.
+    order.extend((0..slots.len()).filter(|&i| slots[i].is_none()));
+    permute(&mut slots, &order);
+    slots.truncate(kept);
+    out.observations = unwrap_in_place(slots);
     out.rejected.sort_by(|a, b| {
         a.source_file
             .cmp(&b.source_file)
             .then(a.feature_index.cmp(&b.feature_index))
     });
     out
+}
+
+/// Pairs (duplicate, first occurrence) of observation positions, sorted by the duplicate's
+/// origin; the first occurrence is the one with the lowest origin (path order, then
+/// feature order). Ids are grouped by a 64-bit
+/// hash first (cheap to sort), and only equal hashes compare their text.
+fn duplicates(slots: &[Option<Observation>], origin: &[(usize, usize)]) -> Vec<(usize, usize)> {
+    use std::hash::{Hash, Hasher};
+    let id_of = |i: usize| slots[i].as_ref().map_or("", |o| o.id.as_str());
+    let mut by_hash: Vec<(u64, usize)> = (0..slots.len())
+        .into_par_iter()
+        .map(|i| {
+            // SipHash with fixed keys: the same on every run.
+            let mut h = std::hash::DefaultHasher::new();
+            id_of(i).hash(&mut h);
+            (h.finish(), i)
+        })
+        .collect();
+    by_hash.par_sort_unstable();
+    let mut dups: Vec<(usize, usize)> = Vec::new();
+    let mut k = 0;
+    while k < by_hash.len() {
+        let mut e = k + 1;
+        while e < by_hash.len() && by_hash[e].0 == by_hash[k].0 {
+            e += 1;
+        }
+        if e - k > 1 {
+            let mut run: Vec<usize> = by_hash[k..e].iter().map(|p| p.1).collect();
+            run.sort_by(|&a, &b| id_of(a).cmp(id_of(b)).then(origin[a].cmp(&origin[b])));
+            let mut start = 0;
+            for j in 1..run.len() {
+                if id_of(run[j]) == id_of(run[start]) {
+                    dups.push((run[j], run[start]));
+                } else {
+                    start = j;
+                }
+            }
+        }
+        k = e;
+    }
+    dups.sort_unstable_by_key(|&(d, _)| origin[d]);
+    dups
+}
+
+/// The values of a vector of Options, None skipped, in the same allocation (std collects
+/// `filter_map` in place; `flatten` would allocate a second vector as large).
+#[allow(clippy::filter_map_identity)]
+fn unwrap_in_place<T>(slots: Vec<Option<T>>) -> Vec<T> {
+    slots.into_iter().filter_map(|o| o).collect()
+}
+
+/// Reorders `slots` in place so that position `k` holds what was at `from[k]` (`from` is a
+/// permutation of `0..slots.len()`), moving each element once.
+fn permute<T>(slots: &mut [Option<T>], from: &[usize]) {
+    let mut done = vec![false; slots.len()];
+    for k in 0..slots.len() {
+        if done[k] {
+            continue;
+        }
+        let first = slots[k].take();
+        let mut j = k;
+        loop {
+            done[j] = true;
+            let s = from[j];
+            if s == k {
+                slots[j] = first;
+                break;
+            }
+            slots[j] = slots[s].take();
+            j = s;
+        }
+    }
 }
 
 fn duplicate(
@@ -273,6 +361,16 @@ mod tests {
         let (_d, ing) = run(&[("x.json", body.as_bytes())]);
         assert_eq!(ing.observations.len(), 2);
         counts_add_up(&ing);
+    }
+
+    #[test]
+    fn permute_moves_each_to_its_place() {
+        let mut v: Vec<Option<u32>> = vec![Some(10), Some(11), None, Some(13), Some(14)];
+        permute(&mut v, &[3, 0, 4, 1, 2]);
+        assert_eq!(v, [Some(13), Some(10), Some(14), Some(11), None]);
+        let mut w: Vec<Option<u32>> = vec![Some(1), Some(2)];
+        permute(&mut w, &[0, 1]);
+        assert_eq!(w, [Some(1), Some(2)]);
     }
 
     #[test]
