@@ -530,7 +530,9 @@ fn finish(
     }
     o.observed_at = observed_at.ok_or_else(|| fail("property observed_at is missing".into()))?;
 
-    if let Some(p) = &outline {
+    // The outline's rectangle is only needed for what the properties did not give.
+    let complete = o.length_m.is_some() && o.beam_m.is_some() && o.heading_deg.is_some();
+    if let Some(p) = outline.as_ref().filter(|_| !complete) {
         if let Some(d) = geometry::outline_dims(p) {
             o.length_m = o.length_m.or(Some(d.length_m));
             o.beam_m = o.beam_m.or(Some(d.beam_m));

@@ -237,7 +237,7 @@ fn unwrap_in_place<T>(slots: Vec<Option<T>>) -> Vec<T> {
 fn permute<T>(slots: &mut [Option<T>], from: &[usize]) {
     let mut done = vec![false; slots.len()];
     for k in 0..slots.len() {
-        if done[k] {
+        if done[k] || from[k] == k {
             continue;
         }
         let first = slots[k].take();
