@@ -34,7 +34,9 @@ mod read;
 pub mod scenes;
 pub mod walk;
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use rayon::prelude::*;
@@ -92,24 +94,38 @@ impl Ingested {
 pub fn ingest(paths: &[PathBuf], params: &IngestParams, now: Time) -> Result<Ingested> {
     let files = walk::expand(paths)?;
     let pool = Mutex::new(Pool::default());
-    let per_file: Vec<(InputFile, Vec<Rejected>)> = files
-        .par_iter()
-        .enumerate()
-        .map(|(f, p)| {
-            let r = read::read_file(p, params, now);
-            pool.lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .add(f, r.accepted, r.spans);
-            (r.input, r.rejected)
-        })
-        .collect();
+    let per_file: Mutex<Vec<Option<(InputFile, Vec<Rejected>)>>> =
+        Mutex::new((0..files.len()).map(|_| None).collect());
+    // Each worker takes the next file in path order, so files finish nearly in that order
+    // and few wait in the pool's reorder buffer; features of a file are validated in
+    // parallel too (see `read`).
+    let next = AtomicUsize::new(0);
+    (0..rayon::current_num_threads().max(1))
+        .into_par_iter()
+        .for_each(|_| loop {
+            let f = next.fetch_add(1, Ordering::Relaxed);
+            let Some(path) = files.get(f) else {
+                break;
+            };
+            let r = read::read_file(path, params, now);
+            lock(&pool).add(f, r.accepted, r.spans);
+            lock(&per_file)[f] = Some((r.input, r.rejected));
+        });
     let pool = pool.into_inner().unwrap_or_else(PoisonError::into_inner);
-    Ok(merge(per_file, pool))
+    let per_file = per_file
+        .into_inner()
+        .unwrap_or_else(PoisonError::into_inner);
+    Ok(merge(per_file.into_iter().flatten().collect(), pool))
 }
 
-/// Accepted observations of all files, gathered into one vector as each file is done (in
-/// whatever order files finish), so that a file's own vector is freed at once and memory
-/// stays about one observation vector.
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// Accepted observations of all files, gathered into one vector in path order as files
+/// are done (a file done early waits in a small reorder buffer), so that a file's own
+/// vector is freed at once and memory stays about one observation vector. Path order is
+/// usually close to time order, which makes the final sort cheap.
 #[derive(Default)]
 struct Pool {
     slots: Vec<Option<Observation>>,
@@ -117,10 +133,22 @@ struct Pool {
     /// (file number in path order, index among that file's accepted features): the order
     /// that decides which of two equal ids comes first.
     origin: Vec<(usize, usize)>,
+    /// Files done before all files before them.
+    waiting: BTreeMap<usize, (Vec<Observation>, Vec<read::Span>)>,
+    /// The next file to append.
+    next: usize,
 }
 
 impl Pool {
     fn add(&mut self, file: usize, accepted: Vec<Observation>, spans: Vec<read::Span>) {
+        self.waiting.insert(file, (accepted, spans));
+        while let Some((accepted, spans)) = self.waiting.remove(&self.next) {
+            self.append(self.next, accepted, spans);
+            self.next += 1;
+        }
+    }
+
+    fn append(&mut self, file: usize, accepted: Vec<Observation>, spans: Vec<read::Span>) {
         self.origin.extend((0..accepted.len()).map(|k| (file, k)));
         self.spans.extend(spans);
         if self.slots.is_empty() {
@@ -145,6 +173,7 @@ fn merge(per_file: Vec<(InputFile, Vec<Rejected>)>, pool: Pool) -> Ingested {
         mut slots,
         spans,
         origin,
+        ..
     } = pool;
     let dups = duplicates(&slots, &origin);
     let mut quoter = read::Quoter::default();
