@@ -217,8 +217,18 @@ fn is_null(raw: &RawValue) -> bool {
 
 /// A JSON string, or None for another type.
 pub(crate) fn as_str(raw: &RawValue) -> Option<Cow<'_, str>> {
-    if !raw.get().trim_start().starts_with('"') {
+    let t = raw.get().trim();
+    if !t.starts_with('"') {
         return None;
+    }
+    // Valid JSON (a RawValue is): without escapes the text between the quotes is the string.
+    if let Some(inner) = t
+        .get(1..t.len() - 1)
+        .filter(|_| t.len() >= 2 && t.ends_with('"'))
+    {
+        if !inner.bytes().any(|b| b == b'\\' || b == b'"' || b < 0x20) {
+            return Some(Cow::Borrowed(inner));
+        }
     }
     #[derive(Deserialize)]
     struct S<'a>(#[serde(borrow)] Cow<'a, str>);
@@ -1055,6 +1065,18 @@ mod tests {
             );
         }
         assert!(fast >= 10, "the fast path took only {fast} cases");
+    }
+
+    #[test]
+    fn strings_borrowed_or_unescaped() {
+        let raw = |s: &str| RawValue::from_string(s.to_string()).unwrap();
+        assert!(matches!(
+            as_str(&raw(r#""abc""#)),
+            Some(Cow::Borrowed("abc"))
+        ));
+        assert_eq!(as_str(&raw(r#""a\"b\u0041""#)).as_deref(), Some("a\"bA"));
+        assert_eq!(as_str(&raw(r#""""#)).as_deref(), Some(""));
+        assert_eq!(as_str(&raw("12")), None);
     }
 
     #[test]

@@ -217,16 +217,10 @@ fn merge(per_file: Vec<(InputFile, Vec<Rejected>)>, pool: Pool) -> Ingested {
 /// feature order). Ids are grouped by a 64-bit
 /// hash first (cheap to sort), and only equal hashes compare their text.
 fn duplicates(slots: &[Option<Observation>], origin: &[(usize, usize)]) -> Vec<(usize, usize)> {
-    use std::hash::{Hash, Hasher};
     let id_of = |i: usize| slots[i].as_ref().map_or("", |o| o.id.as_str());
     let mut by_hash: Vec<(u64, usize)> = (0..slots.len())
         .into_par_iter()
-        .map(|i| {
-            // SipHash with fixed keys: the same on every run.
-            let mut h = std::hash::DefaultHasher::new();
-            id_of(i).hash(&mut h);
-            (h.finish(), i)
-        })
+        .map(|i| (id_hash(id_of(i)), i))
         .collect();
     by_hash.par_sort_unstable();
     let mut dups: Vec<(usize, usize)> = Vec::new();
@@ -259,6 +253,23 @@ fn duplicates(slots: &[Option<Observation>], origin: &[(usize, usize)]) -> Vec<(
 #[allow(clippy::filter_map_identity)]
 fn unwrap_in_place<T>(slots: Vec<Option<T>>) -> Vec<T> {
     slots.into_iter().filter_map(|o| o).collect()
+}
+
+/// A fast 64-bit hash of a text (8 bytes at a time), the same on every run; equal hashes
+/// are only candidates, compared as text afterwards.
+fn id_hash(s: &str) -> u64 {
+    const K: u64 = 0x9E37_79B9_7F4A_7C15;
+    let mut h = (s.len() as u64).wrapping_mul(K);
+    let mut chunks = s.as_bytes().chunks_exact(8);
+    for c in &mut chunks {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(c);
+        h = (h ^ u64::from_le_bytes(w)).wrapping_mul(K).rotate_left(31);
+    }
+    let mut w = [0u8; 8];
+    w[..chunks.remainder().len()].copy_from_slice(chunks.remainder());
+    h = (h ^ u64::from_le_bytes(w)).wrapping_mul(K);
+    h ^ (h >> 29)
 }
 
 /// Reorders `slots` in place so that position `k` holds what was at `from[k]` (`from` is a
