@@ -94,7 +94,7 @@ impl Ingested {
 pub fn ingest(paths: &[PathBuf], params: &IngestParams, now: Time) -> Result<Ingested> {
     let files = walk::expand(paths)?;
     let pool = Mutex::new(Pool::default());
-    let per_file: Mutex<Vec<Option<(InputFile, Vec<Rejected>)>>> =
+    let per_file: Mutex<Vec<Option<FileOutcome>>> =
         Mutex::new((0..files.len()).map(|_| None).collect());
     // Each worker takes the next file in path order, so files finish nearly in that order
     // and few wait in the pool's reorder buffer; features of a file are validated in
@@ -117,6 +117,9 @@ pub fn ingest(paths: &[PathBuf], params: &IngestParams, now: Time) -> Result<Ing
         .unwrap_or_else(PoisonError::into_inner);
     Ok(merge(per_file.into_iter().flatten().collect(), pool))
 }
+
+/// What a file gave besides its accepted observations.
+type FileOutcome = (InputFile, Vec<Rejected>);
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(PoisonError::into_inner)
@@ -163,7 +166,7 @@ impl Pool {
 /// Merges per-file results, rejects duplicate ids (first in path order wins) and sorts.
 /// Observations are large, so only keys are sorted and the sorted order is applied in
 /// place (memory stays about one observation vector, not two).
-fn merge(per_file: Vec<(InputFile, Vec<Rejected>)>, pool: Pool) -> Ingested {
+fn merge(per_file: Vec<FileOutcome>, pool: Pool) -> Ingested {
     let mut out = Ingested::default();
     for (input, rejected) in per_file {
         out.files.push(input);
