@@ -1,9 +1,12 @@
 //! Validates one GeoJSON Feature (its raw JSON text) into an [`Observation`].
 //!
-//! Straight from the bytes: the feature is deserialised into a borrowed struct whose
-//! `geometry`, `properties` and `id` stay raw JSON; the properties map is visited key by key,
-//! known keys are type-checked, and every other key is carried into `extra` as raw text in
-//! input order. No `serde_json::Value` tree is built.
+//! Straight from the bytes, in one pass on the fast path: the feature is deserialised into a
+//! borrowed struct whose geometry is read straight into checked coordinates and whose
+//! properties are (key, raw value) pairs; known keys are type-checked, and every other key
+//! is carried into `extra` as raw text in input order. No `serde_json::Value` tree is built.
+//! Anything the fast path does not accept goes through the exact path (geometry and
+//! properties kept raw and checked one by one), which gives the reason; both share the
+//! property checks, and a test holds them to the same results.
 //!
 //! ```
 //! use std::sync::Arc;
