@@ -1,9 +1,12 @@
 //! Validates one GeoJSON Feature (its raw JSON text) into an [`Observation`].
 //!
-//! Straight from the bytes: the feature is deserialised into a borrowed struct whose
-//! `geometry`, `properties` and `id` stay raw JSON; the properties map is visited key by key,
-//! known keys are type-checked, and every other key is carried into `extra` as raw text in
-//! input order. No `serde_json::Value` tree is built.
+//! Straight from the bytes, in one pass on the fast path: the feature is deserialised into a
+//! borrowed struct whose geometry is read straight into checked coordinates and whose
+//! properties are (key, raw value) pairs; known keys are type-checked, and every other key
+//! is carried into `extra` as raw text in input order. No `serde_json::Value` tree is built.
+//! Anything the fast path does not accept goes through the exact path (geometry and
+//! properties kept raw and checked one by one), which gives the reason; both share the
+//! property checks, and a test holds them to the same results.
 //!
 //! ```
 //! use std::sync::Arc;
@@ -23,7 +26,7 @@ use serde::de::{Deserializer, MapAccess, Visitor};
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
-use super::geometry::{self, parse_geometry, serde_msg, truncate_chars, Shape};
+use super::geometry::{self, parse_geometry, serde_msg, truncate_chars, FastGeometry, Shape};
 use crate::config::IngestParams;
 use crate::model::{parse_time, Observation, Rejected, Sensor, Time, VesselClass};
 
@@ -40,6 +43,21 @@ struct RawFeature<'a> {
     geometry: Option<&'a RawValue>,
     #[serde(borrow, default)]
     properties: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    crs: Option<&'a RawValue>,
+}
+
+/// A feature as the fast path reads it: geometry typed, properties as raw values.
+#[derive(Deserialize)]
+struct FastFeature<'a> {
+    #[serde(rename = "type", borrow, default)]
+    kind: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    id: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    geometry: Option<FastGeometry<'a>>,
+    #[serde(borrow, default)]
+    properties: Option<RawMap<'a>>,
     #[serde(borrow, default)]
     crs: Option<&'a RawValue>,
 }
@@ -202,8 +220,18 @@ fn is_null(raw: &RawValue) -> bool {
 
 /// A JSON string, or None for another type.
 pub(crate) fn as_str(raw: &RawValue) -> Option<Cow<'_, str>> {
-    if !raw.get().trim_start().starts_with('"') {
+    let t = raw.get().trim();
+    if !t.starts_with('"') {
         return None;
+    }
+    // Valid JSON (a RawValue is): without escapes the text between the quotes is the string.
+    if let Some(inner) = t
+        .get(1..t.len() - 1)
+        .filter(|_| t.len() >= 2 && t.ends_with('"'))
+    {
+        if !inner.bytes().any(|b| b == b'\\' || b == b'"' || b < 0x20) {
+            return Some(Cow::Borrowed(inner));
+        }
     }
     #[derive(Deserialize)]
     struct S<'a>(#[serde(borrow)] Cow<'a, str>);
@@ -321,37 +349,51 @@ pub(crate) fn check_feature(
     params: &IngestParams,
     now: Time,
 ) -> Result<Observation, Reject> {
-    let none = None;
-    let f: RawFeature = serde_json::from_str(raw)
-        .map_err(|e| Reject::new(&none, format!("not a feature object: {}", serde_msg(&e))))?;
-    let id = feature_id(f.id).map_err(|e| Reject::new(&none, e))?;
-    match f.kind.as_deref() {
-        Some("Feature") => {}
-        Some(t) => {
-            return Err(Reject::new(
-                &id,
-                format!("type is {:?}, expected \"Feature\"", truncate_chars(t, 40)),
-            ))
-        }
-        None => return Err(Reject::new(&id, "feature has no type member")),
+    match fast_feature(raw, source_file, feature_index, params, now) {
+        Some(o) => Ok(o),
+        None => slow_feature(raw, source_file, feature_index, params, now),
     }
-    check_crs(f.crs).map_err(|e| Reject::new(&id, e))?;
-    let geometry_raw = f
-        .geometry
-        .ok_or_else(|| Reject::new(&id, "feature has no geometry (null or missing)"))?;
-    let shape = parse_geometry(geometry_raw).map_err(|e| Reject {
-        id: id.clone(),
-        reason: e.reason,
-        geometry: e.geometry,
-    })?;
-    let (lon, lat, outline) = match shape {
+}
+
+/// A feature read in one pass: geometry straight into numbers, properties as raw values
+/// (each then checked by the same code as the exact path). None for anything not accepted,
+/// which then goes through [`slow_feature`] for the exact reason; a feature this accepts is
+/// one the exact path accepts with the same result.
+fn fast_feature(
+    raw: &str,
+    source_file: &Arc<str>,
+    feature_index: usize,
+    params: &IngestParams,
+    now: Time,
+) -> Option<Observation> {
+    let f: FastFeature = serde_json::from_str(raw).ok()?;
+    let id = feature_id(f.id).ok()?;
+    if f.kind.as_deref() != Some("Feature") {
+        return None;
+    }
+    check_crs(f.crs).ok()?;
+    let centre = match geometry::fast_shape(f.geometry?)? {
         Shape::Point(x, y) => (x, y, None),
         Shape::Polygon(p) => {
-            let (x, y) = geometry::outline_centre(&p)
-                .ok_or_else(|| Reject::new(&id, "polygon has no centroid"))?;
+            let (x, y) = geometry::outline_centre(&p)?;
             (x, y, Some(p))
         }
     };
+    let props = Ok(f.properties.unwrap_or(RawMap(Vec::new())));
+    finish(id, centre, props, source_file, feature_index, params, now).ok()
+}
+
+/// Checks the properties of a feature whose id and geometry (centre, outline) were read,
+/// and builds the observation.
+fn finish(
+    id: Option<String>,
+    (lon, lat, outline): (f64, f64, Option<geo::Polygon<f64>>),
+    props: Result<RawMap, String>,
+    source_file: &Arc<str>,
+    feature_index: usize,
+    params: &IngestParams,
+    now: Time,
+) -> Result<Observation, Reject> {
     let geom_for_reject = || -> Option<geo::Geometry<f64>> {
         Some(match &outline {
             Some(p) => geo::Geometry::Polygon(p.clone()),
@@ -364,15 +406,7 @@ pub(crate) fn check_feature(
         geometry: geom_for_reject(),
     };
 
-    let props: RawMap = match f.properties.filter(|p| !is_null(p)) {
-        Some(p) => serde_json::from_str(p.get()).map_err(|_| {
-            fail(format!(
-                "properties: expected an object, got {}",
-                describe(p)
-            ))
-        })?,
-        None => RawMap(Vec::new()),
-    };
+    let props = props.map_err(fail)?;
 
     let mut o = Observation {
         id: String::new(),
@@ -509,7 +543,9 @@ pub(crate) fn check_feature(
     }
     o.observed_at = observed_at.ok_or_else(|| fail("property observed_at is missing".into()))?;
 
-    if let Some(p) = &outline {
+    // The outline's rectangle is only needed for what the properties did not give.
+    let complete = o.length_m.is_some() && o.beam_m.is_some() && o.heading_deg.is_some();
+    if let Some(p) = outline.as_ref().filter(|_| !complete) {
         if let Some(d) = geometry::outline_dims(p) {
             o.length_m = o.length_m.or(Some(d.length_m));
             o.beam_m = o.beam_m.or(Some(d.beam_m));
@@ -550,6 +586,61 @@ pub(crate) fn check_feature(
         None => format!("{}#{feature_index}", base_name(source_file)),
     };
     Ok(o)
+}
+
+/// The exact path: every check in order, each failure with its reason.
+fn slow_feature(
+    raw: &str,
+    source_file: &Arc<str>,
+    feature_index: usize,
+    params: &IngestParams,
+    now: Time,
+) -> Result<Observation, Reject> {
+    let none = None;
+    let f: RawFeature = serde_json::from_str(raw)
+        .map_err(|e| Reject::new(&none, format!("not a feature object: {}", serde_msg(&e))))?;
+    let id = feature_id(f.id).map_err(|e| Reject::new(&none, e))?;
+    match f.kind.as_deref() {
+        Some("Feature") => {}
+        Some(t) => {
+            return Err(Reject::new(
+                &id,
+                format!("type is {:?}, expected \"Feature\"", truncate_chars(t, 40)),
+            ))
+        }
+        None => return Err(Reject::new(&id, "feature has no type member")),
+    }
+    check_crs(f.crs).map_err(|e| Reject::new(&id, e))?;
+    let geometry_raw = f
+        .geometry
+        .ok_or_else(|| Reject::new(&id, "feature has no geometry (null or missing)"))?;
+    let shape = parse_geometry(geometry_raw).map_err(|e| Reject {
+        id: id.clone(),
+        reason: e.reason,
+        geometry: e.geometry,
+    })?;
+    let (lon, lat, outline) = match shape {
+        Shape::Point(x, y) => (x, y, None),
+        Shape::Polygon(p) => {
+            let (x, y) = geometry::outline_centre(&p)
+                .ok_or_else(|| Reject::new(&id, "polygon has no centroid"))?;
+            (x, y, Some(p))
+        }
+    };
+    let props = match f.properties.filter(|p| !is_null(p)) {
+        Some(p) => serde_json::from_str::<RawMap>(p.get())
+            .map_err(|_| format!("properties: expected an object, got {}", describe(p))),
+        None => Ok(RawMap(Vec::new())),
+    };
+    finish(
+        id,
+        (lon, lat, outline),
+        props,
+        source_file,
+        feature_index,
+        params,
+        now,
+    )
 }
 
 thread_local! {
@@ -910,6 +1001,85 @@ mod tests {
         );
         let ok = format!("{}{}", "[".repeat(128), "]".repeat(128));
         assert!(check(&feat("", &format!(r#","blob":{ok}"#))).is_ok());
+    }
+
+    #[test]
+    fn fast_path_agrees_with_the_exact_path() {
+        let src: Arc<str> = Arc::from("dir/obs.geojson");
+        let p = IngestParams::default();
+        let g = |geom: &str, props: &str| {
+            format!(
+                r#"{{"type":"Feature","id":"f","geometry":{geom},"properties":{{"observed_at":"2024-03-01T12:00:00Z"{props}}}}}"#
+            )
+        };
+        let square = r#"{"type":"Polygon","coordinates":[[[130,42],[130.0004,42],[130.0004,42.002],[130,42.002],[130,42]]]}"#;
+        let cases = [
+            feat("", ""),
+            feat(r#","id":17"#, ""),
+            feat(r#","id":-0"#, ""),
+            feat(r#","id":1.50e1"#, ""),
+            feat(r#","id":"a\u0041""#, r#","sensor":"S\u0031","scene_id":7.0"#),
+            feat("", r#","zeta":1,"sensor":"Sentinel_2","confidence":0.9,"length_m":120.5,"beam_m":20,"heading_deg":360,"vessel_class":"reefer","hull_color":"red","containers":12.0,"name":"KANG","imo":9123456,"mmsi":"273000000","alpha":{"b":[1,2]},"nothing":null"#),
+            feat("", r#","length_m":1,"length_m":2"#),
+            feat("", r#","length_m":1e400"#),
+            g(r#"{"type":"Point","coordinates":[130,42,5]}"#, ""),
+            g(r#"{"coordinates":[-0,-0.0],"type":"Point","bbox":[1,2,3,4]}"#, ""),
+            g(r#"{"type":"Point","coordinates":[1,2,3,4]}"#, ""),
+            g(r#"{"type":"Point","coordinates":[1]}"#, ""),
+            g(r#"{"type":"Point","coordinates":[181,2]}"#, ""),
+            g(r#"{"type":"Point","coordinates":[1e400,2]}"#, ""),
+            g(r#"{"type":"Point","coordinates":[[1,2]]}"#, ""),
+            g(r#"{"type":"Polygon","coordinates":[1,2]}"#, ""),
+            g(r#"{"type":"Polygon","coordinates":[]}"#, ""),
+            g(r#"{"type":"Point","coordinates":[1,2],"type":"Point"}"#, ""),
+            g(r#"{"type":"LineString","coordinates":[[1,2],[3,4]]}"#, ""),
+            g(square, ""),
+            g(square, r#","length_m":100,"beam_m":30,"heading_deg":12"#),
+            g(r#"{"type":"Polygon","coordinates":[[[130,42],[130.0004,42],[130.0004,42.002],[130,42.002]]]}"#, ""),
+            g(r#"{"type":"Polygon","coordinates":[[[130,42],[130.0004,42],[130.0004,42.002],[130,42.002],[130,42]],[[1,2],[1,2],[1,2],[1,2]]]}"#, ""),
+            g(r#"{"type":"Polygon","coordinates":[[[130,42],[130.0004,42.002],[130.0004,42],[130,42.002],[130,42]]]}"#, ""),
+            g(r#"{"type":"Polygon","coordinates":[[[130,42,1],[130.0004,42,1],[130.0004,42.002,1],[130,42.002,1],[130,42,1]]]}"#, ""),
+            g("null", ""),
+            r#"{"type":"Feature","geometry":{"type":"Point","coordinates":[1,2]},"properties":null}"#.into(),
+            r#"{"type":"Feature","geometry":{"type":"Point","coordinates":[1,2]},"properties":[1]}"#.into(),
+            r#"{"type":"Feature","geometry":{"type":"Point","coordinates":[1,2]},"properties":{"observed_at":"2024-03-01T12:00:00Z"},"type":"Feature"}"#.into(),
+            r#"{"type":"feature","geometry":{"type":"Point","coordinates":[1,2]},"properties":{"observed_at":"2024-03-01T12:00:00Z"}}"#.into(),
+            r#"{"type":"Feature","crs":{"type":"name","properties":{"name":"EPSG:3857"}},"geometry":{"type":"Point","coordinates":[1,2]},"properties":{"observed_at":"2024-03-01T12:00:00Z"}}"#.into(),
+            r#"{"type":"Feature","crs":null,"geometry":{"type":"Point","coordinates":[1,2]},"properties":{"observed_at":"2024-03-01T12:00:00Z"}}"#.into(),
+        ];
+        let mut fast = 0;
+        for raw in &cases {
+            let exact = slow_feature(raw, &src, 3, &p, NOW);
+            let quick = fast_feature(raw, &src, 3, &p, NOW);
+            if let Some(q) = &quick {
+                fast += 1;
+                let e = exact.as_ref().map_err(|r| r.reason.clone());
+                assert_eq!(
+                    format!("{e:?}"),
+                    format!("{:?}", Ok::<_, String>(q)),
+                    "{raw}"
+                );
+            }
+            let both = check_feature(raw, &src, 3, &p, NOW);
+            assert_eq!(
+                format!("{:?}", both.map_err(|r| (r.id, r.reason, r.geometry))),
+                format!("{:?}", exact.map_err(|r| (r.id, r.reason, r.geometry))),
+                "{raw}"
+            );
+        }
+        assert!(fast >= 10, "the fast path took only {fast} cases");
+    }
+
+    #[test]
+    fn strings_borrowed_or_unescaped() {
+        let raw = |s: &str| RawValue::from_string(s.to_string()).unwrap();
+        assert!(matches!(
+            as_str(&raw(r#""abc""#)),
+            Some(Cow::Borrowed("abc"))
+        ));
+        assert_eq!(as_str(&raw(r#""a\"b\u0041""#)).as_deref(), Some("a\"bA"));
+        assert_eq!(as_str(&raw(r#""""#)).as_deref(), Some(""));
+        assert_eq!(as_str(&raw("12")), None);
     }
 
     #[test]

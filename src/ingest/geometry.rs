@@ -18,8 +18,11 @@
 //! ```
 
 use std::borrow::Cow;
+use std::fmt;
 
 use geo::{Centroid, Coord, LineString, MinimumRotatedRect, Polygon, Validation};
+
+use serde::de::{self, Deserializer, Error as _, SeqAccess, Visitor};
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
@@ -113,6 +116,165 @@ pub fn parse_geometry(raw: &RawValue) -> Result<Shape, GeometryError> {
     }
 }
 
+/// A geometry read in one pass straight into numbers (the fast path of feature validation).
+/// Anything unusual (a missing member, a position of the wrong length or out of range,
+/// nesting other than a Point's or a Polygon's) fails to deserialise, and the caller falls
+/// back to [`parse_geometry`], which says exactly what is wrong.
+#[derive(Deserialize)]
+pub(crate) struct FastGeometry<'a> {
+    #[serde(rename = "type", borrow)]
+    kind: Cow<'a, str>,
+    coordinates: FastCoords,
+}
+
+/// A Point's position (2 or 3 numbers and how many) or a Polygon's checked rings.
+enum FastCoords {
+    Point([f64; 3], usize),
+    Rings(Vec<Vec<Coord<f64>>>),
+}
+
+/// The first element of `coordinates`: a number (a Point) or a ring (a Polygon).
+enum FirstCoord {
+    Number(f64),
+    Ring(Vec<Coord<f64>>),
+}
+
+/// One ring: positions range-checked by [`position`].
+struct FastRing(Vec<Coord<f64>>);
+
+/// One range-checked position.
+struct FastPosition(Coord<f64>);
+
+impl<'de> Deserialize<'de> for FastCoords {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = FastCoords;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("point or polygon coordinates")
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut s: A) -> Result<FastCoords, A::Error> {
+                match s.next_element::<FirstCoord>()? {
+                    None => Err(A::Error::custom("empty coordinates")),
+                    Some(FirstCoord::Number(x)) => {
+                        let (mut p, mut n) = ([x, 0.0, 0.0], 1);
+                        while let Some(v) = s.next_element::<f64>()? {
+                            if n == 3 {
+                                return Err(A::Error::custom("too many numbers"));
+                            }
+                            p[n] = v;
+                            n += 1;
+                        }
+                        Ok(FastCoords::Point(p, n))
+                    }
+                    Some(FirstCoord::Ring(r)) => {
+                        let mut rings = Vec::with_capacity(1);
+                        rings.push(r);
+                        while let Some(FastRing(r)) = s.next_element::<FastRing>()? {
+                            rings.push(r);
+                        }
+                        Ok(FastCoords::Rings(rings))
+                    }
+                }
+            }
+        }
+        d.deserialize_seq(V)
+    }
+}
+
+fn ring_from_seq<'de, A: SeqAccess<'de>>(mut s: A) -> Result<Vec<Coord<f64>>, A::Error> {
+    let mut out = Vec::with_capacity(s.size_hint().unwrap_or(5).max(5));
+    while let Some(FastPosition(c)) = s.next_element::<FastPosition>()? {
+        out.push(c);
+    }
+    Ok(out)
+}
+
+impl<'de> Deserialize<'de> for FirstCoord {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = FirstCoord;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a number or a ring")
+            }
+            // As serde's own f64 does for integers.
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<FirstCoord, E> {
+                Ok(FirstCoord::Number(v as f64))
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<FirstCoord, E> {
+                Ok(FirstCoord::Number(v as f64))
+            }
+            fn visit_f64<E: de::Error>(self, v: f64) -> Result<FirstCoord, E> {
+                Ok(FirstCoord::Number(v))
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, s: A) -> Result<FirstCoord, A::Error> {
+                ring_from_seq(s).map(FirstCoord::Ring)
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+impl<'de> Deserialize<'de> for FastRing {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = FastRing;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a ring")
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, s: A) -> Result<FastRing, A::Error> {
+                ring_from_seq(s).map(FastRing)
+            }
+        }
+        d.deserialize_seq(V)
+    }
+}
+
+impl<'de> Deserialize<'de> for FastPosition {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = FastPosition;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a position")
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut s: A) -> Result<FastPosition, A::Error> {
+                let (mut p, mut n) = ([0.0; 3], 0);
+                while let Some(v) = s.next_element::<f64>()? {
+                    if n == 3 {
+                        return Err(A::Error::custom("too many numbers"));
+                    }
+                    p[n] = v;
+                    n += 1;
+                }
+                let (x, y) = position(&p[..n]).map_err(A::Error::custom)?;
+                Ok(FastPosition(Coord { x, y }))
+            }
+        }
+        d.deserialize_seq(V)
+    }
+}
+
+/// The shape of a geometry read by the fast path, or None when it is not a valid Point or
+/// Polygon (the caller then falls back to [`parse_geometry`] for the reason).
+pub(crate) fn fast_shape(g: FastGeometry) -> Option<Shape> {
+    match (g.kind.as_ref(), g.coordinates) {
+        ("Point", FastCoords::Point(p, n)) => {
+            position(&p[..n]).ok().map(|(x, y)| Shape::Point(x, y))
+        }
+        ("Polygon", FastCoords::Rings(rings)) => {
+            let mut out = Vec::with_capacity(rings.len());
+            for (r, coords) in rings.into_iter().enumerate() {
+                out.push(checked_ring(r, coords).ok()?);
+            }
+            checked_polygon(out).ok().map(Shape::Polygon)
+        }
+        _ => None,
+    }
+}
+
 /// Parses a Polygon or MultiPolygon footprint (for scenes).
 pub fn parse_footprint(raw: &RawValue) -> Result<geo::MultiPolygon<f64>, GeometryError> {
     let g: RawGeometry = serde_json::from_str(raw.get()).map_err(|e| {
@@ -182,21 +344,35 @@ fn polygon(rings: &[Vec<Vec<f64>>]) -> Result<Polygon<f64>, String> {
             let (x, y) = position(p).map_err(|e| format!("polygon ring {r}: {e}"))?;
             coords.push(Coord { x, y });
         }
-        if coords.len() < 4 {
-            return Err(format!(
-                "polygon ring {r} has too few points ({}; a closed ring needs at least 4)",
-                coords.len()
-            ));
-        }
-        if coords.first() != coords.last() {
-            return Err(format!(
-                "polygon ring {r} is not closed (first and last positions differ)"
-            ));
-        }
-        if collinear(&coords) {
-            return Err(format!("polygon ring {r} has zero area"));
-        }
-        out.push(LineString::new(coords));
+        out.push(checked_ring(r, coords)?);
+    }
+    checked_polygon(out)
+}
+
+/// Ring `r` of a polygon, once its positions are checked: at least 4 points, closed, not
+/// collinear.
+fn checked_ring(r: usize, coords: Vec<Coord<f64>>) -> Result<LineString<f64>, String> {
+    if coords.len() < 4 {
+        return Err(format!(
+            "polygon ring {r} has too few points ({}; a closed ring needs at least 4)",
+            coords.len()
+        ));
+    }
+    if coords.first() != coords.last() {
+        return Err(format!(
+            "polygon ring {r} is not closed (first and last positions differ)"
+        ));
+    }
+    if collinear(&coords) {
+        return Err(format!("polygon ring {r} has zero area"));
+    }
+    Ok(LineString::new(coords))
+}
+
+/// A polygon from checked rings (the first is the exterior), checked by geo's validation.
+fn checked_polygon(mut out: Vec<LineString<f64>>) -> Result<Polygon<f64>, String> {
+    if out.is_empty() {
+        return Err("polygon has no rings".into());
     }
     let exterior = out.remove(0);
     let poly = Polygon::new(exterior, out);

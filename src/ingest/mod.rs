@@ -34,8 +34,10 @@ mod read;
 pub mod scenes;
 pub mod walk;
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 
 use rayon::prelude::*;
 
@@ -91,80 +93,209 @@ impl Ingested {
 /// or feature is rejected, not fatal.
 pub fn ingest(paths: &[PathBuf], params: &IngestParams, now: Time) -> Result<Ingested> {
     let files = walk::expand(paths)?;
-    let results: Vec<read::FileResult> = files
-        .par_iter()
-        .map(|p| read::read_file(p, params, now))
-        .collect();
-    Ok(merge(results))
+    let pool = Mutex::new(Pool::default());
+    let per_file: Mutex<Vec<Option<FileOutcome>>> =
+        Mutex::new((0..files.len()).map(|_| None).collect());
+    // Each worker takes the next file in path order, so files finish nearly in that order
+    // and few wait in the pool's reorder buffer; features of a file are validated in
+    // parallel too (see `read`).
+    let next = AtomicUsize::new(0);
+    (0..rayon::current_num_threads().max(1))
+        .into_par_iter()
+        .for_each(|_| loop {
+            let f = next.fetch_add(1, Ordering::Relaxed);
+            let Some(path) = files.get(f) else {
+                break;
+            };
+            let r = read::read_file(path, params, now);
+            lock(&pool).add(f, r.accepted, r.spans);
+            lock(&per_file)[f] = Some((r.input, r.rejected));
+        });
+    let pool = pool.into_inner().unwrap_or_else(PoisonError::into_inner);
+    let per_file = per_file
+        .into_inner()
+        .unwrap_or_else(PoisonError::into_inner);
+    Ok(merge(per_file.into_iter().flatten().collect(), pool))
 }
 
-/// Merges per-file results (in path order), rejects duplicate ids (first occurrence wins)
-/// and sorts. Observations are large, so only keys are sorted and each observation is moved
-/// once into its final place.
-fn merge(results: Vec<read::FileResult>) -> Ingested {
-    let total: usize = results.iter().map(|r| r.accepted.len()).sum();
+/// What a file gave besides its accepted observations.
+type FileOutcome = (InputFile, Vec<Rejected>);
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// Accepted observations of all files, gathered into one vector in path order as files
+/// are done (a file done early waits in a small reorder buffer), so that a file's own
+/// vector is freed at once and memory stays about one observation vector. Path order is
+/// usually close to time order, which makes the final sort cheap.
+#[derive(Default)]
+struct Pool {
+    slots: Vec<Option<Observation>>,
+    spans: Vec<read::Span>,
+    /// (file number in path order, index among that file's accepted features): the order
+    /// that decides which of two equal ids comes first.
+    origin: Vec<(usize, usize)>,
+    /// Files done before all files before them.
+    waiting: BTreeMap<usize, (Vec<Observation>, Vec<read::Span>)>,
+    /// The next file to append.
+    next: usize,
+}
+
+impl Pool {
+    fn add(&mut self, file: usize, accepted: Vec<Observation>, spans: Vec<read::Span>) {
+        self.waiting.insert(file, (accepted, spans));
+        while let Some((accepted, spans)) = self.waiting.remove(&self.next) {
+            self.append(self.next, accepted, spans);
+            self.next += 1;
+        }
+    }
+
+    fn append(&mut self, file: usize, accepted: Vec<Observation>, spans: Vec<read::Span>) {
+        self.origin.extend((0..accepted.len()).map(|k| (file, k)));
+        self.spans.extend(spans);
+        if self.slots.is_empty() {
+            // Same layout (Option uses a niche): wrapped in place, not copied.
+            self.slots = accepted.into_iter().map(Some).collect();
+        } else {
+            self.slots.extend(accepted.into_iter().map(Some));
+        }
+    }
+}
+
+/// Merges per-file results, rejects duplicate ids (first in path order wins) and sorts.
+/// Observations are large, so only keys are sorted and the sorted order is applied in
+/// place (memory stays about one observation vector, not two).
+fn merge(per_file: Vec<FileOutcome>, pool: Pool) -> Ingested {
     let mut out = Ingested::default();
-    let mut slots: Vec<Option<(Observation, read::Span)>> = Vec::new();
-    let mut file_of: Vec<u32> = Vec::with_capacity(total);
-    for (f, r) in results.into_iter().enumerate() {
-        out.files.push(r.input);
-        out.rejected.extend(r.rejected);
-        file_of.extend(std::iter::repeat_n(f as u32, r.accepted.len()));
-        if slots.is_empty() {
-            // Usually one big file: wrap in place (same layout) instead of copying.
-            slots = r.accepted.into_iter().map(Some).collect();
-            slots.reserve(total - slots.len());
-        } else {
-            slots.extend(r.accepted.into_iter().map(Some));
-        }
+    for (input, rejected) in per_file {
+        out.files.push(input);
+        out.rejected.extend(rejected);
     }
-    // Duplicates: sort positions by (id, position); the first of each run wins.
-    let id_of = |i: usize| slots[i].as_ref().map_or("", |s| s.0.id.as_str());
-    let mut by_id: Vec<usize> = (0..slots.len()).collect();
-    by_id.par_sort_unstable_by(|&a, &b| id_of(a).cmp(id_of(b)).then(a.cmp(&b)));
-    let mut dups: Vec<(usize, usize)> = Vec::new(); // (duplicate, first)
-    let mut run_start = 0;
-    for k in 1..by_id.len() {
-        if id_of(by_id[k]) == id_of(by_id[run_start]) {
-            dups.push((by_id[k], by_id[run_start]));
-        } else {
-            run_start = k;
-        }
-    }
-    drop(by_id);
-    dups.sort_unstable();
+    let Pool {
+        mut slots,
+        spans,
+        origin,
+        ..
+    } = pool;
+    let dups = duplicates(&slots, &origin);
     let mut quoter = read::Quoter::default();
     for &(dup, first) in &dups {
         let (file, index) = match &slots[first] {
-            Some((o, _)) => (Arc::clone(&o.source_file), o.feature_index),
+            Some(o) => (Arc::clone(&o.source_file), o.feature_index),
             None => continue,
         };
-        let Some((o, span)) = slots[dup].take() else {
+        let Some(o) = slots[dup].take() else {
             continue;
         };
-        let input = &mut out.files[file_of[dup] as usize];
+        let input = &mut out.files[origin[dup].0];
         input.accepted -= 1;
         input.rejected += 1;
         out.rejected
-            .push(duplicate(o, span, &file, index, &mut quoter));
+            .push(duplicate(o, spans[dup], &file, index, &mut quoter));
     }
-    let key = |i: usize| {
-        slots[i]
-            .as_ref()
-            .map(|s| (s.0.observed_at, s.0.id.as_str()))
-    };
+    drop(spans);
+    drop(origin);
+    let key = |i: usize| slots[i].as_ref().map(|o| (o.observed_at, o.id.as_str()));
     let mut order: Vec<usize> = (0..slots.len()).filter(|&i| slots[i].is_some()).collect();
-    order.par_sort_unstable_by(|&a, &b| key(a).cmp(&key(b)));
-    out.observations = order
-        .iter()
-        .filter_map(|&i| slots[i].take().map(|s| s.0))
-        .collect();
+    // Inputs are mostly in time order already (per file, and files named by time): a stable
+    // sort finds those runs. Keys are unique, so the order is the same as any sort's.
+    order.par_sort_by(|&a, &b| key(a).cmp(&key(b)));
+    let kept = order.len();
+    // Removed slots go last, so `order` becomes a permutation of all positions.
+    order.extend((0..slots.len()).filter(|&i| slots[i].is_none()));
+    permute(&mut slots, &order);
+    slots.truncate(kept);
+    out.observations = unwrap_in_place(slots);
     out.rejected.sort_by(|a, b| {
         a.source_file
             .cmp(&b.source_file)
             .then(a.feature_index.cmp(&b.feature_index))
     });
     out
+}
+
+/// Pairs (duplicate, first occurrence) of observation positions, sorted by the duplicate's
+/// origin; the first occurrence is the one with the lowest origin (path order, then
+/// feature order). Ids are grouped by a 64-bit
+/// hash first (cheap to sort), and only equal hashes compare their text.
+fn duplicates(slots: &[Option<Observation>], origin: &[(usize, usize)]) -> Vec<(usize, usize)> {
+    let id_of = |i: usize| slots[i].as_ref().map_or("", |o| o.id.as_str());
+    let mut by_hash: Vec<(u64, usize)> = (0..slots.len())
+        .into_par_iter()
+        .map(|i| (id_hash(id_of(i)), i))
+        .collect();
+    by_hash.par_sort_unstable();
+    let mut dups: Vec<(usize, usize)> = Vec::new();
+    let mut k = 0;
+    while k < by_hash.len() {
+        let mut e = k + 1;
+        while e < by_hash.len() && by_hash[e].0 == by_hash[k].0 {
+            e += 1;
+        }
+        if e - k > 1 {
+            let mut run: Vec<usize> = by_hash[k..e].iter().map(|p| p.1).collect();
+            run.sort_by(|&a, &b| id_of(a).cmp(id_of(b)).then(origin[a].cmp(&origin[b])));
+            let mut start = 0;
+            for j in 1..run.len() {
+                if id_of(run[j]) == id_of(run[start]) {
+                    dups.push((run[j], run[start]));
+                } else {
+                    start = j;
+                }
+            }
+        }
+        k = e;
+    }
+    dups.sort_unstable_by_key(|&(d, _)| origin[d]);
+    dups
+}
+
+/// The values of a vector of Options, None skipped, in the same allocation (std collects
+/// `filter_map` in place; `flatten` would allocate a second vector as large).
+#[allow(clippy::filter_map_identity)]
+fn unwrap_in_place<T>(slots: Vec<Option<T>>) -> Vec<T> {
+    slots.into_iter().filter_map(|o| o).collect()
+}
+
+/// A fast 64-bit hash of a text (8 bytes at a time), the same on every run; equal hashes
+/// are only candidates, compared as text afterwards.
+fn id_hash(s: &str) -> u64 {
+    const K: u64 = 0x9E37_79B9_7F4A_7C15;
+    let mut h = (s.len() as u64).wrapping_mul(K);
+    let mut chunks = s.as_bytes().chunks_exact(8);
+    for c in &mut chunks {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(c);
+        h = (h ^ u64::from_le_bytes(w)).wrapping_mul(K).rotate_left(31);
+    }
+    let mut w = [0u8; 8];
+    w[..chunks.remainder().len()].copy_from_slice(chunks.remainder());
+    h = (h ^ u64::from_le_bytes(w)).wrapping_mul(K);
+    h ^ (h >> 29)
+}
+
+/// Reorders `slots` in place so that position `k` holds what was at `from[k]` (`from` is a
+/// permutation of `0..slots.len()`), moving each element once.
+fn permute<T>(slots: &mut [Option<T>], from: &[usize]) {
+    let mut done = vec![false; slots.len()];
+    for k in 0..slots.len() {
+        if done[k] || from[k] == k {
+            continue;
+        }
+        let first = slots[k].take();
+        let mut j = k;
+        loop {
+            done[j] = true;
+            let s = from[j];
+            if s == k {
+                slots[j] = first;
+                break;
+            }
+            slots[j] = slots[s].take();
+            j = s;
+        }
+    }
 }
 
 fn duplicate(
@@ -273,6 +404,16 @@ mod tests {
         let (_d, ing) = run(&[("x.json", body.as_bytes())]);
         assert_eq!(ing.observations.len(), 2);
         counts_add_up(&ing);
+    }
+
+    #[test]
+    fn permute_moves_each_to_its_place() {
+        let mut v: Vec<Option<u32>> = vec![Some(10), Some(11), None, Some(13), Some(14)];
+        permute(&mut v, &[3, 0, 4, 1, 2]);
+        assert_eq!(v, [Some(13), Some(10), Some(14), Some(11), None]);
+        let mut w: Vec<Option<u32>> = vec![Some(1), Some(2)];
+        permute(&mut w, &[0, 1]);
+        assert_eq!(w, [Some(1), Some(2)]);
     }
 
     #[test]

@@ -49,13 +49,16 @@ pub(crate) enum Span {
 /// Everything read from one file, in feature order.
 pub(crate) struct FileResult {
     pub input: InputFile,
-    pub accepted: Vec<(Observation, Span)>,
+    pub accepted: Vec<Observation>,
+    /// Where each accepted feature lies (parallel to `accepted`).
+    pub spans: Vec<Span>,
     pub rejected: Vec<Rejected>,
 }
 
 #[derive(Default)]
 struct Parsed {
-    accepted: Vec<(Observation, Span)>,
+    accepted: Vec<Observation>,
+    spans: Vec<Span>,
     rejected: Vec<Rejected>,
 }
 
@@ -118,6 +121,7 @@ pub(crate) fn read_file(path: &Path, params: &IngestParams, now: Time) -> FileRe
     FileResult {
         input,
         accepted: parsed.accepted,
+        spans: parsed.spans,
         rejected: parsed.rejected,
     }
 }
@@ -160,7 +164,7 @@ fn parse_other(path: &Path, ctx: &Ctx) -> Parsed {
             return out;
         }
     };
-    let (accepted, rejected): (Vec<_>, Vec<_>) = features
+    let ((accepted, spans), rejected): ((Vec<_>, Vec<_>), Vec<_>) = features
         .par_iter()
         .map(
             |(i, raw)| match check_feature(raw, ctx.source, *i, ctx.params, ctx.now) {
@@ -170,6 +174,7 @@ fn parse_other(path: &Path, ctx: &Ctx) -> Parsed {
         )
         .partition_map(|e| e);
     out.accepted = accepted;
+    out.spans = spans;
     out.rejected = rejected;
     out
 }
@@ -282,7 +287,7 @@ fn parse_document(data: &[u8], ctx: &Ctx) -> Parsed {
                 return out;
             };
             let crs = check_crs(top.crs);
-            let (accepted, rejected): (Vec<_>, Vec<_>) = features
+            let ((accepted, spans), rejected): ((Vec<_>, Vec<_>), Vec<_>) = features
                 .par_iter()
                 .enumerate()
                 .map(|(i, raw)| {
@@ -306,6 +311,7 @@ fn parse_document(data: &[u8], ctx: &Ctx) -> Parsed {
                 })
                 .partition_map(|e| e);
             out.accepted = accepted;
+            out.spans = spans;
             out.rejected = rejected;
         }
         "Feature" => {
@@ -315,7 +321,10 @@ fn parse_document(data: &[u8], ctx: &Ctx) -> Parsed {
             };
             let raw = text[first..].trim_end();
             match check_feature(raw, ctx.source, 0, ctx.params, ctx.now) {
-                Ok(o) => out.accepted.push((o, span)),
+                Ok(o) => {
+                    out.accepted.push(o);
+                    out.spans.push(span);
+                }
                 Err(r) => out.rejected.push(r.into_rejected(raw, ctx.source, Some(0))),
             }
         }
@@ -383,7 +392,7 @@ fn sequence_chunk(
         }
         line_start += line.len() + 1;
     }
-    let (accepted, rejected): (Vec<_>, Vec<_>) = records
+    let ((accepted, spans), rejected): ((Vec<_>, Vec<_>), Vec<_>) = records
         .par_iter()
         .map(|&(i, s, e)| {
             let bytes = &buf[s..e];
@@ -415,6 +424,7 @@ fn sequence_chunk(
         })
         .partition_map(|e| e);
     out.accepted.extend(accepted);
+    out.spans.extend(spans);
     out.rejected.extend(rejected);
 }
 
