@@ -135,8 +135,8 @@ pub struct LinkParams {
 }
 
 /// Default Platt scaling of voyage confidences (see [`LinkParams::confidence_slope`]).
-pub const CONFIDENCE_SLOPE: f64 = 0.5234;
-pub const CONFIDENCE_INTERCEPT: f64 = 0.6223;
+pub const CONFIDENCE_SLOPE: f64 = 0.4804;
+pub const CONFIDENCE_INTERCEPT: f64 = 0.6749;
 
 impl Default for LinkParams {
     fn default() -> Self {
@@ -144,7 +144,7 @@ impl Default for LinkParams {
             min_speed_kn: 3.0,
             max_speed_kn: 20.0,
             max_gap_days: 10.0,
-            passage_prior: 0.0,
+            passage_prior: 1.0,
             harbour_craft_passage_prior: -3.0,
             small_vessel_passage_prior: -2.0,
             small_vessel_m: 60.0,

@@ -615,7 +615,14 @@ pub fn track_candidates(
                     else {
                         continue;
                     };
-                    let w = attr + time + bounded - arrival_rate[q].ln()
+                    // The destination port is one of several the vessel could have sailed to:
+                    // taking the chance of port q as proportional to its traffic (of the
+                    // ports other than the origin), q's own rate cancels against "another
+                    // vessel arriving at q", leaving the rate of arrivals anywhere else.
+                    let others: f64 =
+                        arrival_rate.iter().sum::<f64>() - a.port.map_or(0.0, |p| arrival_rate[p]);
+                    let against = others.max(arrival_rate[q]);
+                    let w = attr + time + bounded - against.ln()
                         + lp.passage_prior
                         + traveller_prior(&a.attrs, lp);
                     push(&mut pass_c, v, LinkKind::Passage, w);
