@@ -904,7 +904,7 @@ mod tests {
             // Stays of up to three detections of one port, in time order.
             let mut stays = Vec::new();
             let mut stay_port = Vec::new();
-            for p in 0..ports.len() {
+            for (p, port) in ports.iter().enumerate() {
                 let members: Vec<usize> = time_order(&o)
                     .into_iter()
                     .filter(|&i| port_of[i] == Some(p))
@@ -912,7 +912,7 @@ mod tests {
                 for chunk in members.chunks(1 + seed as usize % 3) {
                     stays.push(crate::stays::summarise(
                         chunk.to_vec(),
-                        &ports[p].port_id,
+                        &port.port_id,
                         &o,
                         &empty,
                     ));
