@@ -349,49 +349,83 @@ fn gauss_llr_upper(delta_min: f64, s_lo: f64, s_hi: f64, spread: f64) -> f64 {
     gauss_llr(delta_min, s, s.hypot(spread))
 }
 
-/// Largest [`category_llr`] over the other report's accuracy in `[lo, hi]` and either
-/// outcome (the agreement is linear in that accuracy, so the ends bound it).
-fn category_llr_upper(acc1: f64, (lo, hi): (f64, f64), coincidence: f64, categories: f64) -> f64 {
-    [true, false]
-        .iter()
-        .flat_map(|&same| {
-            [lo, hi]
-                .map(|acc2| category_llr(same, acc1, acc2, coincidence, categories))
-                .into_iter()
-        })
-        .fold(0.0, f64::max)
+/// Largest [`category_llr`] over the other report's accuracy in `[lo, hi]`, when the
+/// values agree (`same`) or not (the agreement is linear in that accuracy, so the ends
+/// bound it).
+fn category_llr_upper(
+    same: bool,
+    acc1: f64,
+    (lo, hi): (f64, f64),
+    coincidence: f64,
+    categories: f64,
+) -> f64 {
+    [lo, hi]
+        .map(|acc2| category_llr(same, acc1, acc2, coincidence, categories))
+        .into_iter()
+        .fold(f64::NEG_INFINITY, f64::max)
 }
 
-/// An upper bound of [`attribute_llr`]`(a, b, ..)` over every `b` in `range` whose identity
-/// with `a` is not [`Identity::Same`] (those are looked up by identity instead), split in
-/// the rest and the length term ([`length_llr_upper`]). Sum the two parts with
-/// [`clamp_llr`]. Used to prune the candidate search
-/// without changing its result; keep in step with [`attribute_llr`].
+/// Upper bounds of the terms of [`attribute_llr`] over a range of later nodes; see
+/// [`attribute_llr_upper`].
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct AttrUpper {
+    /// Name, beam and containers.
+    pub other: f64,
+    /// Class and colour terms when the values agree and when they differ (0 when either
+    /// side has none).
+    pub class: [f64; 2],
+    pub colour: [f64; 2],
+    /// Length term.
+    pub length: f64,
+}
+
+impl AttrUpper {
+    /// The bound for any member.
+    pub fn any(&self) -> f64 {
+        let either = |t: [f64; 2]| t[0].max(t[1]).max(0.0);
+        clamp_llr(self.other + self.length + either(self.class) + either(self.colour))
+    }
+
+    /// The bound for a member whose class and colour agree with the node's or not (`None`:
+    /// one side has none, no term).
+    pub fn with(&self, class_same: Option<bool>, colour_same: Option<bool>) -> f64 {
+        let pick = |t: [f64; 2], same: Option<bool>| match same {
+            Some(true) => t[0],
+            Some(false) => t[1],
+            None => 0.0,
+        };
+        clamp_llr(
+            self.other
+                + self.length
+                + pick(self.class, class_same)
+                + pick(self.colour, colour_same),
+        )
+    }
+}
+
+/// Upper bounds of [`attribute_llr`]`(a, b, ..)` over every `b` in `range` whose identity
+/// with `a` is not [`Identity::Same`] (those are looked up by identity instead), by term.
+/// Used to prune the candidate search without changing its result; keep in step with
+/// [`attribute_llr`].
 pub fn attribute_llr_upper(
     a: &Attrs,
     range: &AttrsRange,
     compare_containers: bool,
     containers_drift: f64,
-) -> (f64, f64) {
-    let mut rest = 0.0;
+) -> AttrUpper {
+    let mut other = 0.0;
     if a.name.is_some() && range.name {
-        rest += NAME_LLR;
+        other += NAME_LLR;
     }
     if let (Some((_, sa)), Some(sb)) = (a.beam_m, range.beam_sigma_m) {
         let s = sa.hypot(sb);
-        rest +=
+        other +=
             gauss_llr_upper(0.0, s, s, TRAFFIC_BEAM_SIGMA_M * std::f64::consts::SQRT_2).max(0.0);
-    }
-    if let (Some((_, pa)), Some(pb)) = (&a.class, range.class_p) {
-        rest += category_llr_upper(*pa, pb, CLASS_COINCIDENCE, 8.0);
-    }
-    if let (Some((_, pa)), Some(pb)) = (&a.colour, range.colour_p) {
-        rest += category_llr_upper(*pa, pb, COLOUR_COINCIDENCE, 6.0);
     }
     if compare_containers {
         if let (Some((x, sx)), Some(sy)) = (a.containers_last, range.containers_sigma) {
             let s = sx.hypot(sy).hypot(containers_drift * x) + 1.0;
-            rest += gauss_llr_upper(
+            other += gauss_llr_upper(
                 0.0,
                 s,
                 s,
@@ -400,7 +434,21 @@ pub fn attribute_llr_upper(
             .max(0.0);
         }
     }
-    (rest, length_llr_upper(a, range.length_m))
+    let mut class = [0.0; 2];
+    if let (Some((_, pa)), Some(pb)) = (&a.class, range.class_p) {
+        class = [true, false].map(|same| category_llr_upper(same, *pa, pb, CLASS_COINCIDENCE, 8.0));
+    }
+    let mut colour = [0.0; 2];
+    if let (Some((_, pa)), Some(pb)) = (&a.colour, range.colour_p) {
+        colour =
+            [true, false].map(|same| category_llr_upper(same, *pa, pb, COLOUR_COINCIDENCE, 6.0));
+    }
+    AttrUpper {
+        other,
+        class,
+        colour,
+        length: length_llr_upper(a, range.length_m),
+    }
 }
 
 /// The length part of [`attribute_llr_upper`] against members with lengths in `[lo, hi]`

@@ -610,7 +610,7 @@ fn track_candidates_with(
                 };
                 let drift = if containers { CONTAINERS_DRIFT } else { 0.0 };
                 let bound = bound_to(a, Some(q));
-                for v in search.after(q, a, t0, containers, drift, bound, thr) {
+                for v in search.after(q, u, t0, containers, drift, bound, thr) {
                     let b = &info[v];
                     if v == u || !later(b, v) || lengths_differ(&a.attrs, &b.attrs) {
                         continue;
@@ -685,7 +685,7 @@ fn track_candidates_with(
             // To the sea.
             let bound = bound_to(a, None);
             let sea = by_port.len();
-            for v in search.after(sea, a, t0, true, CONTAINERS_DRIFT, bound, &pass_thr) {
+            for v in search.after(sea, u, t0, true, CONTAINERS_DRIFT, bound, &pass_thr) {
                 let b = &info[v];
                 if v == u || !later(b, v) {
                     continue;

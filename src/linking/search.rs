@@ -27,6 +27,8 @@ use crate::model::Time;
 
 /// Width of a length bucket, metres.
 pub const BIN_M: f64 = 5.0;
+/// No class or colour.
+const NONE: u32 = u32::MAX;
 /// Slack for rounding between a bound and the weight it bounds.
 const MARGIN: f64 = 1e-6;
 
@@ -90,6 +92,9 @@ fn bin_of(length_m: f64) -> i64 {
 /// nodes bucketed by length.
 pub struct Search<'a> {
     info: &'a [NodeInfo],
+    /// Small ids of each node's class and colour ([`NONE`]: none).
+    class_id: Vec<u32>,
+    colour_id: Vec<u32>,
     dests: Vec<Dest>,
     window_s: i64,
     mode: Mode,
@@ -172,8 +177,25 @@ impl<'a> Search<'a> {
                 d.by_mmsi.entry(mmsi.clone()).or_default().push(k);
             }
         }
+        let mut ids: HashMap<String, u32> = HashMap::new();
+        let mut id_of = |key: Option<String>| -> u32 {
+            key.map_or(NONE, |k| {
+                let next = ids.len() as u32;
+                *ids.entry(k).or_insert(next)
+            })
+        };
+        let class_id = info
+            .iter()
+            .map(|n| id_of(n.attrs.class.as_ref().map(|c| format!("class:{:?}", c.0))))
+            .collect();
+        let colour_id = info
+            .iter()
+            .map(|n| id_of(n.attrs.colour.as_ref().map(|c| format!("colour:{}", c.0))))
+            .collect();
         Search {
             info,
+            class_id,
+            colour_id,
             dests,
             window_s,
             mode,
@@ -190,7 +212,7 @@ impl<'a> Search<'a> {
     pub(super) fn after<'s, R: Fn(f64) -> f64>(
         &'s self,
         dest: usize,
-        a: &'s NodeInfo,
+        u: usize,
         t0: Time,
         compare_containers: bool,
         drift: f64,
@@ -198,6 +220,7 @@ impl<'a> Search<'a> {
         threshold: &'s Cell<f64>,
     ) -> After<'s, R> {
         let d = &self.dests[dest];
+        let a = &self.info[u];
         let mut same_identity = Vec::new();
         let mut centre = 0;
         let (mut attr_rest, mut len_range) = (0.0, None);
@@ -218,7 +241,8 @@ impl<'a> Search<'a> {
             // Over the whole destination, but the length.
             let mut all = d.all.range.clone();
             all.length_m = None;
-            attr_rest = cost::attribute_llr_upper(&a.attrs, &all, compare_containers, drift).0;
+            let up = cost::attribute_llr_upper(&a.attrs, &all, compare_containers, drift);
+            attr_rest = up.any() - up.length;
             len_range = d.all.range.length_m;
             if let Some((x, _)) = a.attrs.length_m.filter(|(l, _)| l.is_finite()) {
                 centre = (bin_of(x) - d.first_bin).clamp(0, d.bins.len() as i64) as usize;
@@ -228,6 +252,8 @@ impl<'a> Search<'a> {
             search: self,
             dest: d,
             a,
+            class: self.class_id[u],
+            colour: self.colour_id[u],
             t0,
             compare_containers,
             drift,
@@ -256,7 +282,8 @@ struct Scan<'s> {
     bucket: &'s Bucket,
     pos: usize,
     end: usize,
-    /// Bound of the bucket's attributes plus its best detector term.
+    /// Bound of the bucket's attributes, and of any member's plus the best detector term.
+    upper: cost::AttrUpper,
     attr: f64,
 }
 
@@ -265,6 +292,8 @@ pub struct After<'s, R> {
     search: &'s Search<'s>,
     dest: &'s Dest,
     a: &'s NodeInfo,
+    class: u32,
+    colour: u32,
     t0: Time,
     compare_containers: bool,
     drift: f64,
@@ -293,16 +322,16 @@ impl<'s, R: Fn(f64) -> f64> After<'s, R> {
         if pos >= end {
             return;
         }
+        let upper = cost::attribute_llr_upper(
+            &self.a.attrs,
+            &bucket.range,
+            self.compare_containers,
+            self.drift,
+        );
         let attr = if self.search.mode == Mode::Exhaustive {
             f64::INFINITY
         } else {
-            let (r, l) = cost::attribute_llr_upper(
-                &self.a.attrs,
-                &bucket.range,
-                self.compare_containers,
-                self.drift,
-            );
-            cost::clamp_llr(r + l) + bucket.max_real
+            upper.any() + bucket.max_real
         };
         let dt = (bucket.t_first[pos] - self.t0) as f64;
         if self.pruned(attr + (self.rest)(dt)) {
@@ -312,6 +341,7 @@ impl<'s, R: Fn(f64) -> f64> After<'s, R> {
             bucket,
             pos,
             end,
+            upper,
             attr,
         });
     }
@@ -374,14 +404,21 @@ impl<'s, R: Fn(f64) -> f64> Iterator for After<'s, R> {
                 if scan.pos < scan.end {
                     let v = scan.bucket.nodes[scan.pos];
                     scan.pos += 1;
-                    let attr = scan.attr;
+                    let (attr, upper, max_real) = (scan.attr, scan.upper, scan.bucket.max_real);
                     let dt = (scan.bucket.t_first[scan.pos - 1] - self.t0) as f64;
                     if self.search.mode == Mode::Exhaustive {
                         return Some(v);
                     }
-                    if self.pruned(attr + (self.rest)(dt)) {
+                    let rest = (self.rest)(dt);
+                    if self.pruned(attr + rest) {
                         // Later members only have larger gaps.
                         self.scan = None;
+                        continue;
+                    }
+                    let same = |x: u32, y: u32| (x != NONE && y != NONE).then_some(x == y);
+                    let class = same(self.class, self.search.class_id[v]);
+                    let colour = same(self.colour, self.search.colour_id[v]);
+                    if self.pruned(upper.with(class, colour) + max_real + rest) {
                         continue;
                     }
                     let info = &self.search.info[v];
