@@ -251,6 +251,12 @@ fn span_days(times: impl Iterator<Item = Time>) -> f64 {
 /// Stage 1: candidate links between detections of one vessel at one berth, sorted by
 /// (from, to).
 pub fn stay_candidates(input: &LinkInput) -> Vec<Candidate> {
+    stay_candidates_with(input, search::Mode::Pruned)
+}
+
+/// [`stay_candidates`], with the search radius narrowed by a bound or not (the same result,
+/// for tests).
+fn stay_candidates_with(input: &LinkInput, mode: search::Mode) -> Vec<Candidate> {
     let obs = input.obs;
     let cfg = input.config;
     let order = time_order(obs);
@@ -285,6 +291,32 @@ pub fn stay_candidates(input: &LinkInput) -> Vec<Candidate> {
         cfg.stays.berth_radius_m,
         stay_gap_s as f64,
     );
+    // The most a pair can score but for the distance (attributes bounded over all port
+    // detections, identity aside): the search radius shrinks to where the position term
+    // alone makes the weight negative. Keep in step with the weight below
+    // (tests::narrowed_stay_search_is_exact checks).
+    let mut range = cost::AttrsRange::default();
+    let mut max_real = f64::NEG_INFINITY;
+    for &i in &in_port {
+        range.add(&attrs[i]);
+        max_real = max_real.max(real_llr(&[&obs[i]]));
+    }
+    let radius_for = |i: usize, p: usize| -> Option<f64> {
+        let a = &attrs[i];
+        if mode == search::Mode::Exhaustive || a.imo.is_some() || a.mmsi.is_some() {
+            return Some(cfg.stays.berth_radius_m);
+        }
+        let upper = cost::attribute_llr_upper(a, &range, false, 0.0).any()
+            + (port_area_m2[p] / (std::f64::consts::PI * s2)).ln()
+            - (STAY_MEAN_S / 86_400.0).ln()
+            - port_rate[p].ln()
+            + real_llr(&[&obs[i]])
+            + max_real
+            + cfg.linking.stay_prior;
+        let upper = upper + 1e-6;
+        // 1 % and a metre for the difference between the index's and local_m's distances.
+        (upper >= 0.0).then(|| ((s2 * upper).sqrt() * 1.01 + 1.0).min(cfg.stays.berth_radius_m))
+    };
 
     let per_node: Vec<Vec<Candidate>> = order
         .par_iter()
@@ -294,13 +326,12 @@ pub fn stay_candidates(input: &LinkInput) -> Vec<Candidate> {
             let p = input.port_of[i].unwrap_or(0);
             let empty_after = input.empty.after.get(i).copied().flatten();
             let mut out = Vec::new();
-            for j in st_index.forward_within(
-                a.lon,
-                a.lat,
-                a.observed_at,
-                cfg.stays.berth_radius_m,
-                stay_gap_s as f64,
-            ) {
+            let Some(radius_m) = radius_for(i, p) else {
+                return Vec::new();
+            };
+            for j in
+                st_index.forward_within(a.lon, a.lat, a.observed_at, radius_m, stay_gap_s as f64)
+            {
                 let b = &obs[j];
                 let dt_s = b.observed_at - a.observed_at;
                 if rank[j] <= rank[i]
@@ -821,7 +852,11 @@ mod tests {
     /// A dense random scene: stays of 1-3 detections in the four built-in ports and at-sea
     /// detections, with every attribute sometimes missing, some identities and names, and
     /// empty-berth bounds; so that many nodes have more than `MAX_CANDIDATES` candidates.
-    fn dense_scene(seed: u64, n: usize) -> (Vec<Observation>, Vec<Option<usize>>, EmptyBerth) {
+    fn dense_scene(
+        seed: u64,
+        n: usize,
+        jitter_deg: f64,
+    ) -> (Vec<Observation>, Vec<Option<usize>>, EmptyBerth) {
         use crate::model::Sensor;
         use rand::{Rng, SeedableRng};
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
@@ -840,7 +875,10 @@ mod tests {
             let t = rng.gen_range(0..20 * 86_400i64);
             let port = (rng.gen_range(0..5usize) < 4).then(|| rng.gen_range(0..ports.len()));
             let (lon, lat) = match port {
-                Some(p) => (ports[p].berth_lon, ports[p].berth_lat),
+                Some(p) => (
+                    ports[p].berth_lon + jitter_deg * rng.gen_range(-1.5..1.5),
+                    ports[p].berth_lat + jitter_deg * rng.gen_range(-1.0..1.0),
+                ),
                 None => (rng.gen_range(130.0..132.0), rng.gen_range(42.0..43.0)),
             };
             let mut o = obs(&format!("o{k:05}"), lon, lat, t);
@@ -876,6 +914,34 @@ mod tests {
     }
 
     #[test]
+    fn narrowed_stay_search_is_exact() {
+        let config = Config::default();
+        let ports = crate::ports::builtin();
+        let point_km = |_: (f64, f64), _: (f64, f64)| -> Option<f64> { None };
+        let sea = SeaDistances {
+            port_km: vec![vec![0.0; ports.len()]; ports.len()],
+            point_km: &point_km,
+        };
+        let mut kept = 0;
+        for seed in 1..=2 {
+            let (o, port_of, empty) = dense_scene(seed, 3000, 0.002);
+            let input = LinkInput {
+                obs: &o,
+                port_of: &port_of,
+                ports: &ports,
+                empty: &empty,
+                sea: &sea,
+                config: &config,
+            };
+            let narrowed = stay_candidates_with(&input, search::Mode::Pruned);
+            let all = stay_candidates_with(&input, search::Mode::Exhaustive);
+            kept += all.len();
+            assert_eq!(narrowed, all, "seed {seed}");
+        }
+        assert!(kept > 100, "the scenes should give stay links: {kept}");
+    }
+
+    #[test]
     fn pruned_search_is_exact() {
         let config = Config::default();
         let ports = crate::ports::builtin();
@@ -892,7 +958,7 @@ mod tests {
         };
         let mut truncated = false;
         for seed in 1..=3 {
-            let (o, port_of, empty) = dense_scene(seed, 1500);
+            let (o, port_of, empty) = dense_scene(seed, 1500, 0.0);
             let input = LinkInput {
                 obs: &o,
                 port_of: &port_of,
