@@ -285,8 +285,9 @@ fn stay_candidates_with(input: &LinkInput, mode: search::Mode) -> Vec<Candidate>
     let in_port: Vec<usize> = (0..obs.len())
         .filter(|&i| input.port_of[i].is_some())
         .collect();
-    let st_index = crate::index::SpaceTimeIndex::new(
+    let st_index = search::BerthIndex::new(
         obs,
+        &attrs,
         &in_port,
         cfg.stays.berth_radius_m,
         stay_gap_s as f64,
@@ -301,21 +302,36 @@ fn stay_candidates_with(input: &LinkInput, mode: search::Mode) -> Vec<Candidate>
         range.add(&attrs[i]);
         max_real = max_real.max(real_llr(&[&obs[i]]));
     }
-    let radius_for = |i: usize, p: usize| -> Option<f64> {
+    let any_length = (f64::NEG_INFINITY, f64::INFINITY);
+    let radius_for = |i: usize, p: usize| -> Option<(f64, (f64, f64))> {
         let a = &attrs[i];
         if mode == search::Mode::Exhaustive || a.imo.is_some() || a.mmsi.is_some() {
-            return Some(cfg.stays.berth_radius_m);
+            return Some((cfg.stays.berth_radius_m, any_length));
         }
-        let upper = cost::attribute_llr_upper(a, &range, false, 0.0).any()
-            + (port_area_m2[p] / (std::f64::consts::PI * s2)).ln()
+        let attr = cost::attribute_llr_upper(a, &range, false, 0.0);
+        let upper = attr.any() + (port_area_m2[p] / (std::f64::consts::PI * s2)).ln()
             - (STAY_MEAN_S / 86_400.0).ln()
             - port_rate[p].ln()
             + real_llr(&[&obs[i]])
             + max_real
             + cfg.linking.stay_prior;
         let upper = upper + 1e-6;
+        if upper < 0.0 {
+            return None;
+        }
         // 1 % and a metre for the difference between the index's and local_m's distances.
-        (upper >= 0.0).then(|| ((s2 * upper).sqrt() * 1.01 + 1.0).min(cfg.stays.berth_radius_m))
+        let radius_m = ((s2 * upper).sqrt() * 1.01 + 1.0).min(cfg.stays.berth_radius_m);
+        // Lengths so far off that the length term alone makes the weight negative.
+        let length_m = match (a.length_m, range.length_m) {
+            (Some((x, _)), Some((_, _, slo, shi))) if attr.any() < 60.0 => {
+                match search::length_reach(a, (slo, shi), attr.length - upper) {
+                    Some(d) => (x - d * 1.001 - 0.01, x + d * 1.001 + 0.01),
+                    None => any_length,
+                }
+            }
+            _ => any_length,
+        };
+        Some((radius_m, length_m))
     };
 
     let per_node: Vec<Vec<Candidate>> = order
@@ -326,12 +342,16 @@ fn stay_candidates_with(input: &LinkInput, mode: search::Mode) -> Vec<Candidate>
             let p = input.port_of[i].unwrap_or(0);
             let empty_after = input.empty.after.get(i).copied().flatten();
             let mut out = Vec::new();
-            let Some(radius_m) = radius_for(i, p) else {
+            let Some((radius_m, length_m)) = radius_for(i, p) else {
                 return Vec::new();
             };
-            for j in
-                st_index.forward_within(a.lon, a.lat, a.observed_at, radius_m, stay_gap_s as f64)
-            {
+            for j in st_index.forward_within(
+                (a.lon, a.lat),
+                a.observed_at,
+                radius_m,
+                stay_gap_s as f64,
+                length_m,
+            ) {
                 let b = &obs[j];
                 let dt_s = b.observed_at - a.observed_at;
                 if rank[j] <= rank[i]

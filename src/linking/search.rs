@@ -462,3 +462,118 @@ impl<'s, R: Fn(f64) -> f64> Iterator for After<'s, R> {
         }
     }
 }
+
+type BerthPoint = rstar::primitives::GeomWithData<[f64; 5], usize>;
+type BerthPointNoLength = rstar::primitives::GeomWithData<[f64; 4], usize>;
+
+/// The stage-1 search: port detections in space (ECEF metres), time (scaled to metres) and,
+/// when known, length (metres), so a query can also skip lengths that cannot link.
+pub struct BerthIndex {
+    with_length: rstar::RTree<BerthPoint>,
+    without_length: rstar::RTree<BerthPointNoLength>,
+    /// Metres per second of the time axis.
+    scale: f64,
+}
+
+impl BerthIndex {
+    /// Bulk-loads the detections `members` (indices into `obs`, lengths from `attrs`); a
+    /// window of `window_s` seconds gets the extent of `radius_m` metres.
+    pub fn new(
+        obs: &[crate::model::Observation],
+        attrs: &[cost::Attrs],
+        members: &[usize],
+        radius_m: f64,
+        window_s: f64,
+    ) -> BerthIndex {
+        let scale = if window_s > 0.0 {
+            radius_m / window_s
+        } else {
+            1.0
+        };
+        let (mut with, mut without) = (Vec::new(), Vec::new());
+        for &i in members {
+            let o = &obs[i];
+            let p = crate::geodesy::to_ecef_m(o.lon, o.lat);
+            let t = o.observed_at as f64 * scale;
+            match attrs[i].length_m.filter(|(l, _)| l.is_finite()) {
+                Some((l, _)) => with.push(BerthPoint::new([p[0], p[1], p[2], t, l], i)),
+                None => without.push(BerthPointNoLength::new([p[0], p[1], p[2], t], i)),
+            }
+        }
+        BerthIndex {
+            with_length: rstar::RTree::bulk_load(with),
+            without_length: rstar::RTree::bulk_load(without),
+            scale,
+        }
+    }
+
+    /// Detections within `radius_m` (great circle) of `lon, lat`, observed in
+    /// `[t, t + window_s]`, with a length in `length_m` (or none), sorted ascending.
+    pub fn forward_within(
+        &self,
+        (lon, lat): (f64, f64),
+        t: Time,
+        radius_m: f64,
+        window_s: f64,
+        (len_lo, len_hi): (f64, f64),
+    ) -> Vec<usize> {
+        let c = crate::geodesy::chord_for_m(radius_m);
+        let p = crate::geodesy::to_ecef_m(lon, lat);
+        let t0 = t as f64 * self.scale;
+        let t1 = t0 + window_s * self.scale;
+        let near = |g: &[f64]| {
+            (g[0] - p[0]).powi(2) + (g[1] - p[1]).powi(2) + (g[2] - p[2]).powi(2) <= c * c
+        };
+        let env5 = rstar::AABB::from_corners(
+            [p[0] - c, p[1] - c, p[2] - c, t0, len_lo],
+            [p[0] + c, p[1] + c, p[2] + c, t1, len_hi],
+        );
+        let env4 = rstar::AABB::from_corners(
+            [p[0] - c, p[1] - c, p[2] - c, t0],
+            [p[0] + c, p[1] + c, p[2] + c, t1],
+        );
+        let mut v: Vec<usize> = self
+            .with_length
+            .locate_in_envelope(&env5)
+            .filter(|q| near(q.geom()))
+            .map(|q| q.data)
+            .chain(
+                self.without_length
+                    .locate_in_envelope(&env4)
+                    .filter(|q| near(q.geom()))
+                    .map(|q| q.data),
+            )
+            .collect();
+        v.sort_unstable();
+        v
+    }
+}
+
+/// The widest length difference `delta` at which [`cost::length_llr_upper`] of `a` against
+/// members with 1-sigma in `sigma_m` still reaches `floor`; `None` when it does at any
+/// difference (the term's own floor is above `floor`).
+pub fn length_reach(a: &cost::Attrs, sigma_m: (f64, f64), floor: f64) -> Option<f64> {
+    let (x, _) = a.length_m?;
+    let at =
+        |delta: f64| cost::length_llr_upper(a, Some((x + delta, x + delta, sigma_m.0, sigma_m.1)));
+    if at(1e6) >= floor {
+        return None;
+    }
+    if at(0.0) < floor {
+        return Some(0.0);
+    }
+    // Bisection: at(lo) >= floor > at(hi).
+    let (mut lo, mut hi) = (0.0, 1e4);
+    if at(hi) >= floor {
+        return None;
+    }
+    for _ in 0..40 {
+        let mid = 0.5 * (lo + hi);
+        if at(mid) >= floor {
+            lo = mid;
+        } else {
+            hi = mid;
+        }
+    }
+    Some(hi)
+}
