@@ -9,8 +9,11 @@
 use std::collections::BTreeMap;
 
 use geo::{BoundingRect, Contains, Point, Rect};
+use rayon::prelude::*;
+use rstar::primitives::GeomWithData;
+use rstar::RTree;
 
-use crate::geodesy::local_m;
+use crate::geodesy::{chord_for_m, local_m, to_ecef_m};
 use crate::model::{Observation, Scene, Time};
 
 /// Observations this close in time to a scene without `scene_id` belong to it.
@@ -27,7 +30,8 @@ struct ClearScene<'a> {
     t: Time,
     bbox: Rect<f64>,
     scene: &'a Scene,
-    detections: Vec<usize>,
+    /// The scene's detections, as points in metres (see [`crate::geodesy::to_ecef_m`]).
+    detections: RTree<GeomWithData<[f64; 3], usize>>,
 }
 
 /// Computes empty-berth bounds for the observations flagged in `in_port`.
@@ -79,43 +83,58 @@ pub fn empty_berth(
                         .collect()
                 }
             };
+            let points = detections
+                .into_iter()
+                .map(|k| GeomWithData::new(to_ecef_m(obs[k].lon, obs[k].lat), k))
+                .collect();
             Some(ClearScene {
                 t: s.observed_at,
                 bbox,
                 scene: s,
-                detections,
+                detections: RTree::bulk_load(points),
             })
         })
         .collect();
     clear.sort_by_key(|c| c.t);
 
+    // The index finds detections within a slightly wider chord; `local_m` decides.
+    let chord = chord_for_m(radius_m * 1.01 + 1.0);
     let shows_empty = |c: &ClearScene, o: &Observation| -> bool {
         let p = Point::new(o.lon, o.lat);
         c.bbox.contains(&p)
             && c.scene.footprint.contains(&p)
             && !c
                 .detections
-                .iter()
-                .any(|&k| local_m((obs[k].lon, obs[k].lat), (o.lon, o.lat)) <= radius_m)
+                .locate_within_distance(to_ecef_m(o.lon, o.lat), chord * chord)
+                .any(|q| local_m((obs[q.data].lon, obs[q.data].lat), (o.lon, o.lat)) <= radius_m)
     };
 
-    for (i, o) in obs.iter().enumerate() {
-        if !in_port[i] {
-            continue;
-        }
-        let start = clear.partition_point(|c| c.t <= o.observed_at);
-        out.after[i] = clear[start..]
-            .iter()
-            .take_while(|c| c.t <= o.observed_at + horizon_s)
-            .find(|c| shows_empty(c, o))
-            .map(|c| c.t);
-        let end = clear.partition_point(|c| c.t < o.observed_at);
-        out.before[i] = clear[..end]
-            .iter()
-            .rev()
-            .take_while(|c| c.t >= o.observed_at - horizon_s)
-            .find(|c| shows_empty(c, o))
-            .map(|c| c.t);
+    let bounds: Vec<(Option<Time>, Option<Time>)> = obs
+        .par_iter()
+        .enumerate()
+        .map(|(i, o)| {
+            if !in_port.get(i).copied().unwrap_or(false) {
+                return (None, None);
+            }
+            let start = clear.partition_point(|c| c.t <= o.observed_at);
+            let after = clear[start..]
+                .iter()
+                .take_while(|c| c.t <= o.observed_at + horizon_s)
+                .find(|c| shows_empty(c, o))
+                .map(|c| c.t);
+            let end = clear.partition_point(|c| c.t < o.observed_at);
+            let before = clear[..end]
+                .iter()
+                .rev()
+                .take_while(|c| c.t >= o.observed_at - horizon_s)
+                .find(|c| shows_empty(c, o))
+                .map(|c| c.t);
+            (before, after)
+        })
+        .collect();
+    for (i, (before, after)) in bounds.into_iter().enumerate() {
+        out.before[i] = before;
+        out.after[i] = after;
     }
     out
 }

@@ -253,7 +253,224 @@ pub fn attribute_llr(
             llr += gauss_llr(x - y, s, d);
         }
     }
-    Some(llr.clamp(-60.0, 60.0))
+    Some(clamp_llr(llr))
+}
+
+/// What a set of nodes can bring to [`attribute_llr`] against a fixed earlier node: the
+/// ranges of their attributes and uncertainties, for [`attribute_llr_upper`].
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct AttrsRange {
+    /// (least, greatest length, least, greatest 1-sigma), metres, over members with a length.
+    pub length_m: Option<(f64, f64, f64, f64)>,
+    /// Least beam 1-sigma, metres.
+    pub beam_sigma_m: Option<f64>,
+    /// Least and greatest probability that the reported class / colour is right.
+    pub class_p: Option<(f64, f64)>,
+    pub colour_p: Option<(f64, f64)>,
+    /// Least 1-sigma of the first container count.
+    pub containers_sigma: Option<f64>,
+    /// Some member has a name.
+    pub name: bool,
+}
+
+fn widen(r: Option<(f64, f64)>, x: f64) -> Option<(f64, f64)> {
+    Some(r.map_or((x, x), |(lo, hi)| (lo.min(x), hi.max(x))))
+}
+
+fn least(r: Option<f64>, x: f64) -> Option<f64> {
+    Some(r.map_or(x, |lo| lo.min(x)))
+}
+
+impl AttrsRange {
+    /// Widens the range to cover `b`.
+    pub fn add(&mut self, b: &Attrs) {
+        if let Some((x, s)) = b.length_m {
+            self.length_m = Some(match self.length_m {
+                None => (x, x, s, s),
+                Some((lo, hi, slo, shi)) => (lo.min(x), hi.max(x), slo.min(s), shi.max(s)),
+            });
+        }
+        if let Some((_, s)) = b.beam_m {
+            self.beam_sigma_m = least(self.beam_sigma_m, s);
+        }
+        if let Some((_, p)) = &b.class {
+            self.class_p = widen(self.class_p, *p);
+        }
+        if let Some((_, p)) = &b.colour {
+            self.colour_p = widen(self.colour_p, *p);
+        }
+        if let Some((_, s)) = b.containers_first {
+            self.containers_sigma = least(self.containers_sigma, s);
+        }
+        self.name |= b.name.is_some();
+    }
+
+    /// Widens the range to cover `other`.
+    pub fn merge(&mut self, other: &AttrsRange) {
+        if let Some((lo, hi, slo, shi)) = other.length_m {
+            self.length_m = Some(match self.length_m {
+                None => (lo, hi, slo, shi),
+                Some((a, b, c, d)) => (a.min(lo), b.max(hi), c.min(slo), d.max(shi)),
+            });
+        }
+        if let Some(s) = other.beam_sigma_m {
+            self.beam_sigma_m = least(self.beam_sigma_m, s);
+        }
+        if let Some((lo, hi)) = other.class_p {
+            self.class_p = widen(widen(self.class_p, lo), hi);
+        }
+        if let Some((lo, hi)) = other.colour_p {
+            self.colour_p = widen(widen(self.colour_p, lo), hi);
+        }
+        if let Some(s) = other.containers_sigma {
+            self.containers_sigma = least(self.containers_sigma, s);
+        }
+        self.name |= other.name;
+    }
+}
+
+/// Largest [`gauss_llr`]`(delta, s, hypot(s, spread))` over `|delta| >= delta_min` and
+/// `s` in `[s_lo, s_hi]`. For a fixed `s` it falls with `|delta|`; in `u = s^2` it rises up to
+/// the root of `u^2 + (D^2 - 2 delta^2) u - delta^2 D^2` (D = spread) and falls after.
+fn gauss_llr_upper(delta_min: f64, s_lo: f64, s_hi: f64, spread: f64) -> f64 {
+    let dd = delta_min * delta_min;
+    let d2 = spread * spread;
+    let b = d2 - 2.0 * dd;
+    let c = dd * d2;
+    let disc = (b * b + 4.0 * c).sqrt();
+    // The positive root, without cancellation.
+    let root = if b > 0.0 {
+        2.0 * c / (b + disc)
+    } else {
+        (disc - b) / 2.0
+    };
+    let u = root.clamp(s_lo * s_lo, (s_hi * s_hi).max(s_lo * s_lo));
+    let s = u.sqrt();
+    gauss_llr(delta_min, s, s.hypot(spread))
+}
+
+/// Largest [`category_llr`] over the other report's accuracy in `[lo, hi]`, when the
+/// values agree (`same`) or not (the agreement is linear in that accuracy, so the ends
+/// bound it).
+fn category_llr_upper(
+    same: bool,
+    acc1: f64,
+    (lo, hi): (f64, f64),
+    coincidence: f64,
+    categories: f64,
+) -> f64 {
+    [lo, hi]
+        .map(|acc2| category_llr(same, acc1, acc2, coincidence, categories))
+        .into_iter()
+        .fold(f64::NEG_INFINITY, f64::max)
+}
+
+/// Upper bounds of the terms of [`attribute_llr`] over a range of later nodes; see
+/// [`attribute_llr_upper`].
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct AttrUpper {
+    /// Name, beam and containers.
+    pub other: f64,
+    /// Class and colour terms when the values agree and when they differ (0 when either
+    /// side has none).
+    pub class: [f64; 2],
+    pub colour: [f64; 2],
+    /// Length term.
+    pub length: f64,
+}
+
+impl AttrUpper {
+    /// The bound for any member.
+    pub fn any(&self) -> f64 {
+        let either = |t: [f64; 2]| t[0].max(t[1]).max(0.0);
+        clamp_llr(self.other + self.length + either(self.class) + either(self.colour))
+    }
+
+    /// The bound for a member whose class and colour agree with the node's or not (`None`:
+    /// one side has none, no term).
+    pub fn with(&self, class_same: Option<bool>, colour_same: Option<bool>) -> f64 {
+        let pick = |t: [f64; 2], same: Option<bool>| match same {
+            Some(true) => t[0],
+            Some(false) => t[1],
+            None => 0.0,
+        };
+        clamp_llr(
+            self.other
+                + self.length
+                + pick(self.class, class_same)
+                + pick(self.colour, colour_same),
+        )
+    }
+}
+
+/// Upper bounds of [`attribute_llr`]`(a, b, ..)` over every `b` in `range` whose identity
+/// with `a` is not [`Identity::Same`] (those are looked up by identity instead), by term.
+/// Used to prune the candidate search without changing its result; keep in step with
+/// [`attribute_llr`].
+pub fn attribute_llr_upper(
+    a: &Attrs,
+    range: &AttrsRange,
+    compare_containers: bool,
+    containers_drift: f64,
+) -> AttrUpper {
+    let mut other = 0.0;
+    if a.name.is_some() && range.name {
+        other += NAME_LLR;
+    }
+    if let (Some((_, sa)), Some(sb)) = (a.beam_m, range.beam_sigma_m) {
+        let s = sa.hypot(sb);
+        other +=
+            gauss_llr_upper(0.0, s, s, TRAFFIC_BEAM_SIGMA_M * std::f64::consts::SQRT_2).max(0.0);
+    }
+    if compare_containers {
+        if let (Some((x, sx)), Some(sy)) = (a.containers_last, range.containers_sigma) {
+            let s = sx.hypot(sy).hypot(containers_drift * x) + 1.0;
+            other += gauss_llr_upper(
+                0.0,
+                s,
+                s,
+                TRAFFIC_CONTAINERS_SIGMA * std::f64::consts::SQRT_2,
+            )
+            .max(0.0);
+        }
+    }
+    let mut class = [0.0; 2];
+    if let (Some((_, pa)), Some(pb)) = (&a.class, range.class_p) {
+        class = [true, false].map(|same| category_llr_upper(same, *pa, pb, CLASS_COINCIDENCE, 8.0));
+    }
+    let mut colour = [0.0; 2];
+    if let (Some((_, pa)), Some(pb)) = (&a.colour, range.colour_p) {
+        colour =
+            [true, false].map(|same| category_llr_upper(same, *pa, pb, COLOUR_COINCIDENCE, 6.0));
+    }
+    AttrUpper {
+        other,
+        class,
+        colour,
+        length: length_llr_upper(a, range.length_m),
+    }
+}
+
+/// The length part of [`attribute_llr_upper`] against members with lengths in `[lo, hi]`
+/// and 1-sigma in `[s_lo, s_hi]` (`None`: no member has a length, no term).
+pub fn length_llr_upper(a: &Attrs, length_m: Option<(f64, f64, f64, f64)>) -> f64 {
+    match (a.length_m, length_m) {
+        (Some((x, sa)), Some((lo, hi, slo, shi))) => {
+            let delta_min = (lo - x).max(x - hi).max(0.0);
+            gauss_llr_upper(
+                delta_min,
+                sa.hypot(slo),
+                sa.hypot(shi),
+                TRAFFIC_LENGTH_SIGMA_M * std::f64::consts::SQRT_2,
+            )
+        }
+        _ => 0.0,
+    }
+}
+
+/// The clamp [`attribute_llr`] applies to its sum.
+pub fn clamp_llr(llr: f64) -> f64 {
+    llr.clamp(-60.0, 60.0)
 }
 
 #[cfg(test)]

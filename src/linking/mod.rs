@@ -24,6 +24,9 @@ pub mod assign;
 pub mod cost;
 pub mod derive;
 pub mod refine;
+mod search;
+
+use std::cell::Cell;
 
 use geo::GeodesicArea;
 use rayon::prelude::*;
@@ -218,11 +221,11 @@ pub fn choose(n: usize, cands: &[Candidate], min_p: f64) -> Links {
     links
 }
 
-/// Keeps the best `MAX_CANDIDATES` candidates of each kind above [`MIN_CANDIDATE_WEIGHT`].
-fn keep_best(groups: Vec<Vec<Candidate>>) -> Vec<Candidate> {
+/// Keeps the best `MAX_CANDIDATES` candidates of each kind above `min_weight`.
+fn keep_best(groups: Vec<Vec<Candidate>>, min_weight: f64) -> Vec<Candidate> {
     let mut out = Vec::new();
     for mut v in groups {
-        v.retain(|c| c.weight.is_finite() && c.weight > MIN_CANDIDATE_WEIGHT);
+        v.retain(|c| c.weight.is_finite() && c.weight > min_weight);
         v.sort_by(|x, y| y.weight.total_cmp(&x.weight).then(x.to.cmp(&y.to)));
         v.truncate(MAX_CANDIDATES);
         out.extend(v);
@@ -253,6 +256,12 @@ fn span_days(times: impl Iterator<Item = Time>) -> f64 {
 /// Stage 1: candidate links between detections of one vessel at one berth, sorted by
 /// (from, to).
 pub fn stay_candidates(input: &LinkInput) -> Vec<Candidate> {
+    stay_candidates_with(input, search::Mode::Pruned)
+}
+
+/// [`stay_candidates`], with the search radius narrowed by a bound or not (the same result,
+/// for tests).
+fn stay_candidates_with(input: &LinkInput, mode: search::Mode) -> Vec<Candidate> {
     let obs = input.obs;
     let cfg = input.config;
     let order = time_order(obs);
@@ -281,12 +290,54 @@ pub fn stay_candidates(input: &LinkInput) -> Vec<Candidate> {
     let in_port: Vec<usize> = (0..obs.len())
         .filter(|&i| input.port_of[i].is_some())
         .collect();
-    let st_index = crate::index::SpaceTimeIndex::new(
+    let st_index = search::BerthIndex::new(
         obs,
+        &attrs,
         &in_port,
         cfg.stays.berth_radius_m,
         stay_gap_s as f64,
     );
+    // The most a pair can score but for the distance (attributes bounded over all port
+    // detections, identity aside): the search radius shrinks to where the position term
+    // alone makes the weight negative. Keep in step with the weight below
+    // (tests::narrowed_stay_search_is_exact checks).
+    let mut range = cost::AttrsRange::default();
+    let mut max_real = f64::NEG_INFINITY;
+    for &i in &in_port {
+        range.add(&attrs[i]);
+        max_real = max_real.max(real_llr(&[&obs[i]]));
+    }
+    let any_length = (f64::NEG_INFINITY, f64::INFINITY);
+    let radius_for = |i: usize, p: usize| -> Option<(f64, (f64, f64))> {
+        let a = &attrs[i];
+        if mode == search::Mode::Exhaustive || a.imo.is_some() || a.mmsi.is_some() {
+            return Some((cfg.stays.berth_radius_m, any_length));
+        }
+        let attr = cost::attribute_llr_upper(a, &range, false, 0.0);
+        let upper = attr.any() + (port_area_m2[p] / (std::f64::consts::PI * s2)).ln()
+            - (STAY_MEAN_S / 86_400.0).ln()
+            - port_rate[p].ln()
+            + real_llr(&[&obs[i]])
+            + max_real
+            + cfg.linking.stay_prior;
+        let upper = upper + 1e-6;
+        if upper < 0.0 {
+            return None;
+        }
+        // 1 % and a metre for the difference between the index's and local_m's distances.
+        let radius_m = ((s2 * upper).sqrt() * 1.01 + 1.0).min(cfg.stays.berth_radius_m);
+        // Lengths so far off that the length term alone makes the weight negative.
+        let length_m = match (a.length_m, range.length_m) {
+            (Some((x, _)), Some((_, _, slo, shi))) if attr.any() < 60.0 => {
+                match search::length_reach(a, (slo, shi), attr.length - upper) {
+                    Some(d) => (x - d * 1.001 - 0.01, x + d * 1.001 + 0.01),
+                    None => any_length,
+                }
+            }
+            _ => any_length,
+        };
+        Some((radius_m, length_m))
+    };
 
     let per_node: Vec<Vec<Candidate>> = order
         .par_iter()
@@ -296,12 +347,15 @@ pub fn stay_candidates(input: &LinkInput) -> Vec<Candidate> {
             let p = input.port_of[i].unwrap_or(0);
             let empty_after = input.empty.after.get(i).copied().flatten();
             let mut out = Vec::new();
+            let Some((radius_m, length_m)) = radius_for(i, p) else {
+                return Vec::new();
+            };
             for j in st_index.forward_within(
-                a.lon,
-                a.lat,
+                (a.lon, a.lat),
                 a.observed_at,
-                cfg.stays.berth_radius_m,
+                radius_m,
                 stay_gap_s as f64,
+                length_m,
             ) {
                 let b = &obs[j];
                 let dt_s = b.observed_at - a.observed_at;
@@ -328,7 +382,8 @@ pub fn stay_candidates(input: &LinkInput) -> Vec<Candidate> {
                     weight: attr + pos + time + real + cfg.linking.stay_prior,
                 });
             }
-            keep_best(vec![out])
+            // Stays are not refined: only links the assignment can choose matter.
+            keep_best(vec![out], 0.0)
         })
         .collect();
     let mut all: Vec<Candidate> = per_node.into_iter().flatten().collect();
@@ -436,6 +491,18 @@ pub fn track_candidates(
     stay_port: &[usize],
     nodes: &[Node],
 ) -> Vec<Candidate> {
+    track_candidates_with(input, stays, stay_port, nodes, search::Mode::Pruned)
+}
+
+/// [`track_candidates`], with the candidate search pruned by bounds or exhaustive (the same
+/// result, for tests).
+fn track_candidates_with(
+    input: &LinkInput,
+    stays: &[Stay],
+    stay_port: &[usize],
+    nodes: &[Node],
+    mode: search::Mode,
+) -> Vec<Candidate> {
     let obs = input.obs;
     let cfg = input.config;
     let lp = &cfg.linking;
@@ -486,6 +553,7 @@ pub fn track_candidates(
     let span = span_days(info.iter().map(|n| n.t_first));
     let rate = |count: usize| (count as f64 / span).max(MIN_RATE_PER_DAY);
     let arrival_rate: Vec<f64> = by_port.iter().map(|l| rate(l.len())).collect();
+    let total_arrival_rate: f64 = arrival_rate.iter().sum();
     let sea_rate = rate(at_sea.len());
     let port_area_m2: Vec<f64> = input
         .ports
@@ -499,11 +567,7 @@ pub fn track_candidates(
     let return_window_s = (lp.return_window_days * 86_400.0) as i64;
     let dwell_s = lp.dwell_days * 86_400.0;
     let window_s = max_gap_s.max(return_window_s);
-    let slice_after = |list: &[usize], t0: Time| -> std::ops::Range<usize> {
-        let lo = list.partition_point(|&k| info[k].t_first < t0);
-        let hi = list.partition_point(|&k| info[k].t_first <= t0 + window_s);
-        lo..hi
-    };
+    let search = search::Search::new(&info, &order, input.ports.len(), window_s, mode);
     let slow_s = |dist_m: f64| (dist_m + POSITION_SLACK_M) / (min_kn * M_PER_NM) * 3600.0;
     // Log density (per day) of a passage of `dist_m` with `dt_s` between sightings under
     // "same vessel": unseen time at the ends is exponential with mean `theta`; None when
@@ -523,15 +587,88 @@ pub fn track_candidates(
             .unwrap_or_else(|| geodesic_m((a.lon, a.lat), (b.lon, b.lat)))
     };
     let s2 = 2.0 * BERTH_POSITION_SIGMA_M.powi(2);
+    // Upper bounds of the weights below but the attributes and the destination's detector
+    // term, at a gap `dt_s` (non-increasing in it), for the search: keep in step with them
+    // (tests::pruned_search_is_exact checks). `dist_m` infinite: unknown.
+    let passage_time_upper = |dist_m: f64, dt_s: f64, theta_s: f64| -> f64 {
+        if dt_s > max_gap_s as f64 {
+            return f64::NEG_INFINITY;
+        }
+        let typical_s = dist_m / (TYPICAL_SPEED_KN * M_PER_NM) * 3600.0;
+        -(theta_s / 86_400.0).ln() - (dt_s - typical_s).max(0.0) / theta_s
+    };
+    let bound_to = |a: &NodeInfo, dest: Option<usize>| -> Box<dyn Fn(f64) -> f64 + '_> {
+        let traveller = lp.passage_prior + traveller_prior(&a.attrs, lp) + a.real;
+        match (a.port, dest) {
+            (Some(p), Some(q)) if p == q => {
+                let c = lp.return_prior - arrival_rate[q].ln() + a.real;
+                let trip = (1.0 - INTERRUPTED_SHARE) / lp.return_window_days.max(1.0);
+                Box::new(move |dt_s| {
+                    if dt_s > return_window_s as f64 {
+                        return f64::NEG_INFINITY;
+                    }
+                    let interrupted = INTERRUPTED_SHARE
+                        * (-dt_s / 86_400.0 / INTERRUPTION_DAYS).exp()
+                        / INTERRUPTION_DAYS
+                        * SAME_BERTH_LLR_MAX.exp();
+                    (interrupted + trip).ln() + c
+                })
+            }
+            (_, Some(q)) => {
+                let dist_m = a
+                    .port
+                    .map_or(f64::INFINITY, |p| input.sea.port_km[p][q] * 1000.0);
+                let bounded = if a.empty_after.is_some() {
+                    BOUNDED_PASSAGE_LLR.max(0.0)
+                } else {
+                    0.0
+                };
+                let theta = if a.port.is_some() {
+                    dwell_s
+                } else {
+                    dwell_s / 2.0
+                };
+                let others: f64 = total_arrival_rate - a.port.map_or(0.0, |p| arrival_rate[p]);
+                let c = bounded - others.max(arrival_rate[q]).ln() + traveller;
+                if a.port.is_some() && !dist_m.is_finite() {
+                    return Box::new(|_| f64::NEG_INFINITY); // no passage is built
+                }
+                Box::new(move |dt_s| passage_time_upper(dist_m, dt_s, theta) + c)
+            }
+            (port, None) => {
+                let theta = if port.is_some() {
+                    dwell_s
+                } else {
+                    dwell_s / 4.0
+                };
+                let duplicate_s = if port.is_none() {
+                    cfg.stays.duplicate_window_s as f64
+                } else {
+                    f64::NEG_INFINITY
+                };
+                let c = -sea_rate.ln() + traveller;
+                let dup = DUPLICATE_LLR + a.real;
+                Box::new(move |dt_s| {
+                    let passage = passage_time_upper(f64::INFINITY, dt_s, theta) + c;
+                    if dt_s <= duplicate_s {
+                        passage.max(dup)
+                    } else {
+                        passage
+                    }
+                })
+            }
+        }
+    };
 
     let per_node: Vec<Vec<Candidate>> = order
         .par_iter()
         .map(|&u| {
             let a = &info[u];
             let t0 = a.t_last;
-            let mut ret_c = Vec::new();
-            let mut pass_c = Vec::new();
-            let push = |v: &mut Vec<Candidate>, to: usize, kind: LinkKind, w: f64| {
+            let (ret_thr, pass_thr) = (Cell::new(0.0), Cell::new(0.0));
+            let mut ret_c = search::Best::new(&ret_thr);
+            let mut pass_c = search::Best::new(&pass_thr);
+            let push = |v: &mut search::Best, to: usize, kind: LinkKind, w: f64| {
                 v.push(Candidate {
                     from: u,
                     to,
@@ -544,8 +681,15 @@ pub fn track_candidates(
                 b.t_first > t0 || (b.t_first == t0 && b.obs.is_some() && a.obs.is_some() && v > u)
             };
             // To ports.
-            for (q, list) in by_port.iter().enumerate() {
-                for &v in &list[slice_after(list, t0)] {
+            for q in 0..by_port.len() {
+                let (thr, containers) = if a.port == Some(q) {
+                    (&ret_thr, false)
+                } else {
+                    (&pass_thr, true)
+                };
+                let drift = if containers { CONTAINERS_DRIFT } else { 0.0 };
+                let bound = bound_to(a, Some(q));
+                for v in search.after(q, u, t0, containers, drift, bound, thr) {
                     let b = &info[v];
                     if v == u || !later(b, v) || lengths_differ(&a.attrs, &b.attrs) {
                         continue;
@@ -619,8 +763,7 @@ pub fn track_candidates(
                     // taking the chance of port q as proportional to its traffic (of the
                     // ports other than the origin), q's own rate cancels against "another
                     // vessel arriving at q", leaving the rate of arrivals anywhere else.
-                    let others: f64 =
-                        arrival_rate.iter().sum::<f64>() - a.port.map_or(0.0, |p| arrival_rate[p]);
+                    let others: f64 = total_arrival_rate - a.port.map_or(0.0, |p| arrival_rate[p]);
                     let against = others.max(arrival_rate[q]);
                     let w = attr + time + bounded - against.ln()
                         + lp.passage_prior
@@ -629,7 +772,9 @@ pub fn track_candidates(
                 }
             }
             // To the sea.
-            for &v in &at_sea[slice_after(&at_sea, t0)] {
+            let bound = bound_to(a, None);
+            let sea = by_port.len();
+            for v in search.after(sea, u, t0, true, CONTAINERS_DRIFT, bound, &pass_thr) {
                 let b = &info[v];
                 if v == u || !later(b, v) {
                     continue;
@@ -667,7 +812,7 @@ pub fn track_candidates(
                     attr + time - sea_rate.ln() + lp.passage_prior + traveller_prior(&a.attrs, lp);
                 push(&mut pass_c, v, LinkKind::Passage, w);
             }
-            keep_best(vec![ret_c, pass_c])
+            keep_best(vec![ret_c.cands, pass_c.cands], MIN_CANDIDATE_WEIGHT)
         })
         .collect();
     let mut all: Vec<Candidate> = per_node.into_iter().flatten().collect();
@@ -790,5 +935,163 @@ mod tests {
         );
         a.confidence = Some(0.0);
         assert!(real_llr(&[&a]) >= 0.02f64.ln() - 1e-12, "floored");
+    }
+
+    /// A dense random scene: stays of 1-3 detections in the four built-in ports and at-sea
+    /// detections, with every attribute sometimes missing, some identities and names, and
+    /// empty-berth bounds; so that many nodes have more than `MAX_CANDIDATES` candidates.
+    fn dense_scene(
+        seed: u64,
+        n: usize,
+        jitter_deg: f64,
+    ) -> (Vec<Observation>, Vec<Option<usize>>, EmptyBerth) {
+        use crate::model::Sensor;
+        use rand::{Rng, SeedableRng};
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+        let ports = crate::ports::builtin();
+        let sensors = [
+            Sensor::Sentinel1,
+            Sensor::Sentinel2,
+            Sensor::Planetscope,
+            Sensor::Skysat,
+        ];
+        let classes = [VesselClass::Cargo, VesselClass::Container, VesselClass::Tug];
+        let colours = ["red", "blue", "black"];
+        let (mut out, mut port_of) = (Vec::new(), Vec::new());
+        let mut empty = EmptyBerth::default();
+        for k in 0..n {
+            let t = rng.gen_range(0..20 * 86_400i64);
+            let port = (rng.gen_range(0..5usize) < 4).then(|| rng.gen_range(0..ports.len()));
+            let (lon, lat) = match port {
+                Some(p) => (
+                    ports[p].berth_lon + jitter_deg * rng.gen_range(-1.5..1.5),
+                    ports[p].berth_lat + jitter_deg * rng.gen_range(-1.0..1.0),
+                ),
+                None => (rng.gen_range(130.0..132.0), rng.gen_range(42.0..43.0)),
+            };
+            let mut o = obs(&format!("o{k:05}"), lon, lat, t);
+            o.sensor = sensors[rng.gen_range(0..sensors.len())];
+            o.scene_id = Some(format!("s{}", rng.gen_range(0..200)));
+            o.confidence = rng.gen_bool(0.5).then(|| rng.gen_range(0.3..1.0));
+            o.length_m = rng.gen_bool(0.9).then(|| rng.gen_range(40.0..200.0));
+            o.beam_m = rng.gen_bool(0.7).then(|| rng.gen_range(8.0..30.0));
+            o.vessel_class = rng
+                .gen_bool(0.7)
+                .then(|| classes[rng.gen_range(0..classes.len())].clone());
+            o.hull_color = rng
+                .gen_bool(0.6)
+                .then(|| colours[rng.gen_range(0..colours.len())].to_string());
+            o.containers = rng.gen_bool(0.3).then(|| rng.gen_range(0..200));
+            o.imo = rng
+                .gen_bool(0.1)
+                .then(|| format!("{}", rng.gen_range(0..20)));
+            o.mmsi = rng
+                .gen_bool(0.1)
+                .then(|| format!("{}", rng.gen_range(0..20)));
+            o.name = rng.gen_bool(0.05).then(|| "a".to_string());
+            empty
+                .before
+                .push(rng.gen_bool(0.3).then(|| t - rng.gen_range(0..86_400)));
+            empty
+                .after
+                .push(rng.gen_bool(0.3).then(|| t + rng.gen_range(0..86_400)));
+            out.push(o);
+            port_of.push(port);
+        }
+        (out, port_of, empty)
+    }
+
+    #[test]
+    fn narrowed_stay_search_is_exact() {
+        let config = Config::default();
+        let ports = crate::ports::builtin();
+        let point_km = |_: (f64, f64), _: (f64, f64)| -> Option<f64> { None };
+        let sea = SeaDistances {
+            port_km: vec![vec![0.0; ports.len()]; ports.len()],
+            point_km: &point_km,
+        };
+        let mut kept = 0;
+        for seed in 1..=2 {
+            let (o, port_of, empty) = dense_scene(seed, 3000, 0.002);
+            let input = LinkInput {
+                obs: &o,
+                port_of: &port_of,
+                ports: &ports,
+                empty: &empty,
+                sea: &sea,
+                config: &config,
+            };
+            let narrowed = stay_candidates_with(&input, search::Mode::Pruned);
+            let all = stay_candidates_with(&input, search::Mode::Exhaustive);
+            kept += all.len();
+            assert_eq!(narrowed, all, "seed {seed}");
+        }
+        assert!(kept > 100, "the scenes should give stay links: {kept}");
+    }
+
+    #[test]
+    fn pruned_search_is_exact() {
+        let config = Config::default();
+        let ports = crate::ports::builtin();
+        let point_km = |_: (f64, f64), _: (f64, f64)| -> Option<f64> { None };
+        let sea = SeaDistances {
+            port_km: (0..ports.len())
+                .map(|a| {
+                    (0..ports.len())
+                        .map(|b| if a == b { 0.0 } else { 80.0 * (a + b) as f64 })
+                        .collect()
+                })
+                .collect(),
+            point_km: &point_km,
+        };
+        let mut truncated = false;
+        for seed in 1..=3 {
+            let (o, port_of, empty) = dense_scene(seed, 1500, 0.0);
+            let input = LinkInput {
+                obs: &o,
+                port_of: &port_of,
+                ports: &ports,
+                empty: &empty,
+                sea: &sea,
+                config: &config,
+            };
+            // Stays of up to three detections of one port, in time order.
+            let mut stays = Vec::new();
+            let mut stay_port = Vec::new();
+            for (p, port) in ports.iter().enumerate() {
+                let members: Vec<usize> = time_order(&o)
+                    .into_iter()
+                    .filter(|&i| port_of[i] == Some(p))
+                    .collect();
+                for chunk in members.chunks(1 + seed as usize % 3) {
+                    stays.push(crate::stays::summarise(
+                        chunk.to_vec(),
+                        &port.port_id,
+                        &o,
+                        &empty,
+                    ));
+                    stay_port.push(p);
+                }
+            }
+            let mut nodes: Vec<Node> = (0..stays.len()).map(Node::Stay).collect();
+            nodes.extend(
+                (0..o.len())
+                    .filter(|&i| port_of[i].is_none())
+                    .map(Node::Sea),
+            );
+            let pruned =
+                track_candidates_with(&input, &stays, &stay_port, &nodes, search::Mode::Pruned);
+            let all =
+                track_candidates_with(&input, &stays, &stay_port, &nodes, search::Mode::Exhaustive);
+            let mut per_from = vec![0usize; nodes.len()];
+            for c in &all {
+                per_from[c.from] += 1;
+            }
+            truncated |= per_from.iter().any(|&k| k >= MAX_CANDIDATES);
+            assert!(all.iter().any(|c| c.kind == LinkKind::Return));
+            assert!(all.iter().any(|c| c.kind == LinkKind::Passage));
+            assert_eq!(pruned, all, "seed {seed}");
+        }
+        assert!(truncated, "the scenes should make the search truncate");
     }
 }

@@ -1,0 +1,580 @@
+//! The stage-2 candidate search: which later nodes a node's links are scored against.
+//!
+//! A node's candidates are the nodes of each destination (a port, or the sea) first seen in
+//! `[t_last, t_last + window]`. Scoring all of them is quadratic in the traffic of a port;
+//! but only the best [`super::MAX_CANDIDATES`] positive weights of each kind are kept. So
+//! each destination's nodes are bucketed by length (bins of [`BIN_M`] metres, plus one
+//! bucket without a length), each bucket sorted by first sighting, and a query visits the
+//! buckets outwards from the node's own length, each in time order, skipping a bucket, or
+//! the rest of it, as soon as an upper bound of any weight it can hold (the attribute bound
+//! of [`cost::attribute_llr_upper`] over the bucket, plus the caller's non-increasing bound
+//! of the other terms at that time gap, plus the best detector term) falls below the
+//! current threshold: the `MAX_CANDIDATES`-th best weight found so far, or
+//! `MIN_CANDIDATE_WEIGHT`. Pairs with
+//! equal imo or mmsi (worth [`cost::IDENTITY_LLR`]) are looked up by identity instead.
+//!
+//! The result is exactly that of scoring every pair: a skipped pair's weight is below a
+//! weight that is kept (or not positive). [`Mode::Exhaustive`] scores every pair, for tests.
+//!
+//! Example: a 150 m ship at Najin (stays summed to ~3 m sigma) is compared with the Dunay
+//! stays of 140-160 m in the next days, not with the hundreds of tugs and 300 m ships there.
+
+use std::cell::Cell;
+use std::collections::HashMap;
+
+use super::cost::{self, AttrsRange, Identity};
+use super::{Candidate, NodeInfo, MAX_CANDIDATES};
+use crate::model::Time;
+
+/// Width of a length bucket, metres.
+pub const BIN_M: f64 = 5.0;
+/// No class or colour.
+const NONE: u32 = u32::MAX;
+/// Slack for rounding between a bound and the weight it bounds.
+const MARGIN: f64 = 1e-6;
+
+/// Prune with bounds, or score every pair (the reference, for tests).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    Pruned,
+    Exhaustive,
+}
+
+/// Nodes of one destination with a common attribute range.
+#[derive(Default)]
+struct Bucket {
+    /// Nodes in (first sighting, node) order.
+    nodes: Vec<usize>,
+    t_first: Vec<Time>,
+    range: AttrsRange,
+    /// Largest detector term (`NodeInfo::real`) of the members.
+    max_real: f64,
+}
+
+impl Bucket {
+    fn push(&mut self, k: usize, n: &NodeInfo) {
+        if self.nodes.is_empty() {
+            self.max_real = n.real;
+        }
+        self.nodes.push(k);
+        self.t_first.push(n.t_first);
+        self.range.add(&n.attrs);
+        self.max_real = self.max_real.max(n.real);
+    }
+
+    /// Positions of the members first seen in `[t0, t0 + window_s]`.
+    fn window(&self, t0: Time, window_s: i64) -> (usize, usize) {
+        let lo = self.t_first.partition_point(|&t| t < t0);
+        let hi = self.t_first.partition_point(|&t| t <= t0 + window_s);
+        (lo, hi.max(lo))
+    }
+}
+
+/// The nodes of one destination.
+#[derive(Default)]
+struct Dest {
+    /// All members (for [`Mode::Exhaustive`]).
+    all: Bucket,
+    /// Length buckets by increasing length, with the first bin's index.
+    bins: Vec<Bucket>,
+    first_bin: i64,
+    /// Members without a length.
+    no_length: Bucket,
+    /// Members by imo and by mmsi, each in (first sighting, node) order.
+    by_imo: HashMap<String, Vec<usize>>,
+    by_mmsi: HashMap<String, Vec<usize>>,
+}
+
+fn bin_of(length_m: f64) -> i64 {
+    (length_m / BIN_M).floor() as i64
+}
+
+/// The index the candidate search uses: per destination (each port, then the sea), the
+/// nodes bucketed by length.
+pub struct Search<'a> {
+    info: &'a [NodeInfo],
+    /// Small ids of each node's class and colour ([`NONE`]: none).
+    class_id: Vec<u32>,
+    colour_id: Vec<u32>,
+    dests: Vec<Dest>,
+    window_s: i64,
+    mode: Mode,
+}
+
+/// The `MAX_CANDIDATES` best weights above `MIN_CANDIDATE_WEIGHT` found so far; the
+/// threshold a new pair has to reach to matter.
+pub struct Best<'t> {
+    pub cands: Vec<Candidate>,
+    top: Vec<f64>,
+    threshold: &'t Cell<f64>,
+}
+
+impl<'t> Best<'t> {
+    pub fn new(threshold: &'t Cell<f64>) -> Best<'t> {
+        threshold.set(super::MIN_CANDIDATE_WEIGHT);
+        Best {
+            cands: Vec::new(),
+            top: Vec::new(),
+            threshold,
+        }
+    }
+
+    pub fn push(&mut self, c: Candidate) {
+        if c.weight.is_finite() && c.weight > super::MIN_CANDIDATE_WEIGHT {
+            let at = self.top.partition_point(|&w| w >= c.weight);
+            if at < MAX_CANDIDATES {
+                self.top.insert(at, c.weight);
+                self.top.truncate(MAX_CANDIDATES);
+                if self.top.len() == MAX_CANDIDATES {
+                    self.threshold.set(self.top[MAX_CANDIDATES - 1]);
+                }
+            }
+        }
+        self.cands.push(c);
+    }
+}
+
+impl<'a> Search<'a> {
+    /// Indexes `info` (destination `port`, or `ports` for the sea) in `order` (by first
+    /// sighting, then node).
+    pub(super) fn new(
+        info: &'a [NodeInfo],
+        order: &[usize],
+        ports: usize,
+        window_s: i64,
+        mode: Mode,
+    ) -> Search<'a> {
+        let mut dests: Vec<Dest> = (0..=ports).map(|_| Dest::default()).collect();
+        // Bin range per destination first, so the bins are one vector.
+        let mut span: Vec<Option<(i64, i64)>> = vec![None; ports + 1];
+        for n in info {
+            if let Some((l, _)) = n.attrs.length_m.filter(|(l, _)| l.is_finite()) {
+                let d = n.port.unwrap_or(ports).min(ports);
+                let b = bin_of(l);
+                span[d] = Some(span[d].map_or((b, b), |(lo, hi)| (lo.min(b), hi.max(b))));
+            }
+        }
+        for (d, s) in dests.iter_mut().zip(&span) {
+            if let Some((lo, hi)) = s {
+                d.first_bin = *lo;
+                d.bins = (*lo..=*hi).map(|_| Bucket::default()).collect();
+            }
+        }
+        for &k in order {
+            let n = &info[k];
+            let d = &mut dests[n.port.unwrap_or(ports).min(ports)];
+            d.all.push(k, n);
+            match n.attrs.length_m.filter(|(l, _)| l.is_finite()) {
+                Some((l, _)) => {
+                    let i = (bin_of(l) - d.first_bin) as usize;
+                    d.bins[i].push(k, n);
+                }
+                None => d.no_length.push(k, n),
+            }
+            if let Some(imo) = &n.attrs.imo {
+                d.by_imo.entry(imo.clone()).or_default().push(k);
+            }
+            if let Some(mmsi) = &n.attrs.mmsi {
+                d.by_mmsi.entry(mmsi.clone()).or_default().push(k);
+            }
+        }
+        let mut ids: HashMap<String, u32> = HashMap::new();
+        let mut id_of = |key: Option<String>| -> u32 {
+            key.map_or(NONE, |k| {
+                let next = ids.len() as u32;
+                *ids.entry(k).or_insert(next)
+            })
+        };
+        let class_id = info
+            .iter()
+            .map(|n| id_of(n.attrs.class.as_ref().map(|c| format!("class:{:?}", c.0))))
+            .collect();
+        let colour_id = info
+            .iter()
+            .map(|n| id_of(n.attrs.colour.as_ref().map(|c| format!("colour:{}", c.0))))
+            .collect();
+        Search {
+            info,
+            class_id,
+            colour_id,
+            dests,
+            window_s,
+            mode,
+        }
+    }
+
+    /// Nodes of destination `dest` (a port index, or the number of ports for the sea) first
+    /// seen in `[t0, t0 + window]` that may score at least `threshold` against `a`:
+    /// `rest(dt_s)` must bound, from above, every weight term but the attributes and the
+    /// destination's detector term, at a first-sighting gap of `dt_s`, and must not increase
+    /// with `dt_s`. Attributes are compared as [`cost::attribute_llr`] does with
+    /// `compare_containers` and `drift`.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn after<'s, R: Fn(f64) -> f64>(
+        &'s self,
+        dest: usize,
+        u: usize,
+        t0: Time,
+        compare_containers: bool,
+        drift: f64,
+        rest: R,
+        threshold: &'s Cell<f64>,
+    ) -> After<'s, R> {
+        let d = &self.dests[dest];
+        let a = &self.info[u];
+        let mut same_identity = Vec::new();
+        let mut centre = 0;
+        let (mut attr_rest, mut len_range) = (0.0, None);
+        if self.mode == Mode::Pruned {
+            for (key, map) in [(&a.attrs.imo, &d.by_imo), (&a.attrs.mmsi, &d.by_mmsi)] {
+                let Some(list) = key.as_ref().and_then(|k| map.get(k)) else {
+                    continue;
+                };
+                same_identity.extend(list.iter().copied().filter(|&v| {
+                    let t = self.info[v].t_first;
+                    t >= t0
+                        && t <= t0 + self.window_s
+                        && cost::identity(&a.attrs, &self.info[v].attrs) == Identity::Same
+                }));
+            }
+            same_identity.sort_unstable();
+            same_identity.dedup();
+            // Over the whole destination, but the length.
+            let mut all = d.all.range.clone();
+            all.length_m = None;
+            let up = cost::attribute_llr_upper(&a.attrs, &all, compare_containers, drift);
+            attr_rest = up.any() - up.length;
+            len_range = d.all.range.length_m;
+            if let Some((x, _)) = a.attrs.length_m.filter(|(l, _)| l.is_finite()) {
+                centre = (bin_of(x) - d.first_bin).clamp(0, d.bins.len() as i64) as usize;
+            }
+        }
+        After {
+            search: self,
+            dest: d,
+            a,
+            class: self.class_id[u],
+            colour: self.colour_id[u],
+            t0,
+            compare_containers,
+            drift,
+            rest,
+            threshold,
+            same_identity,
+            next_identity: 0,
+            stage: Stage::Start,
+            down: centre,
+            up: centre,
+            attr_rest,
+            len_range,
+            scan: None,
+        }
+    }
+}
+
+enum Stage {
+    Start,
+    NoLength,
+    Bins,
+    Done,
+}
+
+struct Scan<'s> {
+    bucket: &'s Bucket,
+    pos: usize,
+    end: usize,
+    /// Bound of the bucket's attributes, and of any member's plus the best detector term.
+    upper: cost::AttrUpper,
+    attr: f64,
+}
+
+/// The iterator of [`Search::after`].
+pub struct After<'s, R> {
+    search: &'s Search<'s>,
+    dest: &'s Dest,
+    a: &'s NodeInfo,
+    class: u32,
+    colour: u32,
+    t0: Time,
+    compare_containers: bool,
+    drift: f64,
+    rest: R,
+    threshold: &'s Cell<f64>,
+    same_identity: Vec<usize>,
+    next_identity: usize,
+    stage: Stage,
+    /// Next bins to visit below (`down - 1`) and from (`up`) the node's own length.
+    down: usize,
+    up: usize,
+    /// Attribute bound over the destination without the length term, and its length range.
+    attr_rest: f64,
+    len_range: Option<(f64, f64, f64, f64)>,
+    scan: Option<Scan<'s>>,
+}
+
+impl<'s, R: Fn(f64) -> f64> After<'s, R> {
+    fn pruned(&self, bound: f64) -> bool {
+        bound + MARGIN < self.threshold.get()
+    }
+
+    /// Starts scanning `bucket` unless its bound rules it out.
+    fn open(&mut self, bucket: &'s Bucket) {
+        let (pos, end) = bucket.window(self.t0, self.search.window_s);
+        if pos >= end {
+            return;
+        }
+        let upper = cost::attribute_llr_upper(
+            &self.a.attrs,
+            &bucket.range,
+            self.compare_containers,
+            self.drift,
+        );
+        let attr = if self.search.mode == Mode::Exhaustive {
+            f64::INFINITY
+        } else {
+            upper.any() + bucket.max_real
+        };
+        let dt = (bucket.t_first[pos] - self.t0) as f64;
+        if self.pruned(attr + (self.rest)(dt)) {
+            return;
+        }
+        self.scan = Some(Scan {
+            bucket,
+            pos,
+            end,
+            upper,
+            attr,
+        });
+    }
+
+    /// Whether no bin from `bin` outwards can reach the threshold (the bound over the whole
+    /// destination with the length term at that bin's nearest length).
+    fn beyond(&self, bin: usize) -> bool {
+        let lo = (self.dest.first_bin + bin as i64) as f64 * BIN_M;
+        let len = self
+            .len_range
+            .map(|(_, _, slo, shi)| (lo, lo + BIN_M, slo, shi));
+        let bound = cost::clamp_llr(self.attr_rest + cost::length_llr_upper(&self.a.attrs, len))
+            + self.dest.all.max_real
+            + (self.rest)(0.0);
+        self.pruned(bound)
+    }
+
+    /// The next bin to open, outwards from the node's own length; `None` when the rest are
+    /// all ruled out.
+    fn next_bin(&mut self) -> Option<usize> {
+        let n = self.dest.bins.len();
+        loop {
+            let has_up = self.up < n;
+            let has_down = self.down > 0;
+            if !has_up && !has_down {
+                return None;
+            }
+            let x = self.a.attrs.length_m.map_or(0.0, |l| l.0);
+            let dist = |bin: usize| {
+                let lo = (self.dest.first_bin + bin as i64) as f64 * BIN_M;
+                (lo - x).max(x - lo - BIN_M).max(0.0)
+            };
+            let take_up = has_up && (!has_down || dist(self.up) <= dist(self.down - 1));
+            let bin = if take_up { self.up } else { self.down - 1 };
+            if self.a.attrs.length_m.is_some() && self.beyond(bin) {
+                // Bounds only fall further out: close this direction.
+                if take_up {
+                    self.up = n;
+                } else {
+                    self.down = 0;
+                }
+                continue;
+            }
+            if take_up {
+                self.up += 1;
+            } else {
+                self.down -= 1;
+            }
+            return Some(bin);
+        }
+    }
+}
+
+impl<'s, R: Fn(f64) -> f64> Iterator for After<'s, R> {
+    type Item = usize;
+
+    fn next(&mut self) -> Option<usize> {
+        loop {
+            if let Some(scan) = &mut self.scan {
+                if scan.pos < scan.end {
+                    let v = scan.bucket.nodes[scan.pos];
+                    scan.pos += 1;
+                    let (attr, upper, max_real) = (scan.attr, scan.upper, scan.bucket.max_real);
+                    let dt = (scan.bucket.t_first[scan.pos - 1] - self.t0) as f64;
+                    if self.search.mode == Mode::Exhaustive {
+                        return Some(v);
+                    }
+                    let rest = (self.rest)(dt);
+                    if self.pruned(attr + rest) {
+                        // Later members only have larger gaps.
+                        self.scan = None;
+                        continue;
+                    }
+                    let same = |x: u32, y: u32| (x != NONE && y != NONE).then_some(x == y);
+                    let class = same(self.class, self.search.class_id[v]);
+                    let colour = same(self.colour, self.search.colour_id[v]);
+                    if self.pruned(upper.with(class, colour) + max_real + rest) {
+                        continue;
+                    }
+                    let info = &self.search.info[v];
+                    if !self.same_identity.is_empty()
+                        && cost::identity(&self.a.attrs, &info.attrs) == Identity::Same
+                    {
+                        continue; // given by identity
+                    }
+                    return Some(v);
+                }
+                self.scan = None;
+            }
+            if self.next_identity < self.same_identity.len() {
+                self.next_identity += 1;
+                return Some(self.same_identity[self.next_identity - 1]);
+            }
+            match self.stage {
+                Stage::Start => {
+                    self.stage = if self.search.mode == Mode::Exhaustive {
+                        self.open(&self.dest.all);
+                        Stage::Done
+                    } else {
+                        self.open(&self.dest.no_length);
+                        Stage::NoLength
+                    };
+                }
+                Stage::NoLength => {
+                    if self.a.attrs.length_m.is_none() {
+                        // Every bin is as good: visit them all (each still bounded).
+                        self.down = 0;
+                        self.up = 0;
+                    }
+                    self.stage = Stage::Bins;
+                }
+                Stage::Bins => match self.next_bin() {
+                    Some(bin) => self.open(&self.dest.bins[bin]),
+                    None => self.stage = Stage::Done,
+                },
+                Stage::Done => return None,
+            }
+        }
+    }
+}
+
+type BerthPoint = rstar::primitives::GeomWithData<[f64; 5], usize>;
+type BerthPointNoLength = rstar::primitives::GeomWithData<[f64; 4], usize>;
+
+/// The stage-1 search: port detections in space (ECEF metres), time (scaled to metres) and,
+/// when known, length (metres), so a query can also skip lengths that cannot link.
+pub struct BerthIndex {
+    with_length: rstar::RTree<BerthPoint>,
+    without_length: rstar::RTree<BerthPointNoLength>,
+    /// Metres per second of the time axis.
+    scale: f64,
+}
+
+impl BerthIndex {
+    /// Bulk-loads the detections `members` (indices into `obs`, lengths from `attrs`); a
+    /// window of `window_s` seconds gets the extent of `radius_m` metres.
+    pub fn new(
+        obs: &[crate::model::Observation],
+        attrs: &[cost::Attrs],
+        members: &[usize],
+        radius_m: f64,
+        window_s: f64,
+    ) -> BerthIndex {
+        let scale = if window_s > 0.0 {
+            radius_m / window_s
+        } else {
+            1.0
+        };
+        let (mut with, mut without) = (Vec::new(), Vec::new());
+        for &i in members {
+            let o = &obs[i];
+            let p = crate::geodesy::to_ecef_m(o.lon, o.lat);
+            let t = o.observed_at as f64 * scale;
+            match attrs[i].length_m.filter(|(l, _)| l.is_finite()) {
+                Some((l, _)) => with.push(BerthPoint::new([p[0], p[1], p[2], t, l], i)),
+                None => without.push(BerthPointNoLength::new([p[0], p[1], p[2], t], i)),
+            }
+        }
+        BerthIndex {
+            with_length: rstar::RTree::bulk_load(with),
+            without_length: rstar::RTree::bulk_load(without),
+            scale,
+        }
+    }
+
+    /// Detections within `radius_m` (great circle) of `lon, lat`, observed in
+    /// `[t, t + window_s]`, with a length in `length_m` (or none), sorted ascending.
+    pub fn forward_within(
+        &self,
+        (lon, lat): (f64, f64),
+        t: Time,
+        radius_m: f64,
+        window_s: f64,
+        (len_lo, len_hi): (f64, f64),
+    ) -> Vec<usize> {
+        let c = crate::geodesy::chord_for_m(radius_m);
+        let p = crate::geodesy::to_ecef_m(lon, lat);
+        let t0 = t as f64 * self.scale;
+        let t1 = t0 + window_s * self.scale;
+        let near = |g: &[f64]| {
+            (g[0] - p[0]).powi(2) + (g[1] - p[1]).powi(2) + (g[2] - p[2]).powi(2) <= c * c
+        };
+        let env5 = rstar::AABB::from_corners(
+            [p[0] - c, p[1] - c, p[2] - c, t0, len_lo],
+            [p[0] + c, p[1] + c, p[2] + c, t1, len_hi],
+        );
+        let env4 = rstar::AABB::from_corners(
+            [p[0] - c, p[1] - c, p[2] - c, t0],
+            [p[0] + c, p[1] + c, p[2] + c, t1],
+        );
+        let mut v: Vec<usize> = self
+            .with_length
+            .locate_in_envelope(&env5)
+            .filter(|q| near(q.geom()))
+            .map(|q| q.data)
+            .chain(
+                self.without_length
+                    .locate_in_envelope(&env4)
+                    .filter(|q| near(q.geom()))
+                    .map(|q| q.data),
+            )
+            .collect();
+        v.sort_unstable();
+        v
+    }
+}
+
+/// The widest length difference `delta` at which [`cost::length_llr_upper`] of `a` against
+/// members with 1-sigma in `sigma_m` still reaches `floor`; `None` when it does at any
+/// difference (the term's own floor is above `floor`).
+pub fn length_reach(a: &cost::Attrs, sigma_m: (f64, f64), floor: f64) -> Option<f64> {
+    let (x, _) = a.length_m?;
+    let at =
+        |delta: f64| cost::length_llr_upper(a, Some((x + delta, x + delta, sigma_m.0, sigma_m.1)));
+    if at(1e6) >= floor {
+        return None;
+    }
+    if at(0.0) < floor {
+        return Some(0.0);
+    }
+    // Bisection: at(lo) >= floor > at(hi).
+    let (mut lo, mut hi) = (0.0, 1e4);
+    if at(hi) >= floor {
+        return None;
+    }
+    for _ in 0..40 {
+        let mid = 0.5 * (lo + hi);
+        if at(mid) >= floor {
+            lo = mid;
+        } else {
+            hi = mid;
+        }
+    }
+    Some(hi)
+}
