@@ -135,8 +135,8 @@ pub struct LinkParams {
 }
 
 /// Default Platt scaling of voyage confidences (see [`LinkParams::confidence_slope`]).
-pub const CONFIDENCE_SLOPE: f64 = 0.4804;
-pub const CONFIDENCE_INTERCEPT: f64 = 0.6749;
+pub const CONFIDENCE_SLOPE: f64 = 0.4345;
+pub const CONFIDENCE_INTERCEPT: f64 = 0.7261;
 
 impl Default for LinkParams {
     fn default() -> Self {

@@ -148,7 +148,7 @@ const MAX_CANDIDATES: usize = 16;
 /// Lowest weight of a candidate kept. The assignment never chooses a negative link, but
 /// track refinement ([`refine`]) may raise it: a lone radar sighting the pair comparison
 /// cannot place may fit the track it falls into.
-const MIN_CANDIDATE_WEIGHT: f64 = -3.0;
+const MIN_CANDIDATE_WEIGHT: f64 = -1.0;
 /// Share of a deck load that may change unseen before departure or after arrival.
 const CONTAINERS_DRIFT: f64 = 0.15;
 /// Weight of a duplicate (same vessel in overlapping images minutes apart) on top of its
