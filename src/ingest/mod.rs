@@ -31,6 +31,7 @@
 pub mod feature;
 pub mod geometry;
 mod read;
+mod scan;
 pub mod scenes;
 pub mod walk;
 
