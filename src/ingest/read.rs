@@ -157,12 +157,14 @@ fn read_document_chunked(path: &Path, ctx: &Ctx, chunk_bytes: usize) -> (Parsed,
             || hasher.update(&buf[before..]),
             || check_batch(&buf, base, &found, next_index, crs, ctx),
         );
-        let Some(checked) = checked else {
+        if !checked.iter().all(Option::is_some) {
             return read_document_whole(path, ctx, whole_in_buf.then_some(buf));
-        };
+        }
         next_index += found.len();
         found.clear();
-        for r in checked {
+        out.accepted.reserve(checked.len());
+        out.spans.reserve(checked.len());
+        for r in checked.into_iter().flatten() {
             match r {
                 Ok((o, span)) => {
                     out.accepted.push(o);
@@ -187,8 +189,8 @@ fn read_document_chunked(path: &Path, ctx: &Ctx, chunk_bytes: usize) -> (Parsed,
 
 type Checked = Result<(Observation, Span), Rejected>;
 
-/// Validates the features found in one chunk (numbered from `first`); None when one of
-/// them is not valid JSON or UTF-8 (the exact path then decides about the whole file).
+/// Validates the features found in one chunk (numbered from `first`); None for one that
+/// is not valid JSON or UTF-8 (the exact path then decides about the whole file).
 fn check_batch(
     buf: &[u8],
     base: u64,
@@ -196,8 +198,8 @@ fn check_batch(
     first: usize,
     crs: &Result<(), String>,
     ctx: &Ctx,
-) -> Option<Vec<Checked>> {
-    let checked: Vec<Option<Checked>> = found
+) -> Vec<Option<Checked>> {
+    found
         .par_iter()
         .enumerate()
         .map(|(k, &(s, e))| {
@@ -224,8 +226,7 @@ fn check_batch(
                 }
             }
         })
-        .collect();
-    checked.into_iter().collect()
+        .collect()
 }
 
 /// Reads a document whole (or takes it, when the caller already holds all of it) and

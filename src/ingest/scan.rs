@@ -37,6 +37,21 @@ const MAX_DEPTH: u32 = 100;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Fallback;
 
+/// Bytes that end a run inside a string: `"` and `\`.
+const IN_STRING: [bool; 256] = table(b"\"\\");
+/// Bytes that matter outside strings: `"` and brackets.
+const STRUCTURAL: [bool; 256] = table(b"\"{}[]");
+
+const fn table(bytes: &[u8]) -> [bool; 256] {
+    let mut t = [false; 256];
+    let mut k = 0;
+    while k < bytes.len() {
+        t[bytes[k] as usize] = true;
+        k += 1;
+    }
+    t
+}
+
 /// Skips one JSON value that starts with `{`, `[` or `"`, resumable across chunks.
 #[derive(Debug, Clone, Copy, Default)]
 struct Skip {
@@ -56,8 +71,12 @@ impl Skip {
                     i += 1;
                     continue;
                 }
-                let k = b[i..].iter().position(|&c| c == b'"' || c == b'\\')?;
-                i += k;
+                while i < b.len() && !IN_STRING[b[i] as usize] {
+                    i += 1;
+                }
+                if i == b.len() {
+                    return None;
+                }
                 if b[i] == b'\\' {
                     self.esc = true;
                 } else {
@@ -68,6 +87,12 @@ impl Skip {
                 }
                 i += 1;
                 continue;
+            }
+            while i < b.len() && !STRUCTURAL[b[i] as usize] {
+                i += 1;
+            }
+            if i == b.len() {
+                return None;
             }
             match b[i] {
                 b'"' => self.in_str = true,
