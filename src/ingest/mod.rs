@@ -123,7 +123,7 @@ pub fn ingest_keeping(
                 break;
             };
             let mut r = read::read_file(path, params, now);
-            let kept: Vec<bool> = r.accepted.iter().map(|o| keep(o)).collect();
+            let kept: Vec<bool> = r.accepted.iter().map(keep).collect();
             for (o, &k) in r.accepted.iter_mut().zip(&kept) {
                 if !k {
                     strip(o);

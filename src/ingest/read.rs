@@ -749,13 +749,12 @@ mod tests {
             format!(r#"{{"type":"FeatureCollection","features":[{f},]}}"#).into_bytes(),
             format!(r#"{{"type":"FeatureCollection","features":[{f}]}} x"#).into_bytes(),
             format!(r#"{{"type":"FeatureCollection","features":[{f},1]}}"#).into_bytes(),
-            format!(r#"{{"type":"FeatureCollection","features":[{{"type":"Feature","x":tru}}]}}"#)
-                .into_bytes(),
+            br#"{"type":"FeatureCollection","features":[{"type":"Feature","x":tru}]}"#.to_vec(),
             format!(r#"{{"type":"FeatureCollection","features":[{f}],"features":[]}}"#)
                 .into_bytes(),
             format!(r#"{{"type":"Feature","features":[{f}]}}"#).into_bytes(),
             format!(r#"{{"features":[{f}]}}"#).into_bytes(),
-            format!(r#"{{"type":"FeatureCollection"}}"#).into_bytes(),
+            br#"{"type":"FeatureCollection"}"#.to_vec(),
             format!("{f}\n{f}\n").into_bytes(),
             format!("\x1e{f}\n").into_bytes(),
             b"\x0c{}".to_vec(),
