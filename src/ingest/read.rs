@@ -2,9 +2,13 @@
 //! as one feature) or a GeoJSON text sequence (one Feature per line, optional RFC 8142
 //! record separators), and validates its features in parallel.
 //!
-//! Documents are read whole into memory and scanned once into borrowed raw features
-//! (`&RawValue`), which rayon then validates; sequences are streamed in batches of about
-//! [`BATCH_BYTES`] so memory stays bounded by the batch plus the longest line.
+//! Documents are read in chunks of [`CHUNK_BYTES`], hashed as read, and their features found
+//! by the incremental scanner ([`super::scan`]) and validated per chunk by rayon, so memory
+//! is a chunk plus the longest feature plus the observations kept; a document of any other
+//! shape (or with a feature that is not valid JSON) is read again whole and parsed the exact
+//! way (`&RawValue` features), which gives the same results and the file-level reasons.
+//! Sequences are streamed in batches of about [`BATCH_BYTES`] so memory stays bounded by the
+//! batch plus the longest line.
 //!
 //! Format: by extension (`.geojsonl .geojsons .ndjson` are sequences, `.geojson .json` and
 //! files without an extension documents, anything else is read through GDAL with the `gdal`
