@@ -77,7 +77,9 @@ fn run(cli: Cli) -> Result<u8, Error> {
             )?;
             let now = chrono::Utc::now().timestamp();
             let config = shiplink::config::IngestParams::default();
-            let ing = shiplink::ingest::ingest(&a.inputs, &config, now)?;
+            let ing = shiplink::ingest::ingest_keeping(&a.inputs, &config, now, &|o| {
+                !query::query(std::slice::from_ref(o), &filter).is_empty()
+            })?;
             for r in &ing.rejected {
                 eprintln!("shiplink: warning: {}", query::rejection_line(r));
             }

@@ -31,6 +31,7 @@
 pub mod feature;
 pub mod geometry;
 mod read;
+mod scan;
 pub mod scenes;
 pub mod walk;
 
@@ -92,6 +93,20 @@ impl Ingested {
 /// `now` is the reference for rejecting future times. A missing path is fatal; a bad file
 /// or feature is rejected, not fatal.
 pub fn ingest(paths: &[PathBuf], params: &IngestParams, now: Time) -> Result<Ingested> {
+    ingest_keeping(paths, params, now, &|_| true)
+}
+
+/// [`ingest`], keeping in [`Ingested::observations`] only the observations `keep` accepts
+/// (say, those a query asks for). Everything else is as [`ingest`] gives it: file counts
+/// and rejections, duplicate ids included (an observation not kept still takes its id
+/// first; until the end it is held stripped to what a duplicate rejection needs: id,
+/// file, index, position, outline).
+pub fn ingest_keeping(
+    paths: &[PathBuf],
+    params: &IngestParams,
+    now: Time,
+    keep: &(dyn Fn(&Observation) -> bool + Sync),
+) -> Result<Ingested> {
     let files = walk::expand(paths)?;
     let pool = Mutex::new(Pool::default());
     let per_file: Mutex<Vec<Option<FileOutcome>>> =
@@ -107,8 +122,14 @@ pub fn ingest(paths: &[PathBuf], params: &IngestParams, now: Time) -> Result<Ing
             let Some(path) = files.get(f) else {
                 break;
             };
-            let r = read::read_file(path, params, now);
-            lock(&pool).add(f, r.accepted, r.spans);
+            let mut r = read::read_file(path, params, now);
+            let kept: Vec<bool> = r.accepted.iter().map(keep).collect();
+            for (o, &k) in r.accepted.iter_mut().zip(&kept) {
+                if !k {
+                    strip(o);
+                }
+            }
+            lock(&pool).add(f, r.accepted, r.spans, kept);
             lock(&per_file)[f] = Some((r.input, r.rejected));
         });
     let pool = pool.into_inner().unwrap_or_else(PoisonError::into_inner);
@@ -118,12 +139,26 @@ pub fn ingest(paths: &[PathBuf], params: &IngestParams, now: Time) -> Result<Ing
     Ok(merge(per_file.into_iter().flatten().collect(), pool))
 }
 
+/// Drops what a duplicate rejection does not need from an observation not kept.
+fn strip(o: &mut Observation) {
+    o.sensor_text = None;
+    o.scene_id = None;
+    o.hull_color = None;
+    o.name = None;
+    o.imo = None;
+    o.mmsi = None;
+    o.extra = Vec::new();
+}
+
 /// What a file gave besides its accepted observations.
 type FileOutcome = (InputFile, Vec<Rejected>);
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(PoisonError::into_inner)
 }
+
+/// A file's accepted observations, where they lie, and whether each is kept.
+type FileAccepted = (Vec<Observation>, Vec<read::Span>, Vec<bool>);
 
 /// Accepted observations of all files, gathered into one vector in path order as files
 /// are done (a file done early waits in a small reorder buffer), so that a file's own
@@ -136,24 +171,39 @@ struct Pool {
     /// (file number in path order, index among that file's accepted features): the order
     /// that decides which of two equal ids comes first.
     origin: Vec<(usize, usize)>,
+    /// Whether each observation is kept in the result (parallel to `slots`).
+    kept: Vec<bool>,
     /// Files done before all files before them.
-    waiting: BTreeMap<usize, (Vec<Observation>, Vec<read::Span>)>,
+    waiting: BTreeMap<usize, FileAccepted>,
     /// The next file to append.
     next: usize,
 }
 
 impl Pool {
-    fn add(&mut self, file: usize, accepted: Vec<Observation>, spans: Vec<read::Span>) {
-        self.waiting.insert(file, (accepted, spans));
-        while let Some((accepted, spans)) = self.waiting.remove(&self.next) {
-            self.append(self.next, accepted, spans);
+    fn add(
+        &mut self,
+        file: usize,
+        accepted: Vec<Observation>,
+        spans: Vec<read::Span>,
+        kept: Vec<bool>,
+    ) {
+        self.waiting.insert(file, (accepted, spans, kept));
+        while let Some((accepted, spans, kept)) = self.waiting.remove(&self.next) {
+            self.append(self.next, accepted, spans, kept);
             self.next += 1;
         }
     }
 
-    fn append(&mut self, file: usize, accepted: Vec<Observation>, spans: Vec<read::Span>) {
+    fn append(
+        &mut self,
+        file: usize,
+        accepted: Vec<Observation>,
+        spans: Vec<read::Span>,
+        kept: Vec<bool>,
+    ) {
         self.origin.extend((0..accepted.len()).map(|k| (file, k)));
         self.spans.extend(spans);
+        self.kept.extend(kept);
         if self.slots.is_empty() {
             // Same layout (Option uses a niche): wrapped in place, not copied.
             self.slots = accepted.into_iter().map(Some).collect();
@@ -176,6 +226,7 @@ fn merge(per_file: Vec<FileOutcome>, pool: Pool) -> Ingested {
         mut slots,
         spans,
         origin,
+        kept,
         ..
     } = pool;
     let dups = duplicates(&slots, &origin);
@@ -196,6 +247,11 @@ fn merge(per_file: Vec<FileOutcome>, pool: Pool) -> Ingested {
     }
     drop(spans);
     drop(origin);
+    for (slot, k) in slots.iter_mut().zip(kept) {
+        if !k {
+            *slot = None;
+        }
+    }
     let key = |i: usize| slots[i].as_ref().map(|o| (o.observed_at, o.id.as_str()));
     let mut order: Vec<usize> = (0..slots.len()).filter(|&i| slots[i].is_some()).collect();
     // Inputs are mostly in time order already (per file, and files named by time): a stable
@@ -525,6 +581,38 @@ mod tests {
             );
         }
         assert_eq!(ing.usable_files(), 0);
+    }
+
+    #[test]
+    fn keeping_only_drops_observations() {
+        let a = fc(&[
+            pt(r#","id":"x""#, "2024-03-01T12:00:00Z"),
+            pt(r#","id":"y""#, "2024-03-01T10:00:00Z"),
+        ]);
+        let b = fc(&[
+            pt(r#","id":"x""#, "2024-03-01T11:00:00Z"),
+            pt(r#","id":"z""#, "2024-03-01T11:00:00Z"),
+        ]);
+        let (d, all) = run(&[("a.geojson", a.as_bytes()), ("b.geojson", b.as_bytes())]);
+        // x in a.geojson (first seen) is not kept; its duplicate in b is still rejected.
+        let keep = |o: &Observation| o.id != "x";
+        let some = ingest_keeping(
+            &[d.path().to_path_buf()],
+            &IngestParams::default(),
+            NOW,
+            &keep,
+        )
+        .unwrap();
+        let ids =
+            |i: &Ingested| -> Vec<String> { i.observations.iter().map(|o| o.id.clone()).collect() };
+        assert_eq!(ids(&all), ["y", "z", "x"]);
+        assert_eq!(ids(&some), ["y", "z"]);
+        assert_eq!(
+            format!("{:?}", some.rejected),
+            format!("{:?}", all.rejected)
+        );
+        assert_eq!(some.rejected.len(), 1);
+        assert_eq!(some.files, all.files);
     }
 
     #[test]

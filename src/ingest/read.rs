@@ -2,9 +2,13 @@
 //! as one feature) or a GeoJSON text sequence (one Feature per line, optional RFC 8142
 //! record separators), and validates its features in parallel.
 //!
-//! Documents are read whole into memory and scanned once into borrowed raw features
-//! (`&RawValue`), which rayon then validates; sequences are streamed in batches of about
-//! [`BATCH_BYTES`] so memory stays bounded by the batch plus the longest line.
+//! Documents are read in chunks of [`CHUNK_BYTES`], hashed as read, and their features found
+//! by the incremental scanner ([`super::scan`]) and validated per chunk by rayon, so memory
+//! is a chunk plus the longest feature plus the observations kept; a document of any other
+//! shape (or with a feature that is not valid JSON) is read again whole and parsed the exact
+//! way (`&RawValue` features), which gives the same results and the file-level reasons.
+//! Sequences are streamed in batches of about [`BATCH_BYTES`] so memory stays bounded by the
+//! batch plus the longest line.
 //!
 //! Format: by extension (`.geojsonl .geojsons .ndjson` are sequences, `.geojson .json` and
 //! files without an extension documents, anything else is read through GDAL with the `gdal`
@@ -25,6 +29,7 @@ use sha2::{Digest, Sha256};
 
 use super::feature::{check_crs, check_feature, truncate_original, Reject, MAX_ORIGINAL_BYTES};
 use super::geometry::{readable_geometry, serde_msg, truncate_chars};
+use super::scan::Scanner;
 use super::walk::{is_geojson, is_sequence};
 use super::InputFile;
 use crate::config::IngestParams;
@@ -32,6 +37,9 @@ use crate::model::{Observation, Rejected, Time};
 
 /// Size of one batch of sequence lines validated together.
 pub const BATCH_BYTES: usize = 8 << 20;
+
+/// Size of one chunk of a document read (and its features validated) at a time.
+pub const CHUNK_BYTES: usize = 8 << 20;
 
 const BOM: &[u8] = b"\xEF\xBB\xBF";
 const RS: u8 = 0x1E;
@@ -94,21 +102,7 @@ pub(crate) fn read_file(path: &Path, params: &IngestParams, now: Time) -> FileRe
     } else if is_sequence(path) {
         read_sequence_stream(path, &ctx)
     } else {
-        match std::fs::read(path) {
-            Ok(data) => {
-                let (sha, parsed) = rayon::join(
-                    || hex(&Sha256::digest(&data)),
-                    || parse_document(&data, &ctx),
-                );
-                (parsed, data.len() as u64, sha)
-            }
-            Err(e) => {
-                let mut p = Parsed::default();
-                p.rejected
-                    .push(ctx.file_reject(format!("cannot read file: {e}")));
-                (p, 0, hex(&Sha256::digest(b"")))
-            }
-        }
+        read_document_stream(path, &ctx)
     };
     let input = InputFile {
         path: source.to_string(),
@@ -124,6 +118,138 @@ pub(crate) fn read_file(path: &Path, params: &IngestParams, now: Time) -> FileRe
         spans: parsed.spans,
         rejected: parsed.rejected,
     }
+}
+
+/// Reads a document in chunks of [`CHUNK_BYTES`], hashing them as they come, finding its
+/// features with the incremental [`Scanner`] and validating each chunk's features in
+/// parallel; memory is a chunk plus the longest feature plus what is kept. A document
+/// the scanner does not take (see [`super::scan`]), or one with a feature that is not
+/// valid JSON, is read again whole by [`read_document_whole`] (the exact path): what was
+/// found so far is dropped, so the result is the exact path's.
+fn read_document_stream(path: &Path, ctx: &Ctx) -> (Parsed, u64, String) {
+    read_document_chunked(path, ctx, CHUNK_BYTES)
+}
+
+fn read_document_chunked(path: &Path, ctx: &Ctx, chunk_bytes: usize) -> (Parsed, u64, String) {
+    let Ok(mut file) = std::fs::File::open(path) else {
+        return read_document_whole(path, ctx, None);
+    };
+    let mut hasher = Sha256::new();
+    let mut scanner = Scanner::default();
+    let mut buf: Vec<u8> = Vec::with_capacity(chunk_bytes);
+    // File offset of buf[0].
+    let mut base: u64 = 0;
+    let mut total: u64 = 0;
+    let mut found: Vec<(usize, usize)> = Vec::new();
+    let mut out = Parsed::default();
+    let mut next_index = 0usize;
+    loop {
+        let before = buf.len();
+        let n = match (&mut file).take(chunk_bytes as u64).read_to_end(&mut buf) {
+            Ok(n) => n,
+            Err(_) => return read_document_whole(path, ctx, None),
+        };
+        total += n as u64;
+        let eof = n < chunk_bytes;
+        let step = scanner.feed(&buf, eof, &mut found);
+        let whole_in_buf = base == 0 && eof;
+        let Ok(done) = step else {
+            return read_document_whole(path, ctx, whole_in_buf.then_some(buf));
+        };
+        let crs = &scanner.crs;
+        let (_, checked) = rayon::join(
+            || hasher.update(&buf[before..]),
+            || check_batch(&buf, base, &found, next_index, crs, ctx),
+        );
+        if !checked.iter().all(Option::is_some) {
+            return read_document_whole(path, ctx, whole_in_buf.then_some(buf));
+        }
+        next_index += found.len();
+        found.clear();
+        out.accepted.reserve(checked.len());
+        out.spans.reserve(checked.len());
+        for r in checked.into_iter().flatten() {
+            match r {
+                Ok((o, span)) => {
+                    out.accepted.push(o);
+                    out.spans.push(span);
+                }
+                Err(r) => out.rejected.push(r),
+            }
+        }
+        if done || eof {
+            if !done {
+                return read_document_whole(path, ctx, whole_in_buf.then_some(buf));
+            }
+            break;
+        }
+        let keep = scanner.keep_from();
+        buf.drain(..keep);
+        base += keep as u64;
+        scanner.shift(keep);
+    }
+    (out, total, hex(&hasher.finalize()))
+}
+
+type Checked = Result<(Observation, Span), Rejected>;
+
+/// Validates the features found in one chunk (numbered from `first`); None for one that
+/// is not valid JSON or UTF-8 (the exact path then decides about the whole file).
+fn check_batch(
+    buf: &[u8],
+    base: u64,
+    found: &[(usize, usize)],
+    first: usize,
+    crs: &Result<(), String>,
+    ctx: &Ctx,
+) -> Vec<Option<Checked>> {
+    found
+        .par_iter()
+        .enumerate()
+        .map(|(k, &(s, e))| {
+            let i = first + k;
+            let raw = std::str::from_utf8(&buf[s..e]).ok()?;
+            let span = Span::Text {
+                offset: base + s as u64,
+                len: (e - s) as u64,
+            };
+            let r = match crs {
+                Ok(()) => check_feature(raw, ctx.source, i, ctx.params, ctx.now),
+                Err(reason) => Err(Reject {
+                    id: peek_id(raw),
+                    reason: format!("file {reason}"),
+                    geometry: None,
+                }),
+            };
+            match r {
+                Ok(o) => Some(Ok((o, span))),
+                Err(r) => {
+                    // An accepted feature was parsed whole; a rejected one may not be JSON.
+                    serde_json::from_str::<serde::de::IgnoredAny>(raw).ok()?;
+                    Some(Err(r.into_rejected(raw, ctx.source, Some(i))))
+                }
+            }
+        })
+        .collect()
+}
+
+/// Reads a document whole (or takes it, when the caller already holds all of it) and
+/// parses it the exact way.
+fn read_document_whole(path: &Path, ctx: &Ctx, data: Option<Vec<u8>>) -> (Parsed, u64, String) {
+    let data = match data.map_or_else(|| std::fs::read(path), Ok) {
+        Ok(d) => d,
+        Err(e) => {
+            let mut p = Parsed::default();
+            p.rejected
+                .push(ctx.file_reject(format!("cannot read file: {e}")));
+            return (p, 0, hex(&Sha256::digest(b"")));
+        }
+    };
+    let (sha, parsed) = rayon::join(
+        || hex(&Sha256::digest(&data)),
+        || parse_document(&data, ctx),
+    );
+    (parsed, data.len() as u64, sha)
 }
 
 /// A file in another format: read through GDAL, or (without the `gdal` feature) rejected
@@ -536,5 +662,127 @@ fn read_span(path: &str, offset: u64, len: u64) -> Option<String> {
         ))
     } else {
         Some(text)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const NOW: Time = 1_710_000_000;
+
+    fn feat(id: &str, extra: &str) -> String {
+        format!(
+            r#"{{"type":"Feature","id":"{id}","geometry":{{"type":"Point","coordinates":[130.3,42.2]}},"properties":{{"observed_at":"2024-03-01T12:00:00Z"{extra}}}}}"#
+        )
+    }
+
+    /// Reads `body` chunked at many sizes and whole (the exact path): every result equal.
+    fn same_as_exact(body: &[u8]) -> String {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("f.geojson");
+        std::fs::write(&p, body).unwrap();
+        let source: Arc<str> = Arc::from(p.to_string_lossy().as_ref());
+        let params = IngestParams::default();
+        let ctx = Ctx {
+            source: &source,
+            params: &params,
+            now: NOW,
+        };
+        let show = |(parsed, bytes, sha): (Parsed, u64, String)| {
+            format!(
+                "{:?}\n{:?}\n{:?}\n{bytes} {sha}",
+                parsed.accepted, parsed.spans, parsed.rejected
+            )
+        };
+        let exact = show(read_document_whole(&p, &ctx, None));
+        for chunk in [1, 2, 3, 5, 7, 16, 64, 100, 1 << 20] {
+            let streamed = show(read_document_chunked(&p, &ctx, chunk));
+            assert_eq!(streamed, exact, "chunk {chunk}");
+        }
+        exact
+    }
+
+    #[test]
+    fn streamed_documents_match_the_exact_path() {
+        let tricky = r#","note":"a } ] { [ \" \\ \u0041 }","nested":{"a":[{"b":{}}],"c":"]"}"#;
+        let features = [
+            feat("a", ""),
+            feat("b", tricky),
+            feat("c", r#","observed_at2":1"#),
+            feat("d", r#","length_m":"long""#), // rejected: quoted exactly
+            r#"{"type":"Feature","geometry":null,"properties":{}}"#.to_string(),
+        ];
+        let plain = format!(
+            r#"{{"type":"FeatureCollection","features":[{}]}}"#,
+            features.join(",")
+        );
+        let out = same_as_exact(plain.as_bytes());
+        assert!(out.contains("long"), "{out}");
+        // White space everywhere, a BOM, members around features, features not last.
+        let spaced = format!(
+            "\u{feff} \r\n{{ \"name\" : \"x{{\" ,\"bbox\":[1,2,3,4], \"type\" :\t\"FeatureCollection\",\n \"features\" : [ \n{} \n] , \"extra\": {{\"k\":[null,true,-1.5e3]}}, \"n\": 12 }}\n\n",
+            features.join(" ,\n ")
+        );
+        same_as_exact(spaced.as_bytes());
+        // type after features; crs (WGS84 and not) before them.
+        let type_last = format!(
+            r#"{{"features":[{}],"type":"FeatureCollection"}}"#,
+            features[0]
+        );
+        same_as_exact(type_last.as_bytes());
+        let crs_bad = format!(
+            r#"{{"type":"FeatureCollection","crs":{{"type":"name","properties":{{"name":"EPSG:3857"}}}},"features":[{}]}}"#,
+            features.join(",")
+        );
+        assert!(same_as_exact(crs_bad.as_bytes()).contains("EPSG:3857"));
+        let crs_after = format!(
+            r#"{{"type":"FeatureCollection","features":[{}],"crs":{{"type":"name","properties":{{"name":"EPSG:3857"}}}}}}"#,
+            features[0]
+        );
+        assert!(same_as_exact(crs_after.as_bytes()).contains("EPSG:3857"));
+        same_as_exact(br#"{"type":"FeatureCollection","features":[]}"#);
+    }
+
+    #[test]
+    fn broken_documents_fall_back_to_the_same_rejections() {
+        let f = feat("a", "");
+        let cases: Vec<Vec<u8>> = vec![
+            format!(r#"{{"type":"FeatureCollection","features":[{f},{f}"#).into_bytes(),
+            format!(r#"{{"type":"FeatureCollection","features":[{f}"#)[..60].into(),
+            format!(r#"{{"type":"FeatureCollection","features":[{f},]}}"#).into_bytes(),
+            format!(r#"{{"type":"FeatureCollection","features":[{f}]}} x"#).into_bytes(),
+            format!(r#"{{"type":"FeatureCollection","features":[{f},1]}}"#).into_bytes(),
+            br#"{"type":"FeatureCollection","features":[{"type":"Feature","x":tru}]}"#.to_vec(),
+            format!(r#"{{"type":"FeatureCollection","features":[{f}],"features":[]}}"#)
+                .into_bytes(),
+            format!(r#"{{"type":"Feature","features":[{f}]}}"#).into_bytes(),
+            format!(r#"{{"features":[{f}]}}"#).into_bytes(),
+            br#"{"type":"FeatureCollection"}"#.to_vec(),
+            format!("{f}\n{f}\n").into_bytes(),
+            format!("\x1e{f}\n").into_bytes(),
+            b"\x0c{}".to_vec(),
+            b"  ".to_vec(),
+            b"\xef\xbb\xbf".to_vec(),
+            [
+                br#"{"type":"FeatureCollection","features":[{"type":"Feature","id":""#.as_slice(),
+                b"\xff\"}]}",
+            ]
+            .concat(),
+            format!(
+                r#"{{"type":"FeatureCollection","features":[{{"a":{}{}}}]}}"#,
+                "[".repeat(126),
+                "]".repeat(126)
+            )
+            .into_bytes(),
+            format!(r#"{{"type":"FeatureCollection","n":01,"features":[{f}]}}"#).into_bytes(),
+            format!(r#"{{"type":"FeatureCollection","fe\u0061tures":[{f}]}}"#).into_bytes(),
+        ];
+        for body in &cases {
+            same_as_exact(body);
+        }
+        let truncated =
+            same_as_exact(format!(r#"{{"type":"FeatureCollection","features":[{f}"#).as_bytes());
+        assert!(truncated.contains("file is truncated"), "{truncated}");
     }
 }
