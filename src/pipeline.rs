@@ -482,7 +482,7 @@ pub fn run_match(opts: &MatchOptions) -> Result<MatchOutcome> {
         }
         None => "none".to_string(),
     };
-    timings.push(("land (parallel with ingest)".to_string(), land_s));
+    timings.push(("land".to_string(), land_s)); // built while ingest runs
     timings.push(("ingest".to_string(), ingest_s));
     if ingested.usable_files() == 0 {
         let why = ingested
