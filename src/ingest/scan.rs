@@ -264,24 +264,7 @@ impl Scanner {
                 }
                 (St::Value(Member::Features), _) => return Err(Fallback),
                 (St::Value(m), Some(b'{' | b'[' | b'"')) => {
-                    let mut skip = Skip::default();
-                    let start = self.pos;
-                    match skip.run(b, self.pos) {
-                        Some(end) => {
-                            self.pos = end;
-                            self.member(m, &b[start..end])?;
-                            self.st = St::AfterValue;
-                            continue;
-                        }
-                        None => {
-                            self.pos = b.len();
-                            self.st = St::InValue(m, start, skip);
-                            if eof {
-                                return Err(Fallback);
-                            }
-                            return Ok(false);
-                        }
-                    }
+                    St::InValue(m, self.pos, Skip::default())
                 }
                 (St::Value(m), Some(_)) => {
                     if m != Member::Other {
@@ -353,8 +336,11 @@ impl Scanner {
                 _ => return Err(Fallback),
             };
             // The byte that made the transition is consumed, except the first byte of a
-            // key or feature, which its own state reads again.
-            if !matches!(self.st, St::InFeature(..) | St::InScalar(_)) {
+            // member value or feature, which its own state reads again.
+            if !matches!(
+                self.st,
+                St::InValue(..) | St::InFeature(..) | St::InScalar(_)
+            ) {
                 self.pos += 1;
             }
         }

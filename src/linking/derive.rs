@@ -190,15 +190,7 @@ fn derive_merged(obs: &[Observation], linked: &Linked) -> Derived {
         if links.predecessor[start].is_some() {
             continue;
         }
-        let mut chain = vec![start];
-        let mut k = start;
-        while let Some(next) = links.successor[k] {
-            chain.push(next);
-            k = next;
-            if chain.len() > nodes.len() {
-                break; // cannot happen: links go forward in time
-            }
-        }
+        let chain = links.chain_from(start);
         let has_stay = chain.iter().any(|&k| matches!(nodes[k], Node::Stay(_)));
         let lone_sighting = chain.len() == 1
             && matches!(nodes[chain[0]], Node::Stay(s) if linked.stays[s].observations.len() < 2);

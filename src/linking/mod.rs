@@ -74,6 +74,23 @@ pub struct Links {
     pub candidates: usize,
 }
 
+impl Links {
+    /// The chain of nodes that starts at `start` and follows successors (links go forward in
+    /// time, so it ends; it is cut at the number of nodes all the same).
+    pub fn chain_from(&self, start: usize) -> Vec<usize> {
+        let mut chain = vec![start];
+        let mut k = start;
+        while let Some(next) = self.successor[k] {
+            if chain.len() >= self.successor.len() {
+                break;
+            }
+            chain.push(next);
+            k = next;
+        }
+        chain
+    }
+}
+
 /// Sea distances the linker may use.
 pub struct SeaDistances<'a> {
     /// `port_km[a][b]`: sea distance between the berths of ports a and b.
@@ -491,18 +508,18 @@ pub fn track_candidates(
     stay_port: &[usize],
     nodes: &[Node],
 ) -> Vec<Candidate> {
-    track_candidates_with(input, stays, stay_port, nodes, search::Mode::Pruned)
+    track_candidates_with(input, stays, stay_port, nodes, search::Mode::Pruned).0
 }
 
 /// [`track_candidates`], with the candidate search pruned by bounds or exhaustive (the same
-/// result, for tests).
+/// result, for tests); also returns each node's attributes.
 fn track_candidates_with(
     input: &LinkInput,
     stays: &[Stay],
     stay_port: &[usize],
     nodes: &[Node],
     mode: search::Mode,
-) -> Vec<Candidate> {
+) -> (Vec<Candidate>, Vec<Attrs>) {
     let obs = input.obs;
     let cfg = input.config;
     let lp = &cfg.linking;
@@ -553,7 +570,14 @@ fn track_candidates_with(
     let span = span_days(info.iter().map(|n| n.t_first));
     let rate = |count: usize| (count as f64 / span).max(MIN_RATE_PER_DAY);
     let arrival_rate: Vec<f64> = by_port.iter().map(|l| rate(l.len())).collect();
+    // "Another vessel" for a passage from `origin` to port q: the destination is one of
+    // several ports, with a chance proportional to its traffic, so q's own rate cancels and
+    // leaves the rate of arrivals at the ports other than the origin.
     let total_arrival_rate: f64 = arrival_rate.iter().sum();
+    let passage_against = |origin: Option<usize>, q: usize| -> f64 {
+        let others = total_arrival_rate - origin.map_or(0.0, |p| arrival_rate[p]);
+        others.max(arrival_rate[q])
+    };
     let sea_rate = rate(at_sea.len());
     let port_area_m2: Vec<f64> = input
         .ports
@@ -628,8 +652,7 @@ fn track_candidates_with(
                 } else {
                     dwell_s / 2.0
                 };
-                let others: f64 = total_arrival_rate - a.port.map_or(0.0, |p| arrival_rate[p]);
-                let c = bounded - others.max(arrival_rate[q]).ln() + traveller;
+                let c = bounded - passage_against(a.port, q).ln() + traveller;
                 if a.port.is_some() && !dist_m.is_finite() {
                     return Box::new(|_| f64::NEG_INFINITY); // no passage is built
                 }
@@ -759,13 +782,7 @@ fn track_candidates_with(
                     else {
                         continue;
                     };
-                    // The destination port is one of several the vessel could have sailed to:
-                    // taking the chance of port q as proportional to its traffic (of the
-                    // ports other than the origin), q's own rate cancels against "another
-                    // vessel arriving at q", leaving the rate of arrivals anywhere else.
-                    let others: f64 = total_arrival_rate - a.port.map_or(0.0, |p| arrival_rate[p]);
-                    let against = others.max(arrival_rate[q]);
-                    let w = attr + time + bounded - against.ln()
+                    let w = attr + time + bounded - passage_against(a.port, q).ln()
                         + lp.passage_prior
                         + traveller_prior(&a.attrs, lp);
                     push(&mut pass_c, v, LinkKind::Passage, w);
@@ -817,7 +834,7 @@ fn track_candidates_with(
         .collect();
     let mut all: Vec<Candidate> = per_node.into_iter().flatten().collect();
     all.sort_by_key(|c| (c.from, c.to));
-    all
+    (all, info.into_iter().map(|n| n.attrs).collect())
 }
 
 /// Runs both stages.
@@ -842,17 +859,8 @@ pub fn link(input: &LinkInput) -> Linked {
         if stay_links.predecessor[i].is_some() {
             continue;
         }
-        let mut members = vec![i];
-        let mut k = i;
-        while let Some(next) = stay_links.successor[k] {
-            members.push(next);
-            k = next;
-            if members.len() > n {
-                break;
-            }
-        }
         stays.push(crate::stays::summarise(
-            members,
+            stay_links.chain_from(i),
             &input.ports[p].port_id,
             obs,
             input.empty,
@@ -868,42 +876,26 @@ pub fn link(input: &LinkInput) -> Linked {
             .map(Node::Sea),
     );
     lap("linking: stays", &mut timings);
-    let cands2 = track_candidates(input, &stays, &stay_port, &nodes);
+    let (cands2, attrs) =
+        track_candidates_with(input, &stays, &stay_port, &nodes, search::Mode::Pruned);
     lap("linking: track candidates", &mut timings);
     let min_p = input.config.linking.min_link_probability;
     let mut links = choose(nodes.len(), &cands2, min_p);
     lap("linking: track assignment", &mut timings);
-    let rounds = input.config.linking.refine_rounds;
-    if rounds > 0 {
-        let base: Vec<Attrs> = nodes
-            .iter()
-            .map(|n| match *n {
-                Node::Stay(s) => {
-                    let m: Vec<&Observation> =
-                        stays[s].observations.iter().map(|&i| &obs[i]).collect();
-                    Attrs::combine(&m, &input.config.sensors)
-                }
-                Node::Sea(i) => Attrs::of(&obs[i], &input.config.sensors),
-            })
-            .collect();
-        for _ in 0..rounds {
-            let (next, _) = refine::refine_round(
+    if input.config.linking.refine_rounds > 0 {
+        links = refine::refine(
+            &refine::Tracks {
                 obs,
-                &nodes,
-                &stays,
-                &base,
-                &cands2,
-                &links,
-                &input.config.sensors,
-                CONTAINERS_DRIFT,
-                min_p,
-            );
-            let settled = next.successor == links.successor;
-            links = next;
-            if settled {
-                break;
-            }
-        }
+                nodes: &nodes,
+                stays: &stays,
+                attrs: &attrs,
+                sensors: &input.config.sensors,
+            },
+            &cands2,
+            links,
+            input.config.linking.refine_rounds,
+            min_p,
+        );
         lap("linking: track refinement", &mut timings);
     }
     Linked {
@@ -1080,9 +1072,10 @@ mod tests {
                     .map(Node::Sea),
             );
             let pruned =
-                track_candidates_with(&input, &stays, &stay_port, &nodes, search::Mode::Pruned);
+                track_candidates_with(&input, &stays, &stay_port, &nodes, search::Mode::Pruned).0;
             let all =
-                track_candidates_with(&input, &stays, &stay_port, &nodes, search::Mode::Exhaustive);
+                track_candidates_with(&input, &stays, &stay_port, &nodes, search::Mode::Exhaustive)
+                    .0;
             let mut per_from = vec![0usize; nodes.len()];
             for c in &all {
                 per_from[c.from] += 1;

@@ -14,66 +14,55 @@
 //! anywhere, not only locally.
 
 use super::cost::{self, Attrs};
-use super::{choose, Candidate, LinkKind, Links, Node};
+use super::{choose, Candidate, LinkKind, Links, Node, CONTAINERS_DRIFT};
 use crate::config::SensorModels;
 use crate::model::{Observation, Stay};
 
 /// Nodes of a track, on each side of a link, whose sightings are combined.
 pub const TRACK_CONTEXT: usize = 6;
 
-/// The observations of each node.
-fn members<'a>(node: Node, stays: &'a [Stay], sea: &'a mut [usize; 1]) -> &'a [usize] {
-    match node {
-        Node::Stay(s) => &stays[s].observations,
-        Node::Sea(i) => {
-            sea[0] = i;
-            &sea[..]
-        }
-    }
+/// What refinement reads: the stage-2 nodes, their observations and attributes.
+pub struct Tracks<'a> {
+    pub obs: &'a [Observation],
+    pub nodes: &'a [Node],
+    pub stays: &'a [Stay],
+    /// Attributes of each node on its own (what the candidates were weighed with).
+    pub attrs: &'a [Attrs],
+    pub sensors: &'a SensorModels,
 }
 
-/// Combined attributes of the last `TRACK_CONTEXT` nodes of each node's track up to it
-/// (`head`) and the first ones from it on (`tail`).
-fn track_attrs(
-    obs: &[Observation],
-    nodes: &[Node],
-    stays: &[Stay],
-    links: &Links,
-    sensors: &SensorModels,
-) -> (Vec<Attrs>, Vec<Attrs>) {
-    let n = nodes.len();
-    let mut head = vec![Attrs::default(); n];
-    let mut tail = vec![Attrs::default(); n];
-    let node_obs = |k: usize| -> Vec<usize> {
-        let mut one = [0usize; 1];
-        members(nodes[k], stays, &mut one).to_vec()
-    };
-    for start in 0..n {
-        if links.predecessor[start].is_some() {
-            continue;
-        }
-        let mut chain = vec![start];
-        let mut k = start;
-        while let Some(next) = links.successor[k] {
-            chain.push(next);
-            k = next;
-            if chain.len() > n {
-                break;
-            }
-        }
-        let groups: Vec<Vec<usize>> = chain.iter().map(|&k| node_obs(k)).collect();
-        let combine = |range: std::ops::Range<usize>| -> Attrs {
-            let mut o: Vec<&Observation> =
-                groups[range].iter().flatten().map(|&i| &obs[i]).collect();
-            o.sort_by_key(|x| x.observed_at);
-            Attrs::combine(&o, sensors)
-        };
-        for (p, &k) in chain.iter().enumerate() {
-            head[k] = combine(p.saturating_sub(TRACK_CONTEXT - 1)..p + 1);
-            tail[k] = combine(p..(p + TRACK_CONTEXT).min(chain.len()));
+impl Tracks<'_> {
+    fn node_obs(&self, k: usize) -> &[usize] {
+        match &self.nodes[k] {
+            Node::Stay(s) => &self.stays[*s].observations,
+            Node::Sea(i) => std::slice::from_ref(i),
         }
     }
-    (head, tail)
+
+    /// Combined attributes of the last `TRACK_CONTEXT` nodes of each node's track up to it
+    /// (`head`) and the first ones from it on (`tail`).
+    fn track_attrs(&self, links: &Links) -> (Vec<Attrs>, Vec<Attrs>) {
+        let n = self.nodes.len();
+        let mut head = vec![Attrs::default(); n];
+        let mut tail = vec![Attrs::default(); n];
+        for start in (0..n).filter(|&k| links.predecessor[k].is_none()) {
+            let chain = links.chain_from(start);
+            let combine = |range: std::ops::Range<usize>| -> Attrs {
+                let mut o: Vec<&Observation> = chain[range]
+                    .iter()
+                    .flat_map(|&k| self.node_obs(k))
+                    .map(|&i| &self.obs[i])
+                    .collect();
+                o.sort_by_key(|x| x.observed_at);
+                Attrs::combine(&o, self.sensors)
+            };
+            for (p, &k) in chain.iter().enumerate() {
+                head[k] = combine(p.saturating_sub(TRACK_CONTEXT - 1)..p + 1);
+                tail[k] = combine(p..(p + TRACK_CONTEXT).min(chain.len()));
+            }
+        }
+        (head, tail)
+    }
 }
 
 /// Whether a link of this kind compares deck loads (cargo does not change at sea).
@@ -81,35 +70,61 @@ fn compares_containers(kind: LinkKind) -> bool {
     matches!(kind, LinkKind::Passage | LinkKind::Duplicate)
 }
 
-/// One round: re-weighs `cands` (their attribute term, from `base` node attributes to track
-/// attributes of `links`' tracks) and solves again. Returns the new links and weights.
-#[allow(clippy::too_many_arguments)]
-pub fn refine_round(
-    obs: &[Observation],
-    nodes: &[Node],
-    stays: &[Stay],
-    base: &[Attrs],
+/// The attribute LLR of a candidate between two attribute sets (`None`: identity forbids).
+fn attr_llr(a: &Attrs, b: &Attrs, kind: LinkKind) -> Option<f64> {
+    let cmp = compares_containers(kind);
+    let drift = if cmp { CONTAINERS_DRIFT } else { 0.0 };
+    cost::attribute_llr(a, b, cmp, drift)
+}
+
+/// Refines `links` for up to `rounds` rounds, stopping early when the links settle.
+/// Candidates whose pair comparison identity forbids are dropped.
+pub fn refine(
+    t: &Tracks,
     cands: &[Candidate],
+    mut links: Links,
+    rounds: usize,
+    min_p: f64,
+) -> Links {
+    // The pair term of each candidate's weight, once: rounds only swap it for the tracks'.
+    let (cands, pair): (Vec<Candidate>, Vec<f64>) = cands
+        .iter()
+        .filter_map(|c| Some((*c, attr_llr(&t.attrs[c.from], &t.attrs[c.to], c.kind)?)))
+        .unzip();
+    for _ in 0..rounds {
+        let next = refine_round(t, &cands, &pair, &links, min_p).0;
+        let settled = next.successor == links.successor;
+        links = next;
+        if settled {
+            break;
+        }
+    }
+    links
+}
+
+/// One round: re-weighs `cands` (their attribute term `pair`, from the nodes' own
+/// attributes to the attributes of `links`' tracks) and solves again. Returns the new links
+/// and weights.
+fn refine_round(
+    t: &Tracks,
+    cands: &[Candidate],
+    pair: &[f64],
     links: &Links,
-    sensors: &SensorModels,
-    containers_drift: f64,
     min_p: f64,
 ) -> (Links, Vec<Candidate>) {
-    let (head, tail) = track_attrs(obs, nodes, stays, links, sensors);
+    let (head, tail) = t.track_attrs(links);
     let reweighed: Vec<Candidate> = cands
         .iter()
-        .filter_map(|c| {
-            let cmp = compares_containers(c.kind);
-            let drift = if cmp { containers_drift } else { 0.0 };
-            let pair = cost::attribute_llr(&base[c.from], &base[c.to], cmp, drift)?;
-            let track = cost::attribute_llr(&head[c.from], &tail[c.to], cmp, drift).unwrap_or(pair);
-            Some(Candidate {
+        .zip(pair)
+        .map(|(c, &pair)| {
+            let track = attr_llr(&head[c.from], &tail[c.to], c.kind).unwrap_or(pair);
+            Candidate {
                 weight: c.weight - pair + track,
                 ..*c
-            })
+            }
         })
         .collect();
-    (choose(nodes.len(), &reweighed, min_p), reweighed)
+    (choose(t.nodes.len(), &reweighed, min_p), reweighed)
 }
 
 #[cfg(test)]
@@ -174,9 +189,21 @@ mod tests {
         let cands = vec![cand(0, 1, 5.0), cand(1, 2, 1.0), cand(2, 3, 1.0)];
         let first = choose(4, &cands, 0.0);
         assert_eq!(first.successor, vec![Some(1), Some(2), Some(3), None]);
-        let (_, re) = refine_round(
-            &o, &nodes, &stays, &base, &cands, &first, &sensors, 0.15, 0.0,
-        );
+        let round = |o: &[Observation], base: &[Attrs]| {
+            let t = Tracks {
+                obs: o,
+                nodes: &nodes,
+                stays: &stays,
+                attrs: base,
+                sensors: &sensors,
+            };
+            let pair: Vec<f64> = cands
+                .iter()
+                .map(|c| attr_llr(&base[c.from], &base[c.to], c.kind).unwrap())
+                .collect();
+            refine_round(&t, &cands, &pair, &first, 0.0).1
+        };
+        let re = round(&o, &base);
         let w = |f: usize| re.iter().find(|c| c.from == f).map(|c| c.weight).unwrap();
         assert!(
             w(1) > 1.0 + 0.1,
@@ -189,9 +216,7 @@ mod tests {
         o2[0].imo = Some("9000001".into());
         o2[3].imo = Some("9000002".into());
         let base2: Vec<Attrs> = o2.iter().map(|x| Attrs::of(x, &sensors)).collect();
-        let (_, re2) = refine_round(
-            &o2, &nodes, &stays, &base2, &cands, &first, &sensors, 0.15, 0.0,
-        );
+        let re2 = round(&o2, &base2);
         let w2 = |f: usize| re2.iter().find(|c| c.from == f).map(|c| c.weight).unwrap();
         assert_eq!(w2(1), 1.0);
         assert_eq!(w2(2), 1.0);
