@@ -68,19 +68,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         Node::Sea(_) => "sea".to_string(),
     };
     // The stage-2 candidates again (same inputs as solve, geodesic port distances).
-    let n_ports = res.ports.len();
-    let port_km: Vec<Vec<f64>> = (0..n_ports)
-        .map(|a| {
-            (0..n_ports)
-                .map(|b| {
-                    shiplink::geodesy::geodesic_m(
-                        (res.ports[a].berth_lon, res.ports[a].berth_lat),
-                        (res.ports[b].berth_lon, res.ports[b].berth_lat),
-                    ) / 1000.0
-                })
-                .collect()
-        })
-        .collect();
+    let port_km = shiplink::pipeline::port_distances(&res.ports, None, &mut Vec::new());
     let point_km = |_: (f64, f64), _: (f64, f64)| -> Option<f64> { None };
     let sea = shiplink::linking::SeaDistances {
         port_km,
@@ -213,23 +201,16 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     for k in 0..lk.nodes.len() {
         if let Some(s) = lk.links.successor[k] {
             let ok = labels[k].0.is_some() && labels[k].0 == labels[s].0;
-            if !ok && show == "RET" && lk.links.kind[k] == Some(shiplink::linking::LinkKind::Return)
-            {
+            let shown = match show.as_str() {
+                "RET" => lk.links.kind[k] == Some(shiplink::linking::LinkKind::Return),
+                "FP" => labels[k].0.is_none(),
+                _ => false,
+            };
+            if !ok && shown {
                 println!(
-                    "  RET link {} {} -> {} {} p={:.2} w={:.2}",
-                    lab(k),
-                    place(k),
-                    lab(s),
-                    place(s),
-                    lk.links.probability[k],
-                    lk.links.weight[k]
-                );
-                dump(k, s);
-            }
-            if !ok && show == "FP" && labels[k].0.is_none() {
-                println!(
-                    "  FP link {:?} {} -> {} {} p={:.2} w={:.2}",
+                    "  {show} link {:?} {} {} -> {} {} p={:.2} w={:.2}",
                     lk.links.kind[k],
+                    lab(k),
                     place(k),
                     lab(s),
                     place(s),

@@ -41,8 +41,8 @@ pub struct Results {
 }
 
 /// Sea distance between every pair of port berths, km (router where it can, else geodesic
-/// with a warning).
-fn port_distances(
+/// with a warning; without a router, geodesic).
+pub fn port_distances(
     ports: &[Port],
     router: Option<&Router>,
     warnings: &mut Vec<String>,
