@@ -132,6 +132,9 @@ pub struct LinkParams {
     /// with the attributes of the tracks found so far and solves again; stops early when the
     /// links settle). 0 keeps the pairwise solution.
     pub refine_rounds: usize,
+    /// Weigh stay links against where other vessels actually lie in the port (a smoothed
+    /// density of a first solution's stays) instead of uniformly over the zone.
+    pub berth_density: bool,
 }
 
 /// Default Platt scaling of voyage confidences (see [`LinkParams::confidence_slope`]).
@@ -156,6 +159,7 @@ impl Default for LinkParams {
             confidence_slope: CONFIDENCE_SLOPE,
             confidence_intercept: CONFIDENCE_INTERCEPT,
             refine_rounds: 10,
+            berth_density: true,
         }
     }
 }

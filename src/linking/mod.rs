@@ -21,6 +21,7 @@
 //! stays, voyages and tracks.
 
 pub mod assign;
+pub mod berths;
 pub mod cost;
 pub mod derive;
 pub mod refine;
@@ -406,6 +407,100 @@ fn stay_candidates_with(input: &LinkInput, mode: search::Mode) -> Vec<Candidate>
     let mut all: Vec<Candidate> = per_node.into_iter().flatten().collect();
     all.sort_by_key(|c| (c.from, c.to));
     all
+}
+
+/// Stage-1 candidates re-weighed with where other vessels lie ([`berths`]).
+///
+/// The first pass weighs "j is another vessel" as a detection anywhere in the zone at the
+/// port's rate of detections. But quays are reused: once a vessel leaves, the next one lies
+/// where it lay. So the position and time terms of "another vessel" become the chance that
+/// another vessel occupies j's spot: the smoothed occupancy (share of the time, per m²) of
+/// the first solution's stays there, without the stays of i and j themselves. Weights only
+/// fall (the change is capped at 0), so the candidates stay those the search found.
+fn berth_reweigh(input: &LinkInput, cands: &[Candidate], links: &Links) -> Vec<Candidate> {
+    let obs = input.obs;
+    let n = obs.len();
+    let span = span_days(obs.iter().map(|o| o.observed_at));
+    let mut port_count = vec![0usize; input.ports.len()];
+    for p in input.port_of.iter().flatten() {
+        port_count[*p] += 1;
+    }
+    // Each in-port detection's stay: median position and occupancy (share of the span,
+    // counting a day of unseen time around its sightings).
+    let mut own: Vec<Option<(f64, f64, f64)>> = vec![None; n];
+    let mut stays: Vec<(usize, f64, f64, f64)> = Vec::new();
+    for i in 0..n {
+        let Some(p) = input.port_of[i] else { continue };
+        if links.predecessor[i].is_some() {
+            continue;
+        }
+        let chain = links.chain_from(i);
+        let median = |f: &dyn Fn(&Observation) -> f64| {
+            let mut v: Vec<f64> = chain.iter().map(|&k| f(&obs[k])).collect();
+            v.sort_by(f64::total_cmp);
+            v[v.len() / 2]
+        };
+        let (lon, lat) = (median(&|o| o.lon), median(&|o| o.lat));
+        let times = chain.iter().map(|&k| obs[k].observed_at);
+        let seen_days =
+            (times.clone().max().unwrap_or(0) - times.min().unwrap_or(0)) as f64 / 86_400.0;
+        let share = (seen_days + 1.0) / span;
+        for &k in &chain {
+            own[k] = Some((lon, lat, share));
+        }
+        stays.push((p, lon, lat, share));
+    }
+    let zones: Vec<(f64, f64, f64, f64, f64)> = input
+        .ports
+        .iter()
+        .map(|p| {
+            let area = p.zone.geodesic_area_unsigned().clamp(1e5, 1e9);
+            match geo::BoundingRect::bounding_rect(&p.zone) {
+                Some(r) => (r.min().x, r.min().y, r.max().x, r.max().y, area),
+                None => (f64::NAN, f64::NAN, f64::NAN, f64::NAN, area),
+            }
+        })
+        .collect();
+    let density = berths::PortDensity::new(&stays, &zones, BERTH_POSITION_SIGMA_M);
+    // What the first pass used for "another vessel": a detection anywhere in the zone
+    // (1 / area) at the port's rate per day, against a stay's remaining time (per day).
+    let first_pass: Vec<f64> = (0..input.ports.len())
+        .map(|p| {
+            let rate = (port_count[p] as f64 / span).max(MIN_RATE_PER_DAY);
+            (STAY_MEAN_S / 86_400.0).ln() + rate.ln() - zones[p].4.ln()
+        })
+        .collect();
+    cands
+        .iter()
+        .map(|c| {
+            let b = &obs[c.to];
+            let shift = match input.port_of[c.to] {
+                Some(p) => {
+                    let mut mine: Vec<(f64, f64, f64)> = own[c.to].into_iter().collect();
+                    if let Some(a) = own[c.from] {
+                        if own[c.to] != Some(a) {
+                            mine.push(a);
+                        }
+                    }
+                    // Another vessel there means this one left first (exclusive berths).
+                    let dt_s = (b.observed_at - obs[c.from].observed_at) as f64;
+                    let left = -(-dt_s / STAY_MEAN_S).exp_m1();
+                    let other = left * density.other_density(p, b.lon, b.lat, &mine);
+                    let shift = first_pass[p] - other.ln();
+                    if shift.is_finite() {
+                        shift.min(0.0)
+                    } else {
+                        0.0
+                    }
+                }
+                None => 0.0,
+            };
+            Candidate {
+                weight: c.weight + shift,
+                ..*c
+            }
+        })
+        .collect()
 }
 
 /// One node of stage 2, with what the links compare.
@@ -850,8 +945,13 @@ pub fn link(input: &LinkInput) -> Linked {
     // Stage 1: stays.
     let cands = stay_candidates(input);
     lap("linking: stay candidates", &mut timings);
-    let stay_links = choose(n, &cands, input.config.linking.min_link_probability);
+    let mut stay_links = choose(n, &cands, input.config.linking.min_link_probability);
     lap("linking: stay assignment", &mut timings);
+    if input.config.linking.berth_density {
+        let cands = berth_reweigh(input, &cands, &stay_links);
+        stay_links = choose(n, &cands, input.config.linking.min_link_probability);
+        lap("linking: berth reuse", &mut timings);
+    }
     let mut stays = Vec::new();
     let mut stay_port = Vec::new();
     for &i in &time_order(obs) {
@@ -991,6 +1091,72 @@ mod tests {
             port_of.push(port);
         }
         (out, port_of, empty)
+    }
+
+    /// A quay berth that a new vessel takes every two days (clear scenes show it empty in
+    /// between): a sighting there a day after another counts for less than at a spot no
+    /// other vessel uses; weights never rise.
+    #[test]
+    fn reused_berths_weaken_stay_links() {
+        let config = Config::default();
+        let ports = crate::ports::builtin();
+        let najin = ports.iter().position(|p| p.port_id == "najin").unwrap_or(0);
+        let (quay, quiet) = ((130.300, 42.236), (130.306, 42.226));
+        let mut o = Vec::new();
+        for k in 0..30 {
+            let t = k * 2 * 86_400;
+            for (j, dt) in [0, 86_400].into_iter().enumerate() {
+                let mut x = obs(&format!("q{k:02}{j}"), quay.0, quay.1, t + dt);
+                x.length_m = Some(100.0);
+                o.push(x);
+            }
+        }
+        for (j, t) in [(0, 10 * 86_400), (1, 11 * 86_400)] {
+            let mut x = obs(&format!("z{j}"), quiet.0, quiet.1, t);
+            x.sensor = crate::model::Sensor::Skysat;
+            x.length_m = Some(60.0);
+            o.push(x);
+        }
+        let port_of = vec![Some(najin); o.len()];
+        // A clear scene shows the quay empty between two vessels.
+        let empty = EmptyBerth {
+            before: vec![None; o.len()],
+            after: o
+                .iter()
+                .map(|x| {
+                    let second = x.id.starts_with('q') && x.id.ends_with('1');
+                    second.then_some(x.observed_at + 43_200)
+                })
+                .collect(),
+        };
+        let point_km = |_: (f64, f64), _: (f64, f64)| -> Option<f64> { None };
+        let sea = SeaDistances {
+            port_km: vec![vec![0.0; ports.len()]; ports.len()],
+            point_km: &point_km,
+        };
+        let input = LinkInput {
+            obs: &o,
+            port_of: &port_of,
+            ports: &ports,
+            empty: &empty,
+            sea: &sea,
+            config: &config,
+        };
+        let cands = stay_candidates(&input);
+        let links = choose(o.len(), &cands, 0.0);
+        let after = berth_reweigh(&input, &cands, &links);
+        let shift = |from: usize, to: usize| {
+            let i = cands.iter().position(|c| c.from == from && c.to == to);
+            i.map(|i| after[i].weight - cands[i].weight)
+        };
+        let at_quay = shift(20, 21).expect("quay pair is a candidate");
+        let alone = shift(60, 61).expect("quiet pair is a candidate");
+        assert!(at_quay < -1.0, "quay link should weaken: {at_quay}");
+        assert!(
+            alone.abs() < 1e-9,
+            "a lone vessel's link should not change: {alone}"
+        );
+        assert!(after.iter().zip(&cands).all(|(a, c)| a.weight <= c.weight));
     }
 
     #[test]
