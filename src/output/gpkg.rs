@@ -42,32 +42,89 @@ const GEOM: &str = "geom";
 /// Writes `layers` into a new GeoPackage at `path` (which must not exist) and stores
 /// `styles` (layer name, QML) as each layer's default QGIS style.
 pub fn write_gpkg(path: &Path, layers: &[Layer], styles: &[(String, String)]) -> Result<()> {
-    let err = |e: gdal::errors::GdalError| Error::bad_file(path, format!("geopackage: {e}"));
-    // GDAL stamps gpkg_contents with the current time unless told otherwise.
-    gdal::config::set_thread_local_config_option("OGR_CURRENT_DATE", FIXED_TIME).map_err(err)?;
-    let result = write_all(path, layers, styles).map_err(err);
-    let _ = gdal::config::clear_thread_local_config_option("OGR_CURRENT_DATE");
-    result
+    let mut w = GpkgWriter::create(path)?;
+    for layer in layers {
+        w.add_layer(layer)?;
+    }
+    w.finish(styles)
 }
 
-fn write_all(
-    path: &Path,
-    layers: &[Layer],
-    styles: &[(String, String)],
-) -> gdal::errors::Result<()> {
-    let driver = DriverManager::get_driver_by_name("GPKG")?;
-    let mut ds = driver.create_vector_only(path)?;
-    let mut srs = SpatialRef::from_epsg(4326)?;
-    srs.set_axis_mapping_strategy(AxisMappingStrategy::TraditionalGisOrder);
-    {
-        let mut txn = ds.start_transaction()?;
-        for layer in layers {
-            write_layer(&mut txn, layer, &srs)?;
+/// A GeoPackage being written one layer at a time (each layer in its own transaction), so
+/// only one layer need be in memory: [`GpkgWriter::create`], [`GpkgWriter::add_layer`] per
+/// layer, then [`GpkgWriter::finish`] with the styles. Dropped unfinished, the file is left
+/// incomplete (the caller removes it).
+pub struct GpkgWriter {
+    path: std::path::PathBuf,
+    /// `None` once finished.
+    ds: Option<Dataset>,
+    srs: SpatialRef,
+    /// Names of the layers written, in order.
+    names: Vec<String>,
+}
+
+impl GpkgWriter {
+    /// Creates the GeoPackage at `path` (which must not exist).
+    pub fn create(path: &Path) -> Result<GpkgWriter> {
+        // GDAL stamps gpkg_contents with the current time unless told otherwise; the option
+        // stays set (on this thread) until the writer is finished or dropped.
+        gdal::config::set_thread_local_config_option("OGR_CURRENT_DATE", FIXED_TIME)
+            .map_err(|e| gdal_err(path, e))?;
+        let open = || -> gdal::errors::Result<(Dataset, SpatialRef)> {
+            let driver = DriverManager::get_driver_by_name("GPKG")?;
+            let ds = driver.create_vector_only(path)?;
+            let mut srs = SpatialRef::from_epsg(4326)?;
+            srs.set_axis_mapping_strategy(AxisMappingStrategy::TraditionalGisOrder);
+            Ok((ds, srs))
+        };
+        match open() {
+            Ok((ds, srs)) => Ok(GpkgWriter {
+                path: path.to_path_buf(),
+                ds: Some(ds),
+                srs,
+                names: Vec::new(),
+            }),
+            Err(e) => {
+                let _ = gdal::config::clear_thread_local_config_option("OGR_CURRENT_DATE");
+                Err(gdal_err(path, e))
+            }
         }
-        txn.commit()?;
     }
-    write_styles(&ds, layers, styles)?;
-    ds.close()
+
+    /// Writes one layer as a table.
+    pub fn add_layer(&mut self, layer: &Layer) -> Result<()> {
+        let write = |ds: &mut Dataset, srs: &SpatialRef| -> gdal::errors::Result<()> {
+            let mut txn = ds.start_transaction()?;
+            write_layer(&mut txn, layer, srs)?;
+            txn.commit()
+        };
+        let Some(ds) = self.ds.as_mut() else {
+            return Err(Error::bad_file(&self.path, "geopackage: already closed"));
+        };
+        write(ds, &self.srs).map_err(|e| gdal_err(&self.path, e))?;
+        self.names.push(layer.name.clone());
+        Ok(())
+    }
+
+    /// Stores `styles` (layer name, QML) of the layers written as their default QGIS
+    /// styles and closes the file.
+    pub fn finish(mut self, styles: &[(String, String)]) -> Result<()> {
+        let Some(ds) = self.ds.take() else {
+            return Err(Error::bad_file(&self.path, "geopackage: already closed"));
+        };
+        write_styles(&ds, &self.names, styles)
+            .and_then(|()| ds.close())
+            .map_err(|e| gdal_err(&self.path, e))
+    }
+}
+
+impl Drop for GpkgWriter {
+    fn drop(&mut self) {
+        let _ = gdal::config::clear_thread_local_config_option("OGR_CURRENT_DATE");
+    }
+}
+
+fn gdal_err(path: &Path, e: gdal::errors::GdalError) -> Error {
+    Error::bad_file(path, format!("geopackage: {e}"))
 }
 
 /// Declared columns: (name, kind).
@@ -228,7 +285,7 @@ fn sql_str(s: &str) -> String {
 /// and inserts one default style per styled layer.
 fn write_styles(
     ds: &Dataset,
-    layers: &[Layer],
+    names: &[String],
     styles: &[(String, String)],
 ) -> gdal::errors::Result<()> {
     if styles.is_empty() {
@@ -242,7 +299,7 @@ fn write_styles(
         ),
     ];
     for (name, qml) in styles {
-        if !layers.iter().any(|l| &l.name == name) {
+        if !names.contains(name) {
             continue;
         }
         sql.push(format!(

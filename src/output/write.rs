@@ -19,12 +19,12 @@
 //! ```
 
 use std::fs;
-use std::io::Write as _;
+use std::io::{BufWriter, Write as _};
 use std::path::{Path, PathBuf};
 
-use super::geojson::layer_to_geojson;
-use super::layer::Layer;
-use super::qgis::{project_qgs, qml_for, LAND_LAYER};
+use super::geojson::FeatureCollectionWriter;
+use super::layer::{Feature, Layer};
+use super::qgis::{project_qgs, qml_for, LayerSummary, LAND_LAYER};
 use crate::error::{Error, Result};
 
 /// The layer file format of an output directory.
@@ -73,7 +73,8 @@ pub fn check_output_dir(dir: &Path, overwrite: bool) -> Result<()> {
 ///
 /// `layers` become `NAME.geojson` + `NAME.qml` each (or `shiplink.gpkg` for
 /// [`OutputFormat::Gpkg`]); `files` are written verbatim (name, bytes); `land_geojson`, if
-/// given, becomes `land.geojson` + `land.qml`; `shiplink.qgs` is always written.
+/// given, becomes `land.geojson` + `land.qml`; `shiplink.qgs` is always written. To write
+/// layers too large to hold at once, use [`OutputWriter`].
 pub fn write_output(
     dir: &Path,
     overwrite: bool,
@@ -82,115 +83,241 @@ pub fn write_output(
     files: &[(String, Vec<u8>)],
     land_geojson: Option<&[u8]>,
 ) -> Result<Vec<String>> {
-    check_output_dir(dir, overwrite)?;
-    let (parent, name) = split_dir(dir)?;
-    remove_stale(&parent, &name);
-
-    let pid = std::process::id();
-    let tmp = parent.join(format!(".{name}.tmp-{pid}"));
-    if tmp.exists() {
-        fs::remove_dir_all(&tmp).map_err(|e| Error::io(&tmp, e))?;
-    }
-    fs::create_dir(&tmp).map_err(|e| Error::io(&parent, e))?;
-    let written = match fill_dir(&tmp, format, layers, files, land_geojson) {
-        Ok(w) => w,
-        Err(e) => {
-            let _ = fs::remove_dir_all(&tmp);
-            return Err(e);
-        }
-    };
-    sync_dir(&tmp)?;
-    if let Err(e) = swap_into_place(&tmp, dir, &parent, &name) {
-        let _ = fs::remove_dir_all(&tmp);
-        return Err(e);
-    }
-    Ok(written)
-}
-
-/// Writes every file into the (temp) directory `dir`.
-fn fill_dir(
-    dir: &Path,
-    format: OutputFormat,
-    layers: &[Layer],
-    files: &[(String, Vec<u8>)],
-    land_geojson: Option<&[u8]>,
-) -> Result<Vec<String>> {
-    let mut written: Vec<String> = Vec::new();
-    match format {
-        OutputFormat::Geojson => {
-            for l in layers {
-                put_file(
-                    dir,
-                    &mut written,
-                    &format!("{}.geojson", l.name),
-                    &layer_to_geojson(l),
-                )?;
-                if let Some(qml) = qml_for(&l.name) {
-                    put_file(
-                        dir,
-                        &mut written,
-                        &format!("{}.qml", l.name),
-                        qml.as_bytes(),
-                    )?;
-                }
-            }
-        }
-        OutputFormat::Gpkg => {
-            let path = dir.join(super::qgis::GPKG_FILE);
-            write_gpkg_file(&path, layers)?;
-            sync_file(&path)?;
-            written.push(super::qgis::GPKG_FILE.to_string());
-        }
-    }
-    if let Some(land) = land_geojson {
-        put_file(dir, &mut written, &format!("{LAND_LAYER}.geojson"), land)?;
-        if let Some(qml) = qml_for(LAND_LAYER) {
-            put_file(
-                dir,
-                &mut written,
-                &format!("{LAND_LAYER}.qml"),
-                qml.as_bytes(),
-            )?;
-        }
+    let mut w = OutputWriter::create(dir, overwrite, format)?;
+    for l in layers {
+        w.write_layer(l)?;
     }
     for (file, bytes) in files {
-        put_file(dir, &mut written, file, bytes)?;
+        w.write_file(file, bytes)?;
     }
-    put_file(
-        dir,
-        &mut written,
-        PROJECT_FILE,
-        project_qgs(format, layers, land_geojson.is_some()).as_bytes(),
-    )?;
-    written.sort();
-    Ok(written)
+    w.finish(land_geojson)
 }
 
-/// Writes one file (fsynced) into `dir` and records its name.
-fn put_file(dir: &Path, written: &mut Vec<String>, file: &str, bytes: &[u8]) -> Result<()> {
+/// An output directory being written, one layer at a time, into a fresh sibling temp
+/// directory that [`OutputWriter::finish`] moves into place (the atomic write of
+/// [`write_output`]). Only the layer being written is in memory: GeoJSON features stream
+/// straight to the file, and the project needs only each layer's [`LayerSummary`]. Dropped
+/// unfinished (an error on the way), it removes its temp directory and leaves `DIR` as it was.
+///
+/// ```no_run
+/// use shiplink::output::layer::{GeomKind, Layer};
+/// use shiplink::output::write::{OutputFormat, OutputWriter};
+/// let mut w = OutputWriter::create(std::path::Path::new("out"), true, OutputFormat::Geojson)?;
+/// let schema = Layer::new("stays", GeomKind::Point, vec![]);
+/// let summary = w.write_features(schema, std::iter::empty())?;
+/// assert_eq!(summary.features, 0);
+/// w.write_file("run.json", b"{}")?;
+/// let names = w.finish(None)?;
+/// assert!(names.contains(&"stays.geojson".to_string()));
+/// # Ok::<(), shiplink::Error>(())
+/// ```
+pub struct OutputWriter {
+    dir: PathBuf,
+    parent: PathBuf,
+    name: String,
+    tmp: PathBuf,
+    format: OutputFormat,
+    written: Vec<String>,
+    layers: Vec<LayerSummary>,
+    #[cfg(feature = "gdal")]
+    gpkg: Option<super::gpkg::GpkgWriter>,
+    /// Set once the temp directory has been moved into place.
+    done: bool,
+}
+
+impl OutputWriter {
+    /// Checks `dir` ([`check_output_dir`]), removes leftovers of dead runs and creates the
+    /// temp directory (and, for [`OutputFormat::Gpkg`], the GeoPackage in it).
+    pub fn create(dir: &Path, overwrite: bool, format: OutputFormat) -> Result<OutputWriter> {
+        check_output_dir(dir, overwrite)?;
+        let (parent, name) = split_dir(dir)?;
+        remove_stale(&parent, &name);
+        let tmp = parent.join(format!(".{name}.tmp-{}", std::process::id()));
+        if tmp.exists() {
+            fs::remove_dir_all(&tmp).map_err(|e| Error::io(&tmp, e))?;
+        }
+        fs::create_dir(&tmp).map_err(|e| Error::io(&parent, e))?;
+        #[cfg_attr(not(feature = "gdal"), allow(unused_mut))]
+        let mut w = OutputWriter {
+            dir: dir.to_path_buf(),
+            parent,
+            name,
+            tmp,
+            format,
+            written: Vec::new(),
+            layers: Vec::new(),
+            #[cfg(feature = "gdal")]
+            gpkg: None,
+            done: false,
+        };
+        if format == OutputFormat::Gpkg {
+            let path = w.tmp.join(super::qgis::GPKG_FILE);
+            #[cfg(feature = "gdal")]
+            {
+                w.gpkg = Some(super::gpkg::GpkgWriter::create(&path)?);
+            }
+            #[cfg(not(feature = "gdal"))]
+            {
+                return Err(Error::Usage(format!(
+                    "cannot write {}: this shiplink was built without GeoPackage support (cargo feature `gdal`)",
+                    path.display()
+                )));
+            }
+        }
+        Ok(w)
+    }
+
+    /// Writes a whole layer (`NAME.geojson` + `NAME.qml`, or a table of the GeoPackage).
+    pub fn write_layer(&mut self, layer: &Layer) -> Result<LayerSummary> {
+        match self.format {
+            OutputFormat::Geojson => self.write_geojson_layer(layer, &layer.features),
+            OutputFormat::Gpkg => {
+                self.write_gpkg_layer(layer)?;
+                let summary = LayerSummary::of(layer);
+                self.layers.push(summary.clone());
+                Ok(summary)
+            }
+        }
+    }
+
+    /// Writes a layer given as its schema (name, geometry kind, fields; its own features,
+    /// if any, come first) and its features, which are consumed one at a time: for GeoJSON
+    /// none is kept; a GeoPackage table is written from the collected layer.
+    pub fn write_features(
+        &mut self,
+        mut schema: Layer,
+        features: impl IntoIterator<Item = Feature>,
+    ) -> Result<LayerSummary> {
+        match self.format {
+            OutputFormat::Geojson => {
+                let own = std::mem::take(&mut schema.features);
+                self.write_geojson_layer(&schema, own.into_iter().chain(features))
+            }
+            OutputFormat::Gpkg => {
+                schema.features.extend(features);
+                self.write_layer(&schema)
+            }
+        }
+    }
+
+    fn write_geojson_layer<F: std::borrow::Borrow<Feature>>(
+        &mut self,
+        schema: &Layer,
+        features: impl IntoIterator<Item = F>,
+    ) -> Result<LayerSummary> {
+        let file = format!("{}.geojson", schema.name);
+        check_file_name(&file)?;
+        let path = self.tmp.join(&file);
+        let mut summary = LayerSummary::new(schema);
+        let write = |summary: &mut LayerSummary| -> std::io::Result<()> {
+            let mut out = BufWriter::with_capacity(1 << 20, fs::File::create(&path)?);
+            let mut fc = FeatureCollectionWriter::new(&mut out, &schema.name)?;
+            for f in features {
+                let f = f.borrow();
+                summary.add(f);
+                fc.feature(schema, f)?;
+            }
+            fc.finish()?;
+            out.into_inner().map_err(|e| e.into_error())?.sync_all()
+        };
+        write(&mut summary).map_err(|e| Error::io(&path, e))?;
+        self.written.push(file);
+        if let Some(qml) = qml_for(&schema.name) {
+            self.write_file(&format!("{}.qml", schema.name), qml.as_bytes())?;
+        }
+        self.layers.push(summary.clone());
+        Ok(summary)
+    }
+
+    #[cfg(feature = "gdal")]
+    fn write_gpkg_layer(&mut self, layer: &Layer) -> Result<()> {
+        match self.gpkg.as_mut() {
+            Some(g) => g.add_layer(layer),
+            None => Err(Error::Usage("the geopackage is already closed".into())),
+        }
+    }
+
+    #[cfg(not(feature = "gdal"))]
+    fn write_gpkg_layer(&mut self, _layer: &Layer) -> Result<()> {
+        // `create` refuses Gpkg without the feature: this is never reached.
+        Err(Error::Usage(
+            "this shiplink was built without GeoPackage support (cargo feature `gdal`)".into(),
+        ))
+    }
+
+    /// Writes one file verbatim (fsynced); `file` is a plain name.
+    pub fn write_file(&mut self, file: &str, bytes: &[u8]) -> Result<()> {
+        check_file_name(file)?;
+        write_synced(&self.tmp.join(file), bytes)?;
+        self.written.push(file.to_string());
+        Ok(())
+    }
+
+    /// The summaries of the layers written so far, in order.
+    pub fn layers(&self) -> &[LayerSummary] {
+        &self.layers
+    }
+
+    /// Closes the GeoPackage (with the styles of its layers), writes `land.geojson` +
+    /// `land.qml` if `land_geojson` is given and the project `shiplink.qgs`, then moves the
+    /// directory into place. Returns the file names written (sorted).
+    pub fn finish(mut self, land_geojson: Option<&[u8]>) -> Result<Vec<String>> {
+        self.close_gpkg()?;
+        if let Some(land) = land_geojson {
+            self.write_file(&format!("{LAND_LAYER}.geojson"), land)?;
+            if let Some(qml) = qml_for(LAND_LAYER) {
+                self.write_file(&format!("{LAND_LAYER}.qml"), qml.as_bytes())?;
+            }
+        }
+        let project = project_qgs(self.format, &self.layers, land_geojson.is_some());
+        self.write_file(PROJECT_FILE, project.as_bytes())?;
+        sync_dir(&self.tmp)?;
+        swap_into_place(&self.tmp, &self.dir, &self.parent, &self.name)?;
+        self.done = true;
+        let mut written = std::mem::take(&mut self.written);
+        written.sort();
+        Ok(written)
+    }
+
+    #[cfg(feature = "gdal")]
+    fn close_gpkg(&mut self) -> Result<()> {
+        let Some(g) = self.gpkg.take() else {
+            return Ok(());
+        };
+        let styles: Vec<(String, String)> = self
+            .layers
+            .iter()
+            .filter_map(|l| qml_for(&l.name).map(|q| (l.name.clone(), q)))
+            .collect();
+        g.finish(&styles)?;
+        let path = self.tmp.join(super::qgis::GPKG_FILE);
+        sync_file(&path)?;
+        self.written.push(super::qgis::GPKG_FILE.to_string());
+        Ok(())
+    }
+
+    #[cfg(not(feature = "gdal"))]
+    fn close_gpkg(&mut self) -> Result<()> {
+        Ok(())
+    }
+}
+
+impl Drop for OutputWriter {
+    fn drop(&mut self) {
+        if !self.done {
+            #[cfg(feature = "gdal")]
+            drop(self.gpkg.take());
+            let _ = fs::remove_dir_all(&self.tmp);
+        }
+    }
+}
+
+/// A plain file name: not empty, no directory part, not hidden.
+fn check_file_name(file: &str) -> Result<()> {
     if file.contains(['/', '\\']) || file.starts_with('.') || file.is_empty() {
         return Err(Error::Usage(format!("bad output file name {file:?}")));
     }
-    write_synced(&dir.join(file), bytes)?;
-    written.push(file.to_string());
     Ok(())
-}
-
-#[cfg(feature = "gdal")]
-fn write_gpkg_file(path: &Path, layers: &[Layer]) -> Result<()> {
-    let styles: Vec<(String, String)> = layers
-        .iter()
-        .filter_map(|l| qml_for(&l.name).map(|q| (l.name.clone(), q)))
-        .collect();
-    super::gpkg::write_gpkg(path, layers, &styles)
-}
-
-#[cfg(not(feature = "gdal"))]
-fn write_gpkg_file(path: &Path, _layers: &[Layer]) -> Result<()> {
-    Err(Error::Usage(format!(
-        "cannot write {}: this shiplink was built without GeoPackage support (cargo feature `gdal`)",
-        path.display()
-    )))
 }
 
 /// Moves the finished `tmp` to `dir`, replacing what was there.
@@ -271,6 +398,7 @@ fn write_synced(path: &Path, bytes: &[u8]) -> Result<()> {
     f.sync_all().map_err(|e| Error::io(path, e))
 }
 
+#[cfg(feature = "gdal")]
 fn sync_file(path: &Path) -> Result<()> {
     fs::File::open(path)
         .and_then(|f| f.sync_all())
