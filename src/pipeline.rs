@@ -20,7 +20,7 @@ use crate::model::{Observation, Port, Rejected, RouteMethod, Scene, Time};
 use crate::output::build;
 use crate::output::layer::Layer;
 use crate::output::qgis::LayerSummary;
-use crate::output::write::OutputWriter;
+use crate::output::write::{LayerStream, OutputWriter};
 use crate::routing::Router;
 
 /// Everything `solve` found.
@@ -258,28 +258,38 @@ pub fn layers(r: &Results) -> Vec<Layer> {
 fn write_layers(out: &mut OutputWriter, r: &Results, scene_rejected: &[Rejected]) -> Result<()> {
     let d = &r.derived;
     let obs = &r.observations;
-    out.write_features(
-        build::voyages_schema(),
-        build::voyage_features(&d.voyages, &d.stays, obs),
-    )?;
-    out.write_features(
-        build::stays_schema(),
-        build::stay_features(&d.stays, &r.vessel_of_stay, obs),
-    )?;
-    out.write_features(
-        build::tracks_schema(),
-        build::track_features(&d.tracks, &d.stays, obs),
-    )?;
-    out.write_features(
-        build::unmatched_schema(),
-        build::unmatched_features(obs, &d.unmatched, &r.port_of, &r.ports),
-    )?;
-    let n = r.rejected.len() + scene_rejected.len();
-    out.write_features(
-        build::rejected_schema(),
-        build::numbered_rejected_features(merge_sorted(&r.rejected, scene_rejected), n),
-    )?;
-    Ok(())
+    let n_rejected = r.rejected.len() + scene_rejected.len();
+    let layers: Vec<LayerStream> = vec![
+        (
+            build::voyages_schema(),
+            Box::new(build::voyage_features(&d.voyages, &d.stays, obs)),
+        ),
+        (
+            build::stays_schema(),
+            Box::new(build::stay_features(&d.stays, &r.vessel_of_stay, obs)),
+        ),
+        (
+            build::tracks_schema(),
+            Box::new(build::track_features(&d.tracks, &d.stays, obs)),
+        ),
+        (
+            build::unmatched_schema(),
+            Box::new(build::unmatched_features(
+                obs,
+                &d.unmatched,
+                &r.port_of,
+                &r.ports,
+            )),
+        ),
+        (
+            build::rejected_schema(),
+            Box::new(build::numbered_rejected_features(
+                merge_sorted(&r.rejected, scene_rejected),
+                n_rejected,
+            )),
+        ),
+    ];
+    out.write_layers(layers)
 }
 
 /// The order of the rejected layer: source file, then feature index.

@@ -7,7 +7,7 @@
 //! features, sorted; the raw JSON text). QGIS styles go into the `layer_styles` table with the
 //! schema QGIS 3.22 itself creates, one default style (`useAsDefault = 1`) per layer, so QGIS
 //! applies them on load. Timestamps inside the file are fixed ([`FIXED_TIME`]) so the same
-//! layers give the same bytes.
+//! layers give the same bytes. Layers may come from a lazy iterator, one in memory at a time.
 //!
 //! ```no_run
 //! # use shiplink::output::layer::{GeomKind, Layer};
@@ -17,6 +17,7 @@
 //! # Ok::<(), shiplink::Error>(())
 //! ```
 
+use std::borrow::Borrow;
 use std::collections::BTreeSet;
 use std::path::Path;
 
@@ -40,91 +41,44 @@ const FID: &str = "fid";
 const GEOM: &str = "geom";
 
 /// Writes `layers` into a new GeoPackage at `path` (which must not exist) and stores
-/// `styles` (layer name, QML) as each layer's default QGIS style.
-pub fn write_gpkg(path: &Path, layers: &[Layer], styles: &[(String, String)]) -> Result<()> {
-    let mut w = GpkgWriter::create(path)?;
-    for layer in layers {
-        w.add_layer(layer)?;
-    }
-    w.finish(styles)
+/// `styles` (layer name, QML) as each written layer's default QGIS style.
+///
+/// `layers` may be a lazy iterator: each layer is written, then dropped before the next is
+/// taken, so only one need be in memory (all go into one transaction).
+pub fn write_gpkg<L: Borrow<Layer>>(
+    path: &Path,
+    layers: impl IntoIterator<Item = L>,
+    styles: &[(String, String)],
+) -> Result<()> {
+    let err = |e: gdal::errors::GdalError| Error::bad_file(path, format!("geopackage: {e}"));
+    // GDAL stamps gpkg_contents with the current time unless told otherwise.
+    gdal::config::set_thread_local_config_option("OGR_CURRENT_DATE", FIXED_TIME).map_err(err)?;
+    let result = write_all(path, layers, styles).map_err(err);
+    let _ = gdal::config::clear_thread_local_config_option("OGR_CURRENT_DATE");
+    result
 }
 
-/// A GeoPackage being written one layer at a time (each layer in its own transaction), so
-/// only one layer need be in memory: [`GpkgWriter::create`], [`GpkgWriter::add_layer`] per
-/// layer, then [`GpkgWriter::finish`] with the styles. Dropped unfinished, the file is left
-/// incomplete (the caller removes it).
-pub struct GpkgWriter {
-    path: std::path::PathBuf,
-    /// `None` once finished.
-    ds: Option<Dataset>,
-    srs: SpatialRef,
-    /// Names of the layers written, in order.
-    names: Vec<String>,
-}
-
-impl GpkgWriter {
-    /// Creates the GeoPackage at `path` (which must not exist).
-    pub fn create(path: &Path) -> Result<GpkgWriter> {
-        // GDAL stamps gpkg_contents with the current time unless told otherwise; the option
-        // stays set (on this thread) until the writer is finished or dropped.
-        gdal::config::set_thread_local_config_option("OGR_CURRENT_DATE", FIXED_TIME)
-            .map_err(|e| gdal_err(path, e))?;
-        let open = || -> gdal::errors::Result<(Dataset, SpatialRef)> {
-            let driver = DriverManager::get_driver_by_name("GPKG")?;
-            let ds = driver.create_vector_only(path)?;
-            let mut srs = SpatialRef::from_epsg(4326)?;
-            srs.set_axis_mapping_strategy(AxisMappingStrategy::TraditionalGisOrder);
-            Ok((ds, srs))
-        };
-        match open() {
-            Ok((ds, srs)) => Ok(GpkgWriter {
-                path: path.to_path_buf(),
-                ds: Some(ds),
-                srs,
-                names: Vec::new(),
-            }),
-            Err(e) => {
-                let _ = gdal::config::clear_thread_local_config_option("OGR_CURRENT_DATE");
-                Err(gdal_err(path, e))
-            }
+fn write_all<L: Borrow<Layer>>(
+    path: &Path,
+    layers: impl IntoIterator<Item = L>,
+    styles: &[(String, String)],
+) -> gdal::errors::Result<()> {
+    let driver = DriverManager::get_driver_by_name("GPKG")?;
+    let mut ds = driver.create_vector_only(path)?;
+    let mut srs = SpatialRef::from_epsg(4326)?;
+    srs.set_axis_mapping_strategy(AxisMappingStrategy::TraditionalGisOrder);
+    let mut names = Vec::new();
+    {
+        let mut txn = ds.start_transaction()?;
+        for layer in layers {
+            let layer = layer.borrow();
+            write_layer(&mut txn, layer, &srs)?;
+            names.push(layer.name.clone());
         }
+        txn.commit()?;
     }
-
-    /// Writes one layer as a table.
-    pub fn add_layer(&mut self, layer: &Layer) -> Result<()> {
-        let write = |ds: &mut Dataset, srs: &SpatialRef| -> gdal::errors::Result<()> {
-            let mut txn = ds.start_transaction()?;
-            write_layer(&mut txn, layer, srs)?;
-            txn.commit()
-        };
-        let Some(ds) = self.ds.as_mut() else {
-            return Err(Error::bad_file(&self.path, "geopackage: already closed"));
-        };
-        write(ds, &self.srs).map_err(|e| gdal_err(&self.path, e))?;
-        self.names.push(layer.name.clone());
-        Ok(())
-    }
-
-    /// Stores `styles` (layer name, QML) of the layers written as their default QGIS
-    /// styles and closes the file.
-    pub fn finish(mut self, styles: &[(String, String)]) -> Result<()> {
-        let Some(ds) = self.ds.take() else {
-            return Err(Error::bad_file(&self.path, "geopackage: already closed"));
-        };
-        write_styles(&ds, &self.names, styles)
-            .and_then(|()| ds.close())
-            .map_err(|e| gdal_err(&self.path, e))
-    }
-}
-
-impl Drop for GpkgWriter {
-    fn drop(&mut self) {
-        let _ = gdal::config::clear_thread_local_config_option("OGR_CURRENT_DATE");
-    }
-}
-
-fn gdal_err(path: &Path, e: gdal::errors::GdalError) -> Error {
-    Error::bad_file(path, format!("geopackage: {e}"))
+    write_styles(&ds, &names, styles)?;
+    ds.close()
 }
 
 /// Declared columns: (name, kind).
@@ -282,13 +236,18 @@ fn sql_str(s: &str) -> String {
 }
 
 /// Creates QGIS's `layer_styles` table (registered as an attributes table, as QGIS does)
-/// and inserts one default style per styled layer.
+/// and inserts one default style per styled layer, in the order of `names` (the layers
+/// written); without any, no table.
 fn write_styles(
     ds: &Dataset,
     names: &[String],
     styles: &[(String, String)],
 ) -> gdal::errors::Result<()> {
-    if styles.is_empty() {
+    let styled: Vec<(&String, &String)> = names
+        .iter()
+        .filter_map(|n| styles.iter().find(|(s, _)| s == n).map(|(_, q)| (n, q)))
+        .collect();
+    if styled.is_empty() {
         return Ok(());
     }
     let mut sql = vec![
@@ -298,10 +257,7 @@ fn write_styles(
             sql_str(FIXED_TIME)
         ),
     ];
-    for (name, qml) in styles {
-        if !names.contains(name) {
-            continue;
-        }
+    for (name, qml) in styled {
         sql.push(format!(
             "INSERT INTO layer_styles (f_table_catalog, f_table_schema, f_table_name, f_geometry_column, styleName, styleQML, styleSLD, useAsDefault, description, owner, ui, update_time) VALUES ('', '', {}, {}, {}, {}, '', 1, {}, '', NULL, {})",
             sql_str(name),

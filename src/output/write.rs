@@ -18,6 +18,7 @@
 //! # Ok::<(), shiplink::Error>(())
 //! ```
 
+use std::borrow::Borrow;
 use std::fs;
 use std::io::{BufWriter, Write as _};
 use std::path::{Path, PathBuf};
@@ -84,28 +85,32 @@ pub fn write_output(
     land_geojson: Option<&[u8]>,
 ) -> Result<Vec<String>> {
     let mut w = OutputWriter::create(dir, overwrite, format)?;
-    for l in layers {
-        w.write_layer(l)?;
-    }
+    w.write_whole_layers(layers)?;
     for (file, bytes) in files {
         w.write_file(file, bytes)?;
     }
     w.finish(land_geojson)
 }
 
-/// An output directory being written, one layer at a time, into a fresh sibling temp
-/// directory that [`OutputWriter::finish`] moves into place (the atomic write of
-/// [`write_output`]). Only the layer being written is in memory: GeoJSON features stream
-/// straight to the file, and the project needs only each layer's [`LayerSummary`]. Dropped
-/// unfinished (an error on the way), it removes its temp directory and leaves `DIR` as it was.
+/// A layer to write: its schema (name, geometry kind and fields; its `features` come
+/// first, usually none) and its features, produced one at a time.
+pub type LayerStream<'a> = (Layer, Box<dyn Iterator<Item = Feature> + 'a>);
+
+/// An output directory being written into a fresh sibling temp directory that
+/// [`OutputWriter::finish`] moves into place (the atomic write of [`write_output`]).
+/// Layers are written one at a time ([`OutputWriter::write_layers`]): GeoJSON features
+/// stream straight to the file and a GeoPackage table is written from one layer at a time,
+/// so only one layer (for GeoJSON, one feature) is in memory; the project needs only each
+/// layer's [`LayerSummary`]. Dropped unfinished (an error on the way), it removes its temp
+/// directory and leaves `DIR` as it was.
 ///
 /// ```no_run
 /// use shiplink::output::layer::{GeomKind, Layer};
-/// use shiplink::output::write::{OutputFormat, OutputWriter};
+/// use shiplink::output::write::{LayerStream, OutputFormat, OutputWriter};
 /// let mut w = OutputWriter::create(std::path::Path::new("out"), true, OutputFormat::Geojson)?;
-/// let schema = Layer::new("stays", GeomKind::Point, vec![]);
-/// let summary = w.write_features(schema, std::iter::empty())?;
-/// assert_eq!(summary.features, 0);
+/// let stays: LayerStream = (Layer::new("stays", GeomKind::Point, vec![]), Box::new(std::iter::empty()));
+/// w.write_layers(vec![stays])?;
+/// assert_eq!(w.layers()[0].features, 0);
 /// w.write_file("run.json", b"{}")?;
 /// let names = w.finish(None)?;
 /// assert!(names.contains(&"stays.geojson".to_string()));
@@ -119,15 +124,13 @@ pub struct OutputWriter {
     format: OutputFormat,
     written: Vec<String>,
     layers: Vec<LayerSummary>,
-    #[cfg(feature = "gdal")]
-    gpkg: Option<super::gpkg::GpkgWriter>,
     /// Set once the temp directory has been moved into place.
     done: bool,
 }
 
 impl OutputWriter {
     /// Checks `dir` ([`check_output_dir`]), removes leftovers of dead runs and creates the
-    /// temp directory (and, for [`OutputFormat::Gpkg`], the GeoPackage in it).
+    /// temp directory.
     pub fn create(dir: &Path, overwrite: bool, format: OutputFormat) -> Result<OutputWriter> {
         check_output_dir(dir, overwrite)?;
         let (parent, name) = split_dir(dir)?;
@@ -137,8 +140,7 @@ impl OutputWriter {
             fs::remove_dir_all(&tmp).map_err(|e| Error::io(&tmp, e))?;
         }
         fs::create_dir(&tmp).map_err(|e| Error::io(&parent, e))?;
-        #[cfg_attr(not(feature = "gdal"), allow(unused_mut))]
-        let mut w = OutputWriter {
+        Ok(OutputWriter {
             dir: dir.to_path_buf(),
             parent,
             name,
@@ -146,65 +148,61 @@ impl OutputWriter {
             format,
             written: Vec::new(),
             layers: Vec::new(),
-            #[cfg(feature = "gdal")]
-            gpkg: None,
             done: false,
-        };
-        if format == OutputFormat::Gpkg {
-            let path = w.tmp.join(super::qgis::GPKG_FILE);
-            #[cfg(feature = "gdal")]
-            {
-                w.gpkg = Some(super::gpkg::GpkgWriter::create(&path)?);
-            }
-            #[cfg(not(feature = "gdal"))]
-            {
-                return Err(Error::Usage(format!(
-                    "cannot write {}: this shiplink was built without GeoPackage support (cargo feature `gdal`)",
-                    path.display()
-                )));
-            }
-        }
-        Ok(w)
+        })
     }
 
-    /// Writes a whole layer (`NAME.geojson` + `NAME.qml`, or a table of the GeoPackage).
-    pub fn write_layer(&mut self, layer: &Layer) -> Result<LayerSummary> {
-        match self.format {
-            OutputFormat::Geojson => self.write_geojson_layer(layer, &layer.features),
-            OutputFormat::Gpkg => {
-                self.write_gpkg_layer(layer)?;
-                let summary = LayerSummary::of(layer);
-                self.layers.push(summary.clone());
-                Ok(summary)
-            }
-        }
-    }
-
-    /// Writes a layer given as its schema (name, geometry kind, fields; its own features,
-    /// if any, come first) and its features, which are consumed one at a time: for GeoJSON
-    /// none is kept; a GeoPackage table is written from the collected layer.
-    pub fn write_features(
+    /// Writes the layers in order, each built while it is written and dropped before the
+    /// next: `NAME.geojson` + `NAME.qml` each, or all in `shiplink.gpkg` (so for
+    /// [`OutputFormat::Gpkg`] call this once).
+    pub fn write_layers<'a>(
         &mut self,
-        mut schema: Layer,
-        features: impl IntoIterator<Item = Feature>,
-    ) -> Result<LayerSummary> {
+        layers: impl IntoIterator<Item = LayerStream<'a>>,
+    ) -> Result<()> {
         match self.format {
             OutputFormat::Geojson => {
-                let own = std::mem::take(&mut schema.features);
-                self.write_geojson_layer(&schema, own.into_iter().chain(features))
+                for (mut schema, features) in layers {
+                    let own = std::mem::take(&mut schema.features);
+                    self.write_geojson_layer(&schema, own.into_iter().chain(features))?;
+                }
+                Ok(())
             }
             OutputFormat::Gpkg => {
-                schema.features.extend(features);
-                self.write_layer(&schema)
+                let mut summaries = Vec::new();
+                let whole = layers.into_iter().map(|(mut schema, features)| {
+                    schema.features.extend(features);
+                    summaries.push(LayerSummary::of(&schema));
+                    schema
+                });
+                self.write_gpkg(whole)?;
+                self.layers.append(&mut summaries);
+                Ok(())
             }
         }
     }
 
-    fn write_geojson_layer<F: std::borrow::Borrow<Feature>>(
+    /// [`OutputWriter::write_layers`] for layers already built.
+    pub fn write_whole_layers(&mut self, layers: &[Layer]) -> Result<()> {
+        match self.format {
+            OutputFormat::Geojson => {
+                for l in layers {
+                    self.write_geojson_layer(l, &l.features)?;
+                }
+                Ok(())
+            }
+            OutputFormat::Gpkg => {
+                self.write_gpkg(layers)?;
+                self.layers.extend(layers.iter().map(LayerSummary::of));
+                Ok(())
+            }
+        }
+    }
+
+    fn write_geojson_layer<F: Borrow<Feature>>(
         &mut self,
         schema: &Layer,
         features: impl IntoIterator<Item = F>,
-    ) -> Result<LayerSummary> {
+    ) -> Result<()> {
         let file = format!("{}.geojson", schema.name);
         check_file_name(&file)?;
         let path = self.tmp.join(&file);
@@ -222,27 +220,20 @@ impl OutputWriter {
         };
         write(&mut summary).map_err(|e| Error::io(&path, e))?;
         self.written.push(file);
+        self.layers.push(summary);
         if let Some(qml) = qml_for(&schema.name) {
             self.write_file(&format!("{}.qml", schema.name), qml.as_bytes())?;
         }
-        self.layers.push(summary.clone());
-        Ok(summary)
+        Ok(())
     }
 
-    #[cfg(feature = "gdal")]
-    fn write_gpkg_layer(&mut self, layer: &Layer) -> Result<()> {
-        match self.gpkg.as_mut() {
-            Some(g) => g.add_layer(layer),
-            None => Err(Error::Usage("the geopackage is already closed".into())),
-        }
-    }
-
-    #[cfg(not(feature = "gdal"))]
-    fn write_gpkg_layer(&mut self, _layer: &Layer) -> Result<()> {
-        // `create` refuses Gpkg without the feature: this is never reached.
-        Err(Error::Usage(
-            "this shiplink was built without GeoPackage support (cargo feature `gdal`)".into(),
-        ))
+    /// Writes `shiplink.gpkg` (fsynced) from the layers, taken one at a time.
+    fn write_gpkg<L: Borrow<Layer>>(&mut self, layers: impl IntoIterator<Item = L>) -> Result<()> {
+        let path = self.tmp.join(super::qgis::GPKG_FILE);
+        write_gpkg_file(&path, layers)?;
+        sync_file(&path)?;
+        self.written.push(super::qgis::GPKG_FILE.to_string());
+        Ok(())
     }
 
     /// Writes one file verbatim (fsynced); `file` is a plain name.
@@ -258,11 +249,16 @@ impl OutputWriter {
         &self.layers
     }
 
-    /// Closes the GeoPackage (with the styles of its layers), writes `land.geojson` +
-    /// `land.qml` if `land_geojson` is given and the project `shiplink.qgs`, then moves the
-    /// directory into place. Returns the file names written (sorted).
+    /// Writes `land.geojson` + `land.qml` if `land_geojson` is given and the project
+    /// `shiplink.qgs`, then moves the directory into place. Returns the file names written
+    /// (sorted).
     pub fn finish(mut self, land_geojson: Option<&[u8]>) -> Result<Vec<String>> {
-        self.close_gpkg()?;
+        if self.format == OutputFormat::Gpkg
+            && !self.written.iter().any(|f| f == super::qgis::GPKG_FILE)
+        {
+            // No layers: still an (empty) GeoPackage for the project to point at.
+            self.write_gpkg(std::iter::empty::<Layer>())?;
+        }
         if let Some(land) = land_geojson {
             self.write_file(&format!("{LAND_LAYER}.geojson"), land)?;
             if let Some(qml) = qml_for(LAND_LAYER) {
@@ -278,38 +274,39 @@ impl OutputWriter {
         written.sort();
         Ok(written)
     }
-
-    #[cfg(feature = "gdal")]
-    fn close_gpkg(&mut self) -> Result<()> {
-        let Some(g) = self.gpkg.take() else {
-            return Ok(());
-        };
-        let styles: Vec<(String, String)> = self
-            .layers
-            .iter()
-            .filter_map(|l| qml_for(&l.name).map(|q| (l.name.clone(), q)))
-            .collect();
-        g.finish(&styles)?;
-        let path = self.tmp.join(super::qgis::GPKG_FILE);
-        sync_file(&path)?;
-        self.written.push(super::qgis::GPKG_FILE.to_string());
-        Ok(())
-    }
-
-    #[cfg(not(feature = "gdal"))]
-    fn close_gpkg(&mut self) -> Result<()> {
-        Ok(())
-    }
 }
 
 impl Drop for OutputWriter {
     fn drop(&mut self) {
         if !self.done {
-            #[cfg(feature = "gdal")]
-            drop(self.gpkg.take());
             let _ = fs::remove_dir_all(&self.tmp);
         }
     }
+}
+
+#[cfg(feature = "gdal")]
+fn write_gpkg_file<L: Borrow<Layer>>(
+    path: &Path,
+    layers: impl IntoIterator<Item = L>,
+) -> Result<()> {
+    // The styles of every layer we style; the GeoPackage stores those of its layers.
+    let styles: Vec<(String, String)> = super::build::LAYER_NAMES
+        .iter()
+        .chain(&[LAND_LAYER])
+        .filter_map(|n| qml_for(n).map(|q| (n.to_string(), q)))
+        .collect();
+    super::gpkg::write_gpkg(path, layers, &styles)
+}
+
+#[cfg(not(feature = "gdal"))]
+fn write_gpkg_file<L: Borrow<Layer>>(
+    path: &Path,
+    _layers: impl IntoIterator<Item = L>,
+) -> Result<()> {
+    Err(Error::Usage(format!(
+        "cannot write {}: this shiplink was built without GeoPackage support (cargo feature `gdal`)",
+        path.display()
+    )))
 }
 
 /// A plain file name: not empty, no directory part, not hidden.
@@ -398,7 +395,6 @@ fn write_synced(path: &Path, bytes: &[u8]) -> Result<()> {
     f.sync_all().map_err(|e| Error::io(path, e))
 }
 
-#[cfg(feature = "gdal")]
 fn sync_file(path: &Path) -> Result<()> {
     fs::File::open(path)
         .and_then(|f| f.sync_all())
