@@ -399,6 +399,43 @@ mod tests {
         assert_eq!(l.len(), 5);
         assert!(l.iter().all(|l| l.features.is_empty()));
     }
+
+    fn rejected(file: &str, index: Option<usize>, reason: &str) -> Rejected {
+        Rejected {
+            source_file: file.into(),
+            feature_index: index,
+            id: None,
+            reason: reason.into(),
+            original: None,
+            geometry: None,
+        }
+    }
+
+    #[test]
+    fn merged_rejects_are_in_the_order_of_a_stable_sort() {
+        let merged = |a: &[Rejected], b: &[Rejected]| -> Vec<String> {
+            merge_sorted(a, b).map(|r| r.reason.clone()).collect()
+        };
+        assert!(merged(&[], &[]).is_empty());
+        let a = vec![
+            rejected("a.geojson", None, "a0"),
+            rejected("a.geojson", Some(1), "a1"),
+            rejected("c.geojson", Some(0), "a2"),
+            rejected("c.geojson", Some(0), "a3"),
+        ];
+        let b = vec![
+            rejected("b.geojson", Some(0), "b0"),
+            rejected("c.geojson", Some(0), "b1"),
+            rejected("d.geojson", Some(2), "b2"),
+        ];
+        let mut sorted: Vec<Rejected> = a.iter().chain(&b).cloned().collect();
+        sorted.sort_by(rejected_order);
+        let expected: Vec<String> = sorted.iter().map(|r| r.reason.clone()).collect();
+        assert_eq!(expected, ["a0", "a1", "b0", "a2", "a3", "b1", "b2"]);
+        assert_eq!(merged(&a, &b), expected);
+        assert_eq!(merged(&a, &[]), ["a0", "a1", "a2", "a3"]);
+        assert_eq!(merged(&[], &b), ["b0", "b1", "b2"]);
+    }
 }
 
 /// One input file in run.json.

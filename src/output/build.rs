@@ -473,6 +473,28 @@ mod tests {
     use crate::index::tests::obs;
 
     #[test]
+    fn unmatched_features_come_sorted_by_id_whatever_the_index_order() {
+        let o = vec![
+            obs("c", 130.3, 42.236, 0),
+            obs("a", 130.3, 42.236, 10),
+            obs("b", 131.0, 42.5, 20),
+        ];
+        let ports = crate::ports::builtin();
+        let l = unmatched_layer(&o, &[0, 2, 1], &[Some(0), None, None], &ports);
+        let ids: Vec<&str> = l.features.iter().map(|f| f.id.as_str()).collect();
+        assert_eq!(ids, ["a", "b", "c"]);
+        // `port` is the last field and filled from port_of.
+        assert_eq!(l.fields.last().map(|f| f.name.as_str()), Some("port"));
+        assert_eq!(
+            l.features[2].values.last(),
+            Some(&Value::Str(ports[0].port_id.clone()))
+        );
+        assert!(unmatched_layer(&o, &[], &[None; 3], &ports)
+            .features
+            .is_empty());
+    }
+
+    #[test]
     fn extras_never_clash_with_declared_fields() {
         let mut o = obs("a", 130.3, 42.236, 0);
         o.extra = vec![

@@ -6,7 +6,8 @@
 //! the shortest form that round-trips. Times are RFC 3339 UTC with `Z`
 //! ([`crate::model::fmt_time`]); string arrays are JSON arrays; raw JSON is written as is.
 //! A non-finite number becomes `null`; a geometry with a non-finite coordinate becomes
-//! `null` (RFC 7946 has no NaN).
+//! `null` (RFC 7946 has no NaN). [`FeatureCollectionWriter`] writes the same bytes one
+//! feature at a time into any `io::Write` (the output writer streams layers this way).
 //!
 //! ```
 //! use shiplink::output::layer::{Feature, Field, FieldKind, GeomKind, Layer, Value};

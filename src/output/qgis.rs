@@ -866,6 +866,31 @@ mod tests {
     }
 
     #[test]
+    fn summaries_give_the_extent_without_rejected_and_the_time_span_of_all() {
+        let point = |id: &str, lon: f64, t: Option<Time>| Feature {
+            id: id.into(),
+            geometry: Some(geo::Geometry::Point(geo::Point::new(lon, 42.0))),
+            values: t.map(Value::Time).into_iter().collect(),
+            extra: vec![],
+        };
+        let mut stays = Layer::new("stays", GeomKind::Point, vec![]);
+        stays.features.push(point("a", 130.0, Some(100)));
+        stays.features.push(point("b", f64::NAN, Some(50)));
+        stays.features.push(point("c", 131.0, None));
+        let mut rejected = Layer::new("rejected", GeomKind::Any, vec![]);
+        rejected.features.push(point("r", 10.0, Some(900)));
+        let s = LayerSummary::of(&stays);
+        assert_eq!(s.features, 3);
+        assert_eq!(s.bbox_deg, Some([130.0, 42.0, 131.0, 42.0]));
+        assert_eq!(s.time_span, Some((50, 100)));
+        let both = [s, LayerSummary::of(&rejected)];
+        let e = data_extent_deg(&both);
+        assert!(e[0] > 129.0 && e[0] < 130.0, "rejected ignored: {e:?}");
+        assert_eq!(data_time_span(&both), Some((50, 900)));
+        assert_eq!(data_time_span(&[]), None);
+    }
+
+    #[test]
     fn extent_defaults_and_pads() {
         assert_eq!(data_extent_deg(&[]), DEFAULT_EXTENT_DEG);
         let mut l = Layer::new("stays", GeomKind::Point, vec![]);

@@ -11,6 +11,9 @@
 //! (+ `land.qml`), the caller's extra files (summary.csv, summary.json, run.json) and the QGIS
 //! project `shiplink.qgs`.
 //!
+//! Layers can be streamed ([`OutputWriter`]): each is built while it is written and dropped
+//! before the next, so a run's output never holds more than one layer (GeoJSON: one feature).
+//!
 //! ```no_run
 //! use shiplink::output::write::{write_output, OutputFormat};
 //! let names = write_output(std::path::Path::new("out"), false, OutputFormat::Geojson, &[], &[], None)?;
@@ -438,6 +441,79 @@ mod tests {
             .collect();
         v.sort();
         v
+    }
+
+    /// Every file of two output directories, (name, bytes), sorted.
+    fn contents(dir: &Path) -> Vec<(String, Vec<u8>)> {
+        siblings(dir)
+            .into_iter()
+            .map(|n| {
+                let bytes = fs::read(dir.join(&n)).expect("read");
+                (n, bytes)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn streamed_layers_write_the_same_bytes_as_whole_layers() {
+        let root = tempfile::tempdir().expect("tempdir");
+        let mut second = layer();
+        second.name = "tracks".into();
+        second.features[0].id = "s2".into();
+        second.features[0].values = vec![Value::Time(1_709_251_200)];
+        let empty = Layer::new("voyages", GeomKind::LineString, vec![]);
+        let layers = vec![layer(), second, empty];
+        let files = vec![("run.json".to_string(), b"{}".to_vec())];
+
+        let whole = root.path().join("whole");
+        write_output(
+            &whole,
+            false,
+            OutputFormat::Geojson,
+            &layers,
+            &files,
+            Some(b"{}"),
+        )
+        .expect("whole");
+
+        let streamed = root.path().join("streamed");
+        let mut w = OutputWriter::create(&streamed, false, OutputFormat::Geojson).expect("create");
+        let streams: Vec<LayerStream> = layers
+            .iter()
+            .map(|l| {
+                let schema = Layer::new(&l.name, l.geom_kind, l.fields.clone());
+                let features: Box<dyn Iterator<Item = Feature>> =
+                    Box::new(l.features.clone().into_iter());
+                (schema, features)
+            })
+            .collect();
+        w.write_layers(streams).expect("layers");
+        assert_eq!(
+            w.layers().iter().map(|l| l.features).collect::<Vec<_>>(),
+            [1, 1, 0]
+        );
+        w.write_file("run.json", b"{}").expect("file");
+        w.finish(Some(b"{}")).expect("finish");
+
+        let (a, b) = (contents(&whole), contents(&streamed));
+        // 3 layers and their styles, land and its style, run.json, the project.
+        assert_eq!(a.len(), 10);
+        assert_eq!(a, b);
+    }
+
+    #[test]
+    fn a_failed_streamed_write_leaves_nothing() {
+        let root = tempfile::tempdir().expect("tempdir");
+        let out = root.path().join("out");
+        let mut w = OutputWriter::create(&out, false, OutputFormat::Geojson).expect("create");
+        w.write_layers(vec![(
+            layer(),
+            Box::new(std::iter::empty()) as Box<dyn Iterator<Item = Feature>>,
+        )])
+        .expect("layer");
+        assert!(w.write_file("../evil", b"x").is_err());
+        drop(w);
+        assert!(siblings(root.path()).is_empty());
     }
 
     #[test]
