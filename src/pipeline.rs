@@ -19,6 +19,8 @@ use crate::linking::{link, LinkInput, Linked, SeaDistances};
 use crate::model::{Observation, Port, Rejected, RouteMethod, Scene, Time};
 use crate::output::build;
 use crate::output::layer::Layer;
+use crate::output::qgis::LayerSummary;
+use crate::output::write::{LayerStream, OutputWriter};
 use crate::routing::Router;
 
 /// Everything `solve` found.
@@ -250,6 +252,77 @@ pub fn layers(r: &Results) -> Vec<Layer> {
     ]
 }
 
+/// Writes the five layers in [`build::LAYER_NAMES`] order, each built feature by feature
+/// while it is written; the rejected layer holds `r.rejected` and `scene_rejected` (each
+/// sorted by [`rejected_order`]) merged in that order.
+fn write_layers(out: &mut OutputWriter, r: &Results, scene_rejected: &[Rejected]) -> Result<()> {
+    let d = &r.derived;
+    let obs = &r.observations;
+    let n_rejected = r.rejected.len() + scene_rejected.len();
+    let layers: Vec<LayerStream> = vec![
+        (
+            build::voyages_schema(),
+            Box::new(build::voyage_features(&d.voyages, &d.stays, obs)),
+        ),
+        (
+            build::stays_schema(),
+            Box::new(build::stay_features(&d.stays, &r.vessel_of_stay, obs)),
+        ),
+        (
+            build::tracks_schema(),
+            Box::new(build::track_features(&d.tracks, &d.stays, obs)),
+        ),
+        (
+            build::unmatched_schema(),
+            Box::new(build::unmatched_features(
+                obs,
+                &d.unmatched,
+                &r.port_of,
+                &r.ports,
+            )),
+        ),
+        (
+            build::rejected_schema(),
+            Box::new(build::numbered_rejected_features(
+                merge_sorted(&r.rejected, scene_rejected),
+                n_rejected,
+            )),
+        ),
+    ];
+    out.write_layers(layers)
+}
+
+/// The order of the rejected layer: source file, then feature index.
+fn rejected_order(a: &Rejected, b: &Rejected) -> std::cmp::Ordering {
+    (&a.source_file, a.feature_index).cmp(&(&b.source_file, b.feature_index))
+}
+
+/// Two slices each sorted by [`rejected_order`] as one sorted sequence, `a` first among
+/// equals (what a stable sort of `a` then `b` gives), without copying.
+fn merge_sorted<'a>(a: &'a [Rejected], b: &'a [Rejected]) -> impl Iterator<Item = &'a Rejected> {
+    let (mut a, mut b) = (a.iter().peekable(), b.iter().peekable());
+    std::iter::from_fn(move || match (a.peek(), b.peek()) {
+        (Some(x), Some(y)) if rejected_order(y, x).is_lt() => b.next(),
+        (Some(_), _) => a.next(),
+        (None, _) => b.next(),
+    })
+}
+
+/// Frees what only linking needed (candidate graph nodes and links, stays before ids,
+/// empty-berth evidence), keeping the counters run.json reports.
+fn free_linking_state(r: &mut Results) {
+    r.empty = EmptyBerth::default();
+    r.derived.vessel_of = Vec::new();
+    let l = &mut r.linked;
+    l.stays = Vec::new();
+    l.stay_port = Vec::new();
+    l.nodes = Vec::new();
+    l.links = crate::linking::Links {
+        candidates: l.links.candidates,
+        ..Default::default()
+    };
+}
+
 /// Counts for run.json; `read = in_stays + in_via + unmatched + rejected`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Counts {
@@ -326,6 +399,43 @@ mod tests {
         assert_eq!(l.len(), 5);
         assert!(l.iter().all(|l| l.features.is_empty()));
     }
+
+    fn rejected(file: &str, index: Option<usize>, reason: &str) -> Rejected {
+        Rejected {
+            source_file: file.into(),
+            feature_index: index,
+            id: None,
+            reason: reason.into(),
+            original: None,
+            geometry: None,
+        }
+    }
+
+    #[test]
+    fn merged_rejects_are_in_the_order_of_a_stable_sort() {
+        let merged = |a: &[Rejected], b: &[Rejected]| -> Vec<String> {
+            merge_sorted(a, b).map(|r| r.reason.clone()).collect()
+        };
+        assert!(merged(&[], &[]).is_empty());
+        let a = vec![
+            rejected("a.geojson", None, "a0"),
+            rejected("a.geojson", Some(1), "a1"),
+            rejected("c.geojson", Some(0), "a2"),
+            rejected("c.geojson", Some(0), "a3"),
+        ];
+        let b = vec![
+            rejected("b.geojson", Some(0), "b0"),
+            rejected("c.geojson", Some(0), "b1"),
+            rejected("d.geojson", Some(2), "b2"),
+        ];
+        let mut sorted: Vec<Rejected> = a.iter().chain(&b).cloned().collect();
+        sorted.sort_by(rejected_order);
+        let expected: Vec<String> = sorted.iter().map(|r| r.reason.clone()).collect();
+        assert_eq!(expected, ["a0", "a1", "b0", "a2", "a3", "b1", "b2"]);
+        assert_eq!(merged(&a, &b), expected);
+        assert_eq!(merged(&a, &[]), ["a0", "a1", "a2", "a3"]);
+        assert_eq!(merged(&[], &b), ["b0", "b1", "b2"]);
+    }
 }
 
 /// One input file in run.json.
@@ -368,7 +478,7 @@ impl RunManifest {
 /// Builds the manifest from the results and the layers written.
 pub fn manifest(
     r: &Results,
-    layers: &[Layer],
+    layers: &[LayerSummary],
     config: &Config,
     ports_source: String,
     scenes: Option<(String, usize)>,
@@ -397,7 +507,7 @@ pub fn manifest(
         counts: r.counts(),
         outputs: layers
             .iter()
-            .map(|l| (l.name.clone(), l.features.len()))
+            .map(|l| (l.name.clone(), l.features))
             .collect(),
         warnings: r.warnings.clone(),
         timings_s: timings
@@ -430,7 +540,7 @@ impl MatchOutcome {
 
 /// Runs `shiplink match`: reads, links, routes and writes the output folder atomically.
 pub fn run_match(opts: &MatchOptions) -> Result<MatchOutcome> {
-    use crate::output::write::{check_output_dir, write_output, OutputFormat};
+    use crate::output::write::{check_output_dir, OutputFormat};
     let started = Instant::now();
     let mut timings: Vec<(String, f64)> = Vec::new();
     check_output_dir(&opts.out, opts.overwrite)?;
@@ -506,16 +616,28 @@ pub fn run_match(opts: &MatchOptions) -> Result<MatchOutcome> {
         ));
     }
 
+    // Output: the layers are built and written one at a time, feature by feature (a 1M
+    // detection run's layers would take GBs held at once); only small summaries stay.
     let t = Instant::now();
-    let mut all_rejected = results.rejected.clone();
-    all_rejected.extend(scene_rejected.into_iter().map(|mut r| {
-        r.reason = format!("scene: {}", r.reason);
-        r
-    }));
-    all_rejected
-        .sort_by(|a, b| (&a.source_file, a.feature_index).cmp(&(&b.source_file, b.feature_index)));
-    let mut layers = layers(&results);
-    layers[4] = build::rejected_layer(&all_rejected);
+    free_linking_state(&mut results);
+    let format = if opts.gpkg {
+        OutputFormat::Gpkg
+    } else {
+        OutputFormat::Geojson
+    };
+    let mut out = OutputWriter::create(&opts.out, opts.overwrite, format)?;
+    progress.set_message("writing layers");
+    let mut scene_rejected: Vec<Rejected> = scene_rejected
+        .into_iter()
+        .map(|mut r| {
+            r.reason = format!("scene: {}", r.reason);
+            r
+        })
+        .collect();
+    scene_rejected.sort_by(rejected_order);
+    results.rejected.sort_by(rejected_order);
+    write_layers(&mut out, &results, &scene_rejected)?;
+    drop(scene_rejected);
     let summary = crate::output::summary::summarise(
         &results.derived.voyages,
         &results.derived.stays,
@@ -528,7 +650,7 @@ pub fn run_match(opts: &MatchOptions) -> Result<MatchOutcome> {
     ));
     let manifest = manifest(
         &results,
-        &layers,
+        out.layers(),
         &config,
         ports_source,
         opts.scenes
@@ -537,33 +659,13 @@ pub fn run_match(opts: &MatchOptions) -> Result<MatchOutcome> {
         land_source,
         &timings,
     );
-    let files = vec![
-        (
-            "summary.csv".to_string(),
-            crate::output::summary::to_csv(&summary),
-        ),
-        (
-            "summary.json".to_string(),
-            crate::output::summary::to_json(&summary),
-        ),
-        ("run.json".to_string(), manifest.to_json()),
-    ];
-    let land = router.as_ref().map(|r| r.land_geojson());
     progress.set_message("writing");
     let t = Instant::now();
-    let format = if opts.gpkg {
-        OutputFormat::Gpkg
-    } else {
-        OutputFormat::Geojson
-    };
-    write_output(
-        &opts.out,
-        opts.overwrite,
-        format,
-        &layers,
-        &files,
-        land.as_deref(),
-    )?;
+    out.write_file("summary.csv", &crate::output::summary::to_csv(&summary))?;
+    out.write_file("summary.json", &crate::output::summary::to_json(&summary))?;
+    out.write_file("run.json", &manifest.to_json())?;
+    let land = router.as_ref().map(|r| r.land_geojson());
+    out.finish(land.as_deref())?;
     timings.push(("write".to_string(), t.elapsed().as_secs_f64()));
     progress.finish_and_clear();
     timings.push(("total".to_string(), started.elapsed().as_secs_f64()));

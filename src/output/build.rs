@@ -1,6 +1,8 @@
 //! Builds the format-neutral output layers (voyages, stays, tracks, unmatched, rejected)
 //! from the pipeline results. Pure: no file system.
 
+use std::collections::BTreeSet;
+
 use geo::{Geometry, LineString, Point};
 
 use super::layer::{Feature, Field, FieldKind as K, GeomKind, Layer, Value};
@@ -70,7 +72,12 @@ pub fn min_speed_kn(route_km: f64, t: &VoyageTimes) -> f64 {
 
 /// The voyages layer.
 pub fn voyages_layer(voyages: &[Voyage], stays: &[Stay], obs: &[Observation]) -> Layer {
-    let mut layer = Layer::new(
+    with_features(voyages_schema(), voyage_features(voyages, stays, obs))
+}
+
+/// The voyages layer's schema (no features).
+pub fn voyages_schema() -> Layer {
+    Layer::new(
         "voyages",
         GeomKind::LineString,
         vec![
@@ -94,12 +101,21 @@ pub fn voyages_layer(voyages: &[Voyage], stays: &[Stay], obs: &[Observation]) ->
             f("containers_departing", K::Int),
             f("containers_arriving", K::Int),
         ],
-    );
-    for v in voyages {
+    )
+}
+
+/// The voyages layer's features, sorted by id, built one at a time.
+pub fn voyage_features<'a>(
+    voyages: &'a [Voyage],
+    stays: &'a [Stay],
+    obs: &'a [Observation],
+) -> impl Iterator<Item = Feature> + 'a {
+    by_id(voyages, |v| &v.voyage_id).into_iter().map(move |k| {
+        let v = &voyages[k];
         let (o, d) = (&stays[v.origin_stay], &stays[v.destination_stay]);
         let t = voyage_times(v, stays, obs);
         let line: LineString<f64> = v.geometry.iter().copied().collect();
-        layer.features.push(Feature {
+        Feature {
             id: v.voyage_id.clone(),
             geometry: Some(Geometry::LineString(line)),
             values: vec![
@@ -124,15 +140,18 @@ pub fn voyages_layer(voyages: &[Voyage], stays: &[Stay], obs: &[Observation]) ->
                 opt_int(d.containers_first),
             ],
             extra: vec![],
-        });
-    }
-    layer.sort();
-    layer
+        }
+    })
 }
 
 /// The stays layer; `vessel_of_stay[s]` is the vessel id of stay `s`.
 pub fn stays_layer(stays: &[Stay], vessel_of_stay: &[String], obs: &[Observation]) -> Layer {
-    let mut layer = Layer::new(
+    with_features(stays_schema(), stay_features(stays, vessel_of_stay, obs))
+}
+
+/// The stays layer's schema (no features).
+pub fn stays_schema() -> Layer {
+    Layer::new(
         "stays",
         GeomKind::Point,
         vec![
@@ -150,9 +169,18 @@ pub fn stays_layer(stays: &[Stay], vessel_of_stay: &[String], obs: &[Observation
             f("containers_first", K::Int),
             f("containers_last", K::Int),
         ],
-    );
-    for (k, s) in stays.iter().enumerate() {
-        layer.features.push(Feature {
+    )
+}
+
+/// The stays layer's features, sorted by id, built one at a time.
+pub fn stay_features<'a>(
+    stays: &'a [Stay],
+    vessel_of_stay: &'a [String],
+    obs: &'a [Observation],
+) -> impl Iterator<Item = Feature> + 'a {
+    by_id(stays, |s| &s.stay_id).into_iter().map(move |k| {
+        let s = &stays[k];
+        Feature {
             id: s.stay_id.clone(),
             geometry: Some(Geometry::Point(Point::new(s.lon, s.lat))),
             values: vec![
@@ -174,15 +202,18 @@ pub fn stays_layer(stays: &[Stay], vessel_of_stay: &[String], obs: &[Observation
                 opt_int(s.containers_last),
             ],
             extra: vec![],
-        });
-    }
-    layer.sort();
-    layer
+        }
+    })
 }
 
 /// The tracks layer: a line through each vessel's stays and at-sea sightings in time order.
 pub fn tracks_layer(tracks: &[Track], stays: &[Stay], obs: &[Observation]) -> Layer {
-    let mut layer = Layer::new(
+    with_features(tracks_schema(), track_features(tracks, stays, obs))
+}
+
+/// The tracks layer's schema (no features).
+pub fn tracks_schema() -> Layer {
+    Layer::new(
         "tracks",
         GeomKind::LineString,
         vec![
@@ -193,8 +224,17 @@ pub fn tracks_layer(tracks: &[Track], stays: &[Stay], obs: &[Observation]) -> La
             f("stay_count", K::Int),
             f("length_m", K::Real),
         ],
-    );
-    for t in tracks {
+    )
+}
+
+/// The tracks layer's features, sorted by id, built one at a time.
+pub fn track_features<'a>(
+    tracks: &'a [Track],
+    stays: &'a [Stay],
+    obs: &'a [Observation],
+) -> impl Iterator<Item = Feature> + 'a {
+    by_id(tracks, |t| &t.vessel_id).into_iter().map(move |k| {
+        let t = &tracks[k];
         let mut coords: Vec<(f64, f64)> = t
             .events
             .iter()
@@ -212,7 +252,7 @@ pub fn tracks_layer(tracks: &[Track], stays: &[Stay], obs: &[Observation]) -> La
             .iter()
             .filter(|e| matches!(e, Event::Stay(_)))
             .count();
-        layer.features.push(Feature {
+        Feature {
             id: t.vessel_id.clone(),
             geometry: Some(Geometry::LineString(coords.into_iter().collect())),
             values: vec![
@@ -224,10 +264,8 @@ pub fn tracks_layer(tracks: &[Track], stays: &[Stay], obs: &[Observation]) -> La
                 t.length_m.map(|x| round(x, 2)).into(),
             ],
             extra: vec![],
-        });
-    }
-    layer.sort();
-    layer
+        }
+    })
 }
 
 /// The unmatched layer: observations in no stay and no voyage, with all their properties.
@@ -238,21 +276,51 @@ pub fn unmatched_layer(
     port_of: &[Option<usize>],
     ports: &[Port],
 ) -> Layer {
-    let mut layer = observations_layer("unmatched", obs, idx);
+    with_features(
+        unmatched_schema(),
+        unmatched_features(obs, idx, port_of, ports),
+    )
+}
+
+/// The unmatched layer's schema (no features): the observation fields, then `port`.
+pub fn unmatched_schema() -> Layer {
+    let mut layer = observations_schema("unmatched");
     layer.fields.push(f("port", K::Str));
-    for (feat, &i) in layer.features.iter_mut().zip(idx) {
-        feat.values
-            .push(port_of[i].map(|p| ports[p].port_id.clone()).into());
-    }
-    rename_clashing_extras(&mut layer);
-    layer.sort();
     layer
 }
 
+/// The unmatched layer's features, sorted by id, built one at a time.
+pub fn unmatched_features<'a>(
+    obs: &'a [Observation],
+    idx: &[usize],
+    port_of: &'a [Option<usize>],
+    ports: &'a [Port],
+) -> impl Iterator<Item = Feature> + 'a {
+    let declared = declared_names(&unmatched_schema());
+    let mut order = idx.to_vec();
+    // Stable, as Layer::sort: equal ids keep their order in `idx`.
+    order.sort_by(|&a, &b| obs[a].id.cmp(&obs[b].id));
+    order.into_iter().map(move |i| {
+        let mut feat = observation_feature(&obs[i]);
+        feat.values
+            .push(port_of[i].map(|p| ports[p].port_id.clone()).into());
+        rename_extras(&declared, &mut feat);
+        feat
+    })
+}
+
 /// A point layer of observations with every typed property, then the input's extra
-/// properties (used by `unmatched` and by `shiplink query`).
+/// properties (in `idx` order).
 pub fn observations_layer(name: &str, obs: &[Observation], idx: &[usize]) -> Layer {
-    let mut layer = Layer::new(
+    with_features(
+        observations_schema(name),
+        idx.iter().map(|&i| observation_feature(&obs[i])),
+    )
+}
+
+/// The schema of [`observations_layer`] (no features).
+pub fn observations_schema(name: &str) -> Layer {
+    Layer::new(
         name,
         GeomKind::Point,
         vec![
@@ -273,66 +341,84 @@ pub fn observations_layer(name: &str, obs: &[Observation], idx: &[usize]) -> Lay
             f("source_file", K::Str),
             f("feature_index", K::Int),
         ],
-    );
-    for &i in idx {
-        let o = &obs[i];
-        layer.features.push(Feature {
-            id: o.id.clone(),
-            geometry: Some(Geometry::Point(Point::new(o.lon, o.lat))),
-            values: vec![
-                Value::Str(o.id.clone()),
-                Value::Time(o.observed_at),
-                o.sensor_text.clone().into(),
-                o.scene_id.clone().into(),
-                o.confidence.into(),
-                o.length_m.into(),
-                o.beam_m.into(),
-                o.heading_deg.into(),
-                o.vessel_class
-                    .as_ref()
-                    .map(|c| c.as_str().to_string())
-                    .into(),
-                o.hull_color.clone().into(),
-                opt_int(o.containers),
-                o.name.clone().into(),
-                o.imo.clone().into(),
-                o.mmsi.clone().into(),
-                Value::Str(o.source_file.to_string()),
-                Value::Int(o.feature_index as i64),
-            ],
-            extra: o.extra.clone(),
-        });
+    )
+}
+
+/// One observation as a feature of [`observations_schema`].
+pub fn observation_feature(o: &Observation) -> Feature {
+    Feature {
+        id: o.id.clone(),
+        geometry: Some(Geometry::Point(Point::new(o.lon, o.lat))),
+        values: vec![
+            Value::Str(o.id.clone()),
+            Value::Time(o.observed_at),
+            o.sensor_text.clone().into(),
+            o.scene_id.clone().into(),
+            o.confidence.into(),
+            o.length_m.into(),
+            o.beam_m.into(),
+            o.heading_deg.into(),
+            o.vessel_class
+                .as_ref()
+                .map(|c| c.as_str().to_string())
+                .into(),
+            o.hull_color.clone().into(),
+            opt_int(o.containers),
+            o.name.clone().into(),
+            o.imo.clone().into(),
+            o.mmsi.clone().into(),
+            Value::Str(o.source_file.to_string()),
+            Value::Int(o.feature_index as i64),
+        ],
+        extra: o.extra.clone(),
     }
-    layer
 }
 
 /// Input properties whose names clash with a declared field (or repeat) are renamed
 /// `input_<key>` (then `input_<key>_2`, …), so no feature has two properties of one name.
 pub fn rename_clashing_extras(layer: &mut Layer) {
-    let declared: std::collections::BTreeSet<&str> =
-        layer.fields.iter().map(|f| f.name.as_str()).collect();
+    let declared = declared_names(layer);
     for feat in &mut layer.features {
-        let mut taken: std::collections::BTreeSet<String> =
-            declared.iter().map(|s| s.to_string()).collect();
-        for (k, _) in feat.extra.iter_mut() {
-            if taken.contains(k.as_str()) {
-                let base = format!("input_{k}");
-                let mut name = base.clone();
-                let mut n = 2;
-                while taken.contains(&name) {
-                    name = format!("{base}_{n}");
-                    n += 1;
-                }
-                *k = name;
+        rename_extras(&declared, feat);
+    }
+}
+
+fn declared_names(layer: &Layer) -> BTreeSet<String> {
+    layer.fields.iter().map(|f| f.name.clone()).collect()
+}
+
+/// [`rename_clashing_extras`] for one feature, given the declared field names.
+fn rename_extras(declared: &BTreeSet<String>, feat: &mut Feature) {
+    // Names this feature's extras already use.
+    let mut used: BTreeSet<String> = BTreeSet::new();
+    let taken =
+        |name: &str, used: &BTreeSet<String>| declared.contains(name) || used.contains(name);
+    for (k, _) in feat.extra.iter_mut() {
+        if taken(k, &used) {
+            let base = format!("input_{k}");
+            let mut name = base.clone();
+            let mut n = 2;
+            while taken(&name, &used) {
+                name = format!("{base}_{n}");
+                n += 1;
             }
-            taken.insert(k.clone());
+            *k = name;
         }
+        used.insert(k.clone());
     }
 }
 
 /// The rejected layer: reason, where it came from, and the original feature text.
 pub fn rejected_layer(rejected: &[Rejected]) -> Layer {
-    let mut layer = Layer::new(
+    with_features(
+        rejected_schema(),
+        numbered_rejected_features(rejected, rejected.len()),
+    )
+}
+
+/// The rejected layer's schema (no features).
+pub fn rejected_schema() -> Layer {
+    Layer::new(
         "rejected",
         GeomKind::Any,
         vec![
@@ -342,32 +428,71 @@ pub fn rejected_layer(rejected: &[Rejected]) -> Layer {
             f("feature_id", K::Str),
             f("original", K::Str),
         ],
-    );
-    let n = rejected.len();
-    for (k, r) in rejected.iter().enumerate() {
-        // Ids of rejected features may repeat (duplicates) or be missing: number them in
-        // input order (source file, feature index), which is how ingest sorts them.
-        layer.features.push(Feature {
-            id: crate::linking::derive::make_id("rejected", k, n),
-            geometry: r.geometry.clone(),
-            values: vec![
-                Value::Str(r.reason.clone()),
-                Value::Str(r.source_file.to_string()),
-                r.feature_index
-                    .map_or(Value::Null, |i| Value::Int(i as i64)),
-                r.id.clone().into(),
-                r.original.clone().into(),
-            ],
-            extra: vec![],
-        });
-    }
-    layer
+    )
+}
+
+/// The rejected layer's features, built one at a time from the `n` rejected features.
+/// Ids of rejected features may repeat (duplicates) or be missing: they are numbered
+/// `rejected-0001`… (digits enough for `n`) in the order given, which is input order
+/// (source file, feature index) as ingest sorts them.
+pub fn numbered_rejected_features<'a>(
+    rejected: impl IntoIterator<Item = &'a Rejected> + 'a,
+    n: usize,
+) -> impl Iterator<Item = Feature> + 'a {
+    rejected.into_iter().enumerate().map(move |(k, r)| Feature {
+        id: crate::linking::derive::make_id("rejected", k, n),
+        geometry: r.geometry.clone(),
+        values: vec![
+            Value::Str(r.reason.clone()),
+            Value::Str(r.source_file.to_string()),
+            r.feature_index
+                .map_or(Value::Null, |i| Value::Int(i as i64)),
+            r.id.clone().into(),
+            r.original.clone().into(),
+        ],
+        extra: vec![],
+    })
+}
+
+/// `schema` with `features` appended.
+fn with_features(mut schema: Layer, features: impl Iterator<Item = Feature>) -> Layer {
+    schema.features.extend(features);
+    schema
+}
+
+/// Indices of `items` sorted by id, stably (the order [`Layer::sort`] gives their features).
+fn by_id<T>(items: &[T], id: impl Fn(&T) -> &str) -> Vec<usize> {
+    let mut order: Vec<usize> = (0..items.len()).collect();
+    order.sort_by(|&a, &b| id(&items[a]).cmp(id(&items[b])));
+    order
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::index::tests::obs;
+
+    #[test]
+    fn unmatched_features_come_sorted_by_id_whatever_the_index_order() {
+        let o = vec![
+            obs("c", 130.3, 42.236, 0),
+            obs("a", 130.3, 42.236, 10),
+            obs("b", 131.0, 42.5, 20),
+        ];
+        let ports = crate::ports::builtin();
+        let l = unmatched_layer(&o, &[0, 2, 1], &[Some(0), None, None], &ports);
+        let ids: Vec<&str> = l.features.iter().map(|f| f.id.as_str()).collect();
+        assert_eq!(ids, ["a", "b", "c"]);
+        // `port` is the last field and filled from port_of.
+        assert_eq!(l.fields.last().map(|f| f.name.as_str()), Some("port"));
+        assert_eq!(
+            l.features[2].values.last(),
+            Some(&Value::Str(ports[0].port_id.clone()))
+        );
+        assert!(unmatched_layer(&o, &[], &[None; 3], &ports)
+            .features
+            .is_empty());
+    }
 
     #[test]
     fn extras_never_clash_with_declared_fields() {

@@ -6,7 +6,8 @@
 //! the shortest form that round-trips. Times are RFC 3339 UTC with `Z`
 //! ([`crate::model::fmt_time`]); string arrays are JSON arrays; raw JSON is written as is.
 //! A non-finite number becomes `null`; a geometry with a non-finite coordinate becomes
-//! `null` (RFC 7946 has no NaN).
+//! `null` (RFC 7946 has no NaN). [`FeatureCollectionWriter`] writes the same bytes one
+//! feature at a time into any `io::Write` (the output writer streams layers this way).
 //!
 //! ```
 //! use shiplink::output::layer::{Feature, Field, FieldKind, GeomKind, Layer, Value};
@@ -22,7 +23,9 @@
 //! assert!(text.contains(r#"{"type":"Feature","id":"s1","geometry":{"type":"Point","coordinates":[130.3,42.236]},"properties":{"port":"najin"}}"#));
 //! ```
 
+use std::borrow::Borrow;
 use std::fmt::Write as _;
+use std::io::Write;
 
 use geo::{Coord, Geometry, LineString, Polygon};
 
@@ -34,19 +37,68 @@ const COORD_DECIMALS: i32 = 7;
 
 /// The layer as GeoJSON bytes: a FeatureCollection named after the layer.
 pub fn layer_to_geojson(layer: &Layer) -> Vec<u8> {
-    let mut out = String::with_capacity(256 + layer.features.len() * 256);
-    out.push_str("{\"type\":\"FeatureCollection\",\"name\":");
-    push_json_str(&mut out, &layer.name);
-    out.push_str(",\"features\":[");
-    for (i, f) in layer.features.iter().enumerate() {
-        out.push_str(if i == 0 { "\n" } else { ",\n" });
-        push_feature(&mut out, layer, f);
+    let mut out = Vec::with_capacity(256 + layer.features.len() * 256);
+    // Writing into a Vec cannot fail.
+    let _ = write_geojson(&mut out, layer, &layer.features);
+    out
+}
+
+/// Writes the features, in the order given, as a FeatureCollection named after `schema`
+/// into `out`; `schema` gives the name and the fields (its own `features` are not read).
+/// The bytes equal [`layer_to_geojson`] of the layer holding those features. Returns the
+/// number of features written.
+pub fn write_geojson<W: Write, F: Borrow<Feature>>(
+    out: &mut W,
+    schema: &Layer,
+    features: impl IntoIterator<Item = F>,
+) -> std::io::Result<usize> {
+    let mut w = FeatureCollectionWriter::new(out, &schema.name)?;
+    for f in features {
+        w.feature(schema, f.borrow())?;
     }
-    if !layer.features.is_empty() {
-        out.push('\n');
+    w.finish()
+}
+
+/// Streams one FeatureCollection into a writer, one feature at a time: the header on
+/// [`FeatureCollectionWriter::new`], a line per [`FeatureCollectionWriter::feature`], the
+/// closing brackets on [`FeatureCollectionWriter::finish`]. Memory stays at one feature.
+pub struct FeatureCollectionWriter<'w, W: Write> {
+    out: &'w mut W,
+    /// The text of the feature being written (reused).
+    buf: String,
+    count: usize,
+}
+
+impl<'w, W: Write> FeatureCollectionWriter<'w, W> {
+    /// Writes the FeatureCollection header naming the layer `name`.
+    pub fn new(out: &'w mut W, name: &str) -> std::io::Result<Self> {
+        let mut buf = String::with_capacity(4096);
+        buf.push_str("{\"type\":\"FeatureCollection\",\"name\":");
+        push_json_str(&mut buf, name);
+        buf.push_str(",\"features\":[");
+        out.write_all(buf.as_bytes())?;
+        buf.clear();
+        Ok(FeatureCollectionWriter { out, buf, count: 0 })
     }
-    out.push_str("]}\n");
-    out.into_bytes()
+
+    /// Writes one feature with the fields of `schema`.
+    pub fn feature(&mut self, schema: &Layer, f: &Feature) -> std::io::Result<()> {
+        self.buf.clear();
+        self.buf
+            .push_str(if self.count == 0 { "\n" } else { ",\n" });
+        push_feature(&mut self.buf, schema, f);
+        self.count += 1;
+        self.out.write_all(self.buf.as_bytes())
+    }
+
+    /// Closes the collection; returns the number of features written.
+    pub fn finish(self) -> std::io::Result<usize> {
+        if self.count > 0 {
+            self.out.write_all(b"\n")?;
+        }
+        self.out.write_all(b"]}\n")?;
+        Ok(self.count)
+    }
 }
 
 fn push_feature(out: &mut String, layer: &Layer, f: &Feature) {

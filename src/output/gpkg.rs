@@ -7,7 +7,7 @@
 //! features, sorted; the raw JSON text). QGIS styles go into the `layer_styles` table with the
 //! schema QGIS 3.22 itself creates, one default style (`useAsDefault = 1`) per layer, so QGIS
 //! applies them on load. Timestamps inside the file are fixed ([`FIXED_TIME`]) so the same
-//! layers give the same bytes.
+//! layers give the same bytes. Layers may come from a lazy iterator, one in memory at a time.
 //!
 //! ```no_run
 //! # use shiplink::output::layer::{GeomKind, Layer};
@@ -17,6 +17,7 @@
 //! # Ok::<(), shiplink::Error>(())
 //! ```
 
+use std::borrow::Borrow;
 use std::collections::BTreeSet;
 use std::path::Path;
 
@@ -40,8 +41,15 @@ const FID: &str = "fid";
 const GEOM: &str = "geom";
 
 /// Writes `layers` into a new GeoPackage at `path` (which must not exist) and stores
-/// `styles` (layer name, QML) as each layer's default QGIS style.
-pub fn write_gpkg(path: &Path, layers: &[Layer], styles: &[(String, String)]) -> Result<()> {
+/// `styles` (layer name, QML) as each written layer's default QGIS style.
+///
+/// `layers` may be a lazy iterator: each layer is written, then dropped before the next is
+/// taken, so only one need be in memory (all go into one transaction).
+pub fn write_gpkg<L: Borrow<Layer>>(
+    path: &Path,
+    layers: impl IntoIterator<Item = L>,
+    styles: &[(String, String)],
+) -> Result<()> {
     let err = |e: gdal::errors::GdalError| Error::bad_file(path, format!("geopackage: {e}"));
     // GDAL stamps gpkg_contents with the current time unless told otherwise.
     gdal::config::set_thread_local_config_option("OGR_CURRENT_DATE", FIXED_TIME).map_err(err)?;
@@ -50,23 +58,26 @@ pub fn write_gpkg(path: &Path, layers: &[Layer], styles: &[(String, String)]) ->
     result
 }
 
-fn write_all(
+fn write_all<L: Borrow<Layer>>(
     path: &Path,
-    layers: &[Layer],
+    layers: impl IntoIterator<Item = L>,
     styles: &[(String, String)],
 ) -> gdal::errors::Result<()> {
     let driver = DriverManager::get_driver_by_name("GPKG")?;
     let mut ds = driver.create_vector_only(path)?;
     let mut srs = SpatialRef::from_epsg(4326)?;
     srs.set_axis_mapping_strategy(AxisMappingStrategy::TraditionalGisOrder);
+    let mut names = Vec::new();
     {
         let mut txn = ds.start_transaction()?;
         for layer in layers {
+            let layer = layer.borrow();
             write_layer(&mut txn, layer, &srs)?;
+            names.push(layer.name.clone());
         }
         txn.commit()?;
     }
-    write_styles(&ds, layers, styles)?;
+    write_styles(&ds, &names, styles)?;
     ds.close()
 }
 
@@ -225,13 +236,18 @@ fn sql_str(s: &str) -> String {
 }
 
 /// Creates QGIS's `layer_styles` table (registered as an attributes table, as QGIS does)
-/// and inserts one default style per styled layer.
+/// and inserts one default style per styled layer, in the order of `names` (the layers
+/// written); without any, no table.
 fn write_styles(
     ds: &Dataset,
-    layers: &[Layer],
+    names: &[String],
     styles: &[(String, String)],
 ) -> gdal::errors::Result<()> {
-    if styles.is_empty() {
+    let styled: Vec<(&String, &String)> = names
+        .iter()
+        .filter_map(|n| styles.iter().find(|(s, _)| s == n).map(|(_, q)| (n, q)))
+        .collect();
+    if styled.is_empty() {
         return Ok(());
     }
     let mut sql = vec![
@@ -241,10 +257,7 @@ fn write_styles(
             sql_str(FIXED_TIME)
         ),
     ];
-    for (name, qml) in styles {
-        if !layers.iter().any(|l| &l.name == name) {
-            continue;
-        }
+    for (name, qml) in styled {
         sql.push(format!(
             "INSERT INTO layer_styles (f_table_catalog, f_table_schema, f_table_name, f_geometry_column, styleName, styleQML, styleSLD, useAsDefault, description, owner, ui, update_time) VALUES ('', '', {}, {}, {}, {}, '', 1, {}, '', NULL, {})",
             sql_str(name),

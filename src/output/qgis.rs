@@ -27,7 +27,7 @@ use std::fmt::Write as _;
 
 use geo::BoundingRect;
 
-use super::layer::{Layer, Value};
+use super::layer::{Feature, GeomKind, Layer, Value};
 use super::write::OutputFormat;
 use crate::model::{fmt_time, Time};
 
@@ -562,39 +562,85 @@ fn layer_id(name: &str) -> String {
     format!("shiplink_{clean}")
 }
 
-fn geometry_name(kind: super::layer::GeomKind) -> &'static str {
+fn geometry_name(kind: GeomKind) -> &'static str {
     match kind {
-        super::layer::GeomKind::Point => "Point",
-        super::layer::GeomKind::LineString => "Line",
-        super::layer::GeomKind::Any => "Unknown",
+        GeomKind::Point => "Point",
+        GeomKind::LineString => "Line",
+        GeomKind::Any => "Unknown",
+    }
+}
+
+/// What the project needs to know of one written layer, gathered feature by feature while
+/// the layer is written (so the layer itself need not be kept): its name, geometry kind,
+/// feature count, the bounding box of its finite geometries and the span of its time values.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LayerSummary {
+    pub name: String,
+    pub geom_kind: GeomKind,
+    pub features: usize,
+    /// `[xmin, ymin, xmax, ymax]` (degrees) of the features' geometries, if any is finite.
+    pub bbox_deg: Option<[f64; 4]>,
+    /// Earliest and latest [`Value::Time`] of the features, if any.
+    pub time_span: Option<(Time, Time)>,
+}
+
+impl LayerSummary {
+    /// The summary of a layer with no features yet (`schema`'s features are not read).
+    pub fn new(schema: &Layer) -> LayerSummary {
+        LayerSummary {
+            name: schema.name.clone(),
+            geom_kind: schema.geom_kind,
+            features: 0,
+            bbox_deg: None,
+            time_span: None,
+        }
+    }
+
+    /// The summary of a whole layer.
+    pub fn of(layer: &Layer) -> LayerSummary {
+        let mut s = LayerSummary::new(layer);
+        for f in &layer.features {
+            s.add(f);
+        }
+        s
+    }
+
+    /// Counts one feature and widens the box and the time span by it.
+    pub fn add(&mut self, f: &Feature) {
+        self.features += 1;
+        if let Some(r) = f.geometry.as_ref().and_then(|g| g.bounding_rect()) {
+            let (lo, hi) = (r.min(), r.max());
+            if [lo.x, lo.y, hi.x, hi.y].iter().all(|v| v.is_finite()) {
+                self.bbox_deg = Some(widen_box(self.bbox_deg, [lo.x, lo.y, hi.x, hi.y]));
+            }
+        }
+        for v in &f.values {
+            if let Value::Time(t) = v {
+                self.time_span = Some(match self.time_span {
+                    None => (*t, *t),
+                    Some((a, b)) => (a.min(*t), b.max(*t)),
+                });
+            }
+        }
+    }
+}
+
+fn widen_box(bb: Option<[f64; 4]>, [x0, y0, x1, y1]: [f64; 4]) -> [f64; 4] {
+    match bb {
+        None => [x0, y0, x1, y1],
+        Some(b) => [b[0].min(x0), b[1].min(y0), b[2].max(x1), b[3].max(y1)],
     }
 }
 
 /// The bounding box `[xmin, ymin, xmax, ymax]` (degrees) of all geometries (but rejected
 /// ones), padded by 15 % (at least 0.1°) for labels, or the Najin–Dunay region when there is
 /// none.
-pub fn data_extent_deg(layers: &[Layer]) -> [f64; 4] {
-    let mut bb: Option<[f64; 4]> = None;
-    for l in layers.iter().filter(|l| l.name != "rejected") {
-        for f in &l.features {
-            let Some(r) = f.geometry.as_ref().and_then(|g| g.bounding_rect()) else {
-                continue;
-            };
-            let (lo, hi) = (r.min(), r.max());
-            if ![lo.x, lo.y, hi.x, hi.y].iter().all(|v| v.is_finite()) {
-                continue;
-            }
-            bb = Some(match bb {
-                None => [lo.x, lo.y, hi.x, hi.y],
-                Some(b) => [
-                    b[0].min(lo.x),
-                    b[1].min(lo.y),
-                    b[2].max(hi.x),
-                    b[3].max(hi.y),
-                ],
-            });
-        }
-    }
+pub fn data_extent_deg(layers: &[LayerSummary]) -> [f64; 4] {
+    let bb = layers
+        .iter()
+        .filter(|l| l.name != "rejected")
+        .filter_map(|l| l.bbox_deg)
+        .fold(None, |acc, b| Some(widen_box(acc, b)));
     match bb {
         None => DEFAULT_EXTENT_DEG,
         Some([x0, y0, x1, y1]) => {
@@ -611,26 +657,17 @@ pub fn data_extent_deg(layers: &[Layer]) -> [f64; 4] {
 }
 
 /// The earliest and latest time value in the layers, if any.
-pub fn data_time_span(layers: &[Layer]) -> Option<(Time, Time)> {
-    let mut span: Option<(Time, Time)> = None;
-    for l in layers {
-        for f in &l.features {
-            for v in &f.values {
-                if let Value::Time(t) = v {
-                    span = Some(match span {
-                        None => (*t, *t),
-                        Some((a, b)) => (a.min(*t), b.max(*t)),
-                    });
-                }
-            }
-        }
-    }
-    span
+pub fn data_time_span(layers: &[LayerSummary]) -> Option<(Time, Time)> {
+    layers
+        .iter()
+        .filter_map(|l| l.time_span)
+        .reduce(|(a, b), (c, d)| (a.min(c), b.max(d)))
 }
 
 /// The QGIS project (`shiplink.qgs`) for an output directory holding `layers` in `format`,
 /// plus `land.geojson` at the bottom when `has_land`. Paths are relative to the project.
-pub fn project_qgs(format: OutputFormat, layers: &[Layer], has_land: bool) -> String {
+/// `layers` are the summaries of the written layers ([`LayerSummary::of`] a whole layer).
+pub fn project_qgs(format: OutputFormat, layers: &[LayerSummary], has_land: bool) -> String {
     let mut listed: Vec<ProjectLayer> = layers
         .iter()
         .map(|l| ProjectLayer {
@@ -638,11 +675,11 @@ pub fn project_qgs(format: OutputFormat, layers: &[Layer], has_land: bool) -> St
             source: match format {
                 // An empty GeoJSON collection has no geometry type, and QGIS draws (and
                 // styles) no layer without one: name the type for empty layers.
-                OutputFormat::Geojson if l.features.is_empty() => format!(
+                OutputFormat::Geojson if l.features == 0 => format!(
                     "./{}.geojson|geometrytype={}",
                     l.name,
                     match l.geom_kind {
-                        super::layer::GeomKind::LineString => "LineString",
+                        GeomKind::LineString => "LineString",
                         _ => "Point",
                     }
                 ),
@@ -810,7 +847,7 @@ mod tests {
             extra: vec![],
         });
         let empty = Layer::new("stays", GeomKind::Point, vec![]);
-        let layers = vec![v, empty];
+        let layers = vec![LayerSummary::of(&v), LayerSummary::of(&empty)];
         let gj = project_qgs(OutputFormat::Geojson, &layers, true);
         assert!(gj.contains("<datasource>./voyages.geojson</datasource>"));
         assert!(gj.contains("<datasource>./land.geojson</datasource>"));
@@ -829,6 +866,31 @@ mod tests {
     }
 
     #[test]
+    fn summaries_give_the_extent_without_rejected_and_the_time_span_of_all() {
+        let point = |id: &str, lon: f64, t: Option<Time>| Feature {
+            id: id.into(),
+            geometry: Some(geo::Geometry::Point(geo::Point::new(lon, 42.0))),
+            values: t.map(Value::Time).into_iter().collect(),
+            extra: vec![],
+        };
+        let mut stays = Layer::new("stays", GeomKind::Point, vec![]);
+        stays.features.push(point("a", 130.0, Some(100)));
+        stays.features.push(point("b", f64::NAN, Some(50)));
+        stays.features.push(point("c", 131.0, None));
+        let mut rejected = Layer::new("rejected", GeomKind::Any, vec![]);
+        rejected.features.push(point("r", 10.0, Some(900)));
+        let s = LayerSummary::of(&stays);
+        assert_eq!(s.features, 3);
+        assert_eq!(s.bbox_deg, Some([130.0, 42.0, 131.0, 42.0]));
+        assert_eq!(s.time_span, Some((50, 100)));
+        let both = [s, LayerSummary::of(&rejected)];
+        let e = data_extent_deg(&both);
+        assert!(e[0] > 129.0 && e[0] < 130.0, "rejected ignored: {e:?}");
+        assert_eq!(data_time_span(&both), Some((50, 900)));
+        assert_eq!(data_time_span(&[]), None);
+    }
+
+    #[test]
     fn extent_defaults_and_pads() {
         assert_eq!(data_extent_deg(&[]), DEFAULT_EXTENT_DEG);
         let mut l = Layer::new("stays", GeomKind::Point, vec![]);
@@ -838,7 +900,7 @@ mod tests {
             values: vec![],
             extra: vec![],
         });
-        let e = data_extent_deg(&[l]);
+        let e = data_extent_deg(&[LayerSummary::of(&l)]);
         assert!(e[0] < 130.3 && e[2] > 130.3 && e[1] < 42.236 && e[3] > 42.236);
     }
 }

@@ -11,6 +11,9 @@
 //! (+ `land.qml`), the caller's extra files (summary.csv, summary.json, run.json) and the QGIS
 //! project `shiplink.qgs`.
 //!
+//! Layers can be streamed ([`OutputWriter`]): each is built while it is written and dropped
+//! before the next, so a run's output never holds more than one layer (GeoJSON: one feature).
+//!
 //! ```no_run
 //! use shiplink::output::write::{write_output, OutputFormat};
 //! let names = write_output(std::path::Path::new("out"), false, OutputFormat::Geojson, &[], &[], None)?;
@@ -18,13 +21,14 @@
 //! # Ok::<(), shiplink::Error>(())
 //! ```
 
+use std::borrow::Borrow;
 use std::fs;
-use std::io::Write as _;
+use std::io::{BufWriter, Write as _};
 use std::path::{Path, PathBuf};
 
-use super::geojson::layer_to_geojson;
-use super::layer::Layer;
-use super::qgis::{project_qgs, qml_for, LAND_LAYER};
+use super::geojson::FeatureCollectionWriter;
+use super::layer::{Feature, Layer};
+use super::qgis::{project_qgs, qml_for, LayerSummary, LAND_LAYER};
 use crate::error::{Error, Result};
 
 /// The layer file format of an output directory.
@@ -73,7 +77,8 @@ pub fn check_output_dir(dir: &Path, overwrite: bool) -> Result<()> {
 ///
 /// `layers` become `NAME.geojson` + `NAME.qml` each (or `shiplink.gpkg` for
 /// [`OutputFormat::Gpkg`]); `files` are written verbatim (name, bytes); `land_geojson`, if
-/// given, becomes `land.geojson` + `land.qml`; `shiplink.qgs` is always written.
+/// given, becomes `land.geojson` + `land.qml`; `shiplink.qgs` is always written. To write
+/// layers too large to hold at once, use [`OutputWriter`].
 pub fn write_output(
     dir: &Path,
     overwrite: bool,
@@ -82,115 +87,237 @@ pub fn write_output(
     files: &[(String, Vec<u8>)],
     land_geojson: Option<&[u8]>,
 ) -> Result<Vec<String>> {
-    check_output_dir(dir, overwrite)?;
-    let (parent, name) = split_dir(dir)?;
-    remove_stale(&parent, &name);
-
-    let pid = std::process::id();
-    let tmp = parent.join(format!(".{name}.tmp-{pid}"));
-    if tmp.exists() {
-        fs::remove_dir_all(&tmp).map_err(|e| Error::io(&tmp, e))?;
+    let mut w = OutputWriter::create(dir, overwrite, format)?;
+    w.write_whole_layers(layers)?;
+    for (file, bytes) in files {
+        w.write_file(file, bytes)?;
     }
-    fs::create_dir(&tmp).map_err(|e| Error::io(&parent, e))?;
-    let written = match fill_dir(&tmp, format, layers, files, land_geojson) {
-        Ok(w) => w,
-        Err(e) => {
-            let _ = fs::remove_dir_all(&tmp);
-            return Err(e);
-        }
-    };
-    sync_dir(&tmp)?;
-    if let Err(e) = swap_into_place(&tmp, dir, &parent, &name) {
-        let _ = fs::remove_dir_all(&tmp);
-        return Err(e);
-    }
-    Ok(written)
+    w.finish(land_geojson)
 }
 
-/// Writes every file into the (temp) directory `dir`.
-fn fill_dir(
-    dir: &Path,
+/// A layer to write: its schema (name, geometry kind and fields; its `features` come
+/// first, usually none) and its features, produced one at a time.
+pub type LayerStream<'a> = (Layer, Box<dyn Iterator<Item = Feature> + 'a>);
+
+/// An output directory being written into a fresh sibling temp directory that
+/// [`OutputWriter::finish`] moves into place (the atomic write of [`write_output`]).
+/// Layers are written one at a time ([`OutputWriter::write_layers`]): GeoJSON features
+/// stream straight to the file and a GeoPackage table is written from one layer at a time,
+/// so only one layer (for GeoJSON, one feature) is in memory; the project needs only each
+/// layer's [`LayerSummary`]. Dropped unfinished (an error on the way), it removes its temp
+/// directory and leaves `DIR` as it was.
+///
+/// ```no_run
+/// use shiplink::output::layer::{GeomKind, Layer};
+/// use shiplink::output::write::{LayerStream, OutputFormat, OutputWriter};
+/// let mut w = OutputWriter::create(std::path::Path::new("out"), true, OutputFormat::Geojson)?;
+/// let stays: LayerStream = (Layer::new("stays", GeomKind::Point, vec![]), Box::new(std::iter::empty()));
+/// w.write_layers(vec![stays])?;
+/// assert_eq!(w.layers()[0].features, 0);
+/// w.write_file("run.json", b"{}")?;
+/// let names = w.finish(None)?;
+/// assert!(names.contains(&"stays.geojson".to_string()));
+/// # Ok::<(), shiplink::Error>(())
+/// ```
+pub struct OutputWriter {
+    dir: PathBuf,
+    parent: PathBuf,
+    name: String,
+    tmp: PathBuf,
     format: OutputFormat,
-    layers: &[Layer],
-    files: &[(String, Vec<u8>)],
-    land_geojson: Option<&[u8]>,
-) -> Result<Vec<String>> {
-    let mut written: Vec<String> = Vec::new();
-    match format {
-        OutputFormat::Geojson => {
-            for l in layers {
-                put_file(
-                    dir,
-                    &mut written,
-                    &format!("{}.geojson", l.name),
-                    &layer_to_geojson(l),
-                )?;
-                if let Some(qml) = qml_for(&l.name) {
-                    put_file(
-                        dir,
-                        &mut written,
-                        &format!("{}.qml", l.name),
-                        qml.as_bytes(),
-                    )?;
+    written: Vec<String>,
+    layers: Vec<LayerSummary>,
+    /// Set once the temp directory has been moved into place.
+    done: bool,
+}
+
+impl OutputWriter {
+    /// Checks `dir` ([`check_output_dir`]), removes leftovers of dead runs and creates the
+    /// temp directory.
+    pub fn create(dir: &Path, overwrite: bool, format: OutputFormat) -> Result<OutputWriter> {
+        check_output_dir(dir, overwrite)?;
+        let (parent, name) = split_dir(dir)?;
+        remove_stale(&parent, &name);
+        let tmp = parent.join(format!(".{name}.tmp-{}", std::process::id()));
+        if tmp.exists() {
+            fs::remove_dir_all(&tmp).map_err(|e| Error::io(&tmp, e))?;
+        }
+        fs::create_dir(&tmp).map_err(|e| Error::io(&parent, e))?;
+        Ok(OutputWriter {
+            dir: dir.to_path_buf(),
+            parent,
+            name,
+            tmp,
+            format,
+            written: Vec::new(),
+            layers: Vec::new(),
+            done: false,
+        })
+    }
+
+    /// Writes the layers in order, each built while it is written and dropped before the
+    /// next: `NAME.geojson` + `NAME.qml` each, or all in `shiplink.gpkg` (so for
+    /// [`OutputFormat::Gpkg`] call this once).
+    pub fn write_layers<'a>(
+        &mut self,
+        layers: impl IntoIterator<Item = LayerStream<'a>>,
+    ) -> Result<()> {
+        match self.format {
+            OutputFormat::Geojson => {
+                for (mut schema, features) in layers {
+                    let own = std::mem::take(&mut schema.features);
+                    self.write_geojson_layer(&schema, own.into_iter().chain(features))?;
                 }
+                Ok(())
+            }
+            OutputFormat::Gpkg => {
+                let mut summaries = Vec::new();
+                let whole = layers.into_iter().map(|(mut schema, features)| {
+                    schema.features.extend(features);
+                    summaries.push(LayerSummary::of(&schema));
+                    schema
+                });
+                self.write_gpkg(whole)?;
+                self.layers.append(&mut summaries);
+                Ok(())
             }
         }
-        OutputFormat::Gpkg => {
-            let path = dir.join(super::qgis::GPKG_FILE);
-            write_gpkg_file(&path, layers)?;
-            sync_file(&path)?;
-            written.push(super::qgis::GPKG_FILE.to_string());
+    }
+
+    /// [`OutputWriter::write_layers`] for layers already built.
+    pub fn write_whole_layers(&mut self, layers: &[Layer]) -> Result<()> {
+        match self.format {
+            OutputFormat::Geojson => {
+                for l in layers {
+                    self.write_geojson_layer(l, &l.features)?;
+                }
+                Ok(())
+            }
+            OutputFormat::Gpkg => {
+                self.write_gpkg(layers)?;
+                self.layers.extend(layers.iter().map(LayerSummary::of));
+                Ok(())
+            }
         }
     }
-    if let Some(land) = land_geojson {
-        put_file(dir, &mut written, &format!("{LAND_LAYER}.geojson"), land)?;
-        if let Some(qml) = qml_for(LAND_LAYER) {
-            put_file(
-                dir,
-                &mut written,
-                &format!("{LAND_LAYER}.qml"),
-                qml.as_bytes(),
-            )?;
+
+    fn write_geojson_layer<F: Borrow<Feature>>(
+        &mut self,
+        schema: &Layer,
+        features: impl IntoIterator<Item = F>,
+    ) -> Result<()> {
+        let file = format!("{}.geojson", schema.name);
+        check_file_name(&file)?;
+        let path = self.tmp.join(&file);
+        let mut summary = LayerSummary::new(schema);
+        let write = |summary: &mut LayerSummary| -> std::io::Result<()> {
+            let mut out = BufWriter::with_capacity(1 << 20, fs::File::create(&path)?);
+            let mut fc = FeatureCollectionWriter::new(&mut out, &schema.name)?;
+            for f in features {
+                let f = f.borrow();
+                summary.add(f);
+                fc.feature(schema, f)?;
+            }
+            fc.finish()?;
+            out.into_inner().map_err(|e| e.into_error())?.sync_all()
+        };
+        write(&mut summary).map_err(|e| Error::io(&path, e))?;
+        self.written.push(file);
+        self.layers.push(summary);
+        if let Some(qml) = qml_for(&schema.name) {
+            self.write_file(&format!("{}.qml", schema.name), qml.as_bytes())?;
         }
+        Ok(())
     }
-    for (file, bytes) in files {
-        put_file(dir, &mut written, file, bytes)?;
+
+    /// Writes `shiplink.gpkg` (fsynced) from the layers, taken one at a time.
+    fn write_gpkg<L: Borrow<Layer>>(&mut self, layers: impl IntoIterator<Item = L>) -> Result<()> {
+        let path = self.tmp.join(super::qgis::GPKG_FILE);
+        write_gpkg_file(&path, layers)?;
+        sync_file(&path)?;
+        self.written.push(super::qgis::GPKG_FILE.to_string());
+        Ok(())
     }
-    put_file(
-        dir,
-        &mut written,
-        PROJECT_FILE,
-        project_qgs(format, layers, land_geojson.is_some()).as_bytes(),
-    )?;
-    written.sort();
-    Ok(written)
+
+    /// Writes one file verbatim (fsynced); `file` is a plain name.
+    pub fn write_file(&mut self, file: &str, bytes: &[u8]) -> Result<()> {
+        check_file_name(file)?;
+        write_synced(&self.tmp.join(file), bytes)?;
+        self.written.push(file.to_string());
+        Ok(())
+    }
+
+    /// The summaries of the layers written so far, in order.
+    pub fn layers(&self) -> &[LayerSummary] {
+        &self.layers
+    }
+
+    /// Writes `land.geojson` + `land.qml` if `land_geojson` is given and the project
+    /// `shiplink.qgs`, then moves the directory into place. Returns the file names written
+    /// (sorted).
+    pub fn finish(mut self, land_geojson: Option<&[u8]>) -> Result<Vec<String>> {
+        if self.format == OutputFormat::Gpkg
+            && !self.written.iter().any(|f| f == super::qgis::GPKG_FILE)
+        {
+            // No layers: still an (empty) GeoPackage for the project to point at.
+            self.write_gpkg(std::iter::empty::<Layer>())?;
+        }
+        if let Some(land) = land_geojson {
+            self.write_file(&format!("{LAND_LAYER}.geojson"), land)?;
+            if let Some(qml) = qml_for(LAND_LAYER) {
+                self.write_file(&format!("{LAND_LAYER}.qml"), qml.as_bytes())?;
+            }
+        }
+        let project = project_qgs(self.format, &self.layers, land_geojson.is_some());
+        self.write_file(PROJECT_FILE, project.as_bytes())?;
+        sync_dir(&self.tmp)?;
+        swap_into_place(&self.tmp, &self.dir, &self.parent, &self.name)?;
+        self.done = true;
+        let mut written = std::mem::take(&mut self.written);
+        written.sort();
+        Ok(written)
+    }
 }
 
-/// Writes one file (fsynced) into `dir` and records its name.
-fn put_file(dir: &Path, written: &mut Vec<String>, file: &str, bytes: &[u8]) -> Result<()> {
-    if file.contains(['/', '\\']) || file.starts_with('.') || file.is_empty() {
-        return Err(Error::Usage(format!("bad output file name {file:?}")));
+impl Drop for OutputWriter {
+    fn drop(&mut self) {
+        if !self.done {
+            let _ = fs::remove_dir_all(&self.tmp);
+        }
     }
-    write_synced(&dir.join(file), bytes)?;
-    written.push(file.to_string());
-    Ok(())
 }
 
 #[cfg(feature = "gdal")]
-fn write_gpkg_file(path: &Path, layers: &[Layer]) -> Result<()> {
-    let styles: Vec<(String, String)> = layers
+fn write_gpkg_file<L: Borrow<Layer>>(
+    path: &Path,
+    layers: impl IntoIterator<Item = L>,
+) -> Result<()> {
+    // The styles of every layer we style; the GeoPackage stores those of its layers.
+    let styles: Vec<(String, String)> = super::build::LAYER_NAMES
         .iter()
-        .filter_map(|l| qml_for(&l.name).map(|q| (l.name.clone(), q)))
+        .chain(&[LAND_LAYER])
+        .filter_map(|n| qml_for(n).map(|q| (n.to_string(), q)))
         .collect();
     super::gpkg::write_gpkg(path, layers, &styles)
 }
 
 #[cfg(not(feature = "gdal"))]
-fn write_gpkg_file(path: &Path, _layers: &[Layer]) -> Result<()> {
+fn write_gpkg_file<L: Borrow<Layer>>(
+    path: &Path,
+    _layers: impl IntoIterator<Item = L>,
+) -> Result<()> {
     Err(Error::Usage(format!(
         "cannot write {}: this shiplink was built without GeoPackage support (cargo feature `gdal`)",
         path.display()
     )))
+}
+
+/// A plain file name: not empty, no directory part, not hidden.
+fn check_file_name(file: &str) -> Result<()> {
+    if file.contains(['/', '\\']) || file.starts_with('.') || file.is_empty() {
+        return Err(Error::Usage(format!("bad output file name {file:?}")));
+    }
+    Ok(())
 }
 
 /// Moves the finished `tmp` to `dir`, replacing what was there.
@@ -314,6 +441,79 @@ mod tests {
             .collect();
         v.sort();
         v
+    }
+
+    /// Every file of two output directories, (name, bytes), sorted.
+    fn contents(dir: &Path) -> Vec<(String, Vec<u8>)> {
+        siblings(dir)
+            .into_iter()
+            .map(|n| {
+                let bytes = fs::read(dir.join(&n)).expect("read");
+                (n, bytes)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn streamed_layers_write_the_same_bytes_as_whole_layers() {
+        let root = tempfile::tempdir().expect("tempdir");
+        let mut second = layer();
+        second.name = "tracks".into();
+        second.features[0].id = "s2".into();
+        second.features[0].values = vec![Value::Time(1_709_251_200)];
+        let empty = Layer::new("voyages", GeomKind::LineString, vec![]);
+        let layers = vec![layer(), second, empty];
+        let files = vec![("run.json".to_string(), b"{}".to_vec())];
+
+        let whole = root.path().join("whole");
+        write_output(
+            &whole,
+            false,
+            OutputFormat::Geojson,
+            &layers,
+            &files,
+            Some(b"{}"),
+        )
+        .expect("whole");
+
+        let streamed = root.path().join("streamed");
+        let mut w = OutputWriter::create(&streamed, false, OutputFormat::Geojson).expect("create");
+        let streams: Vec<LayerStream> = layers
+            .iter()
+            .map(|l| {
+                let schema = Layer::new(&l.name, l.geom_kind, l.fields.clone());
+                let features: Box<dyn Iterator<Item = Feature>> =
+                    Box::new(l.features.clone().into_iter());
+                (schema, features)
+            })
+            .collect();
+        w.write_layers(streams).expect("layers");
+        assert_eq!(
+            w.layers().iter().map(|l| l.features).collect::<Vec<_>>(),
+            [1, 1, 0]
+        );
+        w.write_file("run.json", b"{}").expect("file");
+        w.finish(Some(b"{}")).expect("finish");
+
+        let (a, b) = (contents(&whole), contents(&streamed));
+        // 3 layers and their styles, land and its style, run.json, the project.
+        assert_eq!(a.len(), 10);
+        assert_eq!(a, b);
+    }
+
+    #[test]
+    fn a_failed_streamed_write_leaves_nothing() {
+        let root = tempfile::tempdir().expect("tempdir");
+        let out = root.path().join("out");
+        let mut w = OutputWriter::create(&out, false, OutputFormat::Geojson).expect("create");
+        w.write_layers(vec![(
+            layer(),
+            Box::new(std::iter::empty()) as Box<dyn Iterator<Item = Feature>>,
+        )])
+        .expect("layer");
+        assert!(w.write_file("../evil", b"x").is_err());
+        drop(w);
+        assert!(siblings(root.path()).is_empty());
     }
 
     #[test]
