@@ -138,8 +138,8 @@ pub struct LinkParams {
 }
 
 /// Default Platt scaling of voyage confidences (see [`LinkParams::confidence_slope`]).
-pub const CONFIDENCE_SLOPE: f64 = 0.4345;
-pub const CONFIDENCE_INTERCEPT: f64 = 0.7261;
+pub const CONFIDENCE_SLOPE: f64 = 0.4116;
+pub const CONFIDENCE_INTERCEPT: f64 = 0.7618;
 
 impl Default for LinkParams {
     fn default() -> Self {
@@ -155,7 +155,7 @@ impl Default for LinkParams {
             return_prior: 0.0,
             dwell_days: 2.5,
             return_window_days: 12.0,
-            min_link_probability: 0.05,
+            min_link_probability: 0.01,
             confidence_slope: CONFIDENCE_SLOPE,
             confidence_intercept: CONFIDENCE_INTERCEPT,
             refine_rounds: 10,
