@@ -33,7 +33,7 @@ use rayon::prelude::*;
 
 use crate::config::Config;
 use crate::evidence::EmptyBerth;
-use crate::geodesy::{geodesic_m, local_m, M_PER_NM};
+use crate::geodesy::{geodesic_m, local_m, m_for_chord, to_ecef_m, M_PER_NM};
 use crate::model::{Observation, Port, Stay, Time, VesselClass};
 use assign::Edge;
 use cost::Attrs;
@@ -423,6 +423,20 @@ struct NodeInfo {
     obs: Option<usize>,
     /// Log-probability that the node is a real vessel, from detector confidences.
     real: f64,
+    /// Position on the mean sphere (ECEF metres), for [`sphere_bounds_m`].
+    ecef: [f64; 3],
+}
+
+/// Bounds of the geodesic distance between two nodes, metres, from their chord on the mean
+/// sphere: within 1 % of the great circle (the sphere and WGS84 differ by under 0.6 %),
+/// and a metre for rounding.
+fn sphere_bounds_m(a: &NodeInfo, b: &NodeInfo) -> (f64, f64) {
+    let chord_m = ((a.ecef[0] - b.ecef[0]).powi(2)
+        + (a.ecef[1] - b.ecef[1]).powi(2)
+        + (a.ecef[2] - b.ecef[2]).powi(2))
+    .sqrt();
+    let arc_m = m_for_chord(chord_m);
+    ((arc_m * 0.99 - 1.0).max(0.0), arc_m * 1.01 + 1.0)
 }
 
 /// Log-probability that at least one of the detections is a real vessel, taking each
@@ -540,6 +554,7 @@ fn track_candidates_with(
                     attrs: Attrs::combine(&members, &cfg.sensors),
                     obs: None,
                     real: stay_real_llr(&members, st),
+                    ecef: to_ecef_m(st.lon, st.lat),
                 }
             }
             Node::Sea(i) => NodeInfo {
@@ -553,6 +568,7 @@ fn track_candidates_with(
                 attrs: Attrs::of(&obs[i], &cfg.sensors),
                 obs: Some(i),
                 real: real_llr(&[&obs[i]]),
+                ecef: to_ecef_m(obs[i].lon, obs[i].lat),
             },
         })
         .collect();
@@ -596,19 +612,20 @@ fn track_candidates_with(
     // Log density (per day) of a passage of `dist_m` with `dt_s` between sightings under
     // "same vessel": unseen time at the ends is exponential with mean `theta`; None when
     // faster than the maximum speed or beyond the maximum gap.
+    let fast_s = |dist_m: f64| (dist_m - POSITION_SLACK_M).max(0.0) / (max_kn * M_PER_NM) * 3600.0;
     let passage_time = |dist_m: f64, dt_s: f64, theta_s: f64| -> Option<f64> {
-        let fast_s = (dist_m - POSITION_SLACK_M).max(0.0) / (max_kn * M_PER_NM) * 3600.0;
-        if dt_s < fast_s || dt_s > max_gap_s as f64 {
+        if dt_s < fast_s(dist_m) || dt_s > max_gap_s as f64 {
             return None;
         }
         let typical_s = dist_m / (TYPICAL_SPEED_KN * M_PER_NM) * 3600.0;
         let excess = (dt_s - typical_s).max(0.0);
         Some(-(theta_s / 86_400.0).ln() - excess / theta_s)
     };
+    let sea_m = |a: &NodeInfo, b: &NodeInfo| -> Option<f64> {
+        (input.sea.point_km)((a.lon, a.lat), (b.lon, b.lat)).map(|km| km * 1000.0)
+    };
     let point_m = |a: &NodeInfo, b: &NodeInfo| -> f64 {
-        (input.sea.point_km)((a.lon, a.lat), (b.lon, b.lat))
-            .map(|km| km * 1000.0)
-            .unwrap_or_else(|| geodesic_m((a.lon, a.lat), (b.lon, b.lat)))
+        sea_m(a, b).unwrap_or_else(|| geodesic_m((a.lon, a.lat), (b.lon, b.lat)))
     };
     let s2 = 2.0 * BERTH_POSITION_SIGMA_M.powi(2);
     // Upper bounds of the weights below but the attributes and the destination's detector
@@ -712,7 +729,8 @@ fn track_candidates_with(
                 };
                 let drift = if containers { CONTAINERS_DRIFT } else { 0.0 };
                 let bound = bound_to(a, Some(q));
-                for v in search.after(q, u, t0, containers, drift, bound, thr) {
+                let mut found = search.after(q, u, t0, containers, drift, bound, thr);
+                while let Some(v) = found.next() {
                     let b = &info[v];
                     if v == u || !later(b, v) || lengths_differ(&a.attrs, &b.attrs) {
                         continue;
@@ -723,9 +741,6 @@ fn track_candidates_with(
                         if b.t_first - t0 > return_window_s {
                             continue;
                         }
-                        let Some(attr) = cost::attribute_llr(&a.attrs, &b.attrs, false, 0.0) else {
-                            continue;
-                        };
                         let d = local_m((a.lon, a.lat), (b.lon, b.lat));
                         // Either the stay was only interrupted (clouds, a missed detection):
                         // a short gap at the same berth; or the vessel made an unseen trip
@@ -743,6 +758,13 @@ fn track_candidates_with(
                                 * same_berth.min(SAME_BERTH_LLR_MAX).exp();
                         let trip = (1.0 - INTERRUPTED_SHARE) / lp.return_window_days.max(1.0);
                         let time = (interrupted + trip).ln() - arrival_rate[q].ln();
+                        let others = time + lp.return_prior + a.real + b.real;
+                        if search::below(found.attr_upper() + others, thr) {
+                            continue;
+                        }
+                        let Some(attr) = cost::attribute_llr(&a.attrs, &b.attrs, false, 0.0) else {
+                            continue;
+                        };
                         push(
                             &mut ret_c,
                             v,
@@ -777,6 +799,14 @@ fn track_candidates_with(
                     let Some(time) = passage_time(dist_m, dt_s, theta) else {
                         continue;
                     };
+                    let others = time + bounded - passage_against(a.port, q).ln()
+                        + lp.passage_prior
+                        + traveller_prior(&a.attrs, lp)
+                        + a.real
+                        + b.real;
+                    if search::below(found.attr_upper() + others, thr) {
+                        continue;
+                    }
                     let Some(attr) =
                         cost::attribute_llr(&a.attrs, &b.attrs, true, CONTAINERS_DRIFT)
                     else {
@@ -791,7 +821,8 @@ fn track_candidates_with(
             // To the sea.
             let bound = bound_to(a, None);
             let sea = by_port.len();
-            for v in search.after(sea, u, t0, true, CONTAINERS_DRIFT, bound, &pass_thr) {
+            let mut found = search.after(sea, u, t0, true, CONTAINERS_DRIFT, bound, &pass_thr);
+            while let Some(v) = found.next() {
                 let b = &info[v];
                 if v == u || !later(b, v) {
                     continue;
@@ -802,11 +833,42 @@ fn track_candidates_with(
                     }
                 }
                 let dt_s = (b.t_first - t0) as f64;
+                // Before scoring: the distance's bounds (the geodesic is dear) may already
+                // rule the pair out, or bound its weight below the threshold.
+                let known_m = sea_m(a, b);
+                let (lo_m, hi_m) = known_m.map_or_else(|| sphere_bounds_m(a, b), |d| (d, d));
+                let duplicate = a.port.is_none()
+                    && dt_s <= cfg.stays.duplicate_window_s as f64
+                    && lo_m <= cfg.stays.duplicate_radius_m;
+                let theta = if a.port.is_some() {
+                    dwell_s
+                } else {
+                    dwell_s / 4.0
+                };
+                if !duplicate {
+                    if a.port.is_none() && dt_s > 3600.0 && dt_s > slow_s(hi_m) {
+                        continue; // underway at sea, as below
+                    }
+                    if dt_s < fast_s(lo_m) || dt_s > max_gap_s as f64 {
+                        continue; // no passage_time
+                    }
+                }
+                let passage = passage_time_upper(hi_m, dt_s, theta) - sea_rate.ln()
+                    + lp.passage_prior
+                    + traveller_prior(&a.attrs, lp);
+                let others = if duplicate {
+                    passage.max(DUPLICATE_LLR)
+                } else {
+                    passage
+                };
+                if search::below(found.attr_upper() + others + a.real + b.real, &pass_thr) {
+                    continue;
+                }
                 let Some(attr) = cost::attribute_llr(&a.attrs, &b.attrs, true, CONTAINERS_DRIFT)
                 else {
                     continue;
                 };
-                let dist_m = point_m(a, b);
+                let dist_m = known_m.unwrap_or_else(|| geodesic_m((a.lon, a.lat), (b.lon, b.lat)));
                 if a.port.is_none()
                     && dt_s <= cfg.stays.duplicate_window_s as f64
                     && dist_m <= cfg.stays.duplicate_radius_m
@@ -817,11 +879,6 @@ fn track_candidates_with(
                 if a.port.is_none() && dt_s > 3600.0 && dt_s > slow_s(dist_m) {
                     continue; // underway at sea: at least the minimum speed
                 }
-                let theta = if a.port.is_some() {
-                    dwell_s
-                } else {
-                    dwell_s / 4.0
-                };
                 let Some(time) = passage_time(dist_m, dt_s, theta) else {
                     continue;
                 };

@@ -33,6 +33,12 @@ const NONE: u32 = u32::MAX;
 /// Slack for rounding between a bound and the weight it bounds.
 const MARGIN: f64 = 1e-6;
 
+/// Whether a weight bounded above by `bound` falls short of `threshold` (the pair can be
+/// skipped without changing the kept candidates).
+pub(super) fn below(bound: f64, threshold: &Cell<f64>) -> bool {
+    bound + MARGIN < threshold.get()
+}
+
 /// Prune with bounds, or score every pair (the reference, for tests).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Mode {
@@ -268,6 +274,7 @@ impl<'a> Search<'a> {
             attr_rest,
             len_range,
             scan: None,
+            last_upper: f64::INFINITY,
         }
     }
 }
@@ -310,11 +317,20 @@ pub struct After<'s, R> {
     attr_rest: f64,
     len_range: Option<(f64, f64, f64, f64)>,
     scan: Option<Scan<'s>>,
+    /// Attribute bound of the node last returned.
+    last_upper: f64,
 }
 
 impl<'s, R: Fn(f64) -> f64> After<'s, R> {
     fn pruned(&self, bound: f64) -> bool {
-        bound + MARGIN < self.threshold.get()
+        below(bound, self.threshold)
+    }
+
+    /// An upper bound of [`cost::attribute_llr`] between the node and the node last
+    /// returned (infinite when there is none: equal identities, [`Mode::Exhaustive`]), for
+    /// the caller to skip a pair before scoring it, on bounds of its other terms.
+    pub fn attr_upper(&self) -> f64 {
+        self.last_upper
     }
 
     /// Starts scanning `bucket` unless its bound rules it out.
@@ -405,9 +421,10 @@ impl<'s, R: Fn(f64) -> f64> Iterator for After<'s, R> {
                 if scan.pos < scan.end {
                     let v = scan.bucket.nodes[scan.pos];
                     scan.pos += 1;
-                    let (attr, upper, max_real) = (scan.attr, scan.upper, scan.bucket.max_real);
+                    let (attr, upper) = (scan.attr, scan.upper);
                     let dt = (scan.bucket.t_first[scan.pos - 1] - self.t0) as f64;
                     if self.search.mode == Mode::Exhaustive {
+                        self.last_upper = f64::INFINITY;
                         return Some(v);
                     }
                     let rest = (self.rest)(dt);
@@ -419,21 +436,24 @@ impl<'s, R: Fn(f64) -> f64> Iterator for After<'s, R> {
                     let same = |x: u32, y: u32| (x != NONE && y != NONE).then_some(x == y);
                     let class = same(self.class, self.search.class_id[v]);
                     let colour = same(self.colour, self.search.colour_id[v]);
-                    if self.pruned(upper.with(class, colour) + max_real + rest) {
+                    let info = &self.search.info[v];
+                    let member_upper = upper.with(class, colour);
+                    if self.pruned(member_upper + info.real + rest) {
                         continue;
                     }
-                    let info = &self.search.info[v];
                     if !self.same_identity.is_empty()
                         && cost::identity(&self.a.attrs, &info.attrs) == Identity::Same
                     {
                         continue; // given by identity
                     }
+                    self.last_upper = member_upper;
                     return Some(v);
                 }
                 self.scan = None;
             }
             if self.next_identity < self.same_identity.len() {
                 self.next_identity += 1;
+                self.last_upper = f64::INFINITY;
                 return Some(self.same_identity[self.next_identity - 1]);
             }
             match self.stage {
