@@ -325,6 +325,15 @@ fn stay_candidates_with(input: &LinkInput, mode: search::Mode) -> Vec<Candidate>
         max_real = max_real.max(real_llr(&[&obs[i]]));
     }
     let any_length = (f64::NEG_INFINITY, f64::INFINITY);
+    // Terms of the weight below that are the same for many pairs, once.
+    let real: Vec<f64> = obs.iter().map(|o| real_llr(&[o])).collect();
+    let ln_berth: Vec<f64> = port_area_m2
+        .iter()
+        .map(|a| (a / (std::f64::consts::PI * s2)).ln())
+        .collect();
+    let ln_port_rate: Vec<f64> = port_rate.iter().map(|r| r.ln()).collect();
+    let ln_stay_days = (STAY_MEAN_S / 86_400.0).ln();
+    let cats = search::Categories::of(&attrs);
     let radius_for = |i: usize, p: usize| -> Option<(f64, (f64, f64))> {
         let a = &attrs[i];
         if mode == search::Mode::Exhaustive || a.imo.is_some() || a.mmsi.is_some() {
@@ -363,10 +372,16 @@ fn stay_candidates_with(input: &LinkInput, mode: search::Mode) -> Vec<Candidate>
             let a = &obs[i];
             let p = input.port_of[i].unwrap_or(0);
             let empty_after = input.empty.after.get(i).copied().flatten();
-            let mut out = Vec::new();
+            let threshold = Cell::new(0.0);
+            let mut out = search::Best::with_floor(&threshold, 0.0);
             let Some((radius_m, length_m)) = radius_for(i, p) else {
                 return Vec::new();
             };
+            // A bound of the attribute term, to skip pairs before scoring them (equal
+            // identities are worth more than any bound says).
+            let upper =
+                (mode == search::Mode::Pruned && attrs[i].imo.is_none() && attrs[i].mmsi.is_none())
+                    .then(|| cost::attribute_llr_upper(&attrs[i], &range, false, 0.0));
             for j in st_index.forward_within(
                 (a.lon, a.lat),
                 a.observed_at,
@@ -384,14 +399,26 @@ fn stay_candidates_with(input: &LinkInput, mode: search::Mode) -> Vec<Candidate>
                 {
                     continue;
                 }
+                let d = local_m((a.lon, a.lat), (b.lon, b.lat));
+                let pos = ln_berth[p] - d * d / s2;
+                let dt = dt_s as f64;
+                let time = -ln_stay_days - dt / STAY_MEAN_S - ln_port_rate[p];
+                let real = real[i] + real[j];
+                if let Some(upper) = &upper {
+                    let attr = upper.with(
+                        search::same(cats.class[i], cats.class[j]),
+                        search::same(cats.colour[i], cats.colour[j]),
+                    );
+                    if search::below(
+                        attr + pos + time + real + cfg.linking.stay_prior,
+                        &threshold,
+                    ) {
+                        continue;
+                    }
+                }
                 let Some(attr) = cost::attribute_llr(&attrs[i], &attrs[j], false, 0.0) else {
                     continue;
                 };
-                let d = local_m((a.lon, a.lat), (b.lon, b.lat));
-                let pos = (port_area_m2[p] / (std::f64::consts::PI * s2)).ln() - d * d / s2;
-                let dt = dt_s as f64;
-                let time = -(STAY_MEAN_S / 86_400.0).ln() - dt / STAY_MEAN_S - port_rate[p].ln();
-                let real = real_llr(&[a]) + real_llr(&[b]);
                 out.push(Candidate {
                     from: i,
                     to: j,
@@ -400,7 +427,7 @@ fn stay_candidates_with(input: &LinkInput, mode: search::Mode) -> Vec<Candidate>
                 });
             }
             // Stays are not refined: only links the assignment can choose matter.
-            keep_best(vec![out], 0.0)
+            keep_best(vec![out.cands], 0.0)
         })
         .collect();
     let mut all: Vec<Candidate> = per_node.into_iter().flatten().collect();
@@ -631,13 +658,15 @@ fn track_candidates_with(
     // Upper bounds of the weights below but the attributes and the destination's detector
     // term, at a gap `dt_s` (non-increasing in it), for the search: keep in step with them
     // (tests::pruned_search_is_exact checks). `dist_m` infinite: unknown.
-    let passage_time_upper = |dist_m: f64, dt_s: f64, theta_s: f64| -> f64 {
+    // `ln_days`: the log of `theta_s` in days.
+    let passage_time_upper = |dist_m: f64, dt_s: f64, theta_s: f64, ln_days: f64| -> f64 {
         if dt_s > max_gap_s as f64 {
             return f64::NEG_INFINITY;
         }
         let typical_s = dist_m / (TYPICAL_SPEED_KN * M_PER_NM) * 3600.0;
-        -(theta_s / 86_400.0).ln() - (dt_s - typical_s).max(0.0) / theta_s
+        -ln_days - (dt_s - typical_s).max(0.0) / theta_s
     };
+    let ln_days = |theta_s: f64| (theta_s / 86_400.0).ln();
     let bound_to = |a: &NodeInfo, dest: Option<usize>| -> Box<dyn Fn(f64) -> f64 + '_> {
         let traveller = lp.passage_prior + traveller_prior(&a.attrs, lp) + a.real;
         match (a.port, dest) {
@@ -673,7 +702,8 @@ fn track_candidates_with(
                 if a.port.is_some() && !dist_m.is_finite() {
                     return Box::new(|_| f64::NEG_INFINITY); // no passage is built
                 }
-                Box::new(move |dt_s| passage_time_upper(dist_m, dt_s, theta) + c)
+                let ln_theta = ln_days(theta);
+                Box::new(move |dt_s| passage_time_upper(dist_m, dt_s, theta, ln_theta) + c)
             }
             (port, None) => {
                 let theta = if port.is_some() {
@@ -688,8 +718,9 @@ fn track_candidates_with(
                 };
                 let c = -sea_rate.ln() + traveller;
                 let dup = DUPLICATE_LLR + a.real;
+                let ln_theta = ln_days(theta);
                 Box::new(move |dt_s| {
-                    let passage = passage_time_upper(f64::INFINITY, dt_s, theta) + c;
+                    let passage = passage_time_upper(f64::INFINITY, dt_s, theta, ln_theta) + c;
                     if dt_s <= duplicate_s {
                         passage.max(dup)
                     } else {
@@ -821,6 +852,11 @@ fn track_candidates_with(
             // To the sea.
             let bound = bound_to(a, None);
             let sea = by_port.len();
+            let sea_ln_theta = ln_days(if a.port.is_some() {
+                dwell_s
+            } else {
+                dwell_s / 4.0
+            });
             let mut found = search.after(sea, u, t0, true, CONTAINERS_DRIFT, bound, &pass_thr);
             while let Some(v) = found.next() {
                 let b = &info[v];
@@ -853,7 +889,7 @@ fn track_candidates_with(
                         continue; // no passage_time
                     }
                 }
-                let passage = passage_time_upper(hi_m, dt_s, theta) - sea_rate.ln()
+                let passage = passage_time_upper(hi_m, dt_s, theta, sea_ln_theta) - sea_rate.ln()
                     + lp.passage_prior
                     + traveller_prior(&a.attrs, lp);
                 let others = if duplicate {

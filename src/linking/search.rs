@@ -95,6 +95,40 @@ fn bin_of(length_m: f64) -> i64 {
     (length_m / BIN_M).floor() as i64
 }
 
+/// Small ids of classes and colours, so that comparing them is cheap.
+pub struct Categories {
+    /// Per node, [`NONE`] when it has none.
+    pub class: Vec<u32>,
+    pub colour: Vec<u32>,
+}
+
+impl Categories {
+    pub fn of<'a>(attrs: impl IntoIterator<Item = &'a cost::Attrs> + Clone) -> Categories {
+        let mut ids: HashMap<String, u32> = HashMap::new();
+        let mut id_of = |key: Option<String>| -> u32 {
+            key.map_or(NONE, |k| {
+                let next = ids.len() as u32;
+                *ids.entry(k).or_insert(next)
+            })
+        };
+        let class = attrs
+            .clone()
+            .into_iter()
+            .map(|a| id_of(a.class.as_ref().map(|c| format!("class:{:?}", c.0))))
+            .collect();
+        let colour = attrs
+            .into_iter()
+            .map(|a| id_of(a.colour.as_ref().map(|c| format!("colour:{}", c.0))))
+            .collect();
+        Categories { class, colour }
+    }
+}
+
+/// Whether two category ids agree (`None`: one has none).
+pub fn same(x: u32, y: u32) -> Option<bool> {
+    (x != NONE && y != NONE).then_some(x == y)
+}
+
 /// The index the candidate search uses: per destination (each port, then the sea), the
 /// nodes bucketed by length.
 pub struct Search<'a> {
@@ -113,20 +147,27 @@ pub struct Best<'t> {
     pub cands: Vec<Candidate>,
     top: Vec<f64>,
     threshold: &'t Cell<f64>,
+    floor: f64,
 }
 
 impl<'t> Best<'t> {
     pub fn new(threshold: &'t Cell<f64>) -> Best<'t> {
-        threshold.set(super::MIN_CANDIDATE_WEIGHT);
+        Best::with_floor(threshold, super::MIN_CANDIDATE_WEIGHT)
+    }
+
+    /// Keeps weights above `floor` instead of `MIN_CANDIDATE_WEIGHT`.
+    pub fn with_floor(threshold: &'t Cell<f64>, floor: f64) -> Best<'t> {
+        threshold.set(floor);
         Best {
             cands: Vec::new(),
             top: Vec::new(),
             threshold,
+            floor,
         }
     }
 
     pub fn push(&mut self, c: Candidate) {
-        if c.weight.is_finite() && c.weight > super::MIN_CANDIDATE_WEIGHT {
+        if c.weight.is_finite() && c.weight > self.floor {
             let at = self.top.partition_point(|&w| w >= c.weight);
             if at < MAX_CANDIDATES {
                 self.top.insert(at, c.weight);
@@ -184,25 +225,11 @@ impl<'a> Search<'a> {
                 d.by_mmsi.entry(mmsi.clone()).or_default().push(k);
             }
         }
-        let mut ids: HashMap<String, u32> = HashMap::new();
-        let mut id_of = |key: Option<String>| -> u32 {
-            key.map_or(NONE, |k| {
-                let next = ids.len() as u32;
-                *ids.entry(k).or_insert(next)
-            })
-        };
-        let class_id = info
-            .iter()
-            .map(|n| id_of(n.attrs.class.as_ref().map(|c| format!("class:{:?}", c.0))))
-            .collect();
-        let colour_id = info
-            .iter()
-            .map(|n| id_of(n.attrs.colour.as_ref().map(|c| format!("colour:{}", c.0))))
-            .collect();
+        let cats = Categories::of(info.iter().map(|n| &n.attrs));
         Search {
             info,
-            class_id,
-            colour_id,
+            class_id: cats.class,
+            colour_id: cats.colour,
             dests,
             window_s,
             mode,
@@ -275,6 +302,7 @@ impl<'a> Search<'a> {
             len_range,
             scan: None,
             last_upper: f64::INFINITY,
+            rest_cache: (f64::NAN, f64::NAN),
         }
     }
 }
@@ -319,11 +347,29 @@ pub struct After<'s, R> {
     scan: Option<Scan<'s>>,
     /// Attribute bound of the node last returned.
     last_upper: f64,
+    /// `rest` at a recent gap (seconds, value): a bound for gaps up to [`REST_STEP_S`]
+    /// longer too, as it does not increase.
+    rest_cache: (f64, f64),
 }
+
+/// How far a computed value of `rest` is reused, seconds (members come in images, many
+/// at one time).
+const REST_STEP_S: f64 = 900.0;
 
 impl<'s, R: Fn(f64) -> f64> After<'s, R> {
     fn pruned(&self, bound: f64) -> bool {
         below(bound, self.threshold)
+    }
+
+    /// An upper bound of `rest(dt)`: its value at a gap up to [`REST_STEP_S`] shorter.
+    fn rest_at(&mut self, dt: f64) -> f64 {
+        let (at, value) = self.rest_cache;
+        if dt >= at && dt <= at + REST_STEP_S {
+            return value;
+        }
+        let value = (self.rest)(dt);
+        self.rest_cache = (dt, value);
+        value
     }
 
     /// An upper bound of [`cost::attribute_llr`] between the node and the node last
@@ -427,13 +473,12 @@ impl<'s, R: Fn(f64) -> f64> Iterator for After<'s, R> {
                         self.last_upper = f64::INFINITY;
                         return Some(v);
                     }
-                    let rest = (self.rest)(dt);
+                    let rest = self.rest_at(dt);
                     if self.pruned(attr + rest) {
                         // Later members only have larger gaps.
                         self.scan = None;
                         continue;
                     }
-                    let same = |x: u32, y: u32| (x != NONE && y != NONE).then_some(x == y);
                     let class = same(self.class, self.search.class_id[v]);
                     let colour = same(self.colour, self.search.colour_id[v]);
                     let info = &self.search.info[v];
@@ -584,11 +629,16 @@ pub fn length_reach(a: &cost::Attrs, sigma_m: (f64, f64), floor: f64) -> Option<
         return Some(0.0);
     }
     // Bisection: at(lo) >= floor > at(hi).
-    let (mut lo, mut hi) = (0.0, 1e4);
+    // Any bracket does (the answer is where the bound surely falls short); a centimetre is
+    // close enough.
+    let (mut lo, mut hi) = (0.0, 1e3);
     if at(hi) >= floor {
-        return None;
+        hi = 1e4;
+        if at(hi) >= floor {
+            return None;
+        }
     }
-    for _ in 0..40 {
+    for _ in 0..20 {
         let mid = 0.5 * (lo + hi);
         if at(mid) >= floor {
             lo = mid;
