@@ -52,18 +52,26 @@ struct Bucket {
     /// Nodes in (first sighting, node) order.
     nodes: Vec<usize>,
     t_first: Vec<Time>,
+    /// Each member's class and colour ids and detector term (what the walk reads of each
+    /// member, side by side).
+    class: Vec<u32>,
+    colour: Vec<u32>,
+    real: Vec<f64>,
     range: AttrsRange,
     /// Largest detector term (`NodeInfo::real`) of the members.
     max_real: f64,
 }
 
 impl Bucket {
-    fn push(&mut self, k: usize, n: &NodeInfo) {
+    fn push(&mut self, k: usize, n: &NodeInfo, cats: &Categories) {
         if self.nodes.is_empty() {
             self.max_real = n.real;
         }
         self.nodes.push(k);
         self.t_first.push(n.t_first);
+        self.class.push(cats.class[k]);
+        self.colour.push(cats.colour[k]);
+        self.real.push(n.real);
         self.range.add(&n.attrs);
         self.max_real = self.max_real.max(n.real);
     }
@@ -191,6 +199,7 @@ impl<'a> Search<'a> {
         window_s: i64,
         mode: Mode,
     ) -> Search<'a> {
+        let cats = Categories::of(info.iter().map(|n| &n.attrs));
         let mut dests: Vec<Dest> = (0..=ports).map(|_| Dest::default()).collect();
         // Bin range per destination first, so the bins are one vector.
         let mut span: Vec<Option<(i64, i64)>> = vec![None; ports + 1];
@@ -210,13 +219,13 @@ impl<'a> Search<'a> {
         for &k in order {
             let n = &info[k];
             let d = &mut dests[n.port.unwrap_or(ports).min(ports)];
-            d.all.push(k, n);
+            d.all.push(k, n, &cats);
             match n.attrs.length_m.filter(|(l, _)| l.is_finite()) {
                 Some((l, _)) => {
                     let i = (bin_of(l) - d.first_bin) as usize;
-                    d.bins[i].push(k, n);
+                    d.bins[i].push(k, n, &cats);
                 }
-                None => d.no_length.push(k, n),
+                None => d.no_length.push(k, n, &cats),
             }
             if let Some(imo) = &n.attrs.imo {
                 d.by_imo.entry(imo.clone()).or_default().push(k);
@@ -225,7 +234,6 @@ impl<'a> Search<'a> {
                 d.by_mmsi.entry(mmsi.clone()).or_default().push(k);
             }
         }
-        let cats = Categories::of(info.iter().map(|n| &n.attrs));
         Search {
             info,
             class_id: cats.class,
@@ -467,8 +475,9 @@ impl<'s, R: Fn(f64) -> f64> Iterator for After<'s, R> {
                 if scan.pos < scan.end {
                     let v = scan.bucket.nodes[scan.pos];
                     scan.pos += 1;
-                    let (attr, upper) = (scan.attr, scan.upper);
-                    let dt = (scan.bucket.t_first[scan.pos - 1] - self.t0) as f64;
+                    let (attr, upper, bucket, at) =
+                        (scan.attr, scan.upper, scan.bucket, scan.pos - 1);
+                    let dt = (bucket.t_first[at] - self.t0) as f64;
                     if self.search.mode == Mode::Exhaustive {
                         self.last_upper = f64::INFINITY;
                         return Some(v);
@@ -479,13 +488,13 @@ impl<'s, R: Fn(f64) -> f64> Iterator for After<'s, R> {
                         self.scan = None;
                         continue;
                     }
-                    let class = same(self.class, self.search.class_id[v]);
-                    let colour = same(self.colour, self.search.colour_id[v]);
-                    let info = &self.search.info[v];
+                    let class = same(self.class, bucket.class[at]);
+                    let colour = same(self.colour, bucket.colour[at]);
                     let member_upper = upper.with(class, colour);
-                    if self.pruned(member_upper + info.real + rest) {
+                    if self.pruned(member_upper + bucket.real[at] + rest) {
                         continue;
                     }
+                    let info = &self.search.info[v];
                     if !self.same_identity.is_empty()
                         && cost::identity(&self.a.attrs, &info.attrs) == Identity::Same
                     {
