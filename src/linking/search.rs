@@ -15,6 +15,10 @@
 //!
 //! The result is exactly that of scoring every pair: a skipped pair's weight is below a
 //! weight that is kept (or not positive). [`Mode::Exhaustive`] scores every pair, for tests.
+//! The walk reads only what it bounds with (each bucket keeps its members' class and colour
+//! ids and detector terms side by side), and hands the caller the attribute bound of each
+//! node it returns ([`After::attr_upper`]), so that the caller can skip the pair on its
+//! exact timing terms before scoring the attributes.
 //!
 //! Example: a 150 m ship at Najin (stays summed to ~3 m sigma) is compared with the Dunay
 //! stays of 140-160 m in the next days, not with the hundreds of tugs and 300 m ships there.
