@@ -112,6 +112,8 @@ pub struct Categories {
     /// Per node, [`NONE`] when it has none.
     pub class: Vec<u32>,
     pub colour: Vec<u32>,
+    pub imo: Vec<u32>,
+    pub mmsi: Vec<u32>,
 }
 
 impl Categories {
@@ -129,10 +131,37 @@ impl Categories {
             .map(|a| id_of(a.class.as_ref().map(|c| format!("class:{:?}", c.0))))
             .collect();
         let colour = attrs
+            .clone()
             .into_iter()
             .map(|a| id_of(a.colour.as_ref().map(|c| format!("colour:{}", c.0))))
             .collect();
-        Categories { class, colour }
+        let imo = attrs
+            .clone()
+            .into_iter()
+            .map(|a| id_of(a.imo.as_ref().map(|c| format!("imo:{c}"))))
+            .collect();
+        let mmsi = attrs
+            .into_iter()
+            .map(|a| id_of(a.mmsi.as_ref().map(|c| format!("mmsi:{c}"))))
+            .collect();
+        Categories {
+            class,
+            colour,
+            imo,
+            mmsi,
+        }
+    }
+}
+
+/// [`cost::identity`] is [`Identity::Same`], on interned imo and mmsi.
+fn same_identity(cats: &Categories, u: usize, v: usize) -> bool {
+    match (
+        same(cats.imo[u], cats.imo[v]),
+        same(cats.mmsi[u], cats.mmsi[v]),
+    ) {
+        (Some(false), _) | (_, Some(false)) => false,
+        (Some(true), _) | (_, Some(true)) => true,
+        _ => false,
     }
 }
 
@@ -148,6 +177,8 @@ pub struct Search<'a> {
     /// Small ids of each node's class and colour ([`NONE`]: none).
     class_id: Vec<u32>,
     colour_id: Vec<u32>,
+    /// All the ids (imo and mmsi for identities).
+    cats: Categories,
     dests: Vec<Dest>,
     window_s: i64,
     mode: Mode,
@@ -240,8 +271,9 @@ impl<'a> Search<'a> {
         }
         Search {
             info,
-            class_id: cats.class,
-            colour_id: cats.colour,
+            class_id: cats.class.clone(),
+            colour_id: cats.colour.clone(),
+            cats,
             dests,
             window_s,
             mode,
@@ -298,6 +330,7 @@ impl<'a> Search<'a> {
             search: self,
             dest: d,
             a,
+            u,
             class: self.class_id[u],
             colour: self.colour_id[u],
             t0,
@@ -340,6 +373,8 @@ pub struct After<'s, R> {
     search: &'s Search<'s>,
     dest: &'s Dest,
     a: &'s NodeInfo,
+    /// The node `a`.
+    u: usize,
     class: u32,
     colour: u32,
     t0: Time,
@@ -498,9 +533,7 @@ impl<'s, R: Fn(f64) -> f64> Iterator for After<'s, R> {
                     if self.pruned(member_upper + bucket.real[at] + rest) {
                         continue;
                     }
-                    let info = &self.search.info[v];
-                    if !self.same_identity.is_empty()
-                        && cost::identity(&self.a.attrs, &info.attrs) == Identity::Same
+                    if !self.same_identity.is_empty() && same_identity(&self.search.cats, self.u, v)
                     {
                         continue; // given by identity
                     }
