@@ -34,7 +34,7 @@ use rayon::prelude::*;
 
 use crate::config::Config;
 use crate::evidence::EmptyBerth;
-use crate::geodesy::{geodesic_m, local_m, M_PER_NM};
+use crate::geodesy::{geodesic_m, local_m, m_for_chord, to_ecef_m, M_PER_NM};
 use crate::model::{Observation, Port, Stay, Time, VesselClass};
 use assign::Edge;
 use cost::Attrs;
@@ -326,6 +326,15 @@ fn stay_candidates_with(input: &LinkInput, mode: search::Mode) -> Vec<Candidate>
         max_real = max_real.max(real_llr(&[&obs[i]]));
     }
     let any_length = (f64::NEG_INFINITY, f64::INFINITY);
+    // Terms of the weight below that are the same for many pairs, once.
+    let real: Vec<f64> = obs.iter().map(|o| real_llr(&[o])).collect();
+    let ln_berth: Vec<f64> = port_area_m2
+        .iter()
+        .map(|a| (a / (std::f64::consts::PI * s2)).ln())
+        .collect();
+    let ln_port_rate: Vec<f64> = port_rate.iter().map(|r| r.ln()).collect();
+    let ln_stay_days = (STAY_MEAN_S / 86_400.0).ln();
+    let cats = search::Categories::of(&attrs);
     let radius_for = |i: usize, p: usize| -> Option<(f64, (f64, f64))> {
         let a = &attrs[i];
         if mode == search::Mode::Exhaustive || a.imo.is_some() || a.mmsi.is_some() {
@@ -364,10 +373,16 @@ fn stay_candidates_with(input: &LinkInput, mode: search::Mode) -> Vec<Candidate>
             let a = &obs[i];
             let p = input.port_of[i].unwrap_or(0);
             let empty_after = input.empty.after.get(i).copied().flatten();
-            let mut out = Vec::new();
+            let threshold = Cell::new(0.0);
+            let mut out = search::Best::with_floor(&threshold, 0.0);
             let Some((radius_m, length_m)) = radius_for(i, p) else {
                 return Vec::new();
             };
+            // A bound of the attribute term, to skip pairs before scoring them (equal
+            // identities are worth more than any bound says).
+            let upper =
+                (mode == search::Mode::Pruned && attrs[i].imo.is_none() && attrs[i].mmsi.is_none())
+                    .then(|| cost::attribute_llr_upper(&attrs[i], &range, false, 0.0));
             for j in st_index.forward_within(
                 (a.lon, a.lat),
                 a.observed_at,
@@ -385,14 +400,26 @@ fn stay_candidates_with(input: &LinkInput, mode: search::Mode) -> Vec<Candidate>
                 {
                     continue;
                 }
+                let d = local_m((a.lon, a.lat), (b.lon, b.lat));
+                let pos = ln_berth[p] - d * d / s2;
+                let dt = dt_s as f64;
+                let time = -ln_stay_days - dt / STAY_MEAN_S - ln_port_rate[p];
+                let real = real[i] + real[j];
+                if let Some(upper) = &upper {
+                    let attr = upper.with(
+                        search::same(cats.class[i], cats.class[j]),
+                        search::same(cats.colour[i], cats.colour[j]),
+                    );
+                    if search::below(
+                        attr + pos + time + real + cfg.linking.stay_prior,
+                        &threshold,
+                    ) {
+                        continue;
+                    }
+                }
                 let Some(attr) = cost::attribute_llr(&attrs[i], &attrs[j], false, 0.0) else {
                     continue;
                 };
-                let d = local_m((a.lon, a.lat), (b.lon, b.lat));
-                let pos = (port_area_m2[p] / (std::f64::consts::PI * s2)).ln() - d * d / s2;
-                let dt = dt_s as f64;
-                let time = -(STAY_MEAN_S / 86_400.0).ln() - dt / STAY_MEAN_S - port_rate[p].ln();
-                let real = real_llr(&[a]) + real_llr(&[b]);
                 out.push(Candidate {
                     from: i,
                     to: j,
@@ -401,7 +428,7 @@ fn stay_candidates_with(input: &LinkInput, mode: search::Mode) -> Vec<Candidate>
                 });
             }
             // Stays are not refined: only links the assignment can choose matter.
-            keep_best(vec![out], 0.0)
+            keep_best(vec![out.cands], 0.0)
         })
         .collect();
     let mut all: Vec<Candidate> = per_node.into_iter().flatten().collect();
@@ -518,6 +545,20 @@ struct NodeInfo {
     obs: Option<usize>,
     /// Log-probability that the node is a real vessel, from detector confidences.
     real: f64,
+    /// Position on the mean sphere (ECEF metres), for [`sphere_bounds_m`].
+    ecef: [f64; 3],
+}
+
+/// Bounds of the geodesic distance between two nodes, metres, from their chord on the mean
+/// sphere: within 1 % of the great circle (the sphere and WGS84 differ by under 0.6 %),
+/// and a metre for rounding.
+fn sphere_bounds_m(a: &NodeInfo, b: &NodeInfo) -> (f64, f64) {
+    let chord_m = ((a.ecef[0] - b.ecef[0]).powi(2)
+        + (a.ecef[1] - b.ecef[1]).powi(2)
+        + (a.ecef[2] - b.ecef[2]).powi(2))
+    .sqrt();
+    let arc_m = m_for_chord(chord_m);
+    ((arc_m * 0.99 - 1.0).max(0.0), arc_m * 1.01 + 1.0)
 }
 
 /// Log-probability that at least one of the detections is a real vessel, taking each
@@ -635,6 +676,7 @@ fn track_candidates_with(
                     attrs: Attrs::combine(&members, &cfg.sensors),
                     obs: None,
                     real: stay_real_llr(&members, st),
+                    ecef: to_ecef_m(st.lon, st.lat),
                 }
             }
             Node::Sea(i) => NodeInfo {
@@ -648,6 +690,7 @@ fn track_candidates_with(
                 attrs: Attrs::of(&obs[i], &cfg.sensors),
                 obs: Some(i),
                 real: real_llr(&[&obs[i]]),
+                ecef: to_ecef_m(obs[i].lon, obs[i].lat),
             },
         })
         .collect();
@@ -691,31 +734,34 @@ fn track_candidates_with(
     // Log density (per day) of a passage of `dist_m` with `dt_s` between sightings under
     // "same vessel": unseen time at the ends is exponential with mean `theta`; None when
     // faster than the maximum speed or beyond the maximum gap.
+    let fast_s = |dist_m: f64| (dist_m - POSITION_SLACK_M).max(0.0) / (max_kn * M_PER_NM) * 3600.0;
     let passage_time = |dist_m: f64, dt_s: f64, theta_s: f64| -> Option<f64> {
-        let fast_s = (dist_m - POSITION_SLACK_M).max(0.0) / (max_kn * M_PER_NM) * 3600.0;
-        if dt_s < fast_s || dt_s > max_gap_s as f64 {
+        if dt_s < fast_s(dist_m) || dt_s > max_gap_s as f64 {
             return None;
         }
         let typical_s = dist_m / (TYPICAL_SPEED_KN * M_PER_NM) * 3600.0;
         let excess = (dt_s - typical_s).max(0.0);
         Some(-(theta_s / 86_400.0).ln() - excess / theta_s)
     };
+    let sea_m = |a: &NodeInfo, b: &NodeInfo| -> Option<f64> {
+        (input.sea.point_km)((a.lon, a.lat), (b.lon, b.lat)).map(|km| km * 1000.0)
+    };
     let point_m = |a: &NodeInfo, b: &NodeInfo| -> f64 {
-        (input.sea.point_km)((a.lon, a.lat), (b.lon, b.lat))
-            .map(|km| km * 1000.0)
-            .unwrap_or_else(|| geodesic_m((a.lon, a.lat), (b.lon, b.lat)))
+        sea_m(a, b).unwrap_or_else(|| geodesic_m((a.lon, a.lat), (b.lon, b.lat)))
     };
     let s2 = 2.0 * BERTH_POSITION_SIGMA_M.powi(2);
     // Upper bounds of the weights below but the attributes and the destination's detector
     // term, at a gap `dt_s` (non-increasing in it), for the search: keep in step with them
     // (tests::pruned_search_is_exact checks). `dist_m` infinite: unknown.
-    let passage_time_upper = |dist_m: f64, dt_s: f64, theta_s: f64| -> f64 {
+    // `ln_days`: the log of `theta_s` in days.
+    let passage_time_upper = |dist_m: f64, dt_s: f64, theta_s: f64, ln_days: f64| -> f64 {
         if dt_s > max_gap_s as f64 {
             return f64::NEG_INFINITY;
         }
         let typical_s = dist_m / (TYPICAL_SPEED_KN * M_PER_NM) * 3600.0;
-        -(theta_s / 86_400.0).ln() - (dt_s - typical_s).max(0.0) / theta_s
+        -ln_days - (dt_s - typical_s).max(0.0) / theta_s
     };
+    let ln_days = |theta_s: f64| (theta_s / 86_400.0).ln();
     let bound_to = |a: &NodeInfo, dest: Option<usize>| -> Box<dyn Fn(f64) -> f64 + '_> {
         let traveller = lp.passage_prior + traveller_prior(&a.attrs, lp) + a.real;
         match (a.port, dest) {
@@ -751,7 +797,8 @@ fn track_candidates_with(
                 if a.port.is_some() && !dist_m.is_finite() {
                     return Box::new(|_| f64::NEG_INFINITY); // no passage is built
                 }
-                Box::new(move |dt_s| passage_time_upper(dist_m, dt_s, theta) + c)
+                let ln_theta = ln_days(theta);
+                Box::new(move |dt_s| passage_time_upper(dist_m, dt_s, theta, ln_theta) + c)
             }
             (port, None) => {
                 let theta = if port.is_some() {
@@ -766,8 +813,9 @@ fn track_candidates_with(
                 };
                 let c = -sea_rate.ln() + traveller;
                 let dup = DUPLICATE_LLR + a.real;
+                let ln_theta = ln_days(theta);
                 Box::new(move |dt_s| {
-                    let passage = passage_time_upper(f64::INFINITY, dt_s, theta) + c;
+                    let passage = passage_time_upper(f64::INFINITY, dt_s, theta, ln_theta) + c;
                     if dt_s <= duplicate_s {
                         passage.max(dup)
                     } else {
@@ -807,7 +855,8 @@ fn track_candidates_with(
                 };
                 let drift = if containers { CONTAINERS_DRIFT } else { 0.0 };
                 let bound = bound_to(a, Some(q));
-                for v in search.after(q, u, t0, containers, drift, bound, thr) {
+                let mut found = search.after(q, u, t0, containers, drift, bound, thr);
+                while let Some(v) = found.next() {
                     let b = &info[v];
                     if v == u || !later(b, v) || lengths_differ(&a.attrs, &b.attrs) {
                         continue;
@@ -818,9 +867,6 @@ fn track_candidates_with(
                         if b.t_first - t0 > return_window_s {
                             continue;
                         }
-                        let Some(attr) = cost::attribute_llr(&a.attrs, &b.attrs, false, 0.0) else {
-                            continue;
-                        };
                         let d = local_m((a.lon, a.lat), (b.lon, b.lat));
                         // Either the stay was only interrupted (clouds, a missed detection):
                         // a short gap at the same berth; or the vessel made an unseen trip
@@ -838,6 +884,13 @@ fn track_candidates_with(
                                 * same_berth.min(SAME_BERTH_LLR_MAX).exp();
                         let trip = (1.0 - INTERRUPTED_SHARE) / lp.return_window_days.max(1.0);
                         let time = (interrupted + trip).ln() - arrival_rate[q].ln();
+                        let others = time + lp.return_prior + a.real + b.real;
+                        if search::below(found.attr_upper() + others, thr) {
+                            continue;
+                        }
+                        let Some(attr) = cost::attribute_llr(&a.attrs, &b.attrs, false, 0.0) else {
+                            continue;
+                        };
                         push(
                             &mut ret_c,
                             v,
@@ -872,6 +925,14 @@ fn track_candidates_with(
                     let Some(time) = passage_time(dist_m, dt_s, theta) else {
                         continue;
                     };
+                    let others = time + bounded - passage_against(a.port, q).ln()
+                        + lp.passage_prior
+                        + traveller_prior(&a.attrs, lp)
+                        + a.real
+                        + b.real;
+                    if search::below(found.attr_upper() + others, thr) {
+                        continue;
+                    }
                     let Some(attr) =
                         cost::attribute_llr(&a.attrs, &b.attrs, true, CONTAINERS_DRIFT)
                     else {
@@ -886,7 +947,13 @@ fn track_candidates_with(
             // To the sea.
             let bound = bound_to(a, None);
             let sea = by_port.len();
-            for v in search.after(sea, u, t0, true, CONTAINERS_DRIFT, bound, &pass_thr) {
+            let sea_ln_theta = ln_days(if a.port.is_some() {
+                dwell_s
+            } else {
+                dwell_s / 4.0
+            });
+            let mut found = search.after(sea, u, t0, true, CONTAINERS_DRIFT, bound, &pass_thr);
+            while let Some(v) = found.next() {
                 let b = &info[v];
                 if v == u || !later(b, v) {
                     continue;
@@ -897,11 +964,42 @@ fn track_candidates_with(
                     }
                 }
                 let dt_s = (b.t_first - t0) as f64;
+                // Before scoring: the distance's bounds (the geodesic is dear) may already
+                // rule the pair out, or bound its weight below the threshold.
+                let known_m = sea_m(a, b);
+                let (lo_m, hi_m) = known_m.map_or_else(|| sphere_bounds_m(a, b), |d| (d, d));
+                let duplicate = a.port.is_none()
+                    && dt_s <= cfg.stays.duplicate_window_s as f64
+                    && lo_m <= cfg.stays.duplicate_radius_m;
+                let theta = if a.port.is_some() {
+                    dwell_s
+                } else {
+                    dwell_s / 4.0
+                };
+                if !duplicate {
+                    if a.port.is_none() && dt_s > 3600.0 && dt_s > slow_s(hi_m) {
+                        continue; // underway at sea, as below
+                    }
+                    if dt_s < fast_s(lo_m) || dt_s > max_gap_s as f64 {
+                        continue; // no passage_time
+                    }
+                }
+                let passage = passage_time_upper(hi_m, dt_s, theta, sea_ln_theta) - sea_rate.ln()
+                    + lp.passage_prior
+                    + traveller_prior(&a.attrs, lp);
+                let others = if duplicate {
+                    passage.max(DUPLICATE_LLR)
+                } else {
+                    passage
+                };
+                if search::below(found.attr_upper() + others + a.real + b.real, &pass_thr) {
+                    continue;
+                }
                 let Some(attr) = cost::attribute_llr(&a.attrs, &b.attrs, true, CONTAINERS_DRIFT)
                 else {
                     continue;
                 };
-                let dist_m = point_m(a, b);
+                let dist_m = known_m.unwrap_or_else(|| geodesic_m((a.lon, a.lat), (b.lon, b.lat)));
                 if a.port.is_none()
                     && dt_s <= cfg.stays.duplicate_window_s as f64
                     && dist_m <= cfg.stays.duplicate_radius_m
@@ -912,11 +1010,6 @@ fn track_candidates_with(
                 if a.port.is_none() && dt_s > 3600.0 && dt_s > slow_s(dist_m) {
                     continue; // underway at sea: at least the minimum speed
                 }
-                let theta = if a.port.is_some() {
-                    dwell_s
-                } else {
-                    dwell_s / 4.0
-                };
                 let Some(time) = passage_time(dist_m, dt_s, theta) else {
                     continue;
                 };

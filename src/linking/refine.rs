@@ -13,6 +13,8 @@
 //! assignment over the same candidates ([`super::choose`]), so refinement can move links
 //! anywhere, not only locally.
 
+use rayon::prelude::*;
+
 use super::cost::{self, Attrs};
 use super::{choose, Candidate, LinkKind, Links, Node, CONTAINERS_DRIFT};
 use crate::config::SensorModels;
@@ -39,29 +41,131 @@ impl Tracks<'_> {
         }
     }
 
-    /// Combined attributes of the last `TRACK_CONTEXT` nodes of each node's track up to it
-    /// (`head`) and the first ones from it on (`tail`).
-    fn track_attrs(&self, links: &Links) -> (Vec<Attrs>, Vec<Attrs>) {
-        let n = self.nodes.len();
-        let mut head = vec![Attrs::default(); n];
-        let mut tail = vec![Attrs::default(); n];
+    /// Combined attributes of the nodes of `window`, in time order of their sightings.
+    fn combine(&self, window: &Window) -> Attrs {
+        let mut o: Vec<&Observation> = window
+            .nodes()
+            .iter()
+            .flat_map(|&k| self.node_obs(k))
+            .map(|&i| &self.obs[i])
+            .collect();
+        o.sort_by_key(|x| x.observed_at);
+        Attrs::combine(&o, self.sensors)
+    }
+}
+
+/// Up to `TRACK_CONTEXT` consecutive nodes of one track.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Window {
+    nodes: [usize; TRACK_CONTEXT],
+    len: usize,
+}
+
+impl Window {
+    const EMPTY: Window = Window {
+        nodes: [usize::MAX; TRACK_CONTEXT],
+        len: 0,
+    };
+
+    fn of(nodes: &[usize]) -> Window {
+        let mut w = Window::EMPTY;
+        let len = nodes.len().min(TRACK_CONTEXT);
+        w.nodes[..len].copy_from_slice(&nodes[..len]);
+        w.len = len;
+        w
+    }
+
+    fn nodes(&self) -> &[usize] {
+        &self.nodes[..self.len]
+    }
+}
+
+/// What one round computed, for the next: the track attributes of each node (the last
+/// `TRACK_CONTEXT` nodes of its track up to it, `head`, and the first ones from it on,
+/// `tail`), the windows they were combined from, and each candidate's track term. A round
+/// recomputes only what a changed window touches (the same windows give the same values).
+#[derive(Default)]
+struct Rounds {
+    head_window: Vec<Window>,
+    tail_window: Vec<Window>,
+    head: Vec<Attrs>,
+    tail: Vec<Attrs>,
+    track: Vec<f64>,
+}
+
+impl Rounds {
+    /// Brings the track attributes up to `links`; returns which heads and tails changed.
+    fn update_tracks(&mut self, t: &Tracks, links: &Links) -> (Vec<bool>, Vec<bool>) {
+        let n = t.nodes.len();
+        let mut head_window = vec![Window::EMPTY; n];
+        let mut tail_window = vec![Window::EMPTY; n];
         for start in (0..n).filter(|&k| links.predecessor[k].is_none()) {
             let chain = links.chain_from(start);
-            let combine = |range: std::ops::Range<usize>| -> Attrs {
-                let mut o: Vec<&Observation> = chain[range]
-                    .iter()
-                    .flat_map(|&k| self.node_obs(k))
-                    .map(|&i| &self.obs[i])
-                    .collect();
-                o.sort_by_key(|x| x.observed_at);
-                Attrs::combine(&o, self.sensors)
-            };
             for (p, &k) in chain.iter().enumerate() {
-                head[k] = combine(p.saturating_sub(TRACK_CONTEXT - 1)..p + 1);
-                tail[k] = combine(p..(p + TRACK_CONTEXT).min(chain.len()));
+                head_window[k] = Window::of(&chain[p.saturating_sub(TRACK_CONTEXT - 1)..p + 1]);
+                tail_window[k] = Window::of(&chain[p..(p + TRACK_CONTEXT).min(chain.len())]);
             }
         }
-        (head, tail)
+        let fresh = self.head.len() != n;
+        if fresh {
+            self.head = vec![Attrs::default(); n];
+            self.tail = vec![Attrs::default(); n];
+        }
+        let changed = |new: &[Window], old: &[Window]| -> Vec<bool> {
+            (0..n).map(|k| fresh || new[k] != old[k]).collect()
+        };
+        let head_changed = changed(&head_window, &self.head_window);
+        let tail_changed = changed(&tail_window, &self.tail_window);
+        let redo = |windows: &[Window], which: &[bool], out: &mut Vec<Attrs>| {
+            let todo: Vec<usize> = (0..n).filter(|&k| which[k]).collect();
+            let new: Vec<Attrs> = todo.par_iter().map(|&k| t.combine(&windows[k])).collect();
+            for (k, a) in todo.into_iter().zip(new) {
+                out[k] = a;
+            }
+        };
+        redo(&head_window, &head_changed, &mut self.head);
+        redo(&tail_window, &tail_changed, &mut self.tail);
+        self.head_window = head_window;
+        self.tail_window = tail_window;
+        (head_changed, tail_changed)
+    }
+
+    /// One round: re-weighs `cands` (their attribute term `pair`, from the nodes' own
+    /// attributes to the attributes of `links`' tracks) and solves again. Returns the new
+    /// links and weights.
+    fn round(
+        &mut self,
+        t: &Tracks,
+        cands: &[Candidate],
+        pair: &[f64],
+        links: &Links,
+        min_p: f64,
+    ) -> (Links, Vec<Candidate>) {
+        let (head_changed, tail_changed) = self.update_tracks(t, links);
+        let fresh = self.track.len() != cands.len();
+        let (head, tail, old) = (&self.head, &self.tail, &self.track);
+        let track: Vec<f64> = cands
+            .par_iter()
+            .zip(pair)
+            .enumerate()
+            .map(|(i, (c, &pair))| {
+                if !fresh && !head_changed[c.from] && !tail_changed[c.to] {
+                    return old[i];
+                }
+                attr_llr(&head[c.from], &tail[c.to], c.kind).unwrap_or(pair)
+            })
+            .collect();
+        let reweighed: Vec<Candidate> = cands
+            .iter()
+            .zip(pair)
+            .zip(&track)
+            .map(|((c, &pair), &track)| Candidate {
+                weight: c.weight - pair + track,
+                ..*c
+            })
+            .collect();
+        self.track = track;
+        (choose(t.nodes.len(), &reweighed, min_p), reweighed)
     }
 }
 
@@ -88,11 +192,12 @@ pub fn refine(
 ) -> Links {
     // The pair term of each candidate's weight, once: rounds only swap it for the tracks'.
     let (cands, pair): (Vec<Candidate>, Vec<f64>) = cands
-        .iter()
+        .par_iter()
         .filter_map(|c| Some((*c, attr_llr(&t.attrs[c.from], &t.attrs[c.to], c.kind)?)))
         .unzip();
+    let mut state = Rounds::default();
     for _ in 0..rounds {
-        let next = refine_round(t, &cands, &pair, &links, min_p).0;
+        let next = state.round(t, &cands, &pair, &links, min_p).0;
         let settled = next.successor == links.successor;
         links = next;
         if settled {
@@ -102,9 +207,8 @@ pub fn refine(
     links
 }
 
-/// One round: re-weighs `cands` (their attribute term `pair`, from the nodes' own
-/// attributes to the attributes of `links`' tracks) and solves again. Returns the new links
-/// and weights.
+/// One round from scratch (see [`Rounds::round`]).
+#[cfg(test)]
 fn refine_round(
     t: &Tracks,
     cands: &[Candidate],
@@ -112,19 +216,7 @@ fn refine_round(
     links: &Links,
     min_p: f64,
 ) -> (Links, Vec<Candidate>) {
-    let (head, tail) = t.track_attrs(links);
-    let reweighed: Vec<Candidate> = cands
-        .iter()
-        .zip(pair)
-        .map(|(c, &pair)| {
-            let track = attr_llr(&head[c.from], &tail[c.to], c.kind).unwrap_or(pair);
-            Candidate {
-                weight: c.weight - pair + track,
-                ..*c
-            }
-        })
-        .collect();
-    (choose(t.nodes.len(), &reweighed, min_p), reweighed)
+    Rounds::default().round(t, cands, pair, links, min_p)
 }
 
 #[cfg(test)]
