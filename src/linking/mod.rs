@@ -196,13 +196,22 @@ pub fn choose(n: usize, cands: &[Candidate], min_p: f64) -> Links {
         })
         .collect();
     let successor = assign::max_weight_successors(n, &edges);
-    // p(i->j) = e^w / (1 + sum_k e^w(i,k) + sum_{k != i} e^w(k,j)).
+    // p(i->j) = e^w / (1 + sum_k e^w(i,k) + sum_{k != i} e^w(k,j)). A link of equal imo or
+    // mmsi joins the same vessel for certain: other such links are no competitors to it (they
+    // are the same vessel too; the assignment has chosen the order), only the plain ones.
+    let identity = |w: f64| w >= cost::IDENTITY_LLR / 2.0;
     let mut out_sum = vec![0.0f64; n];
     let mut in_sum = vec![0.0f64; n];
+    let mut out_plain = vec![0.0f64; n];
+    let mut in_plain = vec![0.0f64; n];
     for c in cands.iter().filter(|c| c.weight.is_finite()) {
         let e = c.weight.min(50.0).exp();
         out_sum[c.from] += e;
         in_sum[c.to] += e;
+        if !identity(c.weight) {
+            out_plain[c.from] += e;
+            in_plain[c.to] += e;
+        }
     }
     let mut links = Links {
         successor: vec![None; n],
@@ -226,7 +235,12 @@ pub fn choose(n: usize, cands: &[Candidate], min_p: f64) -> Links {
             continue;
         };
         let e = c.weight.min(50.0).exp();
-        let p = (e / (1.0 + out_sum[i] + in_sum[j] - e)).clamp(0.0, 1.0);
+        let p = if identity(c.weight) {
+            e / (e + out_plain[i] + in_plain[j])
+        } else {
+            e / (1.0 + out_sum[i] + in_sum[j] - e)
+        };
+        let p = p.clamp(0.0, 1.0);
         if p < min_p {
             continue;
         }
@@ -1184,6 +1198,36 @@ mod tests {
             port_of.push(port);
         }
         (out, port_of, empty)
+    }
+
+    /// Links of equal imo/mmsi join one vessel for certain: the other sightings of that
+    /// identity do not compete with them, so they are never cut as improbable; plain links
+    /// still are.
+    #[test]
+    fn identity_links_are_not_diluted_by_each_other() {
+        let cand = |from, to, weight| Candidate {
+            from,
+            to,
+            kind: LinkKind::Passage,
+            weight,
+        };
+        let mut cands = Vec::new();
+        for i in 0..5 {
+            for j in i + 1..5 {
+                cands.push(cand(i, j, 44.0 - (j - i) as f64));
+            }
+        }
+        cands.push(cand(5, 6, 1.0));
+        cands.push(cand(5, 7, 1.0));
+        let links = choose(8, &cands, 0.7);
+        for i in 0..4 {
+            assert_eq!(links.successor[i], Some(i + 1), "identity chain at {i}");
+            assert!(links.probability[i] > 0.99, "{}", links.probability[i]);
+        }
+        assert_eq!(
+            links.successor[5], None,
+            "a plain link with an equal rival is cut"
+        );
     }
 
     /// A quay berth that a new vessel takes every two days (clear scenes show it empty in
