@@ -317,6 +317,7 @@ fn stay_candidates_with(input: &LinkInput, mode: search::Mode) -> Vec<Candidate>
         .collect();
     let stay_gap_s = (cfg.stays.max_gap_hours * 3600.0) as i64;
     let attrs: Vec<Attrs> = obs.iter().map(|o| Attrs::of(o, &cfg.sensors)).collect();
+    let identity_times = IdentityTimes::new(obs);
     let s2 = 2.0 * BERTH_POSITION_SIGMA_M.powi(2);
     // Candidates come from an R-tree over port detections in space and time.
     let in_port: Vec<usize> = (0..obs.len())
@@ -434,6 +435,9 @@ fn stay_candidates_with(input: &LinkInput, mode: search::Mode) -> Vec<Candidate>
                 let Some(attr) = cost::attribute_llr(&attrs[i], &attrs[j], false, 0.0) else {
                     continue;
                 };
+                if identity_times.skipped(&attrs[i], &attrs[j], a.observed_at, b.observed_at) {
+                    continue;
+                }
                 out.push(Candidate {
                     from: i,
                     to: j,
@@ -573,6 +577,66 @@ fn sphere_bounds_m(a: &NodeInfo, b: &NodeInfo) -> (f64, f64) {
     .sqrt();
     let arc_m = m_for_chord(chord_m);
     ((arc_m * 0.99 - 1.0).max(0.0), arc_m * 1.01 + 1.0)
+}
+
+/// When each imo and mmsi was seen, in time order. A link joins a sighting to the *next*
+/// sighting of the same vessel, so no link may skip over a sighting that carries the
+/// identity of either end: the vessel was seen in between (e.g. at sea on a trip that a
+/// return link would bridge, or in another port during what would be one stay).
+#[derive(Debug, Default)]
+struct IdentityTimes {
+    by_key: std::collections::HashMap<String, Vec<Time>>,
+}
+
+impl IdentityTimes {
+    /// From every detection (its imo/mmsi trimmed as [`Attrs::of`] does).
+    fn new(obs: &[Observation]) -> IdentityTimes {
+        let mut by_key: std::collections::HashMap<String, Vec<Time>> = Default::default();
+        let trim = |x: &Option<String>| {
+            x.as_deref()
+                .map(str::trim)
+                .filter(|v| !v.is_empty())
+                .map(str::to_string)
+        };
+        for o in obs {
+            let keys = [
+                trim(&o.imo).map(|x| format!("imo:{x}")),
+                trim(&o.mmsi).map(|x| format!("mmsi:{x}")),
+            ];
+            for key in keys.into_iter().flatten() {
+                by_key.entry(key).or_default().push(o.observed_at);
+            }
+        }
+        for v in by_key.values_mut() {
+            v.sort_unstable();
+        }
+        IdentityTimes { by_key }
+    }
+
+    fn keys(a: &Attrs) -> [Option<String>; 2] {
+        [
+            a.imo.as_ref().map(|x| format!("imo:{x}")),
+            a.mmsi.as_ref().map(|x| format!("mmsi:{x}")),
+        ]
+    }
+
+    /// Whether a sighting with the identity of `a` or `b` lies strictly between `after`
+    /// (the link's origin's last sighting) and `before` (its destination's first).
+    fn skipped(&self, a: &Attrs, b: &Attrs, after: Time, before: Time) -> bool {
+        if self.by_key.is_empty() || before <= after {
+            return false;
+        }
+        Self::keys(a)
+            .into_iter()
+            .chain(Self::keys(b))
+            .flatten()
+            .any(|key| {
+                self.by_key.get(&key).is_some_and(|times| {
+                    let k = times.partition_point(|&t| t <= after);
+                    times.get(k).is_some_and(|&t| t < before)
+                })
+            })
+    }
 }
 
 /// Log-probability that at least one of the detections is a real vessel, taking each
@@ -720,6 +784,7 @@ fn track_candidates_with(
         }
     }
     let span = span_days(info.iter().map(|n| n.t_first));
+    let identity_times = IdentityTimes::new(obs);
     let rate = |count: usize| (count as f64 / span).max(MIN_RATE_PER_DAY);
     let arrival_rate: Vec<f64> = by_port.iter().map(|l| rate(l.len())).collect();
     // "Another vessel" for a passage from `origin` to port q: the destination is one of
@@ -849,6 +914,10 @@ fn track_candidates_with(
             let mut ret_c = search::Best::new(&ret_thr);
             let mut pass_c = search::Best::new(&pass_thr);
             let push = |v: &mut search::Best, to: usize, kind: LinkKind, w: f64| {
+                let b = &info[to];
+                if identity_times.skipped(&a.attrs, &b.attrs, a.t_last, b.t_first) {
+                    return;
+                }
                 v.push(Candidate {
                     from: u,
                     to,
