@@ -623,7 +623,8 @@ impl IdentityTimes {
     /// Whether a sighting with the identity of `a` or `b` lies strictly between `after`
     /// (the link's origin's last sighting) and `before` (its destination's first).
     fn skipped(&self, a: &Attrs, b: &Attrs, after: Time, before: Time) -> bool {
-        if self.by_key.is_empty() || before <= after {
+        let anonymous = |x: &Attrs| x.imo.is_none() && x.mmsi.is_none();
+        if self.by_key.is_empty() || before <= after || (anonymous(a) && anonymous(b)) {
             return false;
         }
         Self::keys(a)
