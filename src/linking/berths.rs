@@ -20,7 +20,7 @@
 //!     45.0,
 //! );
 //! let mine = [(130.300, 42.236, 0.1)];
-//! let at_berth = d.other_density(0, 130.300, 42.236, &mine);
+//! let at_berth = d.other_density(0, 130.300, 42.236, mine);
 //! assert!(at_berth > 10.0 * d.uniform(0));
 //! ```
 
@@ -79,13 +79,19 @@ impl PortDensity {
     /// Smoothed weight (per m²) of the stays at (`lon`, `lat`) in port `p`, less the
     /// stays in `own` (position, weight), and at least the zone's mean (total weight over
     /// its area). NaN for an unknown port.
-    pub fn other_density(&self, p: usize, lon: f64, lat: f64, own: &[(f64, f64, f64)]) -> f64 {
+    pub fn other_density(
+        &self,
+        p: usize,
+        lon: f64,
+        lat: f64,
+        own: impl IntoIterator<Item = (f64, f64, f64)>,
+    ) -> f64 {
         let Some(Some(g)) = self.grids.get(p) else {
             return f64::NAN;
         };
         let mut sum = g.at(lon, lat);
         let s2 = self.sigma_m * self.sigma_m;
-        for &(ol, oa, weight) in own {
+        for (ol, oa, weight) in own {
             let dx = (lon - ol) * g.m_per_deg_lon;
             let dy = (lat - oa) * g.m_per_deg_lat;
             sum -= weight * (-(dx * dx + dy * dy) / (2.0 * s2)).exp()
@@ -159,37 +165,8 @@ impl Grid {
             .collect();
         let total: f64 = kernel.iter().sum();
         let kernel: Vec<f64> = kernel.iter().map(|k| k / total).collect();
-        let (nx, ny) = (self.nx as isize, self.ny as isize);
-        let mut tmp = vec![0.0; self.smooth.len()];
-        for y in 0..ny {
-            for x in 0..nx {
-                let v = self.smooth[(y * nx + x) as usize];
-                if v == 0.0 {
-                    continue;
-                }
-                for (k, w) in kernel.iter().enumerate() {
-                    let xx = x + k as isize - r;
-                    if (0..nx).contains(&xx) {
-                        tmp[(y * nx + xx) as usize] += v * w;
-                    }
-                }
-            }
-        }
-        let mut out = vec![0.0; self.smooth.len()];
-        for y in 0..ny {
-            for x in 0..nx {
-                let v = tmp[(y * nx + x) as usize];
-                if v == 0.0 {
-                    continue;
-                }
-                for (k, w) in kernel.iter().enumerate() {
-                    let yy = y + k as isize - r;
-                    if (0..ny).contains(&yy) {
-                        out[(yy * nx + x) as usize] += v * w;
-                    }
-                }
-            }
-        }
+        let rows = blur_pass(&self.smooth, self.nx, self.ny, &kernel, true);
+        let mut out = blur_pass(&rows, self.nx, self.ny, &kernel, false);
         let cell_area = self.cell_m * self.cell_m;
         for v in out.iter_mut() {
             *v /= cell_area;
@@ -200,6 +177,33 @@ impl Grid {
     fn at(&self, lon: f64, lat: f64) -> f64 {
         self.cell(lon, lat).map_or(0.0, |c| self.smooth[c])
     }
+}
+
+/// One pass of a centred 1-D kernel over an `nx` × `ny` row-major grid, along x
+/// (`along_x`) or y; cells beyond the edge count as empty.
+fn blur_pass(src: &[f64], nx: usize, ny: usize, kernel: &[f64], along_x: bool) -> Vec<f64> {
+    let r = (kernel.len() / 2) as isize;
+    let (nx, ny) = (nx as isize, ny as isize);
+    let mut out = vec![0.0; src.len()];
+    for y in 0..ny {
+        for x in 0..nx {
+            let v = src[(y * nx + x) as usize];
+            if v == 0.0 {
+                continue;
+            }
+            for (k, w) in kernel.iter().enumerate() {
+                let (xx, yy) = if along_x {
+                    (x + k as isize - r, y)
+                } else {
+                    (x, y + k as isize - r)
+                };
+                if (0..nx).contains(&xx) && (0..ny).contains(&yy) {
+                    out[(yy * nx + xx) as usize] += v * w;
+                }
+            }
+        }
+    }
+    out
 }
 
 #[cfg(test)]
@@ -213,13 +217,13 @@ mod tests {
         let stays: Vec<(usize, f64, f64, f64)> =
             (0..20).map(|_| (0, 130.300, 42.236, 0.04)).collect();
         let d = PortDensity::new(&stays, &[ZONE], 45.0);
-        let busy = d.other_density(0, 130.300, 42.236, &[]);
+        let busy = d.other_density(0, 130.300, 42.236, []);
         // 20 × 0.04 = 0.8 of the time within a 45 m Gaussian.
         let expect = 0.8 / (2.0 * std::f64::consts::PI * 45.0 * 45.0);
         assert!((busy / expect - 1.0).abs() < 0.1, "{busy} vs {expect}");
         let mean = 0.8 / 7.0e6;
         assert!((d.uniform(0) / mean - 1.0).abs() < 1e-9);
-        assert_eq!(d.other_density(0, 130.315, 42.225, &[]), d.uniform(0));
+        assert_eq!(d.other_density(0, 130.315, 42.225, []), d.uniform(0));
     }
 
     #[test]
@@ -227,8 +231,8 @@ mod tests {
         let stays = [(0, 130.300, 42.236, 0.5), (0, 130.31, 42.226, 0.5)];
         let d = PortDensity::new(&stays, &[ZONE], 45.0);
         let own = [(130.300, 42.236, 0.5)];
-        assert_eq!(d.other_density(0, 130.300, 42.236, &own), d.uniform(0));
-        assert!(d.other_density(0, 130.300, 42.236, &[]) > 100.0 * d.uniform(0));
+        assert_eq!(d.other_density(0, 130.300, 42.236, own), d.uniform(0));
+        assert!(d.other_density(0, 130.300, 42.236, []) > 100.0 * d.uniform(0));
     }
 
     #[test]
@@ -239,8 +243,8 @@ mod tests {
             (0, 130.3, 42.23, -1.0),
         ];
         let d = PortDensity::new(&stays, &[ZONE], 45.0);
-        assert!(d.other_density(1, 130.3, 42.2, &[]).is_nan());
+        assert!(d.other_density(1, 130.3, 42.2, []).is_nan());
         assert_eq!(d.uniform(0), 0.0);
-        assert_eq!(d.other_density(0, -10.0, 95.0, &[]), 0.0);
+        assert_eq!(d.other_density(0, -10.0, 95.0, []), 0.0);
     }
 }

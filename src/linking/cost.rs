@@ -73,15 +73,17 @@ fn containers_sigma(m: &SensorModel, n: f64) -> f64 {
     (m.containers_rel_sigma * (n + 1.0)).max(1.0)
 }
 
+/// A free-text identity field (imo, mmsi, name) as the linker compares it: trimmed, and
+/// None when blank.
+pub fn identity_text(x: &Option<String>) -> Option<&str> {
+    x.as_deref().map(str::trim).filter(|v| !v.is_empty())
+}
+
 impl Attrs {
     /// The attributes of one detection under its sensor's error model.
     pub fn of(o: &Observation, sensors: &SensorModels) -> Attrs {
         let m = sensors.get(o.sensor);
-        let trim = |x: &Option<String>| {
-            x.as_ref()
-                .map(|v| v.trim().to_string())
-                .filter(|v| !v.is_empty())
-        };
+        let trim = |x: &Option<String>| identity_text(x).map(str::to_string);
         let cont = o
             .containers
             .map(|n| (f64::from(n), containers_sigma(m, f64::from(n))));

@@ -301,20 +301,11 @@ fn stay_candidates_with(input: &LinkInput, mode: search::Mode) -> Vec<Candidate>
     for (r, &i) in order.iter().enumerate() {
         rank[i] = r;
     }
-    let mut port_count = vec![0usize; input.ports.len()];
-    for p in input.port_of.iter().flatten() {
-        port_count[*p] += 1;
-    }
-    let span = span_days(obs.iter().map(|o| o.observed_at));
-    let port_rate: Vec<f64> = port_count
-        .iter()
-        .map(|&c| (c as f64 / span).max(MIN_RATE_PER_DAY))
-        .collect();
-    let port_area_m2: Vec<f64> = input
-        .ports
-        .iter()
-        .map(|p| p.zone.geodesic_area_unsigned().clamp(1e5, 1e9))
-        .collect();
+    let StayPorts {
+        rate_per_day: port_rate,
+        area_m2: port_area_m2,
+        ..
+    } = StayPorts::new(input);
     let stay_gap_s = (cfg.stays.max_gap_hours * 3600.0) as i64;
     let attrs: Vec<Attrs> = obs.iter().map(|o| Attrs::of(o, &cfg.sensors)).collect();
     let identity_times = IdentityTimes::new(obs);
@@ -454,6 +445,36 @@ fn stay_candidates_with(input: &LinkInput, mode: search::Mode) -> Vec<Candidate>
     all
 }
 
+/// What "another vessel" is for a stay link, per port: the period, the port's detections
+/// per day and its zone's area.
+struct StayPorts {
+    span_days: f64,
+    rate_per_day: Vec<f64>,
+    area_m2: Vec<f64>,
+}
+
+impl StayPorts {
+    fn new(input: &LinkInput) -> StayPorts {
+        let mut count = vec![0usize; input.ports.len()];
+        for p in input.port_of.iter().flatten() {
+            count[*p] += 1;
+        }
+        let span_days = span_days(input.obs.iter().map(|o| o.observed_at));
+        StayPorts {
+            span_days,
+            rate_per_day: count
+                .iter()
+                .map(|&c| (c as f64 / span_days).max(MIN_RATE_PER_DAY))
+                .collect(),
+            area_m2: input
+                .ports
+                .iter()
+                .map(|p| p.zone.geodesic_area_unsigned().clamp(1e5, 1e9))
+                .collect(),
+        }
+    }
+}
+
 /// Stage-1 candidates re-weighed with where other vessels lie ([`berths`]).
 ///
 /// The first pass weighs "j is another vessel" as a detection anywhere in the zone at the
@@ -465,11 +486,8 @@ fn stay_candidates_with(input: &LinkInput, mode: search::Mode) -> Vec<Candidate>
 fn berth_reweigh(input: &LinkInput, cands: &[Candidate], links: &Links) -> Vec<Candidate> {
     let obs = input.obs;
     let n = obs.len();
-    let span = span_days(obs.iter().map(|o| o.observed_at));
-    let mut port_count = vec![0usize; input.ports.len()];
-    for p in input.port_of.iter().flatten() {
-        port_count[*p] += 1;
-    }
+    let ports = StayPorts::new(input);
+    let span = ports.span_days;
     // Each in-port detection's stay: median position and occupancy (share of the span,
     // counting a day of unseen time around its sightings).
     let mut own: Vec<Option<(f64, f64, f64)>> = vec![None; n];
@@ -498,22 +516,19 @@ fn berth_reweigh(input: &LinkInput, cands: &[Candidate], links: &Links) -> Vec<C
     let zones: Vec<(f64, f64, f64, f64, f64)> = input
         .ports
         .iter()
-        .map(|p| {
-            let area = p.zone.geodesic_area_unsigned().clamp(1e5, 1e9);
-            match geo::BoundingRect::bounding_rect(&p.zone) {
+        .zip(&ports.area_m2)
+        .map(
+            |(p, &area)| match geo::BoundingRect::bounding_rect(&p.zone) {
                 Some(r) => (r.min().x, r.min().y, r.max().x, r.max().y, area),
                 None => (f64::NAN, f64::NAN, f64::NAN, f64::NAN, area),
-            }
-        })
+            },
+        )
         .collect();
     let density = berths::PortDensity::new(&stays, &zones, BERTH_POSITION_SIGMA_M);
     // What the first pass used for "another vessel": a detection anywhere in the zone
     // (1 / area) at the port's rate per day, against a stay's remaining time (per day).
-    let first_pass: Vec<f64> = (0..input.ports.len())
-        .map(|p| {
-            let rate = (port_count[p] as f64 / span).max(MIN_RATE_PER_DAY);
-            (STAY_MEAN_S / 86_400.0).ln() + rate.ln() - zones[p].4.ln()
-        })
+    let first_pass: Vec<f64> = (ports.rate_per_day.iter().zip(&ports.area_m2))
+        .map(|(rate, area)| (STAY_MEAN_S / 86_400.0).ln() + rate.ln() - area.ln())
         .collect();
     cands
         .iter()
@@ -521,16 +536,13 @@ fn berth_reweigh(input: &LinkInput, cands: &[Candidate], links: &Links) -> Vec<C
             let b = &obs[c.to];
             let shift = match input.port_of[c.to] {
                 Some(p) => {
-                    let mut mine: Vec<(f64, f64, f64)> = own[c.to].into_iter().collect();
-                    if let Some(a) = own[c.from] {
-                        if own[c.to] != Some(a) {
-                            mine.push(a);
-                        }
-                    }
+                    // The stays of both ends (once if they are one).
+                    let from = own[c.from].filter(|&a| own[c.to] != Some(a));
+                    let mine = own[c.to].into_iter().chain(from);
                     // Another vessel there means this one left first (exclusive berths).
                     let dt_s = (b.observed_at - obs[c.from].observed_at) as f64;
                     let left = -(-dt_s / STAY_MEAN_S).exp_m1();
-                    let other = left * density.other_density(p, b.lon, b.lat, &mine);
+                    let other = left * density.other_density(p, b.lon, b.lat, mine);
                     let shift = first_pass[p] - other.ln();
                     if shift.is_finite() {
                         shift.min(0.0)
@@ -585,58 +597,45 @@ fn sphere_bounds_m(a: &NodeInfo, b: &NodeInfo) -> (f64, f64) {
 /// return link would bridge, or in another port during what would be one stay).
 #[derive(Debug, Default)]
 struct IdentityTimes {
-    by_key: std::collections::HashMap<String, Vec<Time>>,
+    imo: std::collections::HashMap<String, Vec<Time>>,
+    mmsi: std::collections::HashMap<String, Vec<Time>>,
 }
 
 impl IdentityTimes {
-    /// From every detection (its imo/mmsi trimmed as [`Attrs::of`] does).
+    /// From every detection (imo/mmsi compared as [`cost::identity_text`] gives them).
     fn new(obs: &[Observation]) -> IdentityTimes {
-        let mut by_key: std::collections::HashMap<String, Vec<Time>> = Default::default();
-        let trim = |x: &Option<String>| {
-            x.as_deref()
-                .map(str::trim)
-                .filter(|v| !v.is_empty())
-                .map(str::to_string)
-        };
+        let mut t = IdentityTimes::default();
         for o in obs {
-            let keys = [
-                trim(&o.imo).map(|x| format!("imo:{x}")),
-                trim(&o.mmsi).map(|x| format!("mmsi:{x}")),
-            ];
-            for key in keys.into_iter().flatten() {
-                by_key.entry(key).or_default().push(o.observed_at);
+            for (map, key) in [(&mut t.imo, &o.imo), (&mut t.mmsi, &o.mmsi)] {
+                if let Some(key) = cost::identity_text(key) {
+                    map.entry(key.to_string()).or_default().push(o.observed_at);
+                }
             }
         }
-        for v in by_key.values_mut() {
+        for v in t.imo.values_mut().chain(t.mmsi.values_mut()) {
             v.sort_unstable();
         }
-        IdentityTimes { by_key }
-    }
-
-    fn keys(a: &Attrs) -> [Option<String>; 2] {
-        [
-            a.imo.as_ref().map(|x| format!("imo:{x}")),
-            a.mmsi.as_ref().map(|x| format!("mmsi:{x}")),
-        ]
+        t
     }
 
     /// Whether a sighting with the identity of `a` or `b` lies strictly between `after`
     /// (the link's origin's last sighting) and `before` (its destination's first).
     fn skipped(&self, a: &Attrs, b: &Attrs, after: Time, before: Time) -> bool {
-        let anonymous = |x: &Attrs| x.imo.is_none() && x.mmsi.is_none();
-        if self.by_key.is_empty() || before <= after || (anonymous(a) && anonymous(b)) {
+        if before <= after {
             return false;
         }
-        Self::keys(a)
-            .into_iter()
-            .chain(Self::keys(b))
-            .flatten()
-            .any(|key| {
-                self.by_key.get(&key).is_some_and(|times| {
+        let seen_between = |map: &std::collections::HashMap<String, Vec<Time>>,
+                            key: &Option<String>| {
+            key.as_deref()
+                .and_then(|k| map.get(k))
+                .is_some_and(|times| {
                     let k = times.partition_point(|&t| t <= after);
                     times.get(k).is_some_and(|&t| t < before)
                 })
-            })
+        };
+        [a, b]
+            .iter()
+            .any(|x| seen_between(&self.imo, &x.imo) || seen_between(&self.mmsi, &x.mmsi))
     }
 }
 
