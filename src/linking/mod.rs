@@ -1335,11 +1335,7 @@ mod tests {
                 })
                 .collect(),
         };
-        let point_km = |_: (f64, f64), _: (f64, f64)| -> Option<f64> { None };
-        let sea = SeaDistances {
-            port_km: vec![vec![0.0; ports.len()]; ports.len()],
-            point_km: &point_km,
-        };
+        let sea = sea_between(vec![vec![0.0; ports.len()]; ports.len()]);
         let input = LinkInput {
             obs: &o,
             port_of: &port_of,
@@ -1365,15 +1361,22 @@ mod tests {
         assert!(after.iter().zip(&cands).all(|(a, c)| a.weight <= c.weight));
     }
 
+    /// Sea distances between ports as given; between points unknown (geodesic).
+    fn sea_between(port_km: Vec<Vec<f64>>) -> SeaDistances<'static> {
+        fn unknown(_: (f64, f64), _: (f64, f64)) -> Option<f64> {
+            None
+        }
+        SeaDistances {
+            port_km,
+            point_km: &unknown,
+        }
+    }
+
     #[test]
     fn narrowed_stay_search_is_exact() {
         let config = Config::default();
         let ports = crate::ports::builtin();
-        let point_km = |_: (f64, f64), _: (f64, f64)| -> Option<f64> { None };
-        let sea = SeaDistances {
-            port_km: vec![vec![0.0; ports.len()]; ports.len()],
-            point_km: &point_km,
-        };
+        let sea = sea_between(vec![vec![0.0; ports.len()]; ports.len()]);
         let mut kept = 0;
         for seed in 1..=2 {
             let (o, port_of, empty) = dense_scene(seed, 3000, 0.002);
@@ -1397,17 +1400,15 @@ mod tests {
     fn pruned_search_is_exact() {
         let config = Config::default();
         let ports = crate::ports::builtin();
-        let point_km = |_: (f64, f64), _: (f64, f64)| -> Option<f64> { None };
-        let sea = SeaDistances {
-            port_km: (0..ports.len())
+        let sea = sea_between(
+            (0..ports.len())
                 .map(|a| {
                     (0..ports.len())
                         .map(|b| if a == b { 0.0 } else { 80.0 * (a + b) as f64 })
                         .collect()
                 })
                 .collect(),
-            point_km: &point_km,
-        };
+        );
         let mut truncated = false;
         for seed in 1..=3 {
             let (o, port_of, empty) = dense_scene(seed, 1500, 0.0);
