@@ -240,26 +240,31 @@ fn route_voyages(
     }
 }
 
-/// The five layers, in [`build::LAYER_NAMES`] order.
+/// The five layers, in [`build::LAYER_NAMES`] order, built in memory (what
+/// [`run_match`] streams into its files).
 pub fn layers(r: &Results) -> Vec<Layer> {
-    let d = &r.derived;
-    vec![
-        build::voyages_layer(&d.voyages, &d.stays, &r.observations),
-        build::stays_layer(&d.stays, &r.vessel_of_stay, &r.observations),
-        build::tracks_layer(&d.tracks, &d.stays, &r.observations),
-        build::unmatched_layer(&r.observations, &d.unmatched, &r.port_of, &r.ports),
-        build::rejected_layer(&r.rejected),
-    ]
+    layer_streams(r, &[])
+        .into_iter()
+        .map(|(mut layer, features)| {
+            layer.features.extend(features);
+            layer
+        })
+        .collect()
 }
 
 /// Writes the five layers in [`build::LAYER_NAMES`] order, each built feature by feature
-/// while it is written; the rejected layer holds `r.rejected` and `scene_rejected` (each
-/// sorted by [`rejected_order`]) merged in that order.
+/// while it is written.
 fn write_layers(out: &mut OutputWriter, r: &Results, scene_rejected: &[Rejected]) -> Result<()> {
+    out.write_layers(layer_streams(r, scene_rejected))
+}
+
+/// The five layers as schemas with lazy features; the rejected layer holds `r.rejected`
+/// and `scene_rejected` (each sorted by [`rejected_order`]) merged in that order.
+fn layer_streams<'a>(r: &'a Results, scene_rejected: &'a [Rejected]) -> Vec<LayerStream<'a>> {
     let d = &r.derived;
     let obs = &r.observations;
     let n_rejected = r.rejected.len() + scene_rejected.len();
-    let layers: Vec<LayerStream> = vec![
+    vec![
         (
             build::voyages_schema(),
             Box::new(build::voyage_features(&d.voyages, &d.stays, obs)),
@@ -288,8 +293,7 @@ fn write_layers(out: &mut OutputWriter, r: &Results, scene_rejected: &[Rejected]
                 n_rejected,
             )),
         ),
-    ];
-    out.write_layers(layers)
+    ]
 }
 
 /// The order of the rejected layer: source file, then feature index.

@@ -70,11 +70,6 @@ pub fn min_speed_kn(route_km: f64, t: &VoyageTimes) -> f64 {
     )
 }
 
-/// The voyages layer.
-pub fn voyages_layer(voyages: &[Voyage], stays: &[Stay], obs: &[Observation]) -> Layer {
-    with_features(voyages_schema(), voyage_features(voyages, stays, obs))
-}
-
 /// The voyages layer's schema (no features).
 pub fn voyages_schema() -> Layer {
     Layer::new(
@@ -144,12 +139,7 @@ pub fn voyage_features<'a>(
     })
 }
 
-/// The stays layer; `vessel_of_stay[s]` is the vessel id of stay `s`.
-pub fn stays_layer(stays: &[Stay], vessel_of_stay: &[String], obs: &[Observation]) -> Layer {
-    with_features(stays_schema(), stay_features(stays, vessel_of_stay, obs))
-}
-
-/// The stays layer's schema (no features).
+/// The stays layer's schema (no features); `stay_features` takes the vessel id of each stay.
 pub fn stays_schema() -> Layer {
     Layer::new(
         "stays",
@@ -206,12 +196,8 @@ pub fn stay_features<'a>(
     })
 }
 
-/// The tracks layer: a line through each vessel's stays and at-sea sightings in time order.
-pub fn tracks_layer(tracks: &[Track], stays: &[Stay], obs: &[Observation]) -> Layer {
-    with_features(tracks_schema(), track_features(tracks, stays, obs))
-}
-
-/// The tracks layer's schema (no features).
+/// The tracks layer's schema (no features): a line through each vessel's stays and at-sea
+/// sightings in time order.
 pub fn tracks_schema() -> Layer {
     Layer::new(
         "tracks",
@@ -309,16 +295,8 @@ pub fn unmatched_features<'a>(
     })
 }
 
-/// A point layer of observations with every typed property, then the input's extra
-/// properties (in `idx` order).
-pub fn observations_layer(name: &str, obs: &[Observation], idx: &[usize]) -> Layer {
-    with_features(
-        observations_schema(name),
-        idx.iter().map(|&i| observation_feature(&obs[i])),
-    )
-}
-
-/// The schema of [`observations_layer`] (no features).
+/// A point layer of observations with every typed property (then the input's extra
+/// properties); no features.
 pub fn observations_schema(name: &str) -> Layer {
     Layer::new(
         name,
@@ -408,15 +386,8 @@ fn rename_extras(declared: &BTreeSet<String>, feat: &mut Feature) {
     }
 }
 
-/// The rejected layer: reason, where it came from, and the original feature text.
-pub fn rejected_layer(rejected: &[Rejected]) -> Layer {
-    with_features(
-        rejected_schema(),
-        numbered_rejected_features(rejected, rejected.len()),
-    )
-}
-
-/// The rejected layer's schema (no features).
+/// The rejected layer's schema (no features): reason, where it came from, and the original
+/// feature text.
 pub fn rejected_schema() -> Layer {
     Layer::new(
         "rejected",
