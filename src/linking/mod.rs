@@ -24,6 +24,7 @@ pub mod assign;
 pub mod berths;
 pub mod cost;
 pub mod derive;
+mod identity;
 pub mod refine;
 mod search;
 
@@ -38,6 +39,7 @@ use crate::geodesy::{geodesic_m, local_m, m_for_chord, to_ecef_m, M_PER_NM};
 use crate::model::{Observation, Port, Stay, Time, VesselClass};
 use assign::Edge;
 use cost::Attrs;
+use identity::{ChainNode, IdentityTimes, LinkEnd};
 
 /// What a link means.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -308,7 +310,7 @@ fn stay_candidates_with(input: &LinkInput, mode: search::Mode) -> Vec<Candidate>
     } = StayPorts::new(input);
     let stay_gap_s = (cfg.stays.max_gap_hours * 3600.0) as i64;
     let attrs: Vec<Attrs> = obs.iter().map(|o| Attrs::of(o, &cfg.sensors)).collect();
-    let identity_times = IdentityTimes::new(obs);
+    let identity_times = IdentityTimes::new(obs, cfg.linking.max_speed_kn);
     let s2 = 2.0 * BERTH_POSITION_SIGMA_M.powi(2);
     // Candidates come from an R-tree over port detections in space and time.
     let in_port: Vec<usize> = (0..obs.len())
@@ -426,7 +428,18 @@ fn stay_candidates_with(input: &LinkInput, mode: search::Mode) -> Vec<Candidate>
                 let Some(attr) = cost::attribute_llr(&attrs[i], &attrs[j], false, 0.0) else {
                     continue;
                 };
-                if identity_times.skipped(&attrs[i], &attrs[j], a.observed_at, b.observed_at) {
+                if identity_times.conflicts(
+                    &LinkEnd {
+                        attrs: &attrs[i],
+                        t: a.observed_at,
+                        ecef: to_ecef_m(a.lon, a.lat),
+                    },
+                    &LinkEnd {
+                        attrs: &attrs[j],
+                        t: b.observed_at,
+                        ecef: to_ecef_m(b.lon, b.lat),
+                    },
+                ) {
                     continue;
                 }
                 out.push(Candidate {
@@ -591,52 +604,13 @@ fn sphere_bounds_m(a: &NodeInfo, b: &NodeInfo) -> (f64, f64) {
     ((arc_m * 0.99 - 1.0).max(0.0), arc_m * 1.01 + 1.0)
 }
 
-/// When each imo and mmsi was seen, in time order. A link joins a sighting to the *next*
-/// sighting of the same vessel, so no link may skip over a sighting that carries the
-/// identity of either end: the vessel was seen in between (e.g. at sea on a trip that a
-/// return link would bridge, or in another port during what would be one stay).
-#[derive(Debug, Default)]
-struct IdentityTimes {
-    imo: std::collections::HashMap<String, Vec<Time>>,
-    mmsi: std::collections::HashMap<String, Vec<Time>>,
-}
+/// At most this many rounds of forbidding the links of chains that contradict their own
+/// identity and solving again (each round forbids at least one link).
+const MAX_IDENTITY_ROUNDS: usize = 20;
 
-impl IdentityTimes {
-    /// From every detection (imo/mmsi compared as [`cost::identity_text`] gives them).
-    fn new(obs: &[Observation]) -> IdentityTimes {
-        let mut t = IdentityTimes::default();
-        for o in obs {
-            for (map, key) in [(&mut t.imo, &o.imo), (&mut t.mmsi, &o.mmsi)] {
-                if let Some(key) = cost::identity_text(key) {
-                    map.entry(key.to_string()).or_default().push(o.observed_at);
-                }
-            }
-        }
-        for v in t.imo.values_mut().chain(t.mmsi.values_mut()) {
-            v.sort_unstable();
-        }
-        t
-    }
-
-    /// Whether a sighting with the identity of `a` or `b` lies strictly between `after`
-    /// (the link's origin's last sighting) and `before` (its destination's first).
-    fn skipped(&self, a: &Attrs, b: &Attrs, after: Time, before: Time) -> bool {
-        if before <= after {
-            return false;
-        }
-        let seen_between = |map: &std::collections::HashMap<String, Vec<Time>>,
-                            key: &Option<String>| {
-            key.as_deref()
-                .and_then(|k| map.get(k))
-                .is_some_and(|times| {
-                    let k = times.partition_point(|&t| t <= after);
-                    times.get(k).is_some_and(|&t| t < before)
-                })
-        };
-        [a, b]
-            .iter()
-            .any(|x| seen_between(&self.imo, &x.imo) || seen_between(&self.mmsi, &x.mmsi))
-    }
+/// Whether two nodes carry the same imo or mmsi: the same vessel, whatever else says.
+fn same_vessel(a: &Attrs, b: &Attrs) -> bool {
+    matches!(cost::identity(a, b), cost::Identity::Same)
 }
 
 /// Log-probability that at least one of the detections is a real vessel, taking each
@@ -784,7 +758,7 @@ fn track_candidates_with(
         }
     }
     let span = span_days(info.iter().map(|n| n.t_first));
-    let identity_times = IdentityTimes::new(obs);
+    let identity_times = IdentityTimes::new(obs, lp.max_speed_kn);
     let rate = |count: usize| (count as f64 / span).max(MIN_RATE_PER_DAY);
     let arrival_rate: Vec<f64> = by_port.iter().map(|l| rate(l.len())).collect();
     // "Another vessel" for a passage from `origin` to port q: the destination is one of
@@ -915,7 +889,18 @@ fn track_candidates_with(
             let mut pass_c = search::Best::new(&pass_thr);
             let push = |v: &mut search::Best, to: usize, kind: LinkKind, w: f64| {
                 let b = &info[to];
-                if identity_times.skipped(&a.attrs, &b.attrs, a.t_last, b.t_first) {
+                if identity_times.conflicts(
+                    &LinkEnd {
+                        attrs: &a.attrs,
+                        t: a.t_last,
+                        ecef: a.ecef,
+                    },
+                    &LinkEnd {
+                        attrs: &b.attrs,
+                        t: b.t_first,
+                        ecef: b.ecef,
+                    },
+                ) {
                     return;
                 }
                 v.push(Candidate {
@@ -1060,7 +1045,11 @@ fn track_candidates_with(
                     dwell_s / 4.0
                 };
                 if !duplicate {
-                    if a.port.is_none() && dt_s > 3600.0 && dt_s > slow_s(hi_m) {
+                    if a.port.is_none()
+                        && dt_s > 3600.0
+                        && dt_s > slow_s(hi_m)
+                        && !same_vessel(&a.attrs, &b.attrs)
+                    {
                         continue; // underway at sea, as below
                     }
                     if dt_s < fast_s(lo_m) || dt_s > max_gap_s as f64 {
@@ -1090,8 +1079,14 @@ fn track_candidates_with(
                     push(&mut pass_c, v, LinkKind::Duplicate, attr + DUPLICATE_LLR);
                     continue;
                 }
-                if a.port.is_none() && dt_s > 3600.0 && dt_s > slow_s(dist_m) {
-                    continue; // underway at sea: at least the minimum speed
+                if a.port.is_none()
+                    && dt_s > 3600.0
+                    && dt_s > slow_s(dist_m)
+                    && !same_vessel(&a.attrs, &b.attrs)
+                {
+                    // Underway at sea: at least the minimum speed. The same imo/mmsi is the
+                    // same vessel whatever its speed (it may have called at a port unseen).
+                    continue;
                 }
                 let Some(time) = passage_time(dist_m, dt_s, theta) else {
                     continue;
@@ -1121,13 +1116,48 @@ pub fn link(input: &LinkInput) -> Linked {
     // Stage 1: stays.
     let cands = stay_candidates(input);
     lap("linking: stay candidates", &mut timings);
-    let mut stay_links = choose(n, &cands, input.config.linking.min_link_probability);
+    let min_p = input.config.linking.min_link_probability;
+    let mut stay_links = choose(n, &cands, min_p);
     lap("linking: stay assignment", &mut timings);
-    if input.config.linking.berth_density {
-        let cands = berth_reweigh(input, &cands, &stay_links);
-        stay_links = choose(n, &cands, input.config.linking.min_link_probability);
+    let stay_candidates = cands.len();
+    let mut cands = if input.config.linking.berth_density {
+        let reweighed = berth_reweigh(input, &cands, &stay_links);
+        stay_links = choose(n, &reweighed, min_p);
         lap("linking: berth reuse", &mut timings);
+        reweighed
+    } else {
+        cands
+    };
+    // Identity as a hard constraint on whole stays (see `identity.rs`).
+    let ids = IdentityTimes::new(obs, input.config.linking.max_speed_kn);
+    let near_m = input.config.stays.berth_radius_m;
+    let single: Vec<usize> = if ids.is_empty() {
+        Vec::new()
+    } else {
+        (0..n).collect()
+    };
+    for _ in 0..MAX_IDENTITY_ROUNDS {
+        let bad = identity::contradicted_links(
+            &ids,
+            obs,
+            &stay_links,
+            |k| ChainNode {
+                members: &single[k..=k],
+                t_first: obs[k].observed_at,
+                t_last: obs[k].observed_at,
+                ecef: to_ecef_m(obs[k].lon, obs[k].lat),
+            },
+            |i| input.port_of[i].map(|_| i),
+            near_m,
+        );
+        if bad.is_empty() {
+            break;
+        }
+        cands.retain(|c| bad.binary_search(&(c.from, c.to)).is_err());
+        stay_links = choose(n, &cands, min_p);
     }
+    drop(cands);
+    lap("linking: stay identity", &mut timings);
     let mut stays = Vec::new();
     let mut stay_port = Vec::new();
     for &i in &time_order(obs) {
@@ -1155,9 +1185,46 @@ pub fn link(input: &LinkInput) -> Linked {
     let (cands2, attrs) =
         track_candidates_with(input, &stays, &stay_port, &nodes, search::Mode::Pruned);
     lap("linking: track candidates", &mut timings);
-    let min_p = input.config.linking.min_link_probability;
     let mut links = choose(nodes.len(), &cands2, min_p);
     lap("linking: track assignment", &mut timings);
+    // Identity as a hard constraint on whole tracks.
+    let mut node_of_obs = vec![usize::MAX; if ids.is_empty() { 0 } else { n }];
+    if !ids.is_empty() {
+        for (k, node) in nodes.iter().enumerate() {
+            match *node {
+                Node::Stay(s) => {
+                    for &i in &stays[s].observations {
+                        node_of_obs[i] = k;
+                    }
+                }
+                Node::Sea(i) => node_of_obs[i] = k,
+            }
+        }
+    }
+    let stay_ecef: Vec<[f64; 3]> = stays.iter().map(|s| to_ecef_m(s.lon, s.lat)).collect();
+    let contradicted = |links: &Links| {
+        identity::contradicted_links(
+            &ids,
+            obs,
+            links,
+            |k| match nodes[k] {
+                Node::Stay(s) => ChainNode {
+                    members: &stays[s].observations,
+                    t_first: stays[s].first_seen,
+                    t_last: stays[s].last_seen,
+                    ecef: stay_ecef[s],
+                },
+                Node::Sea(i) => ChainNode {
+                    members: &single[i..=i],
+                    t_first: obs[i].observed_at,
+                    t_last: obs[i].observed_at,
+                    ecef: to_ecef_m(obs[i].lon, obs[i].lat),
+                },
+            },
+            |i| node_of_obs.get(i).copied().filter(|&k| k != usize::MAX),
+            near_m,
+        )
+    };
     if input.config.linking.refine_rounds > 0 {
         links = refine::refine(
             &refine::Tracks {
@@ -1171,15 +1238,27 @@ pub fn link(input: &LinkInput) -> Linked {
             links,
             input.config.linking.refine_rounds,
             min_p,
+            MAX_IDENTITY_ROUNDS,
+            contradicted,
         );
         lap("linking: track refinement", &mut timings);
+    } else {
+        let mut cands2 = cands2;
+        for _ in 0..MAX_IDENTITY_ROUNDS {
+            let bad = contradicted(&links);
+            if bad.is_empty() {
+                break;
+            }
+            cands2.retain(|c| bad.binary_search(&(c.from, c.to)).is_err());
+            links = choose(nodes.len(), &cands2, min_p);
+        }
     }
     Linked {
         stays,
         stay_port,
         nodes,
         links,
-        stay_candidates: cands.len(),
+        stay_candidates,
         timings,
     }
 }

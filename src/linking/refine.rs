@@ -138,6 +138,7 @@ impl Rounds {
         t: &Tracks,
         cands: &[Candidate],
         pair: &[f64],
+        allowed: &[bool],
         links: &Links,
         min_p: f64,
     ) -> (Links, Vec<Candidate>) {
@@ -159,7 +160,9 @@ impl Rounds {
             .iter()
             .zip(pair)
             .zip(&track)
-            .map(|((c, &pair), &track)| Candidate {
+            .zip(allowed)
+            .filter(|(_, &ok)| ok)
+            .map(|(((c, &pair), &track), _)| Candidate {
                 weight: c.weight - pair + track,
                 ..*c
             })
@@ -183,26 +186,53 @@ fn attr_llr(a: &Attrs, b: &Attrs, kind: LinkKind) -> Option<f64> {
 
 /// Refines `links` for up to `rounds` rounds, stopping early when the links settle.
 /// Candidates whose pair comparison identity forbids are dropped.
+///
+/// Then, and after every re-solve, `contradicted` names the chosen links that make a track
+/// contradict its own identity (see `identity.rs`); those candidates are forbidden and the
+/// assignment is solved again (and refined on, if rounds are left), up to
+/// `identity_rounds` times.
 pub fn refine(
     t: &Tracks,
     cands: &[Candidate],
     mut links: Links,
     rounds: usize,
     min_p: f64,
+    identity_rounds: usize,
+    contradicted: impl Fn(&Links) -> Vec<(usize, usize)>,
 ) -> Links {
     // The pair term of each candidate's weight, once: rounds only swap it for the tracks'.
     let (cands, pair): (Vec<Candidate>, Vec<f64>) = cands
         .par_iter()
         .filter_map(|c| Some((*c, attr_llr(&t.attrs[c.from], &t.attrs[c.to], c.kind)?)))
         .unzip();
+    let mut allowed = vec![true; cands.len()];
     let mut state = Rounds::default();
-    for _ in 0..rounds {
-        let next = state.round(t, &cands, &pair, &links, min_p).0;
-        let settled = next.successor == links.successor;
-        links = next;
-        if settled {
+    let (mut round, mut forbidding) = (0, 0);
+    loop {
+        if round < rounds {
+            let next = state.round(t, &cands, &pair, &allowed, &links, min_p).0;
+            let settled = next.successor == links.successor;
+            links = next;
+            round += 1;
+            if !settled && round < rounds {
+                continue;
+            }
+        }
+        if forbidding >= identity_rounds {
             break;
         }
+        let bad = contradicted(&links);
+        if bad.is_empty() {
+            break;
+        }
+        forbidding += 1;
+        for (c, ok) in cands.iter().zip(&mut allowed) {
+            if bad.binary_search(&(c.from, c.to)).is_ok() {
+                *ok = false;
+            }
+        }
+        // Solve again (with the tracks as they are), the forbidden links left out.
+        links = state.round(t, &cands, &pair, &allowed, &links, min_p).0;
     }
     links
 }
@@ -216,7 +246,7 @@ fn refine_round(
     links: &Links,
     min_p: f64,
 ) -> (Links, Vec<Candidate>) {
-    Rounds::default().round(t, cands, pair, links, min_p)
+    Rounds::default().round(t, cands, pair, &vec![true; cands.len()], links, min_p)
 }
 
 #[cfg(test)]

@@ -1,0 +1,462 @@
+//! Identity (imo, mmsi) as a hard constraint on links and chains.
+//!
+//! The same imo or mmsi is always the same vessel, so where its sightings are says where
+//! that vessel was. Two checks use it:
+//!
+//! * per candidate link ([`IdentityTimes::conflicts`]): a link may not skip a sighting of
+//!   either end's identity, nor put the vessel somewhere it could not reach in time from
+//!   the identity's sighting before it (or to the one after it);
+//! * per chosen chain ([`contradicted_links`]): a chain (a stay in stage 1, a track in stage
+//!   2) that carries an identity must not pass over a sighting of that identity elsewhere.
+//!   A link looks only at its two ends, so a chain can still do this through unidentified
+//!   members (an unidentified ship at the berth continues the identified ship's stay while
+//!   that ship is seen in the other port). The links that pass over such a sighting are
+//!   forbidden and the assignment is solved again, until no chain does (lazy constraints).
+//!
+//! Distances are chords on the mean sphere (metres), a lower bound of any route, so a
+//! feasible link is never refused. Times are UTC seconds.
+
+use std::collections::HashMap;
+
+use super::cost::{self, Attrs};
+use super::{same_image, Links};
+use crate::geodesy::{to_ecef_m, M_PER_NM};
+use crate::model::{Observation, Time};
+
+/// One sighting of an identity: when, where (ECEF metres) and which detection.
+#[derive(Debug, Clone, Copy)]
+struct Sighting {
+    t: Time,
+    ecef: [f64; 3],
+    obs: usize,
+}
+
+/// Straight-line distance between two ECEF points, metres.
+fn chord_m(a: &[f64; 3], b: &[f64; 3]) -> f64 {
+    ((a[0] - b[0]).powi(2) + (a[1] - b[1]).powi(2) + (a[2] - b[2]).powi(2)).sqrt()
+}
+
+/// When and where each imo and mmsi was seen, in time order. A link joins a sighting to the
+/// *next* sighting of the same vessel, so no link may skip over a sighting that carries the
+/// identity of either end: the vessel was seen in between (e.g. at sea on a trip that a
+/// return link would bridge, or in another port during what would be one stay). Nor may a
+/// link put the vessel where it could not be: the identified sighting just before the link
+/// must be reachable from its origin, and the one just after from its destination (an
+/// unidentified ship at a berth is not the identified ship that was 200 km away an hour
+/// earlier).
+#[derive(Debug, Default)]
+pub(crate) struct IdentityTimes {
+    imo: HashMap<String, Vec<Sighting>>,
+    mmsi: HashMap<String, Vec<Sighting>>,
+    /// The highest speed a vessel can make, metres per second.
+    max_mps: f64,
+}
+
+/// Position slack between two exact sightings, metres (as the linker's own speed check).
+const SIGHTING_SLACK_M: f64 = 500.0;
+
+/// Position slack of the reachability check, metres: a stay node's position is its
+/// members' centre, not the sighting that ends it, and a port zone is a few km across.
+const IDENTITY_REACH_SLACK_M: f64 = 5_000.0;
+
+/// A link's end as the identity check sees it: the node's attributes (for its imo/mmsi), the
+/// time of the sighting at that end and the node's position (ECEF metres).
+pub(crate) struct LinkEnd<'a> {
+    pub attrs: &'a Attrs,
+    pub t: Time,
+    pub ecef: [f64; 3],
+}
+
+impl IdentityTimes {
+    /// From every detection (imo/mmsi compared as [`cost::identity_text`] gives them);
+    /// `max_speed_kn` bounds how far a vessel can go between two sightings.
+    pub fn new(obs: &[Observation], max_speed_kn: f64) -> IdentityTimes {
+        let mut t = IdentityTimes {
+            max_mps: max_speed_kn * M_PER_NM / 3600.0,
+            ..IdentityTimes::default()
+        };
+        for (i, o) in obs.iter().enumerate() {
+            for (map, key) in [(&mut t.imo, &o.imo), (&mut t.mmsi, &o.mmsi)] {
+                if let Some(key) = cost::identity_text(key) {
+                    map.entry(key.to_string()).or_default().push(Sighting {
+                        t: o.observed_at,
+                        ecef: to_ecef_m(o.lon, o.lat),
+                        obs: i,
+                    });
+                }
+            }
+        }
+        for v in t.imo.values_mut().chain(t.mmsi.values_mut()) {
+            // Stable: equal times keep the input order, so the result is deterministic.
+            v.sort_by_key(|s| s.t);
+        }
+        t
+    }
+
+    /// Whether the link `a → b` contradicts where an identity of either end was seen: a
+    /// sighting of it strictly between `a.t` (the origin's last sighting) and `b.t` (the
+    /// destination's first) is skipped, or the sighting of `b`'s identity at or before
+    /// `a.t` cannot reach `a` in time, or `b` cannot reach the sighting of `a`'s identity
+    /// at or after `b.t`. Distances are chords (a lower bound of any route), so a feasible
+    /// link is never refused.
+    pub fn conflicts(&self, a: &LinkEnd, b: &LinkEnd) -> bool {
+        let reach = |from: (Time, &[f64; 3]), to: (Time, &[f64; 3])| {
+            chord_m(from.1, to.1)
+                <= self.max_mps * (to.0 - from.0).max(0) as f64 + IDENTITY_REACH_SLACK_M
+        };
+        let check = |map: &HashMap<String, Vec<Sighting>>, key: &Option<String>, of_b: bool| {
+            let Some(seen) = key.as_deref().and_then(|k| map.get(k)) else {
+                return false;
+            };
+            let k = seen.partition_point(|s| s.t <= a.t);
+            if seen.get(k).is_some_and(|s| s.t < b.t) {
+                return true;
+            }
+            if of_b {
+                // The identity's sighting at or before the origin's end must reach it.
+                k > 0 && !reach((seen[k - 1].t, &seen[k - 1].ecef), (a.t, &a.ecef))
+            } else {
+                // The destination must reach the identity's sighting at or after it.
+                let n = seen.partition_point(|s| s.t < b.t);
+                seen.get(n)
+                    .is_some_and(|s| !reach((b.t, &b.ecef), (s.t, &s.ecef)))
+            }
+        };
+        check(&self.imo, &a.attrs.imo, false)
+            || check(&self.mmsi, &a.attrs.mmsi, false)
+            || check(&self.imo, &b.attrs.imo, true)
+            || check(&self.mmsi, &b.attrs.mmsi, true)
+    }
+
+    /// Whether no detection carries an imo or mmsi (then no chain can contradict one).
+    pub fn is_empty(&self) -> bool {
+        self.imo.is_empty() && self.mmsi.is_empty()
+    }
+}
+
+/// A node of a chain as [`contradicted_links`] sees it: its detections (indices into the
+/// observations, in time order), first and last sighting time and position (ECEF metres).
+pub(crate) struct ChainNode<'a> {
+    pub members: &'a [usize],
+    pub t_first: Time,
+    pub t_last: Time,
+    pub ecef: [f64; 3],
+}
+
+/// A chain of chosen links that carries an identity.
+struct Chain<'a> {
+    /// The chain's nodes (indices into the linking graph) and what they are.
+    ids: Vec<usize>,
+    nodes: Vec<ChainNode<'a>>,
+    t0: Time,
+    t1: Time,
+}
+
+/// The chosen links that make a chain contradict its own identity (imo or mmsi): sorted,
+/// without duplicates; empty when every chain is consistent. A chain (of `links`, over
+/// nodes described by `node`; `node_of` gives the node of a detection) that carries an identity says that all its nodes are that
+/// vessel, so for each sighting of the identity outside the chain:
+///
+/// * within the chain's time span: the link that spans its time passes over it, as no link
+///   may (for a single-detection node seen at the same time, further than `near_m` away or
+///   beside it in the same image, the link into that node is wrong; nearer, in another
+///   image, it may be the same vessel seen twice);
+/// * just before (after) the chain, and the chain's first (last) node cannot be reached from
+///   (cannot reach) it in time: the chain's first (last) link joins another vessel.
+///
+/// And two chains that carry one identity and overlap in time, further than `near_m`
+/// apart, cannot both be that vessel over the overlap: the earlier chain's link into the
+/// overlap and the later chain's link out of it are marked.
+pub(crate) fn contradicted_links<'a>(
+    ids: &IdentityTimes,
+    obs: &[Observation],
+    links: &Links,
+    node: impl Fn(usize) -> ChainNode<'a>,
+    node_of: impl Fn(usize) -> Option<usize>,
+    near_m: f64,
+) -> Vec<(usize, usize)> {
+    if ids.is_empty() {
+        return Vec::new();
+    }
+    let n = links.successor.len();
+    // Chain ends are compared at their exact sightings, hence the smaller slack.
+    let reach = |from: (Time, &[f64; 3]), to: (Time, &[f64; 3])| {
+        chord_m(from.1, to.1) <= ids.max_mps * (to.0 - from.0).max(0) as f64 + SIGHTING_SLACK_M
+    };
+    let at = |i: usize| to_ecef_m(obs[i].lon, obs[i].lat);
+    // Every chain with an identified member (single nodes too: they can overlap another).
+    // The chains that hold an identified sighting, by their first node.
+    let mut heads: Vec<usize> = ids
+        .imo
+        .values()
+        .chain(ids.mmsi.values())
+        .flatten()
+        .filter_map(|s| {
+            let mut k = node_of(s.obs)?;
+            let mut steps = 0;
+            while let Some(p) = links.predecessor[k] {
+                k = p;
+                steps += 1;
+                if steps > n {
+                    break; // links go forward in time: never a loop
+                }
+            }
+            Some(k)
+        })
+        .collect();
+    heads.sort_unstable();
+    heads.dedup();
+    let mut chain_of = vec![usize::MAX; obs.len()];
+    let mut chains: Vec<Chain> = Vec::new();
+    let mut carriers: HashMap<(bool, &str), Vec<usize>> = HashMap::new();
+    for head in heads {
+        let nodes_of = links.chain_from(head);
+        let mut keys: Vec<(bool, &str)> = Vec::new();
+        for &k in &nodes_of {
+            for &i in node(k).members {
+                for (is_imo, key) in [(true, &obs[i].imo), (false, &obs[i].mmsi)] {
+                    if let Some(key) = cost::identity_text(key) {
+                        keys.push((is_imo, key));
+                    }
+                }
+            }
+        }
+        if keys.is_empty() {
+            continue;
+        }
+        keys.sort_unstable();
+        keys.dedup();
+        let c = chains.len();
+        let nodes: Vec<ChainNode> = nodes_of.iter().map(|&k| node(k)).collect();
+        for cn in &nodes {
+            for &i in cn.members {
+                chain_of[i] = c;
+            }
+        }
+        let (t0, t1) = (nodes[0].t_first, nodes[nodes.len() - 1].t_last);
+        chains.push(Chain {
+            ids: nodes_of,
+            nodes,
+            t0,
+            t1,
+        });
+        for key in keys {
+            carriers.entry(key).or_default().push(c);
+        }
+    }
+    let mut out = Vec::new();
+    let mut keys: Vec<&(bool, &str)> = carriers.keys().collect();
+    keys.sort_unstable();
+    for key in keys {
+        let map = if key.0 { &ids.imo } else { &ids.mmsi };
+        let Some(seen) = map.get(key.1) else { continue };
+        let carriers = &carriers[key];
+        for &c in carriers {
+            let Chain {
+                ids: chain,
+                nodes,
+                t0,
+                t1,
+            } = &chains[c];
+            let (t0, t1) = (*t0, *t1);
+            let last = nodes.len() - 1;
+            if last == 0 {
+                continue; // a single node has no link to mark
+            }
+            let far = |cn: &ChainNode, s: &Sighting| chord_m(&cn.ecef, &s.ecef) > near_m;
+            let from = seen.partition_point(|s| s.t < t0);
+            let first_at = nodes[0].members.first().map(|&i| at(i));
+            if let (Some(p), Some(first_at)) = (from.checked_sub(1).map(|k| &seen[k]), first_at) {
+                if chain_of[p.obs] != c && !reach((p.t, &p.ecef), (t0, &first_at)) {
+                    out.push((chain[0], chain[1]));
+                }
+            }
+            let to = seen.partition_point(|s| s.t <= t1);
+            let last_at = nodes[last].members.last().map(|&i| at(i));
+            if let (Some(q), Some(last_at)) = (seen.get(to), last_at) {
+                if chain_of[q.obs] != c && !reach((t1, &last_at), (q.t, &q.ecef)) {
+                    out.push((chain[last - 1], chain[last]));
+                }
+            }
+            for s in &seen[from..to] {
+                if chain_of[s.obs] == c {
+                    continue;
+                }
+                // The last node of the chain seen at or before the sighting.
+                let k = nodes
+                    .partition_point(|cn| cn.t_first <= s.t)
+                    .saturating_sub(1);
+                let link = if s.t > nodes[k].t_last {
+                    // Between node k and the next: the link k -> k+1 passes over it.
+                    (k < last).then(|| (chain[k], chain[k + 1]))
+                } else if nodes[k].members.len() == 1
+                    && (far(&nodes[k], s) || same_image(&obs[nodes[k].members[0]], &obs[s.obs]))
+                {
+                    // Seen elsewhere when this node was seen, or beside it in the same
+                    // image: the node is not that vessel.
+                    Some(if k > 0 {
+                        (chain[k - 1], chain[k])
+                    } else {
+                        (chain[0], chain[1])
+                    })
+                } else {
+                    // Inside a stay's own span: stage 1 has dealt with it.
+                    None
+                };
+                out.extend(link);
+            }
+        }
+        // Chains of one identity that overlap in time, in different places.
+        let mut by_start: Vec<usize> = carriers.clone();
+        by_start.sort_unstable_by_key(|&c| (chains[c].t0, c));
+        for w in by_start.windows(2) {
+            let (a, b) = (&chains[w[0]], &chains[w[1]]);
+            if b.t0 > a.t1 {
+                continue;
+            }
+            // a's first node inside the overlap, and b's last one.
+            let ka = a.nodes.partition_point(|cn| cn.t_last < b.t0);
+            let kb = b
+                .nodes
+                .partition_point(|cn| cn.t_first <= a.t1)
+                .saturating_sub(1);
+            let (Some(na), Some(nb)) = (a.nodes.get(ka), b.nodes.get(kb)) else {
+                continue;
+            };
+            if chord_m(&na.ecef, &nb.ecef) <= near_m {
+                continue; // one place: duplicate sightings, not a contradiction
+            }
+            if ka > 0 {
+                out.push((a.ids[ka - 1], a.ids[ka]));
+            }
+            if kb + 1 < b.nodes.len() {
+                out.push((b.ids[kb], b.ids[kb + 1]));
+            }
+        }
+    }
+    out.sort_unstable();
+    out.dedup();
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::SensorModels;
+    use crate::index::tests::obs;
+
+    const NAJIN: (f64, f64) = (130.300, 42.236);
+    const DUNAY: (f64, f64) = (132.3545, 42.9045);
+
+    fn at(id: &str, p: (f64, f64), t: Time, imo: Option<&str>) -> Observation {
+        let mut o = obs(id, p.0, p.1, t);
+        o.imo = imo.map(str::to_string);
+        o
+    }
+
+    fn links_of(n: usize, pairs: &[(usize, usize)]) -> Links {
+        let mut l = Links {
+            successor: vec![None; n],
+            predecessor: vec![None; n],
+            kind: vec![None; n],
+            weight: vec![0.0; n],
+            probability: vec![0.0; n],
+            candidates: pairs.len(),
+        };
+        for &(a, b) in pairs {
+            l.successor[a] = Some(b);
+            l.predecessor[b] = Some(a);
+        }
+        l
+    }
+
+    fn single<'a>(obs: &'a [Observation], idx: &'a [usize]) -> impl Fn(usize) -> ChainNode<'a> {
+        move |k| ChainNode {
+            members: &idx[k..=k],
+            t_first: obs[k].observed_at,
+            t_last: obs[k].observed_at,
+            ecef: to_ecef_m(obs[k].lon, obs[k].lat),
+        }
+    }
+
+    #[test]
+    fn a_link_may_not_put_the_vessel_out_of_reach() {
+        // The identified ship is in Najin at 0 and in Dunay (200 km by sea) a day later.
+        let o = vec![
+            at("x-najin", NAJIN, 0, Some("9100001")),
+            at("y-dunay-soon", DUNAY, 3_000, None),
+            at("y-dunay-later", DUNAY, 80_000, None),
+            at("x-dunay", DUNAY, 86_400, Some("9100001")),
+        ];
+        let ids = IdentityTimes::new(&o, 20.0);
+        let s = SensorModels::default();
+        let attrs: Vec<Attrs> = o.iter().map(|x| Attrs::of(x, &s)).collect();
+        let end = |i: usize| LinkEnd {
+            attrs: &attrs[i],
+            t: o[i].observed_at,
+            ecef: to_ecef_m(o[i].lon, o[i].lat),
+        };
+        assert!(
+            ids.conflicts(&end(1), &end(3)),
+            "50 minutes after Najin the ship cannot be at Dunay"
+        );
+        assert!(!ids.conflicts(&end(2), &end(3)), "22 hours later it can");
+        assert!(
+            !ids.conflicts(&end(0), &end(3)),
+            "the identity's own passage stays possible"
+        );
+    }
+
+    #[test]
+    fn a_stay_over_its_identity_seen_elsewhere_is_cut() {
+        // An unidentified ship at the Dunay berth, then the identified one, chained as one
+        // stay, while the identified ship was seen in Najin in between.
+        let o = vec![
+            at("y1", DUNAY, 0, None),
+            at("y2", DUNAY, 20_000, None),
+            at("x-dunay", DUNAY, 200_000, Some("9100001")),
+            at("x-najin", NAJIN, 100_000, Some("9100001")),
+        ];
+        let ids = IdentityTimes::new(&o, 20.0);
+        let idx: Vec<usize> = (0..o.len()).collect();
+        let links = links_of(o.len(), &[(0, 1), (1, 2)]);
+        assert_eq!(
+            contradicted_links(&ids, &o, &links, single(&o, &idx), Some, 250.0),
+            vec![(1, 2)]
+        );
+        // Without the sighting in Najin nothing contradicts the stay.
+        let o3 = o[..3].to_vec();
+        let ids3 = IdentityTimes::new(&o3, 20.0);
+        let links3 = links_of(3, &[(0, 1), (1, 2)]);
+        assert!(contradicted_links(&ids3, &o3, &links3, single(&o3, &idx), Some, 250.0).is_empty());
+    }
+
+    #[test]
+    fn two_chains_of_one_identity_may_not_overlap_in_two_places() {
+        // Chain A: x in Najin, then an unidentified ship there until 50,000 s. Chain B: an
+        // unidentified ship in Dunay from 30,000 s, then x there at 90,000 s.
+        let o = vec![
+            at("x-najin", NAJIN, 0, Some("9100001")),
+            at("y-najin", NAJIN, 50_000, None),
+            at("z-dunay", DUNAY, 30_000, None),
+            at("x-dunay", DUNAY, 90_000, Some("9100001")),
+        ];
+        let ids = IdentityTimes::new(&o, 20.0);
+        let idx: Vec<usize> = (0..o.len()).collect();
+        let links = links_of(o.len(), &[(0, 1), (2, 3)]);
+        assert_eq!(
+            contradicted_links(&ids, &o, &links, single(&o, &idx), Some, 250.0),
+            vec![(0, 1), (2, 3)]
+        );
+    }
+
+    #[test]
+    fn no_identity_no_work() {
+        let o = vec![at("a", DUNAY, 0, None), at("b", DUNAY, 10, None)];
+        let ids = IdentityTimes::new(&o, 20.0);
+        assert!(ids.is_empty());
+        let idx = [0, 1];
+        let links = links_of(2, &[(0, 1)]);
+        assert!(contradicted_links(&ids, &o, &links, single(&o, &idx), Some, 250.0).is_empty());
+    }
+}
