@@ -100,7 +100,7 @@ pub fn ingest(paths: &[PathBuf], params: &IngestParams, now: Time) -> Result<Ing
 /// (say, those a query asks for). Everything else is as [`ingest`] gives it: file counts
 /// and rejections, duplicate ids included (an observation not kept still takes its id
 /// first; until the end it is held stripped to what a duplicate rejection needs: id,
-/// file, index, position, outline).
+/// file, index, position; the outline is read again from the file).
 pub fn ingest_keeping(
     paths: &[PathBuf],
     params: &IngestParams,
@@ -373,8 +373,8 @@ fn duplicate(
             o.id
         ),
         original: quoter.quote(&o.source_file, span),
-        geometry: Some(match &o.outline {
-            Some(p) => geo::Geometry::Polygon(p.clone()),
+        geometry: Some(match quoter.outline(&o.source_file, span) {
+            Some(p) => geo::Geometry::Polygon(p),
             None => geo::Geometry::Point(geo::Point::new(o.lon, o.lat)),
         }),
         id: Some(o.id),

@@ -1239,7 +1239,7 @@ mod tests {
             };
             let mut o = obs(&format!("o{k:05}"), lon, lat, t);
             o.sensor = sensors[rng.gen_range(0..sensors.len())];
-            o.scene_id = Some(format!("s{}", rng.gen_range(0..200)));
+            o.scene_id = Some(format!("s{}", rng.gen_range(0..200)).into());
             o.confidence = rng.gen_bool(0.5).then(|| rng.gen_range(0.3..1.0));
             o.length_m = rng.gen_bool(0.9).then(|| rng.gen_range(40.0..200.0));
             o.beam_m = rng.gen_bool(0.7).then(|| rng.gen_range(8.0..30.0));
@@ -1248,7 +1248,7 @@ mod tests {
                 .then(|| classes[rng.gen_range(0..classes.len())].clone());
             o.hull_color = rng
                 .gen_bool(0.6)
-                .then(|| colours[rng.gen_range(0..colours.len())].to_string());
+                .then(|| colours[rng.gen_range(0..colours.len())].into());
             o.containers = rng.gen_bool(0.3).then(|| rng.gen_range(0..200));
             o.imo = rng
                 .gen_bool(0.1)
