@@ -13,6 +13,8 @@
 //! assignment over the same candidates ([`super::choose`]), so refinement can move links
 //! anywhere, not only locally.
 
+use std::collections::HashMap;
+
 use rayon::prelude::*;
 
 use super::cost::{self, Attrs};
@@ -55,7 +57,7 @@ impl Tracks<'_> {
 }
 
 /// Up to `TRACK_CONTEXT` consecutive nodes of one track.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 struct Window {
     nodes: [usize; TRACK_CONTEXT],
     len: usize,
@@ -80,53 +82,94 @@ impl Window {
     }
 }
 
-/// What one round computed, for the next: the track attributes of each node (the last
-/// `TRACK_CONTEXT` nodes of its track up to it, `head`, and the first ones from it on,
-/// `tail`), the windows they were combined from, and each candidate's track term. A round
-/// recomputes only what a changed window touches (the same windows give the same values).
+/// The nodes some candidate leaves (`from`) or reaches (`to`), each once, sorted. Only
+/// these need track attributes: most nodes are lone detections without any candidate.
+struct Ends {
+    from: Vec<usize>,
+    to: Vec<usize>,
+}
+
+impl Ends {
+    fn of(cands: &[Candidate]) -> Ends {
+        let sorted = |f: &dyn Fn(&Candidate) -> usize| {
+            let mut v: Vec<usize> = cands.iter().map(f).collect();
+            v.sort_unstable();
+            v.dedup();
+            v
+        };
+        Ends {
+            from: sorted(&|c| c.from),
+            to: sorted(&|c| c.to),
+        }
+    }
+}
+
+/// Position of `node` in the sorted list `ends`.
+fn slot(ends: &[usize], node: usize) -> Option<usize> {
+    ends.binary_search(&node).ok()
+}
+
+/// What one round computed, for the next: for each candidate's `from` node the window of
+/// the last `TRACK_CONTEXT` nodes of its track up to it (`head`), for each `to` node the
+/// first ones from it on (`tail`), the combined attributes of every such window, and each
+/// candidate's track term. A round combines only windows the last round did not have, and
+/// recomputes the track term only where a window changed (the same windows give the same
+/// values).
 #[derive(Default)]
 struct Rounds {
-    head_window: Vec<Window>,
-    tail_window: Vec<Window>,
-    head: Vec<Attrs>,
-    tail: Vec<Attrs>,
+    /// Head window per `Ends::from` slot, tail window per `Ends::to` slot.
+    head: Vec<Window>,
+    tail: Vec<Window>,
+    combined: HashMap<Window, Attrs>,
     track: Vec<f64>,
 }
 
 impl Rounds {
-    /// Brings the track attributes up to `links`; returns which heads and tails changed.
-    fn update_tracks(&mut self, t: &Tracks, links: &Links) -> (Vec<bool>, Vec<bool>) {
+    /// Brings the track windows and their attributes up to `links`; returns which heads
+    /// and tails changed (per slot).
+    fn update_tracks(&mut self, t: &Tracks, ends: &Ends, links: &Links) -> (Vec<bool>, Vec<bool>) {
         let n = t.nodes.len();
-        let mut head_window = vec![Window::EMPTY; n];
-        let mut tail_window = vec![Window::EMPTY; n];
+        let mut head = vec![Window::EMPTY; ends.from.len()];
+        let mut tail = vec![Window::EMPTY; ends.to.len()];
         for start in (0..n).filter(|&k| links.predecessor[k].is_none()) {
             let chain = links.chain_from(start);
             for (p, &k) in chain.iter().enumerate() {
-                head_window[k] = Window::of(&chain[p.saturating_sub(TRACK_CONTEXT - 1)..p + 1]);
-                tail_window[k] = Window::of(&chain[p..(p + TRACK_CONTEXT).min(chain.len())]);
+                if let Some(s) = slot(&ends.from, k) {
+                    head[s] = Window::of(&chain[p.saturating_sub(TRACK_CONTEXT - 1)..p + 1]);
+                }
+                if let Some(s) = slot(&ends.to, k) {
+                    tail[s] = Window::of(&chain[p..(p + TRACK_CONTEXT).min(chain.len())]);
+                }
             }
-        }
-        let fresh = self.head.len() != n;
-        if fresh {
-            self.head = vec![Attrs::default(); n];
-            self.tail = vec![Attrs::default(); n];
         }
         let changed = |new: &[Window], old: &[Window]| -> Vec<bool> {
-            (0..n).map(|k| fresh || new[k] != old[k]).collect()
+            (0..new.len())
+                .map(|k| old.get(k) != Some(&new[k]))
+                .collect()
         };
-        let head_changed = changed(&head_window, &self.head_window);
-        let tail_changed = changed(&tail_window, &self.tail_window);
-        let redo = |windows: &[Window], which: &[bool], out: &mut Vec<Attrs>| {
-            let todo: Vec<usize> = (0..n).filter(|&k| which[k]).collect();
-            let new: Vec<Attrs> = todo.par_iter().map(|&k| t.combine(&windows[k])).collect();
-            for (k, a) in todo.into_iter().zip(new) {
-                out[k] = a;
+        let head_changed = changed(&head, &self.head);
+        let tail_changed = changed(&tail, &self.tail);
+        // Keep the attributes of windows still in use; combine the new ones.
+        let mut old = std::mem::take(&mut self.combined);
+        let mut todo: Vec<Window> = Vec::new();
+        for w in head.iter().chain(&tail) {
+            if self.combined.contains_key(w) {
+                continue;
             }
-        };
-        redo(&head_window, &head_changed, &mut self.head);
-        redo(&tail_window, &tail_changed, &mut self.tail);
-        self.head_window = head_window;
-        self.tail_window = tail_window;
+            match old.remove(w) {
+                Some(a) => {
+                    self.combined.insert(*w, a);
+                }
+                None => todo.push(*w),
+            }
+        }
+        drop(old);
+        todo.sort_unstable_by_key(|w| (w.len, w.nodes));
+        todo.dedup();
+        let new: Vec<Attrs> = todo.par_iter().map(|w| t.combine(w)).collect();
+        self.combined.extend(todo.into_iter().zip(new));
+        self.head = head;
+        self.tail = tail;
         (head_changed, tail_changed)
     }
 
@@ -136,23 +179,30 @@ impl Rounds {
     fn round(
         &mut self,
         t: &Tracks,
+        ends: &Ends,
         cands: &[Candidate],
         pair: &[f64],
         links: &Links,
         min_p: f64,
     ) -> (Links, Vec<Candidate>) {
-        let (head_changed, tail_changed) = self.update_tracks(t, links);
+        let (head_changed, tail_changed) = self.update_tracks(t, ends, links);
         let fresh = self.track.len() != cands.len();
-        let (head, tail, old) = (&self.head, &self.tail, &self.track);
+        let (head, tail, combined, old) = (&self.head, &self.tail, &self.combined, &self.track);
         let track: Vec<f64> = cands
             .par_iter()
             .zip(pair)
             .enumerate()
             .map(|(i, (c, &pair))| {
-                if !fresh && !head_changed[c.from] && !tail_changed[c.to] {
+                let (Some(f), Some(g)) = (slot(&ends.from, c.from), slot(&ends.to, c.to)) else {
+                    return pair;
+                };
+                if !fresh && !head_changed[f] && !tail_changed[g] {
                     return old[i];
                 }
-                attr_llr(&head[c.from], &tail[c.to], c.kind).unwrap_or(pair)
+                match (combined.get(&head[f]), combined.get(&tail[g])) {
+                    (Some(a), Some(b)) => attr_llr(a, b, c.kind).unwrap_or(pair),
+                    _ => pair,
+                }
             })
             .collect();
         let reweighed: Vec<Candidate> = cands
@@ -195,9 +245,10 @@ pub fn refine(
         .par_iter()
         .filter_map(|c| Some((*c, attr_llr(&t.attrs[c.from], &t.attrs[c.to], c.kind)?)))
         .unzip();
+    let ends = Ends::of(&cands);
     let mut state = Rounds::default();
     for _ in 0..rounds {
-        let next = state.round(t, &cands, &pair, &links, min_p).0;
+        let next = state.round(t, &ends, &cands, &pair, &links, min_p).0;
         let settled = next.successor == links.successor;
         links = next;
         if settled {
@@ -216,7 +267,7 @@ fn refine_round(
     links: &Links,
     min_p: f64,
 ) -> (Links, Vec<Candidate>) {
-    Rounds::default().round(t, cands, pair, links, min_p)
+    Rounds::default().round(t, &Ends::of(cands), cands, pair, links, min_p)
 }
 
 #[cfg(test)]
