@@ -1143,6 +1143,9 @@ pub fn link(input: &LinkInput) -> Linked {
         ));
         stay_port.push(p);
     }
+    // Stage 1's candidates and links are done with (memory: they are per observation).
+    let stay_candidates = cands.len();
+    drop((cands, stay_links));
     // Stage 2: voyages and tracks.
     let mut nodes: Vec<Node> = (0..stays.len()).map(Node::Stay).collect();
     nodes.extend(
@@ -1164,9 +1167,9 @@ pub fn link(input: &LinkInput) -> Linked {
                 obs,
                 nodes: &nodes,
                 stays: &stays,
-                attrs: &attrs,
                 sensors: &input.config.sensors,
             },
+            attrs,
             &cands2,
             links,
             input.config.linking.refine_rounds,
@@ -1179,7 +1182,7 @@ pub fn link(input: &LinkInput) -> Linked {
         stay_port,
         nodes,
         links,
-        stay_candidates: cands.len(),
+        stay_candidates,
         timings,
     }
 }

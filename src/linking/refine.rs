@@ -30,8 +30,6 @@ pub struct Tracks<'a> {
     pub obs: &'a [Observation],
     pub nodes: &'a [Node],
     pub stays: &'a [Stay],
-    /// Attributes of each node on its own (what the candidates were weighed with).
-    pub attrs: &'a [Attrs],
     pub sensors: &'a SensorModels,
 }
 
@@ -232,9 +230,12 @@ fn attr_llr(a: &Attrs, b: &Attrs, kind: LinkKind) -> Option<f64> {
 }
 
 /// Refines `links` for up to `rounds` rounds, stopping early when the links settle.
-/// Candidates whose pair comparison identity forbids are dropped.
+/// `attrs` are the attributes of each node on its own (what the candidates were weighed
+/// with); they are freed once each candidate's pair term is known. Candidates whose pair
+/// comparison identity forbids are dropped.
 pub fn refine(
     t: &Tracks,
+    attrs: Vec<Attrs>,
     cands: &[Candidate],
     mut links: Links,
     rounds: usize,
@@ -243,8 +244,9 @@ pub fn refine(
     // The pair term of each candidate's weight, once: rounds only swap it for the tracks'.
     let (cands, pair): (Vec<Candidate>, Vec<f64>) = cands
         .par_iter()
-        .filter_map(|c| Some((*c, attr_llr(&t.attrs[c.from], &t.attrs[c.to], c.kind)?)))
+        .filter_map(|c| Some((*c, attr_llr(&attrs[c.from], &attrs[c.to], c.kind)?)))
         .unzip();
+    drop(attrs);
     let ends = Ends::of(&cands);
     let mut state = Rounds::default();
     for _ in 0..rounds {
@@ -337,7 +339,6 @@ mod tests {
                 obs: o,
                 nodes: &nodes,
                 stays: &stays,
-                attrs: base,
                 sensors: &sensors,
             };
             let pair: Vec<f64> = cands
