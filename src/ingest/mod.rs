@@ -505,6 +505,20 @@ mod tests {
     }
 
     #[test]
+    fn a_duplicate_outline_is_read_again_for_its_rejection() {
+        let poly = r#"{"type":"Feature","id":"x","geometry":{"type":"Polygon","coordinates":[[[130,42],[130.0004,42],[130.0004,42.002],[130,42.002],[130,42]]]},"properties":{"observed_at":"2024-03-01T12:00:00Z"}}"#;
+        let body = fc(&[poly.to_string(), poly.to_string()]);
+        let (_d, ing) = run(&[("a.geojson", body.as_bytes())]);
+        assert_eq!(ing.observations.len(), 1);
+        assert_eq!(ing.rejected.len(), 1);
+        match &ing.rejected[0].geometry {
+            Some(geo::Geometry::Polygon(p)) => assert_eq!(p.exterior().0.len(), 5),
+            other => panic!("expected the outline, got {other:?}"),
+        }
+        counts_add_up(&ing);
+    }
+
+    #[test]
     fn file_level_problems_are_one_rejection_each() {
         let (_d, ing) = run(&[
             (
