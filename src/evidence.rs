@@ -59,7 +59,7 @@ pub fn empty_berth(
     let mut by_scene: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
     for (i, o) in obs.iter().enumerate() {
         if let Some(s) = &o.scene_id {
-            by_scene.entry(s.as_str()).or_default().push(i);
+            by_scene.entry(s.as_ref()).or_default().push(i);
         }
     }
     let mut by_time: Vec<usize> = (0..n).collect();

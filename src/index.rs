@@ -58,7 +58,6 @@ pub(crate) mod tests {
             observed_at: t,
             lon,
             lat,
-            outline: None,
             sensor: Sensor::Planetscope,
             sensor_text: Some("planetscope".into()),
             scene_id: None,

@@ -6,7 +6,6 @@
 
 use std::sync::Arc;
 
-use geo::Polygon;
 use serde::{Deserialize, Serialize};
 
 /// UTC time as Unix seconds.
@@ -146,21 +145,22 @@ pub struct Observation {
     /// 0-based index of the feature in that file.
     pub feature_index: usize,
     pub observed_at: Time,
-    /// Detection centre (outline centroid for Polygon input).
+    /// Detection centre (outline centroid for Polygon input; the outline itself is not
+    /// kept, which saves about a third of an observation's memory: nothing after ingest
+    /// uses it, and ingest reads it again from the file for a duplicate's rejection).
     pub lon: f64,
     pub lat: f64,
-    /// Vessel outline, when the input gave one.
-    pub outline: Option<Polygon<f64>>,
     pub sensor: Sensor,
-    /// The sensor text as given (None when absent).
-    pub sensor_text: Option<String>,
-    pub scene_id: Option<String>,
+    /// The sensor text as given (None when absent). Texts that repeat across detections
+    /// (sensor, scene id, hull colour) share one allocation per ingest thread.
+    pub sensor_text: Option<Arc<str>>,
+    pub scene_id: Option<Arc<str>>,
     pub confidence: Option<f64>,
     pub length_m: Option<f64>,
     pub beam_m: Option<f64>,
     pub heading_deg: Option<f64>,
     pub vessel_class: Option<VesselClass>,
-    pub hull_color: Option<String>,
+    pub hull_color: Option<Arc<str>>,
     pub containers: Option<u32>,
     pub name: Option<String>,
     pub imo: Option<String>,

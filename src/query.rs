@@ -233,8 +233,8 @@ pub fn observation_values(o: &Observation) -> Vec<Value> {
         Value::Int(o.feature_index as i64),
         Value::Time(o.observed_at),
         Value::Str(sensor_name(o.sensor).to_string()),
-        o.sensor_text.clone().into(),
-        o.scene_id.clone().into(),
+        o.sensor_text.as_deref().into(),
+        o.scene_id.as_deref().into(),
         o.confidence.into(),
         o.length_m.into(),
         o.beam_m.into(),
@@ -243,7 +243,7 @@ pub fn observation_values(o: &Observation) -> Vec<Value> {
             .as_ref()
             .map(|c| c.as_str().to_string())
             .into(),
-        o.hull_color.clone().into(),
+        o.hull_color.as_deref().into(),
         o.containers
             .map_or(Value::Null, |c| Value::Int(i64::from(c))),
         o.name.clone().into(),

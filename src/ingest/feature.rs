@@ -19,6 +19,7 @@
 
 use std::borrow::Cow;
 use std::cell::RefCell;
+use std::collections::HashSet;
 use std::fmt;
 use std::sync::Arc;
 
@@ -415,7 +416,6 @@ fn finish(
         observed_at: 0,
         lon,
         lat,
-        outline: None,
         sensor: Sensor::Other,
         sensor_text: None,
         scene_id: None,
@@ -486,9 +486,9 @@ fn finish(
                 "sensor" => {
                     let s = string_prop(key, value)?;
                     o.sensor = sensor_from_text(&s);
-                    o.sensor_text = Some(s);
+                    o.sensor_text = Some(shared(&s));
                 }
-                "scene_id" => o.scene_id = Some(string_or_number(key, value)?),
+                "scene_id" => o.scene_id = Some(shared(&string_or_number(key, value)?)),
                 "confidence" => {
                     let v = number_prop(key, value)?;
                     if !(0.0..=1.0).contains(&v) {
@@ -512,7 +512,7 @@ fn finish(
                     o.heading_deg = Some(if v == 360.0 { 0.0 } else { v });
                 }
                 "vessel_class" => o.vessel_class = Some(class_from_text(&string_prop(key, value)?)),
-                "hull_color" => o.hull_color = Some(string_prop(key, value)?),
+                "hull_color" => o.hull_color = Some(shared(&string_prop(key, value)?)),
                 "containers" => {
                     let v = number_prop(key, value)
                         .map_err(|_| type_error(key, "a non-negative integer", value))?;
@@ -580,12 +580,22 @@ fn finish(
             }
         }
     }
-    o.outline = outline;
+    o.extra.shrink_to_fit();
     o.id = match id {
         Some(id) => id,
         None => format!("{}#{feature_index}", base_name(source_file)),
     };
     Ok(o)
+}
+
+/// The outline of a feature's raw JSON text when its geometry is a usable Polygon (for a
+/// feature that was accepted, the outline its centre and sizes came from).
+pub(crate) fn outline_of(raw: &str) -> Option<geo::Polygon<f64>> {
+    let f: RawFeature = serde_json::from_str(raw).ok()?;
+    match parse_geometry(f.geometry?).ok()? {
+        Shape::Polygon(p) => Some(p),
+        Shape::Point(..) => None,
+    }
 }
 
 /// The exact path: every check in order, each failure with its reason.
@@ -643,9 +653,31 @@ fn slow_feature(
     )
 }
 
+/// Most texts [`shared`] remembers per thread before it starts afresh.
+const SHARED_MAX: usize = 4096;
+
 thread_local! {
+    static SHARED: RefCell<HashSet<Arc<str>>> = RefCell::new(HashSet::new());
     static SENSOR_CACHE: RefCell<(String, Sensor)> = RefCell::new((String::new(), Sensor::from_text("")));
     static CLASS_CACHE: RefCell<(String, VesselClass)> = RefCell::new((String::new(), VesselClass::from_text("")));
+}
+
+/// `s` as a shared text. Detections of one image repeat their sensor, scene id and hull
+/// colour, so each thread remembers the texts it has handed out (up to [`SHARED_MAX`],
+/// then it starts afresh) and gives out another reference to the same allocation.
+fn shared(s: &str) -> Arc<str> {
+    SHARED.with(|c| {
+        let mut c = c.borrow_mut();
+        if let Some(a) = c.get(s) {
+            return Arc::clone(a);
+        }
+        if c.len() >= SHARED_MAX {
+            c.clear();
+        }
+        let a: Arc<str> = Arc::from(s);
+        c.insert(Arc::clone(&a));
+        a
+    })
 }
 
 /// [`Sensor::from_text`], remembering the last text per thread (inputs repeat a few names).
@@ -763,7 +795,7 @@ mod tests {
         assert_eq!(o.id, "obs.geojson#3");
         assert_eq!((o.lon, o.lat, o.observed_at), (130.3, 42.2, 1709294400));
         assert_eq!(o.sensor, Sensor::Other);
-        assert!(o.extra.is_empty() && o.outline.is_none());
+        assert!(o.extra.is_empty());
     }
 
     #[test]
@@ -955,7 +987,12 @@ mod tests {
         let o = check(raw).unwrap();
         assert!((o.length_m.unwrap() - 222.4).abs() < 1.0);
         assert_eq!(o.beam_m, Some(30.0));
-        assert!(o.outline.is_some());
+        let outline = outline_of(raw).unwrap();
+        assert_eq!(outline.exterior().0.len(), 5);
+        assert!(
+            outline_of(&feat("", "")).is_none(),
+            "a point has no outline"
+        );
         assert!((o.lat - 42.001).abs() < 1e-9);
         // A huge outline is too long.
         let raw = r#"{"type":"Feature","geometry":{"type":"Polygon","coordinates":[[[130,42],[130.01,42],[130.01,42.05],[130,42.05],[130,42]]]},"properties":{"observed_at":"2024-03-01T12:00:00Z"}}"#;

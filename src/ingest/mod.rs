@@ -100,7 +100,7 @@ pub fn ingest(paths: &[PathBuf], params: &IngestParams, now: Time) -> Result<Ing
 /// (say, those a query asks for). Everything else is as [`ingest`] gives it: file counts
 /// and rejections, duplicate ids included (an observation not kept still takes its id
 /// first; until the end it is held stripped to what a duplicate rejection needs: id,
-/// file, index, position, outline).
+/// file, index, position; the outline is read again from the file).
 pub fn ingest_keeping(
     paths: &[PathBuf],
     params: &IngestParams,
@@ -373,8 +373,8 @@ fn duplicate(
             o.id
         ),
         original: quoter.quote(&o.source_file, span),
-        geometry: Some(match &o.outline {
-            Some(p) => geo::Geometry::Polygon(p.clone()),
+        geometry: Some(match quoter.outline(&o.source_file, span) {
+            Some(p) => geo::Geometry::Polygon(p),
             None => geo::Geometry::Point(geo::Point::new(o.lon, o.lat)),
         }),
         id: Some(o.id),
@@ -501,6 +501,20 @@ mod tests {
                 .starts_with("{\"type\":\"Feature\""));
         }
         assert!(ing.rejected[0].source_file.ends_with("a.geojson"));
+        counts_add_up(&ing);
+    }
+
+    #[test]
+    fn a_duplicate_outline_is_read_again_for_its_rejection() {
+        let poly = r#"{"type":"Feature","id":"x","geometry":{"type":"Polygon","coordinates":[[[130,42],[130.0004,42],[130.0004,42.002],[130,42.002],[130,42]]]},"properties":{"observed_at":"2024-03-01T12:00:00Z"}}"#;
+        let body = fc(&[poly.to_string(), poly.to_string()]);
+        let (_d, ing) = run(&[("a.geojson", body.as_bytes())]);
+        assert_eq!(ing.observations.len(), 1);
+        assert_eq!(ing.rejected.len(), 1);
+        match &ing.rejected[0].geometry {
+            Some(geo::Geometry::Polygon(p)) => assert_eq!(p.exterior().0.len(), 5),
+            other => panic!("expected the outline, got {other:?}"),
+        }
         counts_add_up(&ing);
     }
 

@@ -629,30 +629,49 @@ impl Quoter {
         match span {
             Span::Text { offset, len } => read_span(path, offset, len),
             #[cfg(feature = "gdal")]
-            Span::Record(index) => self.record(path, index),
+            Span::Record(index) => self.record(path, index).map(truncate_original),
+        }
+    }
+
+    /// The outline of a feature that was accepted, read again from its file (observations
+    /// do not keep it); None for a point, or when the file can no longer be read.
+    pub(crate) fn outline(&mut self, path: &str, span: Span) -> Option<geo::Polygon<f64>> {
+        match span {
+            Span::Text { offset, len } => {
+                let bytes = read_bytes(path, offset, len)?;
+                super::feature::outline_of(std::str::from_utf8(&bytes).ok()?)
+            }
+            #[cfg(feature = "gdal")]
+            Span::Record(index) => super::feature::outline_of(self.record(path, index)?),
         }
     }
 
     #[cfg(feature = "gdal")]
-    fn record(&mut self, path: &str, index: usize) -> Option<String> {
+    fn record(&mut self, path: &str, index: usize) -> Option<&str> {
         if self.last.as_ref().is_none_or(|(p, _)| p != path) {
             let features = crate::gdal_io::read_vector_features(Path::new(path)).ok()?;
             self.last = Some((path.to_string(), features));
         }
         let (_, features) = self.last.as_ref()?;
         let (_, text) = features.get(index)?;
-        Some(truncate_original(text))
+        Some(text)
     }
+}
+
+/// Up to `len` bytes at `offset` of a file.
+fn read_bytes(path: &str, offset: u64, len: u64) -> Option<Vec<u8>> {
+    use std::io::{Seek, SeekFrom};
+    let mut f = std::fs::File::open(path).ok()?;
+    f.seek(SeekFrom::Start(offset)).ok()?;
+    let mut bytes = Vec::with_capacity(len as usize);
+    f.take(len).read_to_end(&mut bytes).ok()?;
+    Some(bytes)
 }
 
 /// Quotes `len` bytes at `offset` of a file.
 fn read_span(path: &str, offset: u64, len: u64) -> Option<String> {
-    use std::io::{Seek, SeekFrom};
-    let mut f = std::fs::File::open(path).ok()?;
-    f.seek(SeekFrom::Start(offset)).ok()?;
     let want = len.min(MAX_ORIGINAL_BYTES as u64 + 4);
-    let mut bytes = Vec::with_capacity(want as usize);
-    f.take(want).read_to_end(&mut bytes).ok()?;
+    let bytes = read_bytes(path, offset, want)?;
     let text = String::from_utf8_lossy(&bytes).into_owned();
     if len > want {
         Some(format!(

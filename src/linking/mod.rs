@@ -1156,7 +1156,6 @@ pub fn link(input: &LinkInput) -> Linked {
         cands.retain(|c| bad.binary_search(&(c.from, c.to)).is_err());
         stay_links = choose(n, &cands, min_p);
     }
-    drop(cands);
     lap("linking: stay identity", &mut timings);
     let mut stays = Vec::new();
     let mut stay_port = Vec::new();
@@ -1173,6 +1172,8 @@ pub fn link(input: &LinkInput) -> Linked {
         ));
         stay_port.push(p);
     }
+    // Stage 1's candidates and links are done with (memory: they are per observation).
+    drop((cands, stay_links));
     // Stage 2: voyages and tracks.
     let mut nodes: Vec<Node> = (0..stays.len()).map(Node::Stay).collect();
     nodes.extend(
@@ -1231,14 +1232,16 @@ pub fn link(input: &LinkInput) -> Linked {
                 obs,
                 nodes: &nodes,
                 stays: &stays,
-                attrs: &attrs,
                 sensors: &input.config.sensors,
             },
+            attrs,
             &cands2,
             links,
-            input.config.linking.refine_rounds,
-            min_p,
-            MAX_IDENTITY_ROUNDS,
+            refine::Limits {
+                rounds: input.config.linking.refine_rounds,
+                identity_rounds: MAX_IDENTITY_ROUNDS,
+                min_p,
+            },
             contradicted,
         );
         lap("linking: track refinement", &mut timings);
@@ -1318,7 +1321,7 @@ mod tests {
             };
             let mut o = obs(&format!("o{k:05}"), lon, lat, t);
             o.sensor = sensors[rng.gen_range(0..sensors.len())];
-            o.scene_id = Some(format!("s{}", rng.gen_range(0..200)));
+            o.scene_id = Some(format!("s{}", rng.gen_range(0..200)).into());
             o.confidence = rng.gen_bool(0.5).then(|| rng.gen_range(0.3..1.0));
             o.length_m = rng.gen_bool(0.9).then(|| rng.gen_range(40.0..200.0));
             o.beam_m = rng.gen_bool(0.7).then(|| rng.gen_range(8.0..30.0));
@@ -1327,7 +1330,7 @@ mod tests {
                 .then(|| classes[rng.gen_range(0..classes.len())].clone());
             o.hull_color = rng
                 .gen_bool(0.6)
-                .then(|| colours[rng.gen_range(0..colours.len())].to_string());
+                .then(|| colours[rng.gen_range(0..colours.len())].into());
             o.containers = rng.gen_bool(0.3).then(|| rng.gen_range(0..200));
             o.imo = rng
                 .gen_bool(0.1)

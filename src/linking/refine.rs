@@ -13,6 +13,8 @@
 //! assignment over the same candidates ([`super::choose`]), so refinement can move links
 //! anywhere, not only locally.
 
+use std::collections::HashMap;
+
 use rayon::prelude::*;
 
 use super::cost::{self, Attrs};
@@ -28,8 +30,6 @@ pub struct Tracks<'a> {
     pub obs: &'a [Observation],
     pub nodes: &'a [Node],
     pub stays: &'a [Stay],
-    /// Attributes of each node on its own (what the candidates were weighed with).
-    pub attrs: &'a [Attrs],
     pub sensors: &'a SensorModels,
 }
 
@@ -55,7 +55,7 @@ impl Tracks<'_> {
 }
 
 /// Up to `TRACK_CONTEXT` consecutive nodes of one track.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 struct Window {
     nodes: [usize; TRACK_CONTEXT],
     len: usize,
@@ -80,53 +80,94 @@ impl Window {
     }
 }
 
-/// What one round computed, for the next: the track attributes of each node (the last
-/// `TRACK_CONTEXT` nodes of its track up to it, `head`, and the first ones from it on,
-/// `tail`), the windows they were combined from, and each candidate's track term. A round
-/// recomputes only what a changed window touches (the same windows give the same values).
+/// The nodes some candidate leaves (`from`) or reaches (`to`), each once, sorted. Only
+/// these need track attributes: most nodes are lone detections without any candidate.
+struct Ends {
+    from: Vec<usize>,
+    to: Vec<usize>,
+}
+
+impl Ends {
+    fn of(cands: &[Candidate]) -> Ends {
+        let sorted = |f: &dyn Fn(&Candidate) -> usize| {
+            let mut v: Vec<usize> = cands.iter().map(f).collect();
+            v.sort_unstable();
+            v.dedup();
+            v
+        };
+        Ends {
+            from: sorted(&|c| c.from),
+            to: sorted(&|c| c.to),
+        }
+    }
+}
+
+/// Position of `node` in the sorted list `ends`.
+fn slot(ends: &[usize], node: usize) -> Option<usize> {
+    ends.binary_search(&node).ok()
+}
+
+/// What one round computed, for the next: for each candidate's `from` node the window of
+/// the last `TRACK_CONTEXT` nodes of its track up to it (`head`), for each `to` node the
+/// first ones from it on (`tail`), the combined attributes of every such window, and each
+/// candidate's track term. A round combines only windows the last round did not have, and
+/// recomputes the track term only where a window changed (the same windows give the same
+/// values).
 #[derive(Default)]
 struct Rounds {
-    head_window: Vec<Window>,
-    tail_window: Vec<Window>,
-    head: Vec<Attrs>,
-    tail: Vec<Attrs>,
+    /// Head window per `Ends::from` slot, tail window per `Ends::to` slot.
+    head: Vec<Window>,
+    tail: Vec<Window>,
+    combined: HashMap<Window, Attrs>,
     track: Vec<f64>,
 }
 
 impl Rounds {
-    /// Brings the track attributes up to `links`; returns which heads and tails changed.
-    fn update_tracks(&mut self, t: &Tracks, links: &Links) -> (Vec<bool>, Vec<bool>) {
+    /// Brings the track windows and their attributes up to `links`; returns which heads
+    /// and tails changed (per slot).
+    fn update_tracks(&mut self, t: &Tracks, ends: &Ends, links: &Links) -> (Vec<bool>, Vec<bool>) {
         let n = t.nodes.len();
-        let mut head_window = vec![Window::EMPTY; n];
-        let mut tail_window = vec![Window::EMPTY; n];
+        let mut head = vec![Window::EMPTY; ends.from.len()];
+        let mut tail = vec![Window::EMPTY; ends.to.len()];
         for start in (0..n).filter(|&k| links.predecessor[k].is_none()) {
             let chain = links.chain_from(start);
             for (p, &k) in chain.iter().enumerate() {
-                head_window[k] = Window::of(&chain[p.saturating_sub(TRACK_CONTEXT - 1)..p + 1]);
-                tail_window[k] = Window::of(&chain[p..(p + TRACK_CONTEXT).min(chain.len())]);
+                if let Some(s) = slot(&ends.from, k) {
+                    head[s] = Window::of(&chain[p.saturating_sub(TRACK_CONTEXT - 1)..p + 1]);
+                }
+                if let Some(s) = slot(&ends.to, k) {
+                    tail[s] = Window::of(&chain[p..(p + TRACK_CONTEXT).min(chain.len())]);
+                }
             }
-        }
-        let fresh = self.head.len() != n;
-        if fresh {
-            self.head = vec![Attrs::default(); n];
-            self.tail = vec![Attrs::default(); n];
         }
         let changed = |new: &[Window], old: &[Window]| -> Vec<bool> {
-            (0..n).map(|k| fresh || new[k] != old[k]).collect()
+            (0..new.len())
+                .map(|k| old.get(k) != Some(&new[k]))
+                .collect()
         };
-        let head_changed = changed(&head_window, &self.head_window);
-        let tail_changed = changed(&tail_window, &self.tail_window);
-        let redo = |windows: &[Window], which: &[bool], out: &mut Vec<Attrs>| {
-            let todo: Vec<usize> = (0..n).filter(|&k| which[k]).collect();
-            let new: Vec<Attrs> = todo.par_iter().map(|&k| t.combine(&windows[k])).collect();
-            for (k, a) in todo.into_iter().zip(new) {
-                out[k] = a;
+        let head_changed = changed(&head, &self.head);
+        let tail_changed = changed(&tail, &self.tail);
+        // Keep the attributes of windows still in use; combine the new ones.
+        let mut old = std::mem::take(&mut self.combined);
+        let mut todo: Vec<Window> = Vec::new();
+        for w in head.iter().chain(&tail) {
+            if self.combined.contains_key(w) {
+                continue;
             }
-        };
-        redo(&head_window, &head_changed, &mut self.head);
-        redo(&tail_window, &tail_changed, &mut self.tail);
-        self.head_window = head_window;
-        self.tail_window = tail_window;
+            match old.remove(w) {
+                Some(a) => {
+                    self.combined.insert(*w, a);
+                }
+                None => todo.push(*w),
+            }
+        }
+        drop(old);
+        todo.sort_unstable_by_key(|w| (w.len, w.nodes));
+        todo.dedup();
+        let new: Vec<Attrs> = todo.par_iter().map(|w| t.combine(w)).collect();
+        self.combined.extend(todo.into_iter().zip(new));
+        self.head = head;
+        self.tail = tail;
         (head_changed, tail_changed)
     }
 
@@ -136,24 +177,34 @@ impl Rounds {
     fn round(
         &mut self,
         t: &Tracks,
-        cands: &[Candidate],
-        pair: &[f64],
-        allowed: &[bool],
+        ends: &Ends,
+        pool: Pool,
         links: &Links,
         min_p: f64,
     ) -> (Links, Vec<Candidate>) {
-        let (head_changed, tail_changed) = self.update_tracks(t, links);
+        let Pool {
+            cands,
+            pair,
+            allowed,
+        } = pool;
+        let (head_changed, tail_changed) = self.update_tracks(t, ends, links);
         let fresh = self.track.len() != cands.len();
-        let (head, tail, old) = (&self.head, &self.tail, &self.track);
+        let (head, tail, combined, old) = (&self.head, &self.tail, &self.combined, &self.track);
         let track: Vec<f64> = cands
             .par_iter()
             .zip(pair)
             .enumerate()
             .map(|(i, (c, &pair))| {
-                if !fresh && !head_changed[c.from] && !tail_changed[c.to] {
+                let (Some(f), Some(g)) = (slot(&ends.from, c.from), slot(&ends.to, c.to)) else {
+                    return pair;
+                };
+                if !fresh && !head_changed[f] && !tail_changed[g] {
                     return old[i];
                 }
-                attr_llr(&head[c.from], &tail[c.to], c.kind).unwrap_or(pair)
+                match (combined.get(&head[f]), combined.get(&tail[g])) {
+                    (Some(a), Some(b)) => attr_llr(a, b, c.kind).unwrap_or(pair),
+                    _ => pair,
+                }
             })
             .collect();
         let reweighed: Vec<Candidate> = cands
@@ -172,6 +223,24 @@ impl Rounds {
     }
 }
 
+/// The candidates a round weighs: each with its pair term, and whether it is still allowed
+/// (identity may forbid a candidate after a round; indices stay put for the cached terms).
+#[derive(Clone, Copy)]
+struct Pool<'a> {
+    cands: &'a [Candidate],
+    pair: &'a [f64],
+    allowed: &'a [bool],
+}
+
+/// How long [`refine`] goes on: at most `rounds` refinement rounds and `identity_rounds`
+/// re-solves for identity; links below probability `min_p` are cut.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    pub rounds: usize,
+    pub identity_rounds: usize,
+    pub min_p: f64,
+}
+
 /// Whether a link of this kind compares deck loads (cargo does not change at sea).
 fn compares_containers(kind: LinkKind) -> bool {
     matches!(kind, LinkKind::Passage | LinkKind::Duplicate)
@@ -185,7 +254,9 @@ fn attr_llr(a: &Attrs, b: &Attrs, kind: LinkKind) -> Option<f64> {
 }
 
 /// Refines `links` for up to `rounds` rounds, stopping early when the links settle.
-/// Candidates whose pair comparison identity forbids are dropped.
+/// `attrs` are the attributes of each node on its own (what the candidates were weighed
+/// with); they are freed once each candidate's pair term is known. Candidates whose pair
+/// comparison identity forbids are dropped.
 ///
 /// Then, and after every re-solve, `contradicted` names the chosen links that make a track
 /// contradict its own identity (see `identity.rs`); those candidates are forbidden and the
@@ -193,24 +264,35 @@ fn attr_llr(a: &Attrs, b: &Attrs, kind: LinkKind) -> Option<f64> {
 /// `identity_rounds` times.
 pub fn refine(
     t: &Tracks,
+    attrs: Vec<Attrs>,
     cands: &[Candidate],
     mut links: Links,
-    rounds: usize,
-    min_p: f64,
-    identity_rounds: usize,
+    limits: Limits,
     contradicted: impl Fn(&Links) -> Vec<(usize, usize)>,
 ) -> Links {
+    let Limits {
+        rounds,
+        identity_rounds,
+        min_p,
+    } = limits;
     // The pair term of each candidate's weight, once: rounds only swap it for the tracks'.
     let (cands, pair): (Vec<Candidate>, Vec<f64>) = cands
         .par_iter()
-        .filter_map(|c| Some((*c, attr_llr(&t.attrs[c.from], &t.attrs[c.to], c.kind)?)))
+        .filter_map(|c| Some((*c, attr_llr(&attrs[c.from], &attrs[c.to], c.kind)?)))
         .unzip();
+    drop(attrs);
+    let ends = Ends::of(&cands);
     let mut allowed = vec![true; cands.len()];
     let mut state = Rounds::default();
     let (mut round, mut forbidding) = (0, 0);
     loop {
         if round < rounds {
-            let next = state.round(t, &cands, &pair, &allowed, &links, min_p).0;
+            let pool = Pool {
+                cands: &cands,
+                pair: &pair,
+                allowed: &allowed,
+            };
+            let next = state.round(t, &ends, pool, &links, min_p).0;
             let settled = next.successor == links.successor;
             links = next;
             round += 1;
@@ -232,7 +314,12 @@ pub fn refine(
             }
         }
         // Solve again (with the tracks as they are), the forbidden links left out.
-        links = state.round(t, &cands, &pair, &allowed, &links, min_p).0;
+        let pool = Pool {
+            cands: &cands,
+            pair: &pair,
+            allowed: &allowed,
+        };
+        links = state.round(t, &ends, pool, &links, min_p).0;
     }
     links
 }
@@ -246,7 +333,13 @@ fn refine_round(
     links: &Links,
     min_p: f64,
 ) -> (Links, Vec<Candidate>) {
-    Rounds::default().round(t, cands, pair, &vec![true; cands.len()], links, min_p)
+    let allowed = vec![true; cands.len()];
+    let pool = Pool {
+        cands,
+        pair,
+        allowed: &allowed,
+    };
+    Rounds::default().round(t, &Ends::of(cands), pool, links, min_p)
 }
 
 #[cfg(test)]
@@ -316,7 +409,6 @@ mod tests {
                 obs: o,
                 nodes: &nodes,
                 stays: &stays,
-                attrs: base,
                 sensors: &sensors,
             };
             let pair: Vec<f64> = cands

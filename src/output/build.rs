@@ -330,8 +330,8 @@ pub fn observation_feature(o: &Observation) -> Feature {
         values: vec![
             Value::Str(o.id.clone()),
             Value::Time(o.observed_at),
-            o.sensor_text.clone().into(),
-            o.scene_id.clone().into(),
+            o.sensor_text.as_deref().into(),
+            o.scene_id.as_deref().into(),
             o.confidence.into(),
             o.length_m.into(),
             o.beam_m.into(),
@@ -340,7 +340,7 @@ pub fn observation_feature(o: &Observation) -> Feature {
                 .as_ref()
                 .map(|c| c.as_str().to_string())
                 .into(),
-            o.hull_color.clone().into(),
+            o.hull_color.as_deref().into(),
             opt_int(o.containers),
             o.name.clone().into(),
             o.imo.clone().into(),

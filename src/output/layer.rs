@@ -59,6 +59,12 @@ impl From<Option<String>> for Value {
     }
 }
 
+impl From<Option<&str>> for Value {
+    fn from(v: Option<&str>) -> Value {
+        v.map_or(Value::Null, |s| Value::Str(s.to_string()))
+    }
+}
+
 impl From<Option<Time>> for Value {
     fn from(v: Option<Time>) -> Value {
         v.map_or(Value::Null, Value::Time)
