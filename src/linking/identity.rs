@@ -185,25 +185,32 @@ pub(crate) fn contradicted_links<'a>(
     };
     let at = |i: usize| to_ecef_m(obs[i].lon, obs[i].lat);
     // Every chain with an identified member (single nodes too: they can overlap another).
-    // The chains that hold an identified sighting, by their first node.
-    let mut heads: Vec<usize> = ids
-        .imo
-        .values()
-        .chain(ids.mmsi.values())
-        .flatten()
-        .filter_map(|s| {
-            let mut k = node_of(s.obs)?;
-            let mut steps = 0;
-            while let Some(p) = links.predecessor[k] {
-                k = p;
-                steps += 1;
-                if steps > n {
-                    break; // links go forward in time: never a loop
-                }
+    // The chains that hold an identified sighting, by their first node (each node's head
+    // is remembered, so long chains are walked once, not once per sighting).
+    let mut head_of = vec![usize::MAX; n];
+    let mut path: Vec<usize> = Vec::new();
+    let mut heads: Vec<usize> = Vec::new();
+    for s in ids.imo.values().chain(ids.mmsi.values()).flatten() {
+        let Some(mut k) = node_of(s.obs) else {
+            continue;
+        };
+        path.clear();
+        let head = loop {
+            if head_of[k] != usize::MAX {
+                break head_of[k];
             }
-            Some(k)
-        })
-        .collect();
+            path.push(k);
+            match links.predecessor[k] {
+                // Links go forward in time, so this ends; the length check is a guard.
+                Some(p) if path.len() <= n => k = p,
+                _ => break k,
+            }
+        };
+        for &k in &path {
+            head_of[k] = head;
+        }
+        heads.push(head);
+    }
     heads.sort_unstable();
     heads.dedup();
     let mut chain_of = vec![usize::MAX; obs.len()];
