@@ -375,7 +375,11 @@ fn checked_polygon(mut out: Vec<LineString<f64>>) -> Result<Polygon<f64>, String
         return Err("polygon has no rings".into());
     }
     let exterior = out.remove(0);
+    let simple = out.is_empty() && convex_triangle_or_quad(&exterior.0);
     let poly = Polygon::new(exterior, out);
+    if simple {
+        return Ok(poly); // valid by construction; geo's check is the costly general case
+    }
     if let Err(e) = poly.check_validation() {
         let msg = e.to_string();
         let msg = if msg.contains("self-intersection") {
@@ -386,6 +390,33 @@ fn checked_polygon(mut out: Vec<LineString<f64>>) -> Result<Polygon<f64>, String
         return Err(msg.to_lowercase());
     }
     Ok(poly)
+}
+
+/// True for a closed ring of 3 or 4 distinct corners that turns the same way, clearly, at
+/// every corner: a triangle or a convex quadrilateral, which is a valid polygon (a ring
+/// that turns one way cannot cross itself with fewer than 5 corners). Vessel outlines are
+/// nearly all of this shape; anything else goes to geo's validation. Turns are compared
+/// with a relative margin, so a corner close to straight also goes there.
+fn convex_triangle_or_quad(c: &[Coord<f64>]) -> bool {
+    if !(c.len() == 4 || c.len() == 5) || c.first() != c.last() {
+        return false;
+    }
+    let corners = &c[..c.len() - 1];
+    let k = corners.len();
+    let mut sign = 0.0;
+    for i in 0..k {
+        let (a, b, d) = (corners[i], corners[(i + 1) % k], corners[(i + 2) % k]);
+        let (ux, uy, vx, vy) = (b.x - a.x, b.y - a.y, d.x - b.x, d.y - b.y);
+        let cross = ux * vy - uy * vx;
+        let scale = ux.hypot(uy) * vx.hypot(vy);
+        // Also false for NaN: only a clear turn counts.
+        let clear = cross.abs() > 1e-9 * scale;
+        if !clear || (sign != 0.0 && cross.signum() != sign) {
+            return false;
+        }
+        sign = cross.signum();
+    }
+    true
 }
 
 /// True when all points of a ring lie on one line (or fewer than 3 are distinct).
@@ -511,6 +542,35 @@ pub(crate) fn truncate_chars(s: &str, n: usize) -> Cow<'_, str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The convex fast path only ever accepts what geo's validation accepts, and a bowtie
+    /// still goes to geo (and is rejected there).
+    #[test]
+    fn convex_fast_path_agrees_with_geo() {
+        use rand::{Rng, SeedableRng};
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(11);
+        let mut fast = 0;
+        for _ in 0..20_000 {
+            let k = rng.gen_range(3..=4);
+            let mut c: Vec<Coord<f64>> = (0..k)
+                .map(|_| Coord {
+                    x: 130.0 + rng.gen_range(-0.001..0.001),
+                    y: 42.0 + rng.gen_range(-0.001..0.001),
+                })
+                .collect();
+            c.push(c[0]);
+            if convex_triangle_or_quad(&c) {
+                fast += 1;
+                let poly = Polygon::new(LineString::new(c.clone()), vec![]);
+                assert!(poly.is_valid(), "{c:?}");
+            }
+        }
+        assert!(fast > 5_000, "the fast path is taken ({fast})");
+        let bowtie = [(0.0, 0.0), (1.0, 1.0), (1.0, 0.0), (0.0, 1.0), (0.0, 0.0)]
+            .map(|(x, y)| Coord { x, y });
+        assert!(!convex_triangle_or_quad(&bowtie));
+        assert!(checked_polygon(vec![LineString::new(bowtie.to_vec())]).is_err());
+    }
 
     fn raw(s: &str) -> Box<RawValue> {
         RawValue::from_string(s.to_string()).unwrap()
