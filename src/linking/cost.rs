@@ -74,9 +74,25 @@ fn containers_sigma(m: &SensorModel, n: f64) -> f64 {
 }
 
 /// A free-text identity field (imo, mmsi, name) as the linker compares it: trimmed, and
-/// None when blank.
+/// None when blank or a placeholder for "not known" (all zeros, as AIS-derived data writes
+/// a missing imo or mmsi, or `unknown`, `none`, `null`, `n/a`, `na`, `-`, `?`): identity
+/// is a hard constraint, and thousands of unrelated ships sharing imo "0" would otherwise
+/// be one vessel. The output keeps the text as given.
+///
+/// ```
+/// use shiplink::linking::cost::identity_text;
+/// assert_eq!(identity_text(&Some(" 9074729 ".into())), Some("9074729"));
+/// assert_eq!(identity_text(&Some("0000000".into())), None);
+/// assert_eq!(identity_text(&Some("N/A".into())), None);
+/// ```
 pub fn identity_text(x: &Option<String>) -> Option<&str> {
-    x.as_deref().map(str::trim).filter(|v| !v.is_empty())
+    x.as_deref().map(str::trim).filter(|v| {
+        !v.is_empty()
+            && !v.bytes().all(|b| b == b'0')
+            && !["unknown", "none", "null", "n/a", "na", "-", "?"]
+                .iter()
+                .any(|p| v.eq_ignore_ascii_case(p))
+    })
 }
 
 impl Attrs {
@@ -533,6 +549,27 @@ mod tests {
         let llr = attribute_llr(&Attrs::of(&a, &m), &Attrs::of(&b, &m), false, 0.0).unwrap();
         // 15 m apart under a ~16 m SAR error is still mild evidence either way.
         assert!(llr > -1.5, "{llr}");
+    }
+
+    #[test]
+    fn placeholder_identities_are_no_identity() {
+        let m = SensorModels::default();
+        let mut a = ship(130.0, "red", Sensor::Planetscope);
+        let mut b = ship(60.0, "blue", Sensor::Planetscope);
+        for placeholder in ["0", "000000000", "Unknown", " n/a "] {
+            a.imo = Some(placeholder.into());
+            b.imo = Some(placeholder.into());
+            a.mmsi = Some(placeholder.into());
+            b.mmsi = Some(placeholder.into());
+            let (x, y) = (Attrs::of(&a, &m), Attrs::of(&b, &m));
+            assert_eq!(identity(&x, &y), Identity::Unknown, "{placeholder}");
+        }
+        a.imo = Some("9074729".into());
+        b.imo = Some("9074729".into());
+        assert_eq!(
+            identity(&Attrs::of(&a, &m), &Attrs::of(&b, &m)),
+            Identity::Same
+        );
     }
 
     #[test]
