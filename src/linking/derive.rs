@@ -496,6 +496,47 @@ mod tests {
     }
 
     #[test]
+    fn interrupted_stays_merge_in_place() {
+        let o = vec![
+            obs("a1", 130.300, 42.236, 0),
+            obs("a2", 130.300, 42.236, 10_000),
+            obs("b1", 130.301, 42.236, 50_000),
+            obs("sea", 131.5, 42.5, 100_000),
+            obs("d1", 132.3545, 42.9045, 150_000),
+            obs("d2", 132.3545, 42.9045, 160_000),
+        ];
+        // nodes: 0 najin (a), 1 najin (b, 11 h later at the same berth), 2 dunay, 3 sea
+        let mut l = linked(
+            &o,
+            vec![
+                (vec![0, 1], "najin"),
+                (vec![2], "najin"),
+                (vec![4, 5], "dunay"),
+            ],
+            vec![3],
+            &[(0, 1), (1, 3), (3, 2)],
+        );
+        l.links.kind[0] = Some(LinkKind::Return);
+        let ports = crate::ports::builtin();
+        let port_ix = |id: &str| ports.iter().position(|p| p.port_id == id).unwrap();
+        l.stay_port = vec![port_ix("najin"), port_ix("najin"), port_ix("dunay")];
+        let cfg = Config::default();
+        let d = derive(&o, &mut l, &ports, &EmptyBerth::default(), &cfg);
+        assert_eq!(l.nodes, vec![Node::Stay(0), Node::Stay(1), Node::Sea(3)]);
+        assert_eq!(l.stays.len(), 2);
+        assert_eq!(l.stay_port.len(), 2);
+        assert_eq!(l.stays[0].observations, vec![0, 1, 2], "b joined a");
+        assert_eq!(l.stays[0].last_seen, 50_000);
+        assert_eq!(l.links.successor, vec![Some(2), None, Some(1)]);
+        assert_eq!(l.links.predecessor, vec![None, Some(2), Some(0)]);
+        assert_eq!(l.links.kind[0], Some(LinkKind::Passage), "the link b had");
+        assert_eq!(d.stays.len(), 2);
+        assert_eq!(d.voyages.len(), 1);
+        assert_eq!(d.voyages[0].via, vec![3]);
+        assert!(d.unmatched.is_empty());
+    }
+
+    #[test]
     fn return_to_the_same_port_is_a_new_stay_but_no_voyage() {
         let o = vec![
             obs("a", 130.300, 42.236, 0),
