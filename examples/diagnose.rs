@@ -258,7 +258,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     let ports = shiplink::ports::builtin();
     let score_of = |l: &shiplink::linking::Linked| {
-        let d = shiplink::linking::derive::derive(obs, l, &ports, &res.empty, &config);
+        let d = shiplink::linking::derive::derive(obs, &mut l.clone(), &ports, &res.empty, &config);
         let mut rs = shiplink::evaluate::ResultSet::default();
         for tr in &d.tracks {
             for e in &tr.events {

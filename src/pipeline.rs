@@ -33,6 +33,7 @@ pub struct Results {
     /// Clear scenes that showed berths empty, per observation.
     pub empty: EmptyBerth,
     pub derived: Derived,
+    /// What linking chose, with interrupted stays merged (see [`derive`]).
     pub linked: Linked,
     /// Vessel id of each stay.
     pub vessel_of_stay: Vec<String>,
@@ -114,7 +115,7 @@ pub fn solve(
         port_km,
         point_km: &point_km,
     };
-    let linked = link(&LinkInput {
+    let mut linked = link(&LinkInput {
         obs: &obs,
         port_of: &port_of,
         ports: &ports,
@@ -123,7 +124,7 @@ pub fn solve(
         config,
     });
     timings.extend(linked.timings.iter().cloned());
-    let mut derived = derive(&obs, &linked, &ports, &empty, config);
+    let mut derived = derive(&obs, &mut linked, &ports, &empty, config);
     timings.push(("linking".to_string(), t.elapsed().as_secs_f64()));
 
     let t = Instant::now();

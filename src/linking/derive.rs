@@ -36,16 +36,18 @@ pub fn make_id(prefix: &str, k: usize, n: usize) -> String {
 ///
 /// Consecutive stays of a chain at the same berth joined by a `Return` link at most
 /// `stays.merge_gap_hours` apart, with no clear scene between them showing the berth empty,
-/// are one stay whose sightings were interrupted (clouds, a missed detection): they are merged.
+/// are one stay whose sightings were interrupted (clouds, a missed detection): they are
+/// merged, in `linked` itself (its chains stay the same; a 1M-detection run has no memory
+/// for a second copy of the linking output).
 pub fn derive(
     obs: &[Observation],
-    linked: &Linked,
+    linked: &mut Linked,
     ports: &[Port],
     empty: &EmptyBerth,
     config: &Config,
 ) -> Derived {
-    let merged = merge_interrupted(obs, linked, ports, empty, config);
-    let mut d = derive_merged(obs, &merged);
+    merge_interrupted(obs, linked, ports, empty, config);
+    let mut d = derive_merged(obs, linked);
     let lp = &config.linking;
     for v in &mut d.voyages {
         v.confidence = calibrate(v.confidence, lp.confidence_slope, lp.confidence_intercept);
@@ -67,14 +69,17 @@ pub fn calibrate(p: f64, slope: f64, intercept: f64) -> f64 {
     1.0 / (1.0 + (-z).exp())
 }
 
-/// Merges interrupted stays (see [`derive`]) into a new [`Linked`] with the same chains.
+/// Merges interrupted stays (see [`derive`]) in place: each run of absorbed stays joins the
+/// stay that heads it (summarised again over all their detections), the absorbed nodes and
+/// stays are removed (the others keep their order), and the head links to where the run's
+/// last node linked.
 fn merge_interrupted(
     obs: &[Observation],
-    linked: &Linked,
+    linked: &mut Linked,
     ports: &[Port],
     empty: &EmptyBerth,
     config: &Config,
-) -> Linked {
+) {
     let merge_gap_s = (config.stays.merge_gap_hours * 3600.0) as i64;
     let radius_m = config.stays.berth_radius_m;
     let nodes = &linked.nodes;
@@ -97,52 +102,53 @@ fn merge_interrupted(
         })
         .collect();
     if !absorbed.iter().any(|&x| x) {
-        return linked.clone();
+        return;
     }
-    // Rebuild: each non-absorbed node keeps its place; absorbed stays join the head's stay.
-    let mut new_index = vec![usize::MAX; nodes.len()];
-    let mut out = Linked {
-        stay_candidates: linked.stay_candidates,
-        timings: linked.timings.clone(),
-        ..Default::default()
+    // The last node of the run of absorbed nodes each node heads (itself when none).
+    let run_end = |k: usize| {
+        let mut j = k;
+        while let Some(next) = l.successor[j].filter(|&x| absorbed[x]) {
+            j = next;
+        }
+        j
     };
-    let mut members: Vec<Vec<usize>> = Vec::new();
-    for k in 0..nodes.len() {
-        if absorbed[k] {
-            continue;
-        }
-        new_index[k] = out.nodes.len();
-        match nodes[k] {
-            Node::Stay(s) => {
-                let mut m = linked.stays[s].observations.clone();
-                let mut j = k;
-                while let Some(next) = l.successor[j].filter(|&x| absorbed[x]) {
-                    if let Node::Stay(t) = nodes[next] {
-                        m.extend(&linked.stays[t].observations);
-                    }
-                    j = next;
-                }
-                m.sort_by(|&a, &b| {
-                    (obs[a].observed_at, &obs[a].id).cmp(&(obs[b].observed_at, &obs[b].id))
-                });
-                out.nodes.push(Node::Stay(members.len()));
-                members.push(m);
-                out.stay_port.push(linked.stay_port[s]);
+    // Heads of runs: their stay and all the run's detections, in (time, id) order.
+    let mut merged: Vec<(usize, Vec<usize>)> = Vec::new();
+    for k in (0..nodes.len()).filter(|&k| !absorbed[k] && run_end(k) != k) {
+        let Node::Stay(s) = nodes[k] else { continue };
+        let mut m = linked.stays[s].observations.clone();
+        let mut j = k;
+        while let Some(next) = l.successor[j].filter(|&x| absorbed[x]) {
+            if let Node::Stay(t) = nodes[next] {
+                m.extend(&linked.stays[t].observations);
             }
-            Node::Sea(i) => out.nodes.push(Node::Sea(i)),
+            j = next;
+        }
+        m.sort_by(|&a, &b| (obs[a].observed_at, &obs[a].id).cmp(&(obs[b].observed_at, &obs[b].id)));
+        merged.push((s, m));
+    }
+    // New places of the nodes and stays left.
+    let mut stay_absorbed = vec![false; linked.stays.len()];
+    for (k, node) in nodes.iter().enumerate() {
+        if let (true, Node::Stay(s)) = (absorbed[k], node) {
+            stay_absorbed[*s] = true;
         }
     }
-    for (m, &p) in members.into_iter().zip(&out.stay_port) {
-        out.stays.push(summarise(
-            m,
-            &ports[p.min(ports.len().saturating_sub(1))].port_id,
-            obs,
-            empty,
-        ));
-    }
-    // Links: from the last absorbed node of each head to its successor.
-    let n2 = out.nodes.len();
-    out.links = crate::linking::Links {
+    let new_place = |gone: &[bool]| -> Vec<usize> {
+        let mut next = 0;
+        gone.iter()
+            .map(|&g| {
+                let at = next;
+                next += usize::from(!g);
+                at
+            })
+            .collect()
+    };
+    let new_node = new_place(&absorbed);
+    let new_stay = new_place(&stay_absorbed);
+    // Links: from each head to the successor of its run's last node.
+    let n2 = absorbed.iter().filter(|&&x| !x).count();
+    let mut links = crate::linking::Links {
         successor: vec![None; n2],
         predecessor: vec![None; n2],
         kind: vec![None; n2],
@@ -150,24 +156,47 @@ fn merge_interrupted(
         probability: vec![0.0; n2],
         candidates: l.candidates,
     };
-    for k in 0..nodes.len() {
-        if absorbed[k] {
-            continue;
-        }
-        let mut j = k;
-        while let Some(next) = l.successor[j].filter(|&x| absorbed[x]) {
-            j = next;
-        }
+    for k in (0..nodes.len()).filter(|&k| !absorbed[k]) {
+        let j = run_end(k);
         if let Some(next) = l.successor[j] {
-            let (a, b) = (new_index[k], new_index[next]);
-            out.links.successor[a] = Some(b);
-            out.links.predecessor[b] = Some(a);
-            out.links.kind[a] = l.kind[j];
-            out.links.weight[a] = l.weight[j];
-            out.links.probability[a] = l.probability[j];
+            let (a, b) = (new_node[k], new_node[next]);
+            links.successor[a] = Some(b);
+            links.predecessor[b] = Some(a);
+            links.kind[a] = l.kind[j];
+            links.weight[a] = l.weight[j];
+            links.probability[a] = l.probability[j];
         }
     }
-    out
+    linked.links = links;
+    let mut k = 0;
+    linked.nodes.retain(|_| {
+        k += 1;
+        !absorbed[k - 1]
+    });
+    for node in &mut linked.nodes {
+        if let Node::Stay(s) = node {
+            *s = new_stay[*s];
+        }
+    }
+    for (s, m) in merged {
+        let p = linked.stay_port[s];
+        linked.stays[s] = summarise(
+            m,
+            &ports[p.min(ports.len().saturating_sub(1))].port_id,
+            obs,
+            empty,
+        );
+    }
+    let mut s = 0;
+    linked.stays.retain(|_| {
+        s += 1;
+        !stay_absorbed[s - 1]
+    });
+    let mut s = 0;
+    linked.stay_port.retain(|_| {
+        s += 1;
+        !stay_absorbed[s - 1]
+    });
 }
 
 fn derive_merged(obs: &[Observation], linked: &Linked) -> Derived {
@@ -464,6 +493,47 @@ mod tests {
         assert_eq!(d.tracks[0].voyage_count, 1);
         let in_stays: usize = d.stays.iter().map(|s| s.observations.len()).sum();
         assert_eq!(in_stays + 1 + d.unmatched.len(), o.len(), "conservation");
+    }
+
+    #[test]
+    fn interrupted_stays_merge_in_place() {
+        let o = vec![
+            obs("a1", 130.300, 42.236, 0),
+            obs("a2", 130.300, 42.236, 10_000),
+            obs("b1", 130.301, 42.236, 50_000),
+            obs("sea", 131.5, 42.5, 100_000),
+            obs("d1", 132.3545, 42.9045, 150_000),
+            obs("d2", 132.3545, 42.9045, 160_000),
+        ];
+        // nodes: 0 najin (a), 1 najin (b, 11 h later at the same berth), 2 dunay, 3 sea
+        let mut l = linked(
+            &o,
+            vec![
+                (vec![0, 1], "najin"),
+                (vec![2], "najin"),
+                (vec![4, 5], "dunay"),
+            ],
+            vec![3],
+            &[(0, 1), (1, 3), (3, 2)],
+        );
+        l.links.kind[0] = Some(LinkKind::Return);
+        let ports = crate::ports::builtin();
+        let port_ix = |id: &str| ports.iter().position(|p| p.port_id == id).unwrap();
+        l.stay_port = vec![port_ix("najin"), port_ix("najin"), port_ix("dunay")];
+        let cfg = Config::default();
+        let d = derive(&o, &mut l, &ports, &EmptyBerth::default(), &cfg);
+        assert_eq!(l.nodes, vec![Node::Stay(0), Node::Stay(1), Node::Sea(3)]);
+        assert_eq!(l.stays.len(), 2);
+        assert_eq!(l.stay_port.len(), 2);
+        assert_eq!(l.stays[0].observations, vec![0, 1, 2], "b joined a");
+        assert_eq!(l.stays[0].last_seen, 50_000);
+        assert_eq!(l.links.successor, vec![Some(2), None, Some(1)]);
+        assert_eq!(l.links.predecessor, vec![None, Some(2), Some(0)]);
+        assert_eq!(l.links.kind[0], Some(LinkKind::Passage), "the link b had");
+        assert_eq!(d.stays.len(), 2);
+        assert_eq!(d.voyages.len(), 1);
+        assert_eq!(d.voyages[0].via, vec![3]);
+        assert!(d.unmatched.is_empty());
     }
 
     #[test]

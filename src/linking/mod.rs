@@ -1100,7 +1100,10 @@ fn track_candidates_with(
         .collect();
     let mut all: Vec<Candidate> = per_node.into_iter().flatten().collect();
     all.sort_by_key(|c| (c.from, c.to));
-    (all, info.into_iter().map(|n| n.attrs).collect())
+    // Collected in place: the buffer is still sized for `NodeInfo`s until shrunk.
+    let mut attrs: Vec<Attrs> = info.into_iter().map(|n| n.attrs).collect();
+    attrs.shrink_to_fit();
+    (all, attrs)
 }
 
 /// Runs both stages.

@@ -91,8 +91,12 @@ impl Bucket {
 /// The nodes of one destination.
 #[derive(Default)]
 struct Dest {
-    /// All members (for [`Mode::Exhaustive`]).
+    /// All members (only for [`Mode::Exhaustive`]: it would double the index).
     all: Bucket,
+    /// Attribute range and largest detector term of all members (what the pruned walk
+    /// bounds the whole destination with).
+    range: AttrsRange,
+    max_real: Option<f64>,
     /// Length buckets by increasing length, with the first bin's index.
     bins: Vec<Bucket>,
     first_bin: i64,
@@ -174,10 +178,7 @@ pub fn same(x: u32, y: u32) -> Option<bool> {
 /// nodes bucketed by length.
 pub struct Search<'a> {
     info: &'a [NodeInfo],
-    /// Small ids of each node's class and colour ([`NONE`]: none).
-    class_id: Vec<u32>,
-    colour_id: Vec<u32>,
-    /// All the ids (imo and mmsi for identities).
+    /// Small ids of each node's class, colour, imo and mmsi ([`NONE`]: none).
     cats: Categories,
     dests: Vec<Dest>,
     window_s: i64,
@@ -254,7 +255,11 @@ impl<'a> Search<'a> {
         for &k in order {
             let n = &info[k];
             let d = &mut dests[n.port.unwrap_or(ports).min(ports)];
-            d.all.push(k, n, &cats);
+            if mode == Mode::Exhaustive {
+                d.all.push(k, n, &cats);
+            }
+            d.range.add(&n.attrs);
+            d.max_real = Some(d.max_real.map_or(n.real, |m| m.max(n.real)));
             match n.attrs.length_m.filter(|(l, _)| l.is_finite()) {
                 Some((l, _)) => {
                     let i = (bin_of(l) - d.first_bin) as usize;
@@ -271,8 +276,6 @@ impl<'a> Search<'a> {
         }
         Search {
             info,
-            class_id: cats.class.clone(),
-            colour_id: cats.colour.clone(),
             cats,
             dests,
             window_s,
@@ -329,11 +332,11 @@ impl<'a> Search<'a> {
             same_identity.sort_unstable();
             same_identity.dedup();
             // Over the whole destination, but the length.
-            let mut all = d.all.range.clone();
+            let mut all = d.range.clone();
             all.length_m = None;
             let up = cost::attribute_llr_upper(&a.attrs, &all, compare_containers, drift);
             attr_rest = up.any() - up.length;
-            len_range = d.all.range.length_m;
+            len_range = d.range.length_m;
             if let Some((x, _)) = a.attrs.length_m.filter(|(l, _)| l.is_finite()) {
                 centre = (bin_of(x) - d.first_bin).clamp(0, d.bins.len() as i64) as usize;
             }
@@ -343,8 +346,8 @@ impl<'a> Search<'a> {
             dest: d,
             a,
             u,
-            class: self.class_id[u],
-            colour: self.colour_id[u],
+            class: self.cats.class[u],
+            colour: self.cats.colour[u],
             t0,
             compare_containers,
             drift,
@@ -476,7 +479,7 @@ impl<'s, R: Fn(f64) -> f64> After<'s, R> {
             .len_range
             .map(|(_, _, slo, shi)| (lo, lo + BIN_M, slo, shi));
         let bound = cost::clamp_llr(self.attr_rest + cost::length_llr_upper(&self.a.attrs, len))
-            + self.dest.all.max_real
+            + self.dest.max_real.unwrap_or(0.0)
             + (self.rest)(0.0);
         self.pruned(bound)
     }
