@@ -33,7 +33,7 @@ pub struct Results {
     /// Clear scenes that showed berths empty, per observation.
     pub empty: EmptyBerth,
     pub derived: Derived,
-    /// What linking chose, with interrupted stays merged (see [`derive`]).
+    /// What linking chose, with interrupted stays merged (see [`derive()`]).
     pub linked: Linked,
     /// Vessel id of each stay.
     pub vessel_of_stay: Vec<String>,
