@@ -24,6 +24,7 @@
 //! stays of 140-160 m in the next days, not with the hundreds of tugs and 300 m ships there.
 
 use std::cell::Cell;
+use std::collections::BTreeMap;
 use std::collections::HashMap;
 
 use super::cost::{self, AttrsRange, Identity};
@@ -594,12 +595,25 @@ type BerthPoint = rstar::primitives::GeomWithData<[f64; 5], usize>;
 type BerthPointNoLength = rstar::primitives::GeomWithData<[f64; 4], usize>;
 
 /// The stage-1 search: port detections in space (ECEF metres), time (scaled to metres) and,
-/// when known, length (metres), so a query can also skip lengths that cannot link.
+/// when known, length (metres), so a query can also skip lengths that cannot link. The
+/// detections are split into time slices of [`SLICE_WINDOWS`] query windows, an R-tree
+/// each: a query reads at most two slices, so its cost does not grow with the span of the
+/// whole input (one tree over months of detections made each query walk many more nodes).
 pub struct BerthIndex {
-    with_length: rstar::RTree<BerthPoint>,
-    without_length: rstar::RTree<BerthPointNoLength>,
+    /// Trees by slice number (detections observed in `[k·slice_s, (k+1)·slice_s)`).
+    slices: BTreeMap<i64, BerthSlice>,
+    slice_s: i64,
     /// Metres per second of the time axis.
     scale: f64,
+}
+
+/// How many query windows one time slice of [`BerthIndex`] spans.
+const SLICE_WINDOWS: i64 = 8;
+
+/// One time slice of [`BerthIndex`].
+struct BerthSlice {
+    with_length: rstar::RTree<BerthPoint>,
+    without_length: rstar::RTree<BerthPointNoLength>,
 }
 
 impl BerthIndex {
@@ -617,19 +631,34 @@ impl BerthIndex {
         } else {
             1.0
         };
-        let (mut with, mut without) = (Vec::new(), Vec::new());
+        let slice_s = (window_s.ceil() as i64)
+            .max(1)
+            .saturating_mul(SLICE_WINDOWS);
+        type Points = (Vec<BerthPoint>, Vec<BerthPointNoLength>);
+        let mut points: BTreeMap<i64, Points> = BTreeMap::new();
         for &i in members {
             let o = &obs[i];
             let p = crate::geodesy::to_ecef_m(o.lon, o.lat);
             let t = o.observed_at as f64 * scale;
+            let (with, without) = points.entry(o.observed_at.div_euclid(slice_s)).or_default();
             match attrs[i].length_m.filter(|(l, _)| l.is_finite()) {
                 Some((l, _)) => with.push(BerthPoint::new([p[0], p[1], p[2], t, l], i)),
                 None => without.push(BerthPointNoLength::new([p[0], p[1], p[2], t], i)),
             }
         }
+        let slices = points
+            .into_iter()
+            .map(|(k, (with, without))| {
+                let slice = BerthSlice {
+                    with_length: rstar::RTree::bulk_load(with),
+                    without_length: rstar::RTree::bulk_load(without),
+                };
+                (k, slice)
+            })
+            .collect();
         BerthIndex {
-            with_length: rstar::RTree::bulk_load(with),
-            without_length: rstar::RTree::bulk_load(without),
+            slices,
+            slice_s,
             scale,
         }
     }
@@ -659,18 +688,27 @@ impl BerthIndex {
             [p[0] - c, p[1] - c, p[2] - c, t0],
             [p[0] + c, p[1] + c, p[2] + c, t1],
         );
-        let mut v: Vec<usize> = self
-            .with_length
-            .locate_in_envelope(&env5)
-            .filter(|q| near(q.geom()))
-            .map(|q| q.data)
-            .chain(
-                self.without_length
+        let first = t.div_euclid(self.slice_s);
+        let last = t
+            .saturating_add(window_s.max(0.0).ceil() as i64)
+            .div_euclid(self.slice_s);
+        let mut v: Vec<usize> = Vec::new();
+        for slice in self.slices.range(first..=last).map(|(_, s)| s) {
+            v.extend(
+                slice
+                    .with_length
+                    .locate_in_envelope(&env5)
+                    .filter(|q| near(q.geom()))
+                    .map(|q| q.data),
+            );
+            v.extend(
+                slice
+                    .without_length
                     .locate_in_envelope(&env4)
                     .filter(|q| near(q.geom()))
                     .map(|q| q.data),
-            )
-            .collect();
+            );
+        }
         v.sort_unstable();
         v
     }
