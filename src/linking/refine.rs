@@ -182,11 +182,7 @@ impl Rounds {
         links: &Links,
         min_p: f64,
     ) -> (Links, Vec<Candidate>) {
-        let Pool {
-            cands,
-            pair,
-            allowed,
-        } = pool;
+        let Pool { cands, pair } = pool;
         let (head_changed, tail_changed) = self.update_tracks(t, ends, links);
         let fresh = self.track.len() != cands.len();
         let (head, tail, combined, old) = (&self.head, &self.tail, &self.combined, &self.track);
@@ -211,9 +207,7 @@ impl Rounds {
             .iter()
             .zip(pair)
             .zip(&track)
-            .zip(allowed)
-            .filter(|(_, &ok)| ok)
-            .map(|(((c, &pair), &track), _)| Candidate {
+            .map(|((c, &pair), &track)| Candidate {
                 weight: c.weight - pair + track,
                 ..*c
             })
@@ -223,13 +217,11 @@ impl Rounds {
     }
 }
 
-/// The candidates a round weighs: each with its pair term, and whether it is still allowed
-/// (identity may forbid a candidate after a round; indices stay put for the cached terms).
+/// The candidates a round weighs, each with its pair term.
 #[derive(Clone, Copy)]
 struct Pool<'a> {
     cands: &'a [Candidate],
     pair: &'a [f64],
-    allowed: &'a [bool],
 }
 
 /// How long [`refine`] goes on: at most `rounds` refinement rounds and `identity_rounds`
@@ -258,10 +250,9 @@ fn attr_llr(a: &Attrs, b: &Attrs, kind: LinkKind) -> Option<f64> {
 /// with); they are freed once each candidate's pair term is known. Candidates whose pair
 /// comparison identity forbids are dropped.
 ///
-/// Then, and after every re-solve, `contradicted` names the chosen links that make a track
-/// contradict its own identity (see `identity.rs`); those candidates are forbidden and the
-/// assignment is solved again (and refined on, if rounds are left), up to
-/// `identity_rounds` times.
+/// Then `contradicted` names the chosen links that make a track contradict its own
+/// identity (see `identity.rs`); those candidates are forbidden and the assignment is
+/// solved again with the last round's weights, up to `identity_rounds` times.
 pub fn refine(
     t: &Tracks,
     attrs: Vec<Attrs>,
@@ -282,44 +273,31 @@ pub fn refine(
         .unzip();
     drop(attrs);
     let ends = Ends::of(&cands);
-    let mut allowed = vec![true; cands.len()];
     let mut state = Rounds::default();
-    let (mut round, mut forbidding) = (0, 0);
-    loop {
-        if round < rounds {
-            let pool = Pool {
-                cands: &cands,
-                pair: &pair,
-                allowed: &allowed,
-            };
-            let next = state.round(t, &ends, pool, &links, min_p).0;
-            let settled = next.successor == links.successor;
-            links = next;
-            round += 1;
-            if !settled && round < rounds {
-                continue;
-            }
-        }
-        if forbidding >= identity_rounds {
+    // The candidates as the last round weighed them.
+    let mut weighed: Vec<Candidate> = Vec::new();
+    for _ in 0..rounds {
+        let pool = Pool {
+            cands: &cands,
+            pair: &pair,
+        };
+        let (next, w) = state.round(t, &ends, pool, &links, min_p);
+        let settled = next.successor == links.successor;
+        links = next;
+        weighed = w;
+        if settled {
             break;
         }
+    }
+    // Identity: forbid what contradicts it and solve again with the same weights (a
+    // re-weighing round per step would cost a pass over every node each time).
+    for _ in 0..identity_rounds {
         let bad = contradicted(&links);
         if bad.is_empty() {
             break;
         }
-        forbidding += 1;
-        for (c, ok) in cands.iter().zip(&mut allowed) {
-            if bad.binary_search(&(c.from, c.to)).is_ok() {
-                *ok = false;
-            }
-        }
-        // Solve again (with the tracks as they are), the forbidden links left out.
-        let pool = Pool {
-            cands: &cands,
-            pair: &pair,
-            allowed: &allowed,
-        };
-        links = state.round(t, &ends, pool, &links, min_p).0;
+        weighed.retain(|c| bad.binary_search(&(c.from, c.to)).is_err());
+        links = choose(t.nodes.len(), &weighed, min_p);
     }
     links
 }
@@ -333,12 +311,7 @@ fn refine_round(
     links: &Links,
     min_p: f64,
 ) -> (Links, Vec<Candidate>) {
-    let allowed = vec![true; cands.len()];
-    let pool = Pool {
-        cands,
-        pair,
-        allowed: &allowed,
-    };
+    let pool = Pool { cands, pair };
     Rounds::default().round(t, &Ends::of(cands), pool, links, min_p)
 }
 
