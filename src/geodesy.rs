@@ -60,6 +60,12 @@ pub fn chord_for_m(d_m: f64) -> f64 {
     2.0 * EARTH_RADIUS_M * half.sin()
 }
 
+/// Straight-line (chord) distance between two points of [`to_ecef_m`], metres: a lower
+/// bound of the great-circle distance, and of any route between them.
+pub fn ecef_chord_m(a: &[f64; 3], b: &[f64; 3]) -> f64 {
+    ((a[0] - b[0]).powi(2) + (a[1] - b[1]).powi(2) + (a[2] - b[2]).powi(2)).sqrt()
+}
+
 /// Great-circle distance, metres, for a chord length in metres (inverse of [`chord_for_m`]).
 pub fn m_for_chord(chord_m: f64) -> f64 {
     2.0 * EARTH_RADIUS_M * (chord_m / (2.0 * EARTH_RADIUS_M)).clamp(-1.0, 1.0).asin()

@@ -224,6 +224,12 @@ pub fn identity(a: &Attrs, b: &Attrs) -> Identity {
     }
 }
 
+/// Whether `a` and `b` carry the same imo or mmsi (and no different one): the same
+/// vessel, whatever else says.
+pub fn same_vessel(a: &Attrs, b: &Attrs) -> bool {
+    identity(a, b) == Identity::Same
+}
+
 /// The attribute LLR of `a` (earlier) and `b` (later) being the same vessel; `None` when
 /// identity forbids it. With `compare_containers` (links across the sea, where the deck
 /// load does not change) `a`'s last count is compared with `b`'s first, with

@@ -168,11 +168,7 @@ fn merge_interrupted(
         }
     }
     linked.links = links;
-    let mut k = 0;
-    linked.nodes.retain(|_| {
-        k += 1;
-        !absorbed[k - 1]
-    });
+    drop_marked(&mut linked.nodes, &absorbed);
     for node in &mut linked.nodes {
         if let Node::Stay(s) = node {
             *s = new_stay[*s];
@@ -187,15 +183,16 @@ fn merge_interrupted(
             empty,
         );
     }
-    let mut s = 0;
-    linked.stays.retain(|_| {
-        s += 1;
-        !stay_absorbed[s - 1]
-    });
-    let mut s = 0;
-    linked.stay_port.retain(|_| {
-        s += 1;
-        !stay_absorbed[s - 1]
+    drop_marked(&mut linked.stays, &stay_absorbed);
+    drop_marked(&mut linked.stay_port, &stay_absorbed);
+}
+
+/// Removes the items whose position is marked in `gone` (the rest keep their order).
+fn drop_marked<T>(v: &mut Vec<T>, gone: &[bool]) {
+    let mut k = 0;
+    v.retain(|_| {
+        k += 1;
+        !gone[k - 1]
     });
 }
 

@@ -19,8 +19,8 @@
 use std::collections::HashMap;
 
 use super::cost::{self, Attrs};
-use super::{same_image, Links};
-use crate::geodesy::{to_ecef_m, M_PER_NM};
+use super::{choose, same_image, Candidate, Links};
+use crate::geodesy::{ecef_chord_m, to_ecef_m, M_PER_NM};
 use crate::model::{Observation, Time};
 
 /// One sighting of an identity: when, where (ECEF metres) and which detection.
@@ -31,9 +31,14 @@ struct Sighting {
     obs: usize,
 }
 
-/// Straight-line distance between two ECEF points, metres.
-fn chord_m(a: &[f64; 3], b: &[f64; 3]) -> f64 {
-    ((a[0] - b[0]).powi(2) + (a[1] - b[1]).powi(2) + (a[2] - b[2]).powi(2)).sqrt()
+/// An identity: imo (`true`) or mmsi (`false`), and its text.
+type Key<'a> = (bool, &'a str);
+
+/// The identities a detection carries, as [`cost::identity_text`] gives them.
+fn keys<'a>(imo: &'a Option<String>, mmsi: &'a Option<String>) -> impl Iterator<Item = Key<'a>> {
+    [(true, imo), (false, mmsi)]
+        .into_iter()
+        .filter_map(|(is_imo, text)| Some((is_imo, cost::identity_text(text)?)))
 }
 
 /// When and where each imo and mmsi was seen, in time order. A link joins a sighting to the
@@ -76,14 +81,13 @@ impl IdentityTimes {
             ..IdentityTimes::default()
         };
         for (i, o) in obs.iter().enumerate() {
-            for (map, key) in [(&mut t.imo, &o.imo), (&mut t.mmsi, &o.mmsi)] {
-                if let Some(key) = cost::identity_text(key) {
-                    map.entry(key.to_string()).or_default().push(Sighting {
-                        t: o.observed_at,
-                        ecef: to_ecef_m(o.lon, o.lat),
-                        obs: i,
-                    });
-                }
+            for (is_imo, key) in keys(&o.imo, &o.mmsi) {
+                let map = if is_imo { &mut t.imo } else { &mut t.mmsi };
+                map.entry(key.to_string()).or_default().push(Sighting {
+                    t: o.observed_at,
+                    ecef: to_ecef_m(o.lon, o.lat),
+                    obs: i,
+                });
             }
         }
         for v in t.imo.values_mut().chain(t.mmsi.values_mut()) {
@@ -101,11 +105,10 @@ impl IdentityTimes {
     /// link is never refused.
     pub fn conflicts(&self, a: &LinkEnd, b: &LinkEnd) -> bool {
         let reach = |from: (Time, &[f64; 3]), to: (Time, &[f64; 3])| {
-            chord_m(from.1, to.1)
-                <= self.max_mps * (to.0 - from.0).max(0) as f64 + IDENTITY_REACH_SLACK_M
+            self.reaches(from, to, IDENTITY_REACH_SLACK_M)
         };
-        let check = |map: &HashMap<String, Vec<Sighting>>, key: &Option<String>, of_b: bool| {
-            let Some(seen) = key.as_deref().and_then(|k| map.get(k)) else {
+        let check = |(is_imo, key): Key, of_b: bool| {
+            let Some(seen) = self.sightings((is_imo, key)) else {
                 return false;
             };
             let k = seen.partition_point(|s| s.t <= a.t);
@@ -122,10 +125,20 @@ impl IdentityTimes {
                     .is_some_and(|s| !reach((b.t, &b.ecef), (s.t, &s.ecef)))
             }
         };
-        check(&self.imo, &a.attrs.imo, false)
-            || check(&self.mmsi, &a.attrs.mmsi, false)
-            || check(&self.imo, &b.attrs.imo, true)
-            || check(&self.mmsi, &b.attrs.mmsi, true)
+        keys(&a.attrs.imo, &a.attrs.mmsi).any(|k| check(k, false))
+            || keys(&b.attrs.imo, &b.attrs.mmsi).any(|k| check(k, true))
+    }
+
+    /// The sightings of an identity, in time order.
+    fn sightings(&self, (is_imo, key): Key) -> Option<&[Sighting]> {
+        let map = if is_imo { &self.imo } else { &self.mmsi };
+        map.get(key).map(Vec::as_slice)
+    }
+
+    /// Whether a vessel at `from` (time, ECEF position) can be at `to` by then, at the
+    /// highest speed, with `slack_m` of position error.
+    fn reaches(&self, from: (Time, &[f64; 3]), to: (Time, &[f64; 3]), slack_m: f64) -> bool {
+        ecef_chord_m(from.1, to.1) <= self.max_mps * (to.0 - from.0).max(0) as f64 + slack_m
     }
 
     /// Whether no detection carries an imo or mmsi (then no chain can contradict one).
@@ -180,13 +193,12 @@ pub(crate) fn contradicted_links<'a>(
     }
     let n = links.successor.len();
     // Chain ends are compared at their exact sightings, hence the smaller slack.
-    let reach = |from: (Time, &[f64; 3]), to: (Time, &[f64; 3])| {
-        chord_m(from.1, to.1) <= ids.max_mps * (to.0 - from.0).max(0) as f64 + SIGHTING_SLACK_M
-    };
+    let reach =
+        |from: (Time, &[f64; 3]), to: (Time, &[f64; 3])| ids.reaches(from, to, SIGHTING_SLACK_M);
     let at = |i: usize| to_ecef_m(obs[i].lon, obs[i].lat);
-    // Every chain with an identified member (single nodes too: they can overlap another).
-    // The chains that hold an identified sighting, by their first node (each node's head
-    // is remembered, so long chains are walked once, not once per sighting).
+    // The chains that hold an identified sighting (single nodes too: they can overlap
+    // another), by their first node. Each node's head is remembered, so long chains are
+    // walked once, not once per sighting.
     let mut head_of = vec![usize::MAX; n];
     let mut path: Vec<usize> = Vec::new();
     let mut heads: Vec<usize> = Vec::new();
@@ -215,26 +227,21 @@ pub(crate) fn contradicted_links<'a>(
     heads.dedup();
     let mut chain_of = vec![usize::MAX; obs.len()];
     let mut chains: Vec<Chain> = Vec::new();
-    let mut carriers: HashMap<(bool, &str), Vec<usize>> = HashMap::new();
+    let mut carriers: HashMap<Key, Vec<usize>> = HashMap::new();
     for head in heads {
         let nodes_of = links.chain_from(head);
-        let mut keys: Vec<(bool, &str)> = Vec::new();
-        for &k in &nodes_of {
-            for &i in node(k).members {
-                for (is_imo, key) in [(true, &obs[i].imo), (false, &obs[i].mmsi)] {
-                    if let Some(key) = cost::identity_text(key) {
-                        keys.push((is_imo, key));
-                    }
-                }
-            }
-        }
-        if keys.is_empty() {
+        let nodes: Vec<ChainNode> = nodes_of.iter().map(|&k| node(k)).collect();
+        let mut chain_keys: Vec<Key> = nodes
+            .iter()
+            .flat_map(|cn| cn.members)
+            .flat_map(|&i| keys(&obs[i].imo, &obs[i].mmsi))
+            .collect();
+        if chain_keys.is_empty() {
             continue;
         }
-        keys.sort_unstable();
-        keys.dedup();
+        chain_keys.sort_unstable();
+        chain_keys.dedup();
         let c = chains.len();
-        let nodes: Vec<ChainNode> = nodes_of.iter().map(|&k| node(k)).collect();
         for cn in &nodes {
             for &i in cn.members {
                 chain_of[i] = c;
@@ -247,17 +254,18 @@ pub(crate) fn contradicted_links<'a>(
             t0,
             t1,
         });
-        for key in keys {
+        for key in chain_keys {
             carriers.entry(key).or_default().push(c);
         }
     }
     let mut out = Vec::new();
-    let mut keys: Vec<&(bool, &str)> = carriers.keys().collect();
-    keys.sort_unstable();
-    for key in keys {
-        let map = if key.0 { &ids.imo } else { &ids.mmsi };
-        let Some(seen) = map.get(key.1) else { continue };
-        let carriers = &carriers[key];
+    let mut carried: Vec<Key> = carriers.keys().copied().collect();
+    carried.sort_unstable();
+    for key in carried {
+        let Some(seen) = ids.sightings(key) else {
+            continue;
+        };
+        let carriers = &carriers[&key];
         for &c in carriers {
             let Chain {
                 ids: chain,
@@ -270,7 +278,7 @@ pub(crate) fn contradicted_links<'a>(
             if last == 0 {
                 continue; // a single node has no link to mark
             }
-            let far = |cn: &ChainNode, s: &Sighting| chord_m(&cn.ecef, &s.ecef) > near_m;
+            let far = |cn: &ChainNode, s: &Sighting| ecef_chord_m(&cn.ecef, &s.ecef) > near_m;
             let from = seen.partition_point(|s| s.t < t0);
             let first_at = nodes[0].members.first().map(|&i| at(i));
             if let (Some(p), Some(first_at)) = (from.checked_sub(1).map(|k| &seen[k]), first_at) {
@@ -330,7 +338,7 @@ pub(crate) fn contradicted_links<'a>(
             let (Some(na), Some(nb)) = (a.nodes.get(ka), b.nodes.get(kb)) else {
                 continue;
             };
-            if chord_m(&na.ecef, &nb.ecef) <= near_m {
+            if ecef_chord_m(&na.ecef, &nb.ecef) <= near_m {
                 continue; // one place: duplicate sightings, not a contradiction
             }
             if ka > 0 {
@@ -344,6 +352,28 @@ pub(crate) fn contradicted_links<'a>(
     out.sort_unstable();
     out.dedup();
     out
+}
+
+/// Solves the assignment of `cands` again while `contradicted` names chosen links that
+/// break an identity, forbidding those candidates each time, at most `rounds` times;
+/// `links` is the solution to start from. `n` nodes; links below `min_p` are cut.
+pub(crate) fn honour(
+    n: usize,
+    cands: &mut Vec<Candidate>,
+    mut links: Links,
+    min_p: f64,
+    rounds: usize,
+    contradicted: impl Fn(&Links) -> Vec<(usize, usize)>,
+) -> Links {
+    for _ in 0..rounds {
+        let bad = contradicted(&links);
+        if bad.is_empty() {
+            break;
+        }
+        cands.retain(|c| bad.binary_search(&(c.from, c.to)).is_err());
+        links = choose(n, cands, min_p);
+    }
+    links
 }
 
 #[cfg(test)]

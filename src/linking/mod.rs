@@ -35,7 +35,7 @@ use rayon::prelude::*;
 
 use crate::config::Config;
 use crate::evidence::EmptyBerth;
-use crate::geodesy::{geodesic_m, local_m, m_for_chord, to_ecef_m, M_PER_NM};
+use crate::geodesy::{ecef_chord_m, geodesic_m, local_m, m_for_chord, to_ecef_m, M_PER_NM};
 use crate::model::{Observation, Port, Stay, Time, VesselClass};
 use assign::Edge;
 use cost::Attrs;
@@ -121,6 +121,17 @@ pub enum Node {
     Stay(usize),
     /// An at-sea detection (index into the observations).
     Sea(usize),
+}
+
+impl Node {
+    /// The node's detections (indices into the observations): a stay's, in time order, or
+    /// the one at-sea detection.
+    pub fn observations<'a>(&'a self, stays: &'a [Stay]) -> &'a [usize] {
+        match self {
+            Node::Stay(s) => &stays[*s].observations,
+            Node::Sea(i) => std::slice::from_ref(i),
+        }
+    }
 }
 
 /// The result of both stages.
@@ -290,12 +301,17 @@ fn span_days(times: impl Iterator<Item = Time>) -> f64 {
 /// Stage 1: candidate links between detections of one vessel at one berth, sorted by
 /// (from, to).
 pub fn stay_candidates(input: &LinkInput) -> Vec<Candidate> {
-    stay_candidates_with(input, search::Mode::Pruned)
+    let ids = IdentityTimes::new(input.obs, input.config.linking.max_speed_kn);
+    stay_candidates_with(input, &ids, search::Mode::Pruned)
 }
 
-/// [`stay_candidates`], with the search radius narrowed by a bound or not (the same result,
-/// for tests).
-fn stay_candidates_with(input: &LinkInput, mode: search::Mode) -> Vec<Candidate> {
+/// [`stay_candidates`], with where each identity was seen (`ids`), and with the search
+/// radius narrowed by a bound or not (the same result, for tests).
+fn stay_candidates_with(
+    input: &LinkInput,
+    ids: &IdentityTimes,
+    mode: search::Mode,
+) -> Vec<Candidate> {
     let obs = input.obs;
     let cfg = input.config;
     let order = time_order(obs);
@@ -310,7 +326,6 @@ fn stay_candidates_with(input: &LinkInput, mode: search::Mode) -> Vec<Candidate>
     } = StayPorts::new(input);
     let stay_gap_s = (cfg.stays.max_gap_hours * 3600.0) as i64;
     let attrs: Vec<Attrs> = obs.iter().map(|o| Attrs::of(o, &cfg.sensors)).collect();
-    let identity_times = IdentityTimes::new(obs, cfg.linking.max_speed_kn);
     let s2 = 2.0 * BERTH_POSITION_SIGMA_M.powi(2);
     // Candidates come from an R-tree over port detections in space and time.
     let in_port: Vec<usize> = (0..obs.len())
@@ -428,7 +443,7 @@ fn stay_candidates_with(input: &LinkInput, mode: search::Mode) -> Vec<Candidate>
                 let Some(attr) = cost::attribute_llr(&attrs[i], &attrs[j], false, 0.0) else {
                     continue;
                 };
-                if identity_times.conflicts(
+                if ids.conflicts(
                     &LinkEnd {
                         attrs: &attrs[i],
                         t: a.observed_at,
@@ -596,22 +611,13 @@ struct NodeInfo {
 /// sphere: within 1 % of the great circle (the sphere and WGS84 differ by under 0.6 %),
 /// and a metre for rounding.
 fn sphere_bounds_m(a: &NodeInfo, b: &NodeInfo) -> (f64, f64) {
-    let chord_m = ((a.ecef[0] - b.ecef[0]).powi(2)
-        + (a.ecef[1] - b.ecef[1]).powi(2)
-        + (a.ecef[2] - b.ecef[2]).powi(2))
-    .sqrt();
-    let arc_m = m_for_chord(chord_m);
+    let arc_m = m_for_chord(ecef_chord_m(&a.ecef, &b.ecef));
     ((arc_m * 0.99 - 1.0).max(0.0), arc_m * 1.01 + 1.0)
 }
 
 /// At most this many rounds of forbidding the links of chains that contradict their own
 /// identity and solving again (each round forbids at least one link).
 const MAX_IDENTITY_ROUNDS: usize = 20;
-
-/// Whether two nodes carry the same imo or mmsi: the same vessel, whatever else says.
-fn same_vessel(a: &Attrs, b: &Attrs) -> bool {
-    matches!(cost::identity(a, b), cost::Identity::Same)
-}
 
 /// Log-probability that at least one of the detections is a real vessel, taking each
 /// detector `confidence` as the probability that its detection is real (no confidence:
@@ -696,7 +702,8 @@ pub fn track_candidates(
     stay_port: &[usize],
     nodes: &[Node],
 ) -> Vec<Candidate> {
-    track_candidates_with(input, stays, stay_port, nodes, search::Mode::Pruned).0
+    let ids = IdentityTimes::new(input.obs, input.config.linking.max_speed_kn);
+    track_candidates_with(input, stays, stay_port, nodes, &ids, search::Mode::Pruned).0
 }
 
 /// [`track_candidates`], with the candidate search pruned by bounds or exhaustive (the same
@@ -706,6 +713,7 @@ fn track_candidates_with(
     stays: &[Stay],
     stay_port: &[usize],
     nodes: &[Node],
+    ids: &IdentityTimes,
     mode: search::Mode,
 ) -> (Vec<Candidate>, Vec<Attrs>) {
     let obs = input.obs;
@@ -758,7 +766,6 @@ fn track_candidates_with(
         }
     }
     let span = span_days(info.iter().map(|n| n.t_first));
-    let identity_times = IdentityTimes::new(obs, lp.max_speed_kn);
     let rate = |count: usize| (count as f64 / span).max(MIN_RATE_PER_DAY);
     let arrival_rate: Vec<f64> = by_port.iter().map(|l| rate(l.len())).collect();
     // "Another vessel" for a passage from `origin` to port q: the destination is one of
@@ -889,7 +896,7 @@ fn track_candidates_with(
             let mut pass_c = search::Best::new(&pass_thr);
             let push = |v: &mut search::Best, to: usize, kind: LinkKind, w: f64| {
                 let b = &info[to];
-                if identity_times.conflicts(
+                if ids.conflicts(
                     &LinkEnd {
                         attrs: &a.attrs,
                         t: a.t_last,
@@ -1015,11 +1022,12 @@ fn track_candidates_with(
             // To the sea.
             let bound = bound_to(a, None);
             let sea = by_port.len();
-            let sea_ln_theta = ln_days(if a.port.is_some() {
+            let theta = if a.port.is_some() {
                 dwell_s
             } else {
                 dwell_s / 4.0
-            });
+            };
+            let sea_ln_theta = ln_days(theta);
             let mut found = search.after(sea, u, t0, true, CONTAINERS_DRIFT, bound, &pass_thr);
             while let Some(v) = found.next() {
                 let b = &info[v];
@@ -1039,16 +1047,11 @@ fn track_candidates_with(
                 let duplicate = a.port.is_none()
                     && dt_s <= cfg.stays.duplicate_window_s as f64
                     && lo_m <= cfg.stays.duplicate_radius_m;
-                let theta = if a.port.is_some() {
-                    dwell_s
-                } else {
-                    dwell_s / 4.0
-                };
                 if !duplicate {
                     if a.port.is_none()
                         && dt_s > 3600.0
                         && dt_s > slow_s(hi_m)
-                        && !same_vessel(&a.attrs, &b.attrs)
+                        && !cost::same_vessel(&a.attrs, &b.attrs)
                     {
                         continue; // underway at sea, as below
                     }
@@ -1082,7 +1085,7 @@ fn track_candidates_with(
                 if a.port.is_none()
                     && dt_s > 3600.0
                     && dt_s > slow_s(dist_m)
-                    && !same_vessel(&a.attrs, &b.attrs)
+                    && !cost::same_vessel(&a.attrs, &b.attrs)
                 {
                     // Underway at sea: at least the minimum speed. The same imo/mmsi is the
                     // same vessel whatever its speed (it may have called at a port unseen).
@@ -1116,8 +1119,10 @@ pub fn link(input: &LinkInput) -> Linked {
         timings.push((name.to_string(), clock.elapsed().as_secs_f64()));
         clock = std::time::Instant::now();
     };
+    // Where each identity was seen: a hard constraint on links and on whole chains.
+    let ids = IdentityTimes::new(obs, input.config.linking.max_speed_kn);
     // Stage 1: stays.
-    let cands = stay_candidates(input);
+    let cands = stay_candidates_with(input, &ids, search::Mode::Pruned);
     lap("linking: stay candidates", &mut timings);
     let min_p = input.config.linking.min_link_probability;
     let mut stay_links = choose(n, &cands, min_p);
@@ -1131,34 +1136,35 @@ pub fn link(input: &LinkInput) -> Linked {
     } else {
         cands
     };
-    // Identity as a hard constraint on whole stays (see `identity.rs`).
-    let ids = IdentityTimes::new(obs, input.config.linking.max_speed_kn);
+    // Identity on whole stays (see `identity.rs`); a stage-1 node is one detection.
     let near_m = input.config.stays.berth_radius_m;
     let single: Vec<usize> = if ids.is_empty() {
         Vec::new()
     } else {
         (0..n).collect()
     };
-    for _ in 0..MAX_IDENTITY_ROUNDS {
-        let bad = identity::contradicted_links(
-            &ids,
-            obs,
-            &stay_links,
-            |k| ChainNode {
-                members: &single[k..=k],
-                t_first: obs[k].observed_at,
-                t_last: obs[k].observed_at,
-                ecef: to_ecef_m(obs[k].lon, obs[k].lat),
-            },
-            |i| input.port_of[i].map(|_| i),
-            near_m,
-        );
-        if bad.is_empty() {
-            break;
-        }
-        cands.retain(|c| bad.binary_search(&(c.from, c.to)).is_err());
-        stay_links = choose(n, &cands, min_p);
-    }
+    let stay_links = identity::honour(
+        n,
+        &mut cands,
+        stay_links,
+        min_p,
+        MAX_IDENTITY_ROUNDS,
+        |links| {
+            identity::contradicted_links(
+                &ids,
+                obs,
+                links,
+                |k| ChainNode {
+                    members: &single[k..=k],
+                    t_first: obs[k].observed_at,
+                    t_last: obs[k].observed_at,
+                    ecef: to_ecef_m(obs[k].lon, obs[k].lat),
+                },
+                |i| input.port_of[i].map(|_| i),
+                near_m,
+            )
+        },
+    );
     lap("linking: stay identity", &mut timings);
     let mut stays = Vec::new();
     let mut stay_port = Vec::new();
@@ -1186,8 +1192,14 @@ pub fn link(input: &LinkInput) -> Linked {
             .map(Node::Sea),
     );
     lap("linking: stays", &mut timings);
-    let (cands2, attrs) =
-        track_candidates_with(input, &stays, &stay_port, &nodes, search::Mode::Pruned);
+    let (cands2, attrs) = track_candidates_with(
+        input,
+        &stays,
+        &stay_port,
+        &nodes,
+        &ids,
+        search::Mode::Pruned,
+    );
     lap("linking: track candidates", &mut timings);
     let mut links = choose(nodes.len(), &cands2, min_p);
     lap("linking: track assignment", &mut timings);
@@ -1195,13 +1207,8 @@ pub fn link(input: &LinkInput) -> Linked {
     let mut node_of_obs = vec![usize::MAX; if ids.is_empty() { 0 } else { n }];
     if !ids.is_empty() {
         for (k, node) in nodes.iter().enumerate() {
-            match *node {
-                Node::Stay(s) => {
-                    for &i in &stays[s].observations {
-                        node_of_obs[i] = k;
-                    }
-                }
-                Node::Sea(i) => node_of_obs[i] = k,
+            for &i in node.observations(&stays) {
+                node_of_obs[i] = k;
             }
         }
     }
@@ -1219,7 +1226,7 @@ pub fn link(input: &LinkInput) -> Linked {
                     ecef: stay_ecef[s],
                 },
                 Node::Sea(i) => ChainNode {
-                    members: &single[i..=i],
+                    members: nodes[k].observations(&stays),
                     t_first: obs[i].observed_at,
                     t_last: obs[i].observed_at,
                     ecef: to_ecef_m(obs[i].lon, obs[i].lat),
@@ -1250,14 +1257,14 @@ pub fn link(input: &LinkInput) -> Linked {
         lap("linking: track refinement", &mut timings);
     } else {
         let mut cands2 = cands2;
-        for _ in 0..MAX_IDENTITY_ROUNDS {
-            let bad = contradicted(&links);
-            if bad.is_empty() {
-                break;
-            }
-            cands2.retain(|c| bad.binary_search(&(c.from, c.to)).is_err());
-            links = choose(nodes.len(), &cands2, min_p);
-        }
+        links = identity::honour(
+            nodes.len(),
+            &mut cands2,
+            links,
+            min_p,
+            MAX_IDENTITY_ROUNDS,
+            contradicted,
+        );
     }
     Linked {
         stays,
@@ -1473,8 +1480,9 @@ mod tests {
                 sea: &sea,
                 config: &config,
             };
-            let narrowed = stay_candidates_with(&input, search::Mode::Pruned);
-            let all = stay_candidates_with(&input, search::Mode::Exhaustive);
+            let ids = IdentityTimes::new(&o, config.linking.max_speed_kn);
+            let narrowed = stay_candidates_with(&input, &ids, search::Mode::Pruned);
+            let all = stay_candidates_with(&input, &ids, search::Mode::Exhaustive);
             kept += all.len();
             assert_eq!(narrowed, all, "seed {seed}");
         }
@@ -1529,11 +1537,10 @@ mod tests {
                     .filter(|&i| port_of[i].is_none())
                     .map(Node::Sea),
             );
-            let pruned =
-                track_candidates_with(&input, &stays, &stay_port, &nodes, search::Mode::Pruned).0;
-            let all =
-                track_candidates_with(&input, &stays, &stay_port, &nodes, search::Mode::Exhaustive)
-                    .0;
+            let ids = IdentityTimes::new(&o, config.linking.max_speed_kn);
+            let with =
+                |mode| track_candidates_with(&input, &stays, &stay_port, &nodes, &ids, mode).0;
+            let (pruned, all) = (with(search::Mode::Pruned), with(search::Mode::Exhaustive));
             let mut per_from = vec![0usize; nodes.len()];
             for c in &all {
                 per_from[c.from] += 1;

@@ -35,10 +35,7 @@ pub struct Tracks<'a> {
 
 impl Tracks<'_> {
     fn node_obs(&self, k: usize) -> &[usize] {
-        match &self.nodes[k] {
-            Node::Stay(s) => &self.stays[*s].observations,
-            Node::Sea(i) => std::slice::from_ref(i),
-        }
+        self.nodes[k].observations(self.stays)
     }
 
     /// Combined attributes of the nodes of `window`, in time order of their sightings.
@@ -291,15 +288,14 @@ pub fn refine(
     }
     // Identity: forbid what contradicts it and solve again with the same weights (a
     // re-weighing round per step would cost a pass over every node each time).
-    for _ in 0..identity_rounds {
-        let bad = contradicted(&links);
-        if bad.is_empty() {
-            break;
-        }
-        weighed.retain(|c| bad.binary_search(&(c.from, c.to)).is_err());
-        links = choose(t.nodes.len(), &weighed, min_p);
-    }
-    links
+    super::identity::honour(
+        t.nodes.len(),
+        &mut weighed,
+        links,
+        min_p,
+        identity_rounds,
+        contradicted,
+    )
 }
 
 /// One round from scratch (see [`Rounds::round`]).

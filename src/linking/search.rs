@@ -27,7 +27,7 @@ use std::cell::Cell;
 use std::collections::BTreeMap;
 use std::collections::HashMap;
 
-use super::cost::{self, AttrsRange, Identity};
+use super::cost::{self, AttrsRange};
 use super::{Candidate, NodeInfo, MAX_CANDIDATES};
 use crate::model::Time;
 
@@ -158,7 +158,7 @@ impl Categories {
     }
 }
 
-/// [`cost::identity`] is [`Identity::Same`], on interned imo and mmsi.
+/// [`cost::identity`] is [`cost::Identity::Same`], on interned imo and mmsi.
 fn same_identity(cats: &Categories, u: usize, v: usize) -> bool {
     match (
         same(cats.imo[u], cats.imo[v]),
@@ -322,7 +322,7 @@ impl<'a> Search<'a> {
                     if n.t_first > cut {
                         break;
                     }
-                    if cost::identity(&a.attrs, &n.attrs) == Identity::Same {
+                    if cost::same_vessel(&a.attrs, &n.attrs) {
                         same_identity.push(v);
                     }
                     if n.t_first > t0 {
