@@ -2,7 +2,11 @@
 //! calibration table over all seeds. Used to tune and to report the model's quality.
 //!
 //! `cargo run --release --example quality -- [--seeds 1,2,3,4,5] [--days 60] [--scale 1]
-//!  [--config FILE] [--work DIR]`
+//!  [--config FILE] [--work DIR] [--easier LIST]`
+//!
+//! `--easier` leaves difficulties out of the simulated scenarios, to measure what each
+//! costs: a comma-separated list of `false-positives`, `twins`, `radar`, `colours`,
+//! `locals` (see `shiplink::simulate::Easier`).
 
 use std::path::PathBuf;
 
@@ -25,6 +29,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .collect::<Result<_, _>>()?;
     let days: u32 = get("--days").unwrap_or_else(|| "60".into()).parse()?;
     let scale: f64 = get("--scale").unwrap_or_else(|| "1".into()).parse()?;
+    let easier = shiplink::simulate::Easier::parse(&get("--easier").unwrap_or_default())?;
     let config = get("--config").map(PathBuf::from);
     let work = PathBuf::from(get("--work").unwrap_or_else(|| "/tmp/shiplink-quality".into()));
     std::fs::create_dir_all(&work)?;
@@ -42,6 +47,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 days,
                 scale,
                 overwrite: true,
+                easier,
             },
         )?;
         let out = work.join(format!("out-s{seed}-d{days}-x{scale}"));

@@ -42,6 +42,7 @@ fn run(cli: Cli) -> Result<u8, Error> {
                 days: a.days,
                 scale: a.scale,
                 overwrite: a.overwrite,
+                easier: Default::default(),
             };
             let s = shiplink::simulate::write_scenario(&a.out, &params)?;
             eprintln!(

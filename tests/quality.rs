@@ -29,6 +29,7 @@ fn five_seeds_stay_above_the_quality_floor() {
                 days: 60,
                 scale: 1.0,
                 overwrite: false,
+                easier: Default::default(),
             },
         )
         .unwrap();

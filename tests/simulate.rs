@@ -41,6 +41,7 @@ fn params(seed: u64, days: u32) -> SimParams {
         days,
         scale: 1.0,
         overwrite: false,
+        easier: Default::default(),
     }
 }
 
@@ -92,6 +93,36 @@ fn same_seed_same_bytes_other_seed_other_scenario() {
         );
     }
     assert_ne!(ta.get("truth.json"), tc.get("truth.json"));
+}
+
+#[test]
+fn easier_scenarios_leave_out_what_they_say() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = |name: &str, easier: &str| {
+        let mut p = params(5, 20);
+        p.easier = shiplink::simulate::Easier::parse(easier).unwrap();
+        write_scenario(&dir.path().join(name), &p).unwrap();
+        read_json(&dir.path().join(name).join("truth.json"))
+    };
+    let full = run("full", "");
+    let easy = run("easy", "false-positives,twins,locals");
+    let fps = |t: &Value| t["counts"]["false_positives"].as_u64().unwrap();
+    assert!(fps(&full) > 0);
+    assert_eq!(fps(&easy), 0);
+    let vessels = |t: &Value| t["vessels"].as_array().unwrap().len();
+    assert_eq!(vessels(&easy), 5, "four shuttles and the freighter");
+    assert!(vessels(&full) > 5);
+    let colour = |t: &Value, id: &str| {
+        t["vessels"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|v| v["vessel_id"] == id)
+            .map(|v| v["hull_color"].clone())
+    };
+    assert_eq!(colour(&full, "shuttle-0003"), colour(&full, "shuttle-0002"));
+    assert_ne!(colour(&easy, "shuttle-0003"), colour(&easy, "shuttle-0002"));
+    assert!(shiplink::simulate::Easier::parse("sunshine").is_err());
 }
 
 #[test]

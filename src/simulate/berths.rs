@@ -237,7 +237,7 @@ mod tests {
     #[test]
     fn no_two_vessels_share_a_slot_at_scale_one() {
         let t0 = 1_709_251_200;
-        let mut lives = fleet::build(11, 1, t0, t0 + 60 * 86_400);
+        let mut lives = fleet::build(11, 1, t0, t0 + 60 * 86_400, &Default::default());
         let ports = build(1);
         assign(&mut lives, &ports);
         let mut occ: Vec<(usize, usize, Time, Time)> = Vec::new();

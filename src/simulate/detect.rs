@@ -358,6 +358,7 @@ pub struct World<'a> {
     pub lives: &'a [Life],
     pub ports: &'a [PortSlots],
     pub groups: usize,
+    pub easier: super::Easier,
 }
 
 /// The detections of one pass as GeoJSON text, and their truth rows (in id order).
@@ -393,7 +394,12 @@ pub fn render_pass(pass: &Pass, world: &World, rng: &mut ChaCha8Rng) -> (String,
         let e = m.pos_sigma_m;
         let (dlon, dlat) = (z(rng) * e, z(rng) * e);
         let (lon, lat) = offset((lon, lat), dlon, dlat);
-        let length_m = (v.length_m + z(rng) * m.length_sigma_m).max(5.0);
+        let length_sigma_m = if world.easier.precise_radar && pass.sensor.is_sar() {
+            m.length_sigma_m.min(6.0)
+        } else {
+            m.length_sigma_m
+        };
+        let length_m = (v.length_m + z(rng) * length_sigma_m).max(5.0);
         let beam_m = (v.beam_m + z(rng) * m.beam_sigma_m).max(2.0).min(length_m);
         let mut heading_deg = heading + z(rng) * m.heading_sigma_deg;
         if m.flip_p > 0.0 && rng.gen_bool(m.flip_p) {
@@ -408,6 +414,11 @@ pub fn render_pass(pass: &Pass, world: &World, rng: &mut ChaCha8Rng) -> (String,
             confuse(v.class, rng)
         };
         let color = m.color.and_then(|(ok, wrong)| {
+            let (ok, wrong) = if world.easier.true_colours {
+                (ok + wrong, 0.0)
+            } else {
+                (ok, wrong)
+            };
             let u: f64 = rng.gen();
             if u < ok {
                 Some(v.hull_color)
@@ -448,7 +459,7 @@ pub fn render_pass(pass: &Pass, world: &World, rng: &mut ChaCha8Rng) -> (String,
             truth: Some((li as u32, si as u32)),
         });
     }
-    if clear || pass.sensor.is_sar() {
+    if (clear || pass.sensor.is_sar()) && !world.easier.no_false_positives {
         false_positives(pass, world, &m, rng, &mut dets);
     }
     dets.shuffle(rng);

@@ -371,14 +371,17 @@ const LOCALS: &[LocalSpec] = &[
 pub const GROUP_SIZE: usize = 4 + 1 + LOCALS.len();
 
 /// Builds every vessel's life for `groups` groups over `[t0 - warm-up, t_end]`.
-pub fn build(seed: u64, groups: usize, t0: Time, t_end: Time) -> Vec<Life> {
+pub fn build(seed: u64, groups: usize, t0: Time, t_end: Time, easier: &super::Easier) -> Vec<Life> {
     let mut lives = Vec::with_capacity(groups * GROUP_SIZE);
     for g in 0..groups {
         for m in 0..GROUP_SIZE {
+            if m >= 5 && easier.no_local_traffic {
+                continue; // the locals' draws come from their own streams: others unchanged
+            }
             let idx = (g * GROUP_SIZE + m) as u64;
             let mut rng = stream(seed, SCHEDULE_DOMAIN, idx);
             let life = if m < 4 {
-                shuttle(&mut rng, g, m, t0, t_end)
+                shuttle(&mut rng, g, m, t0, t_end, easier.distinct_twins)
             } else if m == 4 {
                 freighter(&mut rng, g, t0, t_end)
             } else {
@@ -398,7 +401,14 @@ fn suffix(g: usize) -> String {
     }
 }
 
-fn shuttle(rng: &mut ChaCha8Rng, g: usize, m: usize, t0: Time, t_end: Time) -> Life {
+fn shuttle(
+    rng: &mut ChaCha8Rng,
+    g: usize,
+    m: usize,
+    t0: Time,
+    t_end: Time,
+    distinct_twins: bool,
+) -> Life {
     // Group 0 is the reported fleet; later groups jitter the sizes but keep the twins twins.
     let jitter = if g == 0 {
         0.0
@@ -408,6 +418,7 @@ fn shuttle(rng: &mut ChaCha8Rng, g: usize, m: usize, t0: Time, t_end: Time) -> L
     let (name, class, length_m, beam_m, hull, capacity) = match m {
         0 => ("Angara", "roro", 129.5 + jitter, 20.5, "red", 110),
         1 => ("Maria", "cargo", 134.0 + jitter, 21.0, "blue", 90),
+        2 if distinct_twins => ("Maia-1", "cargo", 118.0 + jitter, 17.2, "green", 90),
         2 => ("Maia-1", "cargo", 135.4 + jitter, 21.2, "blue", 90),
         _ => ("Lady R", "roro", 124.0 + jitter, 19.5, "white", 120),
     };
@@ -640,7 +651,7 @@ mod tests {
     #[test]
     fn timelines_tile_time_and_twins_are_twins() {
         let t0 = 1_709_251_200;
-        let lives = build(3, 2, t0, t0 + days(60.0));
+        let lives = build(3, 2, t0, t0 + days(60.0), &Default::default());
         assert_eq!(lives.len(), 2 * GROUP_SIZE);
         for l in &lives {
             assert!(!l.segs.is_empty());

@@ -7,7 +7,7 @@
 //!
 //! ```no_run
 //! use shiplink::simulate::{write_scenario, SimParams};
-//! let p = SimParams { seed: 7, days: 45, scale: 1.0, overwrite: false };
+//! let p = SimParams { seed: 7, days: 45, scale: 1.0, overwrite: false, easier: Default::default() };
 //! let summary = write_scenario(std::path::Path::new("/tmp/scenario"), &p)?;
 //! println!("{} detections", summary.detections);
 //! # Ok::<(), shiplink::Error>(())
@@ -49,6 +49,43 @@ pub struct SimParams {
     pub scale: f64,
     /// Replace an existing non-empty output folder.
     pub overwrite: bool,
+    /// Difficulties switched off (all on by default), to measure what each costs the
+    /// linker. Not a `simulate` option: a tuning aid (`examples/quality.rs --easier`).
+    pub easier: Easier,
+}
+
+/// Which of the scenario's difficulties to leave out. `Default`: none (the full scenario).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Easier {
+    /// No false detections.
+    pub no_false_positives: bool,
+    /// The second near-twin becomes a green 118 m vessel (beam 17.2 m).
+    pub distinct_twins: bool,
+    /// Radar length error at most 6 m (as PlanetScope) instead of 15 m.
+    pub precise_radar: bool,
+    /// Optical sensors never report a wrong hull colour (they still sometimes report none).
+    pub true_colours: bool,
+    /// Only the shuttles and the 115 m freighter: no tugs, fishing boats and other locals.
+    pub no_local_traffic: bool,
+}
+
+impl Easier {
+    /// Parses a comma-separated list of `false-positives`, `twins`, `radar`, `colours`,
+    /// `locals` (the difficulties to leave out).
+    pub fn parse(list: &str) -> std::result::Result<Easier, String> {
+        let mut e = Easier::default();
+        for word in list.split(',').map(str::trim).filter(|w| !w.is_empty()) {
+            match word {
+                "false-positives" => e.no_false_positives = true,
+                "twins" => e.distinct_twins = true,
+                "radar" => e.precise_radar = true,
+                "colours" => e.true_colours = true,
+                "locals" => e.no_local_traffic = true,
+                other => return Err(format!("unknown difficulty {other:?}")),
+            }
+        }
+        Ok(e)
+    }
 }
 
 /// What was written.
@@ -98,7 +135,7 @@ pub fn write_scenario(out: &Path, params: &SimParams) -> Result<SimSummary> {
     let groups = groups_for(params.scale);
     let t0 = START;
     let t_end = t0 + params.days as Time * 86_400;
-    let mut lives = fleet::build(params.seed, groups, t0, t_end);
+    let mut lives = fleet::build(params.seed, groups, t0, t_end, &params.easier);
     let slots = berths::build(groups);
     berths::assign(&mut lives, &slots);
     let passes = passes::schedule(params.seed, params.days, t0);
@@ -106,6 +143,7 @@ pub fn write_scenario(out: &Path, params: &SimParams) -> Result<SimSummary> {
         lives: &lives,
         ports: &slots,
         groups,
+        easier: params.easier,
     };
     let rows: Vec<Vec<detect::Row>> = passes
         .par_iter()
