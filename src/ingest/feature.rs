@@ -657,9 +657,43 @@ fn slow_feature(
 const SHARED_MAX: usize = 4096;
 
 thread_local! {
-    static SHARED: RefCell<HashSet<Arc<str>>> = RefCell::new(HashSet::new());
+    static SHARED: RefCell<HashSet<Arc<str>, TextHash>> = RefCell::new(HashSet::default());
     static SENSOR_CACHE: RefCell<(String, Sensor)> = RefCell::new((String::new(), Sensor::from_text("")));
     static CLASS_CACHE: RefCell<(String, VesselClass)> = RefCell::new((String::new(), VesselClass::from_text("")));
+}
+
+/// A fast hash for the short texts [`shared`] looks up (SipHash costs more than the look-up
+/// saves); the set is never iterated, so its order does not matter.
+#[derive(Default, Clone, Copy)]
+struct TextHash;
+
+impl std::hash::BuildHasher for TextHash {
+    type Hasher = TextHasher;
+    fn build_hasher(&self) -> TextHasher {
+        TextHasher(0)
+    }
+}
+
+struct TextHasher(u64);
+
+impl std::hash::Hasher for TextHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        const K: u64 = 0x9E37_79B9_7F4A_7C15;
+        let mut h = self.0 ^ (bytes.len() as u64).wrapping_mul(K);
+        let mut chunks = bytes.chunks_exact(8);
+        for c in &mut chunks {
+            let mut w = [0u8; 8];
+            w.copy_from_slice(c);
+            h = (h ^ u64::from_le_bytes(w)).wrapping_mul(K).rotate_left(29);
+        }
+        let mut w = [0u8; 8];
+        w[..chunks.remainder().len()].copy_from_slice(chunks.remainder());
+        self.0 = (h ^ u64::from_le_bytes(w)).wrapping_mul(K);
+    }
+
+    fn finish(&self) -> u64 {
+        self.0 ^ (self.0 >> 32)
+    }
 }
 
 /// `s` as a shared text. Detections of one image repeat their sensor, scene id and hull
