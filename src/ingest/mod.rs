@@ -247,13 +247,8 @@ fn merge(per_file: Vec<FileOutcome>, pool: Pool) -> Ingested {
         let input = &mut out.files[origin[dup].0];
         input.accepted -= 1;
         input.rejected += 1;
-        out.rejected.push(duplicate(
-            &slots[dup],
-            spans[dup],
-            file,
-            index,
-            &mut quoter,
-        ));
+        out.rejected
+            .push(duplicate(&slots[dup], spans[dup], file, index, &mut quoter));
     }
     drop(taken);
     drop(spans);

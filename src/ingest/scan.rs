@@ -70,8 +70,7 @@ impl Skip {
     fn run(&mut self, b: &[u8], mut i: usize) -> Option<usize> {
         while i < b.len() {
             if self.depth > 0 && !self.esc {
-                if let Some(block) = b.get(i..i + 64).and_then(|s| <&[u8; 64]>::try_from(s).ok())
-                {
+                if let Some(block) = b.get(i..i + 64).and_then(|s| <&[u8; 64]>::try_from(s).ok()) {
                     match self.block(block) {
                         Some(Ok(k)) => return Some(i + k + 1),
                         Some(Err(())) => {
@@ -82,7 +81,11 @@ impl Skip {
                     }
                 }
             }
-            let step = if self.depth == 0 && !self.in_str { 1 } else { 64 };
+            let step = if self.depth == 0 && !self.in_str {
+                1
+            } else {
+                64
+            };
             let stop = (i + step).min(b.len());
             if let Some(end) = self.bytes(&b[..stop], i) {
                 return Some(end);
