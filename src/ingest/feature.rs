@@ -170,7 +170,7 @@ const WGS84_CRS_NAMES: &[&str] = &[
 /// Checks an obsolete `crs` member: Ok when absent, null or WGS84; Err names the CRS.
 pub(crate) fn check_crs(crs: Option<&RawValue>) -> Result<(), String> {
     let Some(crs) = crs else { return Ok(()) };
-    if crs.get().trim() == "null" {
+    if trim(crs.get()) == "null" {
         return Ok(());
     }
     #[derive(Deserialize)]
@@ -202,9 +202,21 @@ pub(crate) fn check_crs(crs: Option<&RawValue>) -> Result<(), String> {
     }
 }
 
+/// [`str::trim`], answered at once when neither end is white space (a value read by serde
+/// never has any at its ends; `trim` decodes chars from both ends, and runs for every
+/// property).
+fn trim(s: &str) -> &str {
+    let plain = |b: u8| b < 0x80 && !matches!(b, b'\t'..=b'\r' | b' ');
+    match s.as_bytes() {
+        [first, .., last] if plain(*first) && plain(*last) => s,
+        [only] if plain(*only) => s,
+        _ => s.trim(),
+    }
+}
+
 /// Describes a raw JSON value for a type error: `string "abc"`, `number 12`, `an array`.
 pub(crate) fn describe(raw: &RawValue) -> String {
-    let t = raw.get().trim();
+    let t = trim(raw.get());
     match t.as_bytes().first() {
         Some(b'"') => format!("string {}", truncate_chars(t, 40)),
         Some(b't') | Some(b'f') => format!("boolean {t}"),
@@ -216,12 +228,12 @@ pub(crate) fn describe(raw: &RawValue) -> String {
 }
 
 fn is_null(raw: &RawValue) -> bool {
-    raw.get().trim() == "null"
+    trim(raw.get()) == "null"
 }
 
 /// A JSON string, or None for another type.
 pub(crate) fn as_str(raw: &RawValue) -> Option<Cow<'_, str>> {
-    let t = raw.get().trim();
+    let t = trim(raw.get());
     if !t.starts_with('"') {
         return None;
     }
@@ -241,7 +253,7 @@ pub(crate) fn as_str(raw: &RawValue) -> Option<Cow<'_, str>> {
 
 /// A JSON number's value (may be infinite for 1e400), or None for another type.
 pub(crate) fn as_number(raw: &RawValue) -> Option<f64> {
-    let t = raw.get().trim();
+    let t = trim(raw.get());
     match t.as_bytes().first() {
         Some(b'-') | Some(b'0'..=b'9') => t.parse::<f64>().ok(),
         _ => None,
@@ -259,7 +271,7 @@ pub(crate) fn number_prop(key: &str, raw: &RawValue) -> Result<f64, String> {
     if !v.is_finite() {
         return Err(format!(
             "property {key}: number {} is not a finite 64-bit float",
-            truncate_chars(raw.get().trim(), 40)
+            truncate_chars(trim(raw.get()), 40)
         ));
     }
     Ok(v)
@@ -276,7 +288,7 @@ fn string_or_integer(key: &str, raw: &RawValue) -> Result<String, String> {
     if let Some(s) = as_str(raw) {
         return Ok(s.into_owned());
     }
-    let t = raw.get().trim();
+    let t = trim(raw.get());
     if as_number(raw).is_some() && t.bytes().all(|b| b.is_ascii_digit() || b == b'-') {
         return Ok(t.to_string());
     }
@@ -289,7 +301,7 @@ fn string_or_number(key: &str, raw: &RawValue) -> Result<String, String> {
         return Ok(s.into_owned());
     }
     if as_number(raw).is_some() {
-        return Ok(raw.get().trim().to_string());
+        return Ok(trim(raw.get()).to_string());
     }
     Err(type_error(key, "a string or a number", raw))
 }
@@ -299,13 +311,13 @@ fn feature_id(raw: Option<&RawValue>) -> Result<Option<String>, String> {
         return Ok(None);
     };
     if let Some(s) = as_str(raw) {
-        if s.trim().is_empty() {
+        if trim(&s).is_empty() {
             return Err("feature id is an empty string".into());
         }
         return Ok(Some(s.into_owned()));
     }
     if as_number(raw).is_some() {
-        return Ok(Some(raw.get().trim().to_string()));
+        return Ok(Some(trim(raw.get()).to_string()));
     }
     Err(format!(
         "feature id: expected a string or a number, got {}",
@@ -315,7 +327,7 @@ fn feature_id(raw: Option<&RawValue>) -> Result<Option<String>, String> {
 
 /// True for a bare calendar date `YYYY-MM-DD` (what a Shapefile/DBF Date field holds).
 fn is_date_only(s: &str) -> bool {
-    let b = s.trim().as_bytes();
+    let b = trim(s).as_bytes();
     b.len() == 10
         && b.iter().enumerate().all(|(i, c)| match i {
             4 | 7 => *c == b'-',
@@ -435,7 +447,7 @@ fn finish(
     let mut seen: u32 = 0;
     for (i, (key, value)) in props.0.iter().enumerate() {
         let key = key.as_ref();
-        let bit = match KNOWN.iter().position(|k| *k == key) {
+        let bit = match known_index(key) {
             Some(b) => 1u32 << b,
             None => 0,
         };
@@ -657,9 +669,43 @@ fn slow_feature(
 const SHARED_MAX: usize = 4096;
 
 thread_local! {
-    static SHARED: RefCell<HashSet<Arc<str>>> = RefCell::new(HashSet::new());
+    static SHARED: RefCell<HashSet<Arc<str>, TextHash>> = RefCell::new(HashSet::default());
     static SENSOR_CACHE: RefCell<(String, Sensor)> = RefCell::new((String::new(), Sensor::from_text("")));
     static CLASS_CACHE: RefCell<(String, VesselClass)> = RefCell::new((String::new(), VesselClass::from_text("")));
+}
+
+/// A fast hash for the short texts [`shared`] looks up (SipHash costs more than the look-up
+/// saves); the set is never iterated, so its order does not matter.
+#[derive(Default, Clone, Copy)]
+struct TextHash;
+
+impl std::hash::BuildHasher for TextHash {
+    type Hasher = TextHasher;
+    fn build_hasher(&self) -> TextHasher {
+        TextHasher(0)
+    }
+}
+
+struct TextHasher(u64);
+
+impl std::hash::Hasher for TextHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        const K: u64 = 0x9E37_79B9_7F4A_7C15;
+        let mut h = self.0 ^ (bytes.len() as u64).wrapping_mul(K);
+        let mut chunks = bytes.chunks_exact(8);
+        for c in &mut chunks {
+            let mut w = [0u8; 8];
+            w.copy_from_slice(c);
+            h = (h ^ u64::from_le_bytes(w)).wrapping_mul(K).rotate_left(29);
+        }
+        let mut w = [0u8; 8];
+        w[..chunks.remainder().len()].copy_from_slice(chunks.remainder());
+        self.0 = (h ^ u64::from_le_bytes(w)).wrapping_mul(K);
+    }
+
+    fn finish(&self) -> u64 {
+        self.0 ^ (self.0 >> 32)
+    }
 }
 
 /// `s` as a shared text. Detections of one image repeat their sensor, scene id and hull
@@ -743,7 +789,9 @@ pub(crate) fn nesting_depth(raw: &str) -> usize {
     max
 }
 
-/// The typed property names (order gives each a bit for duplicate detection).
+/// The typed property names in the order [`known_index`] numbers them (each has a bit for
+/// duplicate detection).
+#[cfg(test)]
 const KNOWN: &[&str] = &[
     "observed_at",
     "sensor",
@@ -760,9 +808,38 @@ const KNOWN: &[&str] = &[
     "mmsi",
 ];
 
+/// The position of `key` in [`KNOWN`] (a `match` on the text: faster than a search).
+fn known_index(key: &str) -> Option<usize> {
+    match key {
+        "observed_at" => Some(0),
+        "sensor" => Some(1),
+        "scene_id" => Some(2),
+        "confidence" => Some(3),
+        "length_m" => Some(4),
+        "beam_m" => Some(5),
+        "heading_deg" => Some(6),
+        "vessel_class" => Some(7),
+        "hull_color" => Some(8),
+        "containers" => Some(9),
+        "name" => Some(10),
+        "imo" => Some(11),
+        "mmsi" => Some(12),
+        _ => None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn known_index_is_the_position_in_known() {
+        for (i, k) in KNOWN.iter().enumerate() {
+            assert_eq!(known_index(k), Some(i), "{k}");
+        }
+        assert_eq!(known_index("Name"), None);
+        assert_eq!(known_index("names"), None);
+    }
 
     const NOW: Time = 1_710_000_000; // 2024-03-09
 

@@ -408,9 +408,11 @@ fn convex_triangle_or_quad(c: &[Coord<f64>]) -> bool {
         let (a, b, d) = (corners[i], corners[(i + 1) % k], corners[(i + 2) % k]);
         let (ux, uy, vx, vy) = (b.x - a.x, b.y - a.y, d.x - b.x, d.y - b.y);
         let cross = ux * vy - uy * vx;
-        let scale = ux.hypot(uy) * vx.hypot(vy);
         // Also false for NaN: only a clear turn counts.
-        let clear = cross.abs() > 1e-9 * scale;
+        let clear = match clearly_above(cross, 1e-18, ux * ux + uy * uy, vx * vx + vy * vy) {
+            Some(c) => c,
+            None => cross.abs() > 1e-9 * (ux.hypot(uy) * vx.hypot(vy)),
+        };
         if !clear || (sign != 0.0 && cross.signum() != sign) {
             return false;
         }
@@ -427,11 +429,34 @@ fn collinear(c: &[Coord<f64>]) -> bool {
     };
     let (dx, dy) = (p1.x - p0.x, p1.y - p0.y);
     let d1 = dx.hypot(dy);
+    let s1 = dx * dx + dy * dy;
     !c.iter().any(|p| {
         let (ex, ey) = (p.x - p0.x, p.y - p0.y);
         let cross = dx * ey - dy * ex;
-        cross.abs() > 1e-12 * d1 * ex.hypot(ey)
+        match clearly_above(cross, 1e-24, s1, ex * ex + ey * ey) {
+            Some(c) => c,
+            None => cross.abs() > 1e-12 * d1 * ex.hypot(ey),
+        }
     })
+}
+
+/// Whether `|cross| > k·|u|·|v|` (with `k2 = k²`, `s1 = |u|²`, `s2 = |v|²`), answered from
+/// squares when the answer is clear by a wide margin (relative 1e-6, far above rounding),
+/// and None when it is not, or when a square could underflow: then the caller decides
+/// with `hypot` exactly as before (hypot is slow, and outlines are checked by the million).
+fn clearly_above(cross: f64, k2: f64, s1: f64, s2: f64) -> Option<bool> {
+    if !(s1 > 1e-100 && s2 > 1e-100 && s1 < 1e100 && s2 < 1e100) {
+        return None;
+    }
+    let a2 = cross * cross;
+    let t2 = k2 * s1 * s2;
+    if a2 > t2 * (1.0 + 1e-6) {
+        Some(true)
+    } else if a2 < t2 * (1.0 - 1e-6) {
+        Some(false)
+    } else {
+        None
+    }
 }
 
 /// Centre (centroid) of an outline, lon/lat degrees.

@@ -123,8 +123,8 @@ pub fn ingest_keeping(
                 break;
             };
             let mut r = read::read_file(path, params, now);
-            let kept: Vec<bool> = r.accepted.iter().map(keep).collect();
-            for (o, &k) in r.accepted.iter_mut().zip(&kept) {
+            let kept: Vec<bool> = r.accepted.iter().flatten().map(keep).collect();
+            for (o, &k) in r.accepted.iter_mut().flatten().zip(&kept) {
                 if !k {
                     strip(o);
                 }
@@ -157,16 +157,16 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
-/// A file's accepted observations, where they lie, and whether each is kept.
-type FileAccepted = (Vec<Observation>, Vec<read::Span>, Vec<bool>);
+/// A file's accepted observations (in pieces), where they lie, and whether each is kept.
+type FileAccepted = (Vec<Vec<Observation>>, Vec<read::Span>, Vec<bool>);
 
 /// Accepted observations of all files, gathered into one vector in path order as files
 /// are done (a file done early waits in a small reorder buffer), so that a file's own
-/// vector is freed at once and memory stays about one observation vector. Path order is
+/// pieces are freed at once and memory stays about one observation vector. Path order is
 /// usually close to time order, which makes the final sort cheap.
 #[derive(Default)]
 struct Pool {
-    slots: Vec<Option<Observation>>,
+    slots: Vec<Observation>,
     spans: Vec<read::Span>,
     /// (file number in path order, index among that file's accepted features): the order
     /// that decides which of two equal ids comes first.
@@ -183,7 +183,7 @@ impl Pool {
     fn add(
         &mut self,
         file: usize,
-        accepted: Vec<Observation>,
+        accepted: Vec<Vec<Observation>>,
         spans: Vec<read::Span>,
         kept: Vec<bool>,
     ) {
@@ -197,25 +197,27 @@ impl Pool {
     fn append(
         &mut self,
         file: usize,
-        accepted: Vec<Observation>,
+        accepted: Vec<Vec<Observation>>,
         spans: Vec<read::Span>,
         kept: Vec<bool>,
     ) {
-        self.origin.extend((0..accepted.len()).map(|k| (file, k)));
+        self.origin.extend((0..spans.len()).map(|k| (file, k)));
         self.spans.extend(spans);
         self.kept.extend(kept);
-        if self.slots.is_empty() {
-            // Same layout (Option uses a niche): wrapped in place, not copied.
-            self.slots = accepted.into_iter().map(Some).collect();
-        } else {
-            self.slots.extend(accepted.into_iter().map(Some));
+        for mut piece in accepted {
+            if self.slots.capacity() == 0 {
+                self.slots = piece; // taken whole, not copied
+            } else {
+                self.slots.append(&mut piece);
+            }
         }
     }
 }
 
 /// Merges per-file results, rejects duplicate ids (first in path order wins) and sorts.
 /// Observations are large, so only keys are sorted and the sorted order is applied in
-/// place (memory stays about one observation vector, not two).
+/// place, moving only observations not yet in their place (memory stays about one
+/// observation vector, not two).
 fn merge(per_file: Vec<FileOutcome>, pool: Pool) -> Ingested {
     let mut out = Ingested::default();
     for (input, rejected) in per_file {
@@ -231,38 +233,37 @@ fn merge(per_file: Vec<FileOutcome>, pool: Pool) -> Ingested {
     } = pool;
     let dups = duplicates(&slots, &origin);
     let mut quoter = read::Quoter::default();
+    // Slots dropped from the result: duplicates and observations not kept.
+    let mut removed: Vec<bool> = kept.iter().map(|k| !k).collect();
+    drop(kept);
+    let mut taken = vec![false; slots.len()];
     for &(dup, first) in &dups {
-        let (file, index) = match &slots[first] {
-            Some(o) => (Arc::clone(&o.source_file), o.feature_index),
-            None => continue,
-        };
-        let Some(o) = slots[dup].take() else {
+        if taken[first] || taken[dup] {
             continue;
-        };
+        }
+        taken[dup] = true;
+        removed[dup] = true;
+        let (file, index) = (&slots[first].source_file, slots[first].feature_index);
         let input = &mut out.files[origin[dup].0];
         input.accepted -= 1;
         input.rejected += 1;
         out.rejected
-            .push(duplicate(o, spans[dup], &file, index, &mut quoter));
+            .push(duplicate(&slots[dup], spans[dup], file, index, &mut quoter));
     }
+    drop(taken);
     drop(spans);
     drop(origin);
-    for (slot, k) in slots.iter_mut().zip(kept) {
-        if !k {
-            *slot = None;
-        }
-    }
-    let key = |i: usize| slots[i].as_ref().map(|o| (o.observed_at, o.id.as_str()));
-    let mut order: Vec<usize> = (0..slots.len()).filter(|&i| slots[i].is_some()).collect();
+    let key = |i: usize| (slots[i].observed_at, slots[i].id.as_str());
+    let mut order: Vec<usize> = (0..slots.len()).filter(|&i| !removed[i]).collect();
     // Inputs are mostly in time order already (per file, and files named by time): a stable
     // sort finds those runs. Keys are unique, so the order is the same as any sort's.
     order.par_sort_by(|&a, &b| key(a).cmp(&key(b)));
     let kept = order.len();
     // Removed slots go last, so `order` becomes a permutation of all positions.
-    order.extend((0..slots.len()).filter(|&i| slots[i].is_none()));
+    order.extend((0..slots.len()).filter(|&i| removed[i]));
     permute(&mut slots, &order);
     slots.truncate(kept);
-    out.observations = unwrap_in_place(slots);
+    out.observations = slots;
     out.rejected.sort_by(|a, b| {
         a.source_file
             .cmp(&b.source_file)
@@ -275,8 +276,8 @@ fn merge(per_file: Vec<FileOutcome>, pool: Pool) -> Ingested {
 /// origin; the first occurrence is the one with the lowest origin (path order, then
 /// feature order). Ids are grouped by a 64-bit
 /// hash first (cheap to sort), and only equal hashes compare their text.
-fn duplicates(slots: &[Option<Observation>], origin: &[(usize, usize)]) -> Vec<(usize, usize)> {
-    let id_of = |i: usize| slots[i].as_ref().map_or("", |o| o.id.as_str());
+fn duplicates(slots: &[Observation], origin: &[(usize, usize)]) -> Vec<(usize, usize)> {
+    let id_of = |i: usize| slots[i].id.as_str();
     let mut by_hash: Vec<(u64, usize)> = (0..slots.len())
         .into_par_iter()
         .map(|i| (id_hash(id_of(i)), i))
@@ -307,13 +308,6 @@ fn duplicates(slots: &[Option<Observation>], origin: &[(usize, usize)]) -> Vec<(
     dups
 }
 
-/// The values of a vector of Options, None skipped, in the same allocation (std collects
-/// `filter_map` in place; `flatten` would allocate a second vector as large).
-#[allow(clippy::filter_map_identity)]
-fn unwrap_in_place<T>(slots: Vec<Option<T>>) -> Vec<T> {
-    slots.into_iter().filter_map(|o| o).collect()
-}
-
 /// A fast 64-bit hash of a text (8 bytes at a time), the same on every run; equal hashes
 /// are only candidates, compared as text afterwards.
 fn id_hash(s: &str) -> u64 {
@@ -332,30 +326,31 @@ fn id_hash(s: &str) -> u64 {
 }
 
 /// Reorders `slots` in place so that position `k` holds what was at `from[k]` (`from` is a
-/// permutation of `0..slots.len()`), moving each element once.
-fn permute<T>(slots: &mut [Option<T>], from: &[usize]) {
+/// permutation of `0..slots.len()`), by swaps along each cycle: an element already in its
+/// place is not moved.
+fn permute<T>(slots: &mut [T], from: &[usize]) {
     let mut done = vec![false; slots.len()];
     for k in 0..slots.len() {
         if done[k] || from[k] == k {
             continue;
         }
-        let first = slots[k].take();
+        // Position k holds what was at k; each swap puts the element due at j in place and
+        // carries the one from k on, until it reaches the last position of the cycle.
         let mut j = k;
         loop {
             done[j] = true;
             let s = from[j];
             if s == k {
-                slots[j] = first;
                 break;
             }
-            slots[j] = slots[s].take();
+            slots.swap(j, s);
             j = s;
         }
     }
 }
 
 fn duplicate(
-    o: Observation,
+    o: &Observation,
     span: read::Span,
     file: &str,
     index: usize,
@@ -377,9 +372,9 @@ fn duplicate(
             Some(p) => geo::Geometry::Polygon(p),
             None => geo::Geometry::Point(geo::Point::new(o.lon, o.lat)),
         }),
-        id: Some(o.id),
+        id: Some(o.id.clone()),
         feature_index: Some(o.feature_index),
-        source_file: o.source_file,
+        source_file: Arc::clone(&o.source_file),
     }
 }
 

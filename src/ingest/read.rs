@@ -54,20 +54,39 @@ pub(crate) enum Span {
     Record(usize),
 }
 
+/// Features validated in a run of [`PIECE`] are kept in that run's own vector, which goes
+/// on whole to the caller: an observation is moved once from where it is built to its
+/// piece and once from there to the final vector.
+pub const PIECE: usize = 256;
+
 /// Everything read from one file, in feature order.
 pub(crate) struct FileResult {
     pub input: InputFile,
-    pub accepted: Vec<Observation>,
-    /// Where each accepted feature lies (parallel to `accepted`).
+    /// Accepted observations in pieces; in order when the pieces are joined.
+    pub accepted: Vec<Vec<Observation>>,
+    /// Where each accepted feature lies (parallel to the joined `accepted`).
     pub spans: Vec<Span>,
     pub rejected: Vec<Rejected>,
 }
 
 #[derive(Default)]
 struct Parsed {
-    accepted: Vec<Observation>,
+    /// In pieces (see [`FileResult::accepted`]); no piece is empty.
+    accepted: Vec<Vec<Observation>>,
     spans: Vec<Span>,
     rejected: Vec<Rejected>,
+}
+
+impl Parsed {
+    fn accepted_len(&self) -> usize {
+        self.accepted.iter().map(Vec::len).sum()
+    }
+
+    fn push_piece(&mut self, piece: Vec<Observation>) {
+        if !piece.is_empty() {
+            self.accepted.push(piece);
+        }
+    }
 }
 
 struct Ctx<'a> {
@@ -104,12 +123,13 @@ pub(crate) fn read_file(path: &Path, params: &IngestParams, now: Time) -> FileRe
     } else {
         read_document_stream(path, &ctx)
     };
+    let accepted = parsed.accepted_len();
     let input = InputFile {
         path: source.to_string(),
         sha256,
         bytes,
-        features: parsed.accepted.len() + parsed.rejected.len(),
-        accepted: parsed.accepted.len(),
+        features: accepted + parsed.rejected.len(),
+        accepted,
         rejected: parsed.rejected.len(),
     };
     FileResult {
@@ -161,21 +181,15 @@ fn read_document_chunked(path: &Path, ctx: &Ctx, chunk_bytes: usize) -> (Parsed,
             || hasher.update(&buf[before..]),
             || check_batch(&buf, base, &found, next_index, crs, ctx),
         );
-        if !checked.iter().all(Option::is_some) {
+        let Some(checked) = checked else {
             return read_document_whole(path, ctx, whole_in_buf.then_some(buf));
-        }
+        };
         next_index += found.len();
         found.clear();
-        out.accepted.reserve(checked.len());
-        out.spans.reserve(checked.len());
-        for r in checked.into_iter().flatten() {
-            match r {
-                Ok((o, span)) => {
-                    out.accepted.push(o);
-                    out.spans.push(span);
-                }
-                Err(r) => out.rejected.push(r),
-            }
+        for piece in checked {
+            out.push_piece(piece.accepted);
+            out.spans.extend(piece.spans);
+            out.rejected.extend(piece.rejected);
         }
         if done || eof {
             if !done {
@@ -191,10 +205,17 @@ fn read_document_chunked(path: &Path, ctx: &Ctx, chunk_bytes: usize) -> (Parsed,
     (out, total, hex(&hasher.finalize()))
 }
 
-type Checked = Result<(Observation, Span), Rejected>;
+/// What a run of features of one chunk gave.
+#[derive(Default)]
+struct Piece {
+    accepted: Vec<Observation>,
+    spans: Vec<Span>,
+    rejected: Vec<Rejected>,
+}
 
-/// Validates the features found in one chunk (numbered from `first`); None for one that
-/// is not valid JSON or UTF-8 (the exact path then decides about the whole file).
+/// Validates the features found in one chunk (numbered from `first`), in parallel runs of
+/// [`PIECE`]; None when one is not valid JSON or UTF-8 (the exact path then decides about
+/// the whole file).
 fn check_batch(
     buf: &[u8],
     base: u64,
@@ -202,33 +223,46 @@ fn check_batch(
     first: usize,
     crs: &Result<(), String>,
     ctx: &Ctx,
-) -> Vec<Option<Checked>> {
+) -> Option<Vec<Piece>> {
     found
-        .par_iter()
+        .par_chunks(PIECE)
         .enumerate()
-        .map(|(k, &(s, e))| {
-            let i = first + k;
-            let raw = std::str::from_utf8(&buf[s..e]).ok()?;
-            let span = Span::Text {
-                offset: base + s as u64,
-                len: (e - s) as u64,
+        .map(|(c, run)| {
+            let mut piece = Piece {
+                accepted: Vec::with_capacity(run.len()),
+                spans: Vec::with_capacity(run.len()),
+                rejected: Vec::new(),
             };
-            let r = match crs {
-                Ok(()) => check_feature(raw, ctx.source, i, ctx.params, ctx.now),
-                Err(reason) => Err(Reject {
-                    id: peek_id(raw),
-                    reason: format!("file {reason}"),
-                    geometry: None,
-                }),
-            };
-            match r {
-                Ok(o) => Some(Ok((o, span))),
-                Err(r) => {
-                    // An accepted feature was parsed whole; a rejected one may not be JSON.
-                    serde_json::from_str::<serde::de::IgnoredAny>(raw).ok()?;
-                    Some(Err(r.into_rejected(raw, ctx.source, Some(i))))
+            for (k, &(s, e)) in run.iter().enumerate() {
+                let i = first + c * PIECE + k;
+                let raw = std::str::from_utf8(&buf[s..e]).ok()?;
+                let span = Span::Text {
+                    offset: base + s as u64,
+                    len: (e - s) as u64,
+                };
+                let r = match crs {
+                    Ok(()) => check_feature(raw, ctx.source, i, ctx.params, ctx.now),
+                    Err(reason) => Err(Reject {
+                        id: peek_id(raw),
+                        reason: format!("file {reason}"),
+                        geometry: None,
+                    }),
+                };
+                match r {
+                    Ok(o) => {
+                        piece.accepted.push(o);
+                        piece.spans.push(span);
+                    }
+                    Err(r) => {
+                        // An accepted feature was parsed whole; a rejected one may not be JSON.
+                        serde_json::from_str::<serde::de::IgnoredAny>(raw).ok()?;
+                        piece
+                            .rejected
+                            .push(r.into_rejected(raw, ctx.source, Some(i)));
+                    }
                 }
             }
+            Some(piece)
         })
         .collect()
 }
@@ -299,7 +333,7 @@ fn parse_other(path: &Path, ctx: &Ctx) -> Parsed {
             },
         )
         .partition_map(|e| e);
-    out.accepted = accepted;
+    out.push_piece(accepted);
     out.spans = spans;
     out.rejected = rejected;
     out
@@ -436,7 +470,7 @@ fn parse_document(data: &[u8], ctx: &Ctx) -> Parsed {
                     }
                 })
                 .partition_map(|e| e);
-            out.accepted = accepted;
+            out.push_piece(accepted);
             out.spans = spans;
             out.rejected = rejected;
         }
@@ -448,7 +482,7 @@ fn parse_document(data: &[u8], ctx: &Ctx) -> Parsed {
             let raw = text[first..].trim_end();
             match check_feature(raw, ctx.source, 0, ctx.params, ctx.now) {
                 Ok(o) => {
-                    out.accepted.push(o);
+                    out.push_piece(vec![o]);
                     out.spans.push(span);
                 }
                 Err(r) => out.rejected.push(r.into_rejected(raw, ctx.source, Some(0))),
@@ -549,7 +583,7 @@ fn sequence_chunk(
             }
         })
         .partition_map(|e| e);
-    out.accepted.extend(accepted);
+    out.push_piece(accepted);
     out.spans.extend(spans);
     out.rejected.extend(rejected);
 }
@@ -711,7 +745,9 @@ mod tests {
         let show = |(parsed, bytes, sha): (Parsed, u64, String)| {
             format!(
                 "{:?}\n{:?}\n{:?}\n{bytes} {sha}",
-                parsed.accepted, parsed.spans, parsed.rejected
+                parsed.accepted.concat(),
+                parsed.spans,
+                parsed.rejected
             )
         };
         let exact = show(read_document_whole(&p, &ctx, None));

@@ -63,7 +63,76 @@ struct Skip {
 
 impl Skip {
     /// Advances from `i`; Some(end, one past the closing byte) when the value is closed.
+    ///
+    /// Inside brackets, 64 bytes at a time ([`Skip::block`]); a block with a backslash,
+    /// the last bytes of `b`, and the value's first byte go byte by byte
+    /// ([`Skip::bytes`]), which the block path matches exactly where it is used.
     fn run(&mut self, b: &[u8], mut i: usize) -> Option<usize> {
+        while i < b.len() {
+            if self.depth > 0 && !self.esc {
+                if let Some(block) = b.get(i..i + 64).and_then(|s| <&[u8; 64]>::try_from(s).ok()) {
+                    match self.block(block) {
+                        Some(Ok(k)) => return Some(i + k + 1),
+                        Some(Err(())) => {
+                            i += 64;
+                            continue;
+                        }
+                        None => {}
+                    }
+                }
+            }
+            let step = if self.depth == 0 && !self.in_str {
+                1
+            } else {
+                64
+            };
+            let stop = (i + step).min(b.len());
+            if let Some(end) = self.bytes(&b[..stop], i) {
+                return Some(end);
+            }
+            i = stop;
+        }
+        None
+    }
+
+    /// One block inside brackets (`depth > 0`, no escape pending): Some(Ok(k)) when the
+    /// value closes at byte k, Some(Err(())) when it goes on past the block, None (nothing
+    /// changed) when the block has a backslash. Without backslashes a byte is inside a
+    /// string when an odd number of quotes precede it (counting one for a string already
+    /// open), and only brackets outside strings change the depth.
+    fn block(&mut self, blk: &[u8; 64]) -> Option<Result<usize, ()>> {
+        let (quotes, brackets, backslash) = block_masks(blk);
+        if backslash {
+            return None;
+        }
+        let mut inside = quotes;
+        for shift in [1, 2, 4, 8, 16, 32] {
+            inside ^= inside << shift;
+        }
+        if self.in_str {
+            inside = !inside;
+        }
+        let mut events = brackets & !inside;
+        while events != 0 {
+            let k = events.trailing_zeros() as usize;
+            if matches!(blk[k], b'{' | b'[') {
+                self.depth += 1;
+                self.max_depth = self.max_depth.max(self.depth);
+            } else {
+                self.depth -= 1;
+                if self.depth == 0 {
+                    self.in_str = false;
+                    return Some(Ok(k));
+                }
+            }
+            events &= events - 1;
+        }
+        self.in_str = inside >> 63 == 1;
+        Some(Err(()))
+    }
+
+    /// Byte by byte from `i` to the end of `b`.
+    fn bytes(&mut self, b: &[u8], mut i: usize) -> Option<usize> {
         while i < b.len() {
             if self.in_str {
                 if self.esc {
@@ -112,6 +181,39 @@ impl Skip {
         }
         None
     }
+}
+
+const LO: u64 = 0x0101_0101_0101_0101;
+const HI: u64 = 0x8080_8080_8080_8080;
+
+/// The high bit of each byte of `x` that is zero (exact, no borrow between bytes).
+fn zero_bytes(x: u64) -> u64 {
+    !(((x & !HI).wrapping_add(!HI)) | x) & HI
+}
+
+/// Bit k set for byte k of a word whose high bit is set (high bits only in `hi`).
+fn gather(hi: u64) -> u64 {
+    (hi >> 7).wrapping_mul(0x0102_0408_1020_4080) >> 56
+}
+
+/// For 64 bytes, eight at a time in a u64: bit k set where byte k is `"`, where it is a
+/// bracket (`{ } [ ]`: with bit 0x20 set, `[` and `]` read as `{` and `}`), and whether
+/// any byte is a backslash.
+fn block_masks(blk: &[u8; 64]) -> (u64, u64, bool) {
+    let (mut quotes, mut brackets, mut backslash) = (0u64, 0u64, 0u64);
+    for (k, c) in blk.chunks_exact(8).enumerate() {
+        let mut a = [0u8; 8];
+        a.copy_from_slice(c);
+        let w = u64::from_le_bytes(a);
+        quotes |= gather(zero_bytes(w ^ (LO * u64::from(b'"')))) << (8 * k);
+        let f = w | (LO * 0x20);
+        let br = zero_bytes(f ^ (LO * u64::from(b'{'))) | zero_bytes(f ^ (LO * u64::from(b'}')));
+        brackets |= gather(br) << (8 * k);
+        // Any zero byte (the cheap test: exact about whether there is one).
+        let x = w ^ (LO * u64::from(b'\\'));
+        backslash |= x.wrapping_sub(LO) & !x & HI;
+    }
+    (quotes, brackets, backslash != 0)
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -509,5 +611,49 @@ mod tests {
         assert_eq!(s.feed(doc, true, &mut found), Ok(true));
         assert!(s.crs.as_ref().is_err_and(|e| e.contains("EPSG:3857")));
         assert_eq!(found.len(), 1);
+    }
+
+    /// The block path gives what byte-by-byte skipping gives (end, depth, string state),
+    /// on random bracket/quote/backslash soup fed in random chunks, values of either kind.
+    #[test]
+    fn blocks_skip_like_bytes() {
+        let alphabet = b"{}[]\"\\ab,:";
+        let mut seed = 0x5EED_u64;
+        let mut rnd = || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        for round in 0..20_000u64 {
+            let len = (rnd() % 700) as usize;
+            let mut v: Vec<u8> = vec![if round % 2 == 0 { b'{' } else { b'"' }];
+            v.extend((0..len).map(|_| {
+                let r = rnd();
+                let c = alphabet[(r / 3 % alphabet.len() as u64) as usize];
+                match (r % 3, c) {
+                    (0, b'\\') if round % 3 == 0 => b'y',
+                    (0, c) => c,
+                    _ => b'x',
+                }
+            }));
+            let chunk = 1 + (rnd() % 150) as usize;
+            let (mut fast, mut slow) = (Skip::default(), Skip::default());
+            let (mut at, mut end) = (0, 0);
+            loop {
+                end = (end + chunk).min(v.len());
+                let (a, b) = (fast.run(&v[..end], at), slow.bytes(&v[..end], at));
+                assert_eq!(a, b, "{:?}", String::from_utf8_lossy(&v));
+                assert_eq!(fast.max_depth, slow.max_depth);
+                if a.is_some() || end == v.len() {
+                    break;
+                }
+                assert_eq!(
+                    (fast.depth, fast.in_str, fast.esc),
+                    (slow.depth, slow.in_str, slow.esc)
+                );
+                at = end;
+            }
+        }
     }
 }
