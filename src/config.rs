@@ -135,6 +135,9 @@ pub struct LinkParams {
     /// Weigh stay links against where other vessels actually lie in the port (a smoothed
     /// density of a first solution's stays) instead of uniformly over the zone.
     pub berth_density: bool,
+    /// Join whole tracks that are clearly one vessel across gaps no single link could span
+    /// (`src/linking/stitch.rs`); no voyage is made across such a join.
+    pub stitch_tracks: bool,
 }
 
 /// Default Platt scaling of voyage confidences (see [`LinkParams::confidence_slope`]).
@@ -160,6 +163,7 @@ impl Default for LinkParams {
             confidence_intercept: CONFIDENCE_INTERCEPT,
             refine_rounds: 10,
             berth_density: true,
+            stitch_tracks: true,
         }
     }
 }

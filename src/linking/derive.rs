@@ -317,7 +317,11 @@ fn derive_merged(obs: &[Observation], linked: &Linked) -> Derived {
             let (Node::Stay(a), Node::Stay(b)) = (nodes[chain[w[0]]], nodes[chain[w[1]]]) else {
                 continue;
             };
-            if linked.stays[a].port_id == linked.stays[b].port_id {
+            if linked.stays[a].port_id == linked.stays[b].port_id
+                || chain[w[0]..w[1]]
+                    .iter()
+                    .any(|&k| links.kind[k] == Some(LinkKind::Gap))
+            {
                 continue;
             }
             let mut via = Vec::new();
@@ -490,6 +494,27 @@ mod tests {
         assert_eq!(d.tracks[0].voyage_count, 1);
         let in_stays: usize = d.stays.iter().map(|s| s.observations.len()).sum();
         assert_eq!(in_stays + 1 + d.unmatched.len(), o.len(), "conservation");
+    }
+
+    #[test]
+    fn no_voyage_across_a_stitched_gap() {
+        let o = vec![
+            obs("n1", 130.300, 42.236, 0),
+            obs("sea", 131.5, 42.5, 100_000),
+            obs("d1", 132.3545, 42.9045, 700_000),
+        ];
+        let mut l = linked(
+            &o,
+            vec![(vec![0], "najin"), (vec![2], "dunay")],
+            vec![1],
+            &[(0, 2), (2, 1)],
+        );
+        l.links.kind[2] = Some(LinkKind::Gap);
+        let d = derive_merged(&o, &l);
+        assert_eq!(d.tracks.len(), 1, "one vessel");
+        assert_eq!(d.stays.len(), 2);
+        assert!(d.voyages.is_empty(), "what it did in the gap is unknown");
+        assert_eq!(d.unmatched, vec![1], "a detection in no voyage is unmatched");
     }
 
     #[test]

@@ -27,6 +27,7 @@ pub mod derive;
 mod identity;
 pub mod refine;
 mod search;
+mod stitch;
 
 use std::cell::Cell;
 
@@ -52,6 +53,9 @@ pub enum LinkKind {
     Passage,
     /// The same vessel in two overlapping images minutes apart, at sea.
     Duplicate,
+    /// Two whole tracks of one vessel joined across an unseen gap (`stitch.rs`): no voyage
+    /// is made across it, since what the vessel did in between is unknown.
+    Gap,
 }
 
 /// A candidate link with its weight (log-likelihood ratio plus prior).
@@ -174,6 +178,8 @@ const INTERRUPTION_DAYS: f64 = 1.0;
 const LENGTH_GATE_SIGMAS: f64 = 5.0;
 /// Floor of an event rate, per day (so an empty port does not make links free).
 const MIN_RATE_PER_DAY: f64 = 0.1;
+/// Most rounds of track stitching ([`stitch`]); it stops early when a round joins nothing.
+const STITCH_ROUNDS: usize = 3;
 /// Candidates kept per node and kind (the best by weight).
 const MAX_CANDIDATES: usize = 16;
 /// Lowest weight of a candidate kept. The assignment never chooses a negative link, but
@@ -1265,6 +1271,32 @@ pub fn link(input: &LinkInput) -> Linked {
             MAX_IDENTITY_ROUNDS,
             contradicted,
         );
+    }
+    // Whole tracks of one vessel across gaps no link could span; each round's joins make
+    // the tracks' attributes surer for the next.
+    let stitch_rounds = if input.config.linking.stitch_tracks {
+        STITCH_ROUNDS
+    } else {
+        0
+    };
+    for _ in 0..stitch_rounds {
+        let joined = stitch::stitch(
+            &stitch::StitchInput {
+                obs,
+                nodes: &nodes,
+                stays: &stays,
+                stay_port: &stay_port,
+                sea: input.sea,
+                sensors: &input.config.sensors,
+                params: &input.config.linking,
+                ids: &ids,
+            },
+            &mut links,
+        );
+        lap("linking: stitching", &mut timings);
+        if joined == 0 {
+            break;
+        }
     }
     Linked {
         stays,

@@ -1,0 +1,411 @@
+//! Track stitching: joins whole tracks that are clearly one vessel across a gap that no
+//! single link could afford.
+//!
+//! A link's timing term falls exponentially with the unseen time (see `docs/linking.md`),
+//! so after days of clouds, misses or a stay nobody imaged, "no link" wins even between two
+//! long tracks of one distinctive vessel. Whole tracks carry far more evidence than any
+//! pair of their nodes: every sighting's length, colour and class combined. So after the
+//! assignment, each track's end is compared with the start of every track that begins
+//! later within `linking.max_gap_days` and could be reached at `linking.max_speed_kn`:
+//! the weight is the attribute log-likelihood ratio of the two tracks' combined
+//! sightings (no deck containers: cargo changes over unseen port calls) plus
+//! [`STITCH_PRIOR`], with no timing term beyond feasibility. The same sparse assignment
+//! picks at most one continuation per track, and a join is kept only when its
+//! soft-assignment probability is at least [`STITCH_MIN_P`]: a track that several others
+//! resemble (a tug among tugs) stays apart.
+//!
+//! A join is a [`LinkKind::Gap`] link: the tracks are one vessel, but what it did in between
+//! is unknown, so no voyage is made across it (`derive`).
+
+use rayon::prelude::*;
+
+use super::cost::{self, Attrs};
+use super::identity::{IdentityTimes, LinkEnd};
+use super::{choose, Candidate, LinkKind, Links, Node, SeaDistances};
+use crate::config::{LinkParams, SensorModels};
+use crate::geodesy::{geodesic_m, to_ecef_m};
+use crate::model::{Observation, Stay, Time};
+
+/// Prior log-odds that a track's next track is a given feasible one, before the
+/// attributes (most tracks that could follow are another vessel).
+pub const STITCH_PRIOR: f64 = -3.0;
+
+/// Lowest soft-assignment probability of a join that is kept.
+pub const STITCH_MIN_P: f64 = 0.5;
+
+/// Knots to metres per second.
+const KN_MPS: f64 = 1852.0 / 3600.0;
+
+/// Position slack of the speed check, metres (as the linker's).
+const SLACK_M: f64 = 500.0;
+
+/// Joins compared per track end (the best by weight).
+const MAX_CANDIDATES: usize = 16;
+
+/// Only tracks whose combined length is known to within this (1 sigma) are joined: a lone
+/// radar or Sentinel-2 sighting carries too little to bridge a gap.
+const MAX_SIGMA_M: f64 = 10.0;
+
+/// Width of the length gate, in combined sigmas (as the linker's).
+const GATE_SIGMAS: f64 = 5.0;
+
+/// Width of a length bin of the head index, metres.
+const BIN_M: f64 = 2.0;
+
+/// A track end with more look-alike tracks than this starting within the gap is left alone:
+/// among so many, no join could reach [`STITCH_MIN_P`] (and comparing them all would make
+/// stitching quadratic in busy ports).
+const CROWD: usize = 64;
+
+/// What stitching reads.
+pub(crate) struct StitchInput<'a> {
+    pub obs: &'a [Observation],
+    pub nodes: &'a [Node],
+    pub stays: &'a [Stay],
+    pub stay_port: &'a [usize],
+    pub sea: &'a SeaDistances<'a>,
+    pub sensors: &'a SensorModels,
+    pub params: &'a LinkParams,
+    pub ids: &'a IdentityTimes,
+}
+
+/// One track as stitching sees it.
+struct Track {
+    head: usize,
+    tail: usize,
+    t_first: Time,
+    t_last: Time,
+    /// Port of the head and the tail (None at sea), and their positions.
+    head_port: Option<usize>,
+    tail_port: Option<usize>,
+    head_pos: (f64, f64),
+    tail_pos: (f64, f64),
+    attrs: Attrs,
+}
+
+/// Adds [`LinkKind::Gap`] links between tracks (see the module doc); returns how many.
+pub(crate) fn stitch(input: &StitchInput, links: &mut Links) -> usize {
+    let tracks = tracks_of(input, links);
+    let heads = Heads::new(&tracks);
+    let max_gap_s = (input.params.max_gap_days * 86_400.0) as Time;
+    let max_mps = input.params.max_speed_kn * KN_MPS;
+    let per_track: Vec<Vec<Candidate>> = (0..tracks.len())
+        .into_par_iter()
+        .map(|a| {
+            let ta = &tracks[a];
+            let Some((la, sa)) = ta.attrs.length_m.filter(|l| l.1 <= MAX_SIGMA_M) else {
+                return Vec::new();
+            };
+            let window = (ta.t_last, ta.t_last + max_gap_s);
+            let Some(found) = heads.near(la, GATE_SIGMAS * sa.hypot(MAX_SIGMA_M), window) else {
+                return Vec::new(); // crowded: no join could be sure
+            };
+            let mut mine: Vec<Candidate> = Vec::new();
+            for b in found {
+                let tb = &tracks[b];
+                if lengths_apart(&ta.attrs, &tb.attrs) || tb.t_first <= ta.t_last {
+                    continue;
+                }
+                let dist_m = match (ta.tail_port, tb.head_port) {
+                    (Some(p), Some(q)) => input.sea.port_km[p][q] * 1000.0,
+                    _ => geodesic_m(ta.tail_pos, tb.head_pos),
+                };
+                let dt_s = (tb.t_first - ta.t_last) as f64;
+                if !dist_m.is_finite() || dt_s * max_mps < dist_m - SLACK_M {
+                    continue;
+                }
+                if input.ids.conflicts(
+                    &LinkEnd {
+                        attrs: &ta.attrs,
+                        t: ta.t_last,
+                        ecef: to_ecef_m(ta.tail_pos.0, ta.tail_pos.1),
+                    },
+                    &LinkEnd {
+                        attrs: &tb.attrs,
+                        t: tb.t_first,
+                        ecef: to_ecef_m(tb.head_pos.0, tb.head_pos.1),
+                    },
+                ) {
+                    continue;
+                }
+                let Some(attr) = cost::attribute_llr(&ta.attrs, &tb.attrs, false, 0.0) else {
+                    continue;
+                };
+                let weight = attr + STITCH_PRIOR;
+                if weight > super::MIN_CANDIDATE_WEIGHT {
+                    mine.push(Candidate {
+                        from: a,
+                        to: b,
+                        kind: LinkKind::Gap,
+                        weight,
+                    });
+                }
+            }
+            mine.sort_by(|x, y| y.weight.total_cmp(&x.weight).then(x.to.cmp(&y.to)));
+            mine.truncate(MAX_CANDIDATES);
+            mine
+        })
+        .collect();
+    let mut cands: Vec<Candidate> = per_track.into_iter().flatten().collect();
+    cands.sort_by_key(|c| (c.from, c.to));
+    let joins = choose(tracks.len(), &cands, STITCH_MIN_P);
+    let mut joined = 0;
+    for (a, next) in joins.successor.iter().enumerate() {
+        let Some(b) = *next else { continue };
+        let (u, v) = (tracks[a].tail, tracks[b].head);
+        links.successor[u] = Some(v);
+        links.predecessor[v] = Some(u);
+        links.kind[u] = Some(LinkKind::Gap);
+        links.weight[u] = joins.weight[a];
+        links.probability[u] = joins.probability[a];
+        joined += 1;
+    }
+    joined
+}
+
+/// Track heads with a length of at most [`MAX_SIGMA_M`], in bins of [`BIN_M`] by length,
+/// each in order of first sighting.
+struct Heads {
+    /// (first sighting, track) per bin; bin `k` holds lengths in `[k, k + 1) * BIN_M`.
+    bins: Vec<Vec<(Time, usize)>>,
+}
+
+impl Heads {
+    fn new(tracks: &[Track]) -> Heads {
+        let mut bins: Vec<Vec<(Time, usize)>> = Vec::new();
+        for (k, t) in tracks.iter().enumerate() {
+            let Some((l, s)) = t.attrs.length_m else {
+                continue;
+            };
+            if s > MAX_SIGMA_M || !l.is_finite() {
+                continue;
+            }
+            let bin = (l.max(0.0) / BIN_M) as usize;
+            if bin >= bins.len() {
+                bins.resize_with(bin + 1, Vec::new);
+            }
+            bins[bin].push((t.t_first, k));
+        }
+        for b in &mut bins {
+            b.sort_unstable();
+        }
+        Heads { bins }
+    }
+
+    /// The heads within `half_m` of `length_m` that start in `(from, to]`, or None when
+    /// there are more than [`CROWD`] of them.
+    fn near(&self, length_m: f64, half_m: f64, (from, to): (Time, Time)) -> Option<Vec<usize>> {
+        let lo = ((length_m - half_m).max(0.0) / BIN_M) as usize;
+        let hi = (((length_m + half_m).max(0.0) / BIN_M) as usize)
+            .min(self.bins.len().saturating_sub(1));
+        let mut ranges = Vec::new();
+        let mut count = 0;
+        for bin in self.bins.get(lo..=hi).unwrap_or(&[]) {
+            let a = bin.partition_point(|&(t, _)| t <= from);
+            let b = bin.partition_point(|&(t, _)| t <= to);
+            count += b - a;
+            if count > CROWD {
+                return None;
+            }
+            ranges.push(&bin[a..b]);
+        }
+        Some(ranges.into_iter().flatten().map(|&(_, k)| k).collect())
+    }
+}
+
+/// Every chain of `links` with its combined attributes.
+fn tracks_of(input: &StitchInput, links: &Links) -> Vec<Track> {
+    let place = |k: usize| -> (Option<usize>, (f64, f64), Time, Time) {
+        match input.nodes[k] {
+            Node::Stay(s) => {
+                let st = &input.stays[s];
+                (
+                    Some(input.stay_port[s]),
+                    (st.lon, st.lat),
+                    st.first_seen,
+                    st.last_seen,
+                )
+            }
+            Node::Sea(i) => {
+                let o = &input.obs[i];
+                (None, (o.lon, o.lat), o.observed_at, o.observed_at)
+            }
+        }
+    };
+    (0..input.nodes.len())
+        .filter(|&k| links.predecessor[k].is_none())
+        .map(|head| {
+            let chain = links.chain_from(head);
+            let tail = chain[chain.len() - 1];
+            let members: Vec<&Observation> = chain
+                .iter()
+                .flat_map(|&k| input.nodes[k].observations(input.stays))
+                .map(|&i| &input.obs[i])
+                .collect();
+            let (head_port, head_pos, t_first, _) = place(head);
+            let (tail_port, tail_pos, _, t_last) = place(tail);
+            Track {
+                head,
+                tail,
+                t_first,
+                t_last,
+                head_port,
+                tail_port,
+                head_pos,
+                tail_pos,
+                attrs: Attrs::combine(&members, input.sensors),
+            }
+        })
+        .collect()
+}
+
+/// Lengths more than five combined sigmas apart: the attribute term is at its floor.
+fn lengths_apart(a: &Attrs, b: &Attrs) -> bool {
+    match (a.length_m, b.length_m) {
+        (Some((x, sx)), Some((y, sy))) => (x - y).abs() > GATE_SIGMAS * sx.hypot(sy),
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::config::Config;
+    use crate::evidence::EmptyBerth;
+    use crate::index::tests::obs;
+    use crate::model::Sensor;
+
+    const DAY: Time = 86_400;
+    const NAJIN: (f64, f64) = (130.300, 42.236);
+    const DUNAY: (f64, f64) = (132.3545, 42.9045);
+
+    /// A precise optical sighting of a `length_m` vessel of `colour` at `at`, day `day`.
+    fn seen(id: &str, at: (f64, f64), day: f64, length_m: f64, colour: &str) -> Observation {
+        let mut o = obs(id, at.0, at.1, (day * DAY as f64) as Time);
+        o.sensor = Sensor::Skysat;
+        o.length_m = Some(length_m);
+        o.beam_m = Some(length_m / 6.0);
+        o.hull_color = Some(Arc::from(colour));
+        o
+    }
+
+    /// Stays of the given observations (index ranges), each at its port, unlinked.
+    fn run(obs: &[Observation], stays: &[(std::ops::Range<usize>, usize)]) -> (Links, usize) {
+        let port_ids = ["najin", "dunay"];
+        let stays: Vec<Stay> = stays
+            .iter()
+            .map(|(r, p)| {
+                crate::stays::summarise(
+                    r.clone().collect(),
+                    port_ids[*p],
+                    obs,
+                    &EmptyBerth::default(),
+                )
+            })
+            .collect();
+        let stay_port: Vec<usize> = (0..stays.len())
+            .map(|s| if stays[s].port_id == "najin" { 0 } else { 1 })
+            .collect();
+        let nodes: Vec<Node> = (0..stays.len()).map(Node::Stay).collect();
+        fn unknown(_: (f64, f64), _: (f64, f64)) -> Option<f64> {
+            None
+        }
+        let sea = SeaDistances {
+            port_km: vec![vec![0.0, 200.0], vec![200.0, 0.0]],
+            point_km: &unknown,
+        };
+        let config = Config::default();
+        let ids = IdentityTimes::new(obs, config.linking.max_speed_kn);
+        let n = nodes.len();
+        let mut links = Links {
+            successor: vec![None; n],
+            predecessor: vec![None; n],
+            kind: vec![None; n],
+            weight: vec![0.0; n],
+            probability: vec![0.0; n],
+            candidates: 0,
+        };
+        let joined = stitch(
+            &StitchInput {
+                obs,
+                nodes: &nodes,
+                stays: &stays,
+                stay_port: &stay_port,
+                sea: &sea,
+                sensors: &config.sensors,
+                params: &config.linking,
+                ids: &ids,
+            },
+            &mut links,
+        );
+        (links, joined)
+    }
+
+    #[test]
+    fn one_distinctive_vessel_is_joined_across_a_week() {
+        // An orange 152 m vessel at Najin on days 0-1, at Dunay on days 8-9; a grey 60 m
+        // one at Dunay meanwhile.
+        let obs = vec![
+            seen("a1", NAJIN, 0.0, 152.0, "orange"),
+            seen("a2", NAJIN, 1.0, 151.0, "orange"),
+            seen("b1", DUNAY, 8.0, 152.5, "orange"),
+            seen("b2", DUNAY, 9.0, 151.5, "orange"),
+            seen("c1", DUNAY, 3.0, 60.0, "grey"),
+        ];
+        let (links, joined) = run(&obs, &[(0..2, 0), (2..4, 1), (4..5, 1)]);
+        assert_eq!(joined, 1);
+        assert_eq!(links.successor[0], Some(1));
+        assert_eq!(links.kind[0], Some(LinkKind::Gap));
+        assert!(links.probability[0] >= STITCH_MIN_P);
+        assert_eq!(links.successor[2], None, "the grey vessel is another");
+        assert_eq!(links.predecessor[2], None);
+    }
+
+    #[test]
+    fn look_alikes_and_impossible_gaps_stay_apart() {
+        // Two equally good continuations: neither is sure.
+        let obs = vec![
+            seen("a1", NAJIN, 0.0, 152.0, "orange"),
+            seen("b1", DUNAY, 6.0, 152.0, "orange"),
+            seen("c1", DUNAY, 7.0, 152.0, "orange"),
+        ];
+        let (links, joined) = run(&obs, &[(0..1, 0), (1..2, 1), (2..3, 1)]);
+        assert_eq!(joined, 0, "{links:?}");
+        // Beyond the maximum gap, or too fast for the distance: never.
+        let far = vec![
+            seen("a1", NAJIN, 0.0, 152.0, "orange"),
+            seen("b1", DUNAY, 10.5, 152.0, "orange"),
+        ];
+        assert_eq!(run(&far, &[(0..1, 0), (1..2, 1)]).1, 0);
+        let fast = vec![
+            seen("a1", NAJIN, 0.0, 152.0, "orange"),
+            seen("b1", DUNAY, 0.1, 152.0, "orange"),
+        ];
+        assert_eq!(run(&fast, &[(0..1, 0), (1..2, 1)]).1, 0);
+        // Different colour and length: another vessel.
+        let other = vec![
+            seen("a1", NAJIN, 0.0, 152.0, "orange"),
+            seen("b1", DUNAY, 5.0, 120.0, "blue"),
+        ];
+        assert_eq!(run(&other, &[(0..1, 0), (1..2, 1)]).1, 0);
+    }
+
+    #[test]
+    fn a_crowd_of_look_alikes_is_left_alone() {
+        let mut obs = vec![seen("a1", NAJIN, 0.0, 152.0, "orange")];
+        let mut stays = vec![(0..1, 0)];
+        for k in 0..(CROWD + 1) {
+            obs.push(seen(
+                &format!("b{k}"),
+                DUNAY,
+                2.0 + k as f64 * 0.05,
+                152.0,
+                "orange",
+            ));
+            stays.push((k + 1..k + 2, 1));
+        }
+        assert_eq!(run(&obs, &stays).1, 0);
+    }
+}
