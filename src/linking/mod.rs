@@ -33,7 +33,7 @@ use std::cell::Cell;
 use geo::GeodesicArea;
 use rayon::prelude::*;
 
-use crate::config::Config;
+use crate::config::{Config, SensorModels};
 use crate::evidence::EmptyBerth;
 use crate::geodesy::{ecef_chord_m, geodesic_m, local_m, m_for_chord, to_ecef_m, M_PER_NM};
 use crate::model::{Observation, Port, Stay, Time, VesselClass};
@@ -607,6 +607,44 @@ struct NodeInfo {
     ecef: [f64; 3],
 }
 
+impl NodeInfo {
+    /// The node of stay `st` in port `port`.
+    fn of_stay(st: &Stay, port: usize, obs: &[Observation], sensors: &SensorModels) -> NodeInfo {
+        let members: Vec<&Observation> = st.observations.iter().map(|&i| &obs[i]).collect();
+        NodeInfo {
+            port: Some(port),
+            lon: st.lon,
+            lat: st.lat,
+            t_first: st.first_seen,
+            t_last: st.last_seen,
+            empty_before: st.empty_before,
+            empty_after: st.empty_after,
+            attrs: Attrs::combine(&members, sensors),
+            obs: None,
+            real: stay_real_llr(&members, st),
+            ecef: to_ecef_m(st.lon, st.lat),
+        }
+    }
+
+    /// The node of the at-sea detection `i`.
+    fn at_sea(i: usize, obs: &[Observation], sensors: &SensorModels) -> NodeInfo {
+        let o = &obs[i];
+        NodeInfo {
+            port: None,
+            lon: o.lon,
+            lat: o.lat,
+            t_first: o.observed_at,
+            t_last: o.observed_at,
+            empty_before: None,
+            empty_after: None,
+            attrs: Attrs::of(o, sensors),
+            obs: Some(i),
+            real: real_llr(&[o]),
+            ecef: to_ecef_m(o.lon, o.lat),
+        }
+    }
+}
+
 /// Bounds of the geodesic distance between two nodes, metres, from their chord on the mean
 /// sphere: within 1 % of the great circle (the sphere and WGS84 differ by under 0.6 %),
 /// and a metre for rounding.
@@ -703,61 +741,43 @@ pub fn track_candidates(
     nodes: &[Node],
 ) -> Vec<Candidate> {
     let ids = IdentityTimes::new(input.obs, input.config.linking.max_speed_kn);
-    track_candidates_with(input, stays, stay_port, nodes, &ids, search::Mode::Pruned).0
+    let info = node_infos(input, nodes, |s| {
+        NodeInfo::of_stay(&stays[s], stay_port[s], input.obs, &input.config.sensors)
+    });
+    track_candidates_with(input, info, &ids, search::Mode::Pruned).0
 }
 
-/// [`track_candidates`], with the candidate search pruned by bounds or exhaustive (the same
-/// result, for tests); also returns each node's attributes.
+/// The nodes of stage 2 as the links compare them; `stay_info` gives a stay's.
+fn node_infos(
+    input: &LinkInput,
+    nodes: &[Node],
+    stay_info: impl Fn(usize) -> NodeInfo + Sync,
+) -> Vec<NodeInfo> {
+    nodes
+        .par_iter()
+        .map(|n| match *n {
+            Node::Stay(s) => stay_info(s),
+            Node::Sea(i) => NodeInfo::at_sea(i, input.obs, &input.config.sensors),
+        })
+        .collect()
+}
+
+/// [`track_candidates`] over the nodes `info`, with the candidate search pruned by bounds
+/// or exhaustive (the same result, for tests); also returns each candidate's attribute
+/// term ([`refine::pair_terms`]), so that the nodes' attributes need not outlive the search.
 fn track_candidates_with(
     input: &LinkInput,
-    stays: &[Stay],
-    stay_port: &[usize],
-    nodes: &[Node],
+    info: Vec<NodeInfo>,
     ids: &IdentityTimes,
     mode: search::Mode,
-) -> (Vec<Candidate>, Vec<Attrs>) {
+) -> (Vec<Candidate>, Vec<Option<f64>>) {
     let obs = input.obs;
     let cfg = input.config;
     let lp = &cfg.linking;
-    let info: Vec<NodeInfo> = nodes
-        .iter()
-        .map(|n| match *n {
-            Node::Stay(s) => {
-                let st = &stays[s];
-                let members: Vec<&Observation> = st.observations.iter().map(|&i| &obs[i]).collect();
-                NodeInfo {
-                    port: Some(stay_port[s]),
-                    lon: st.lon,
-                    lat: st.lat,
-                    t_first: st.first_seen,
-                    t_last: st.last_seen,
-                    empty_before: st.empty_before,
-                    empty_after: st.empty_after,
-                    attrs: Attrs::combine(&members, &cfg.sensors),
-                    obs: None,
-                    real: stay_real_llr(&members, st),
-                    ecef: to_ecef_m(st.lon, st.lat),
-                }
-            }
-            Node::Sea(i) => NodeInfo {
-                port: None,
-                lon: obs[i].lon,
-                lat: obs[i].lat,
-                t_first: obs[i].observed_at,
-                t_last: obs[i].observed_at,
-                empty_before: None,
-                empty_after: None,
-                attrs: Attrs::of(&obs[i], &cfg.sensors),
-                obs: Some(i),
-                real: real_llr(&[&obs[i]]),
-                ecef: to_ecef_m(obs[i].lon, obs[i].lat),
-            },
-        })
-        .collect();
     // Per port (and at sea): nodes sorted by first sighting.
     let mut by_port: Vec<Vec<usize>> = vec![Vec::new(); input.ports.len()];
     let mut at_sea: Vec<usize> = Vec::new();
-    let mut order: Vec<usize> = (0..nodes.len()).collect();
+    let mut order: Vec<usize> = (0..info.len()).collect();
     order.sort_by_key(|&k| (info[k].t_first, k));
     for &k in &order {
         match info[k].port {
@@ -1103,10 +1123,35 @@ fn track_candidates_with(
         .collect();
     let mut all: Vec<Candidate> = per_node.into_iter().flatten().collect();
     all.sort_by_key(|c| (c.from, c.to));
-    // Collected in place: the buffer is still sized for `NodeInfo`s until shrunk.
-    let mut attrs: Vec<Attrs> = info.into_iter().map(|n| n.attrs).collect();
-    attrs.shrink_to_fit();
-    (all, attrs)
+    let pair = refine::pair_terms(&all, |k| &info[k].attrs);
+    (all, pair)
+}
+
+/// Stage-1 stays as their detections (indices into the observations, in time order), kept
+/// flat: as a `Vec` each, hundreds of thousands of lone sightings would cost an allocation
+/// apiece.
+#[derive(Debug, Default)]
+struct StayMembers {
+    flat: Vec<usize>,
+    /// End of each stay's detections in `flat`.
+    end: Vec<usize>,
+}
+
+impl StayMembers {
+    fn push(&mut self, members: &[usize]) {
+        self.flat.extend_from_slice(members);
+        self.end.push(self.flat.len());
+    }
+
+    fn len(&self) -> usize {
+        self.end.len()
+    }
+
+    /// The detections of stay `s`.
+    fn get(&self, s: usize) -> &[usize] {
+        let start = s.checked_sub(1).map_or(0, |p| self.end[p]);
+        &self.flat[start..self.end[s]]
+    }
 }
 
 /// Runs both stages.
@@ -1129,7 +1174,9 @@ pub fn link(input: &LinkInput) -> Linked {
     lap("linking: stay assignment", &mut timings);
     let stay_candidates = cands.len();
     let mut cands = if input.config.linking.berth_density {
-        let reweighed = berth_reweigh(input, &cands, &stay_links);
+        // Moved in, so that the first pass is freed here.
+        let first_pass = cands;
+        let reweighed = berth_reweigh(input, &first_pass, &stay_links);
         stay_links = choose(n, &reweighed, min_p);
         lap("linking: berth reuse", &mut timings);
         reweighed
@@ -1166,25 +1213,31 @@ pub fn link(input: &LinkInput) -> Linked {
         },
     );
     lap("linking: stay identity", &mut timings);
-    let mut stays = Vec::new();
+    // Each stay's detections; the stays are summarised in full only after the stage-2
+    // candidate search, which needs just what its nodes compare (memory: at a million
+    // detections, hundreds of thousands of stays, most of them lone sightings).
+    let mut members = StayMembers::default();
     let mut stay_port = Vec::new();
     for &i in &time_order(obs) {
         let Some(p) = input.port_of[i] else { continue };
         if stay_links.predecessor[i].is_some() {
             continue;
         }
-        stays.push(crate::stays::summarise(
-            stay_links.chain_from(i),
-            &input.ports[p].port_id,
-            obs,
-            input.empty,
-        ));
+        members.push(&stay_links.chain_from(i));
         stay_port.push(p);
     }
     // Stage 1's candidates and links are done with (memory: they are per observation).
-    drop((cands, stay_links));
+    drop((cands, stay_links, single));
+    let summarise = |s: usize| {
+        crate::stays::summarise(
+            members.get(s).to_vec(),
+            &input.ports[stay_port[s]].port_id,
+            obs,
+            input.empty,
+        )
+    };
     // Stage 2: voyages and tracks.
-    let mut nodes: Vec<Node> = (0..stays.len()).map(Node::Stay).collect();
+    let mut nodes: Vec<Node> = (0..members.len()).map(Node::Stay).collect();
     nodes.extend(
         time_order(obs)
             .into_iter()
@@ -1192,14 +1245,12 @@ pub fn link(input: &LinkInput) -> Linked {
             .map(Node::Sea),
     );
     lap("linking: stays", &mut timings);
-    let (cands2, attrs) = track_candidates_with(
-        input,
-        &stays,
-        &stay_port,
-        &nodes,
-        &ids,
-        search::Mode::Pruned,
-    );
+    let info = node_infos(input, &nodes, |s| {
+        NodeInfo::of_stay(&summarise(s), stay_port[s], obs, &input.config.sensors)
+    });
+    let (cands2, pair) = track_candidates_with(input, info, &ids, search::Mode::Pruned);
+    let stays: Vec<Stay> = (0..members.len()).into_par_iter().map(summarise).collect();
+    drop(members);
     lap("linking: track candidates", &mut timings);
     let mut links = choose(nodes.len(), &cands2, min_p);
     lap("linking: track assignment", &mut timings);
@@ -1244,7 +1295,7 @@ pub fn link(input: &LinkInput) -> Linked {
                 stays: &stays,
                 sensors: &input.config.sensors,
             },
-            attrs,
+            &pair,
             &cands2,
             links,
             refine::Limits {
@@ -1538,8 +1589,12 @@ mod tests {
                     .map(Node::Sea),
             );
             let ids = IdentityTimes::new(&o, config.linking.max_speed_kn);
-            let with =
-                |mode| track_candidates_with(&input, &stays, &stay_port, &nodes, &ids, mode).0;
+            let with = |mode| {
+                let info = node_infos(&input, &nodes, |s| {
+                    NodeInfo::of_stay(&stays[s], stay_port[s], &o, &config.sensors)
+                });
+                track_candidates_with(&input, info, &ids, mode).0
+            };
             let (pruned, all) = (with(search::Mode::Pruned), with(search::Mode::Exhaustive));
             let mut per_from = vec![0usize; nodes.len()];
             for c in &all {

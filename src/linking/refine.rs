@@ -242,17 +242,28 @@ fn attr_llr(a: &Attrs, b: &Attrs, kind: LinkKind) -> Option<f64> {
     cost::attribute_llr(a, b, cmp, drift)
 }
 
+/// The pair term of each candidate's weight: the attribute LLR of its two nodes on their
+/// own (`attrs` of a node), as the candidate was weighed; `None` where identity forbids.
+pub fn pair_terms<'a>(
+    cands: &[Candidate],
+    attrs: impl Fn(usize) -> &'a Attrs + Sync,
+) -> Vec<Option<f64>> {
+    cands
+        .par_iter()
+        .map(|c| attr_llr(attrs(c.from), attrs(c.to), c.kind))
+        .collect()
+}
+
 /// Refines `links` for up to `rounds` rounds, stopping early when the links settle.
-/// `attrs` are the attributes of each node on its own (what the candidates were weighed
-/// with); they are freed once each candidate's pair term is known. Candidates whose pair
-/// comparison identity forbids are dropped.
+/// `pair` is each candidate's pair term ([`pair_terms`]), so that the nodes' attributes
+/// need not be kept; candidates whose pair comparison identity forbids are dropped.
 ///
 /// Then `contradicted` names the chosen links that make a track contradict its own
 /// identity (see `identity.rs`); those candidates are forbidden and the assignment is
 /// solved again with the last round's weights, up to `identity_rounds` times.
 pub fn refine(
     t: &Tracks,
-    attrs: Vec<Attrs>,
+    pair: &[Option<f64>],
     cands: &[Candidate],
     mut links: Links,
     limits: Limits,
@@ -263,12 +274,12 @@ pub fn refine(
         identity_rounds,
         min_p,
     } = limits;
-    // The pair term of each candidate's weight, once: rounds only swap it for the tracks'.
+    // Rounds only swap the pair term for the tracks'.
     let (cands, pair): (Vec<Candidate>, Vec<f64>) = cands
         .par_iter()
-        .filter_map(|c| Some((*c, attr_llr(&attrs[c.from], &attrs[c.to], c.kind)?)))
+        .zip(pair)
+        .filter_map(|(c, p)| Some((*c, (*p)?)))
         .unzip();
-    drop(attrs);
     let ends = Ends::of(&cands);
     let mut state = Rounds::default();
     // The candidates as the last round weighed them.
