@@ -234,17 +234,17 @@ pub fn choose(n: usize, cands: &[Candidate], min_p: f64) -> Links {
         probability: vec![0.0; n],
         candidates: cands.len(),
     };
-    let mut by_from: Vec<Vec<&Candidate>> = vec![Vec::new(); n];
+    // The candidate of each chosen link: the heaviest, the last of equals.
+    let mut chosen: Vec<Option<&Candidate>> = vec![None; n];
     for c in cands {
-        by_from[c.from].push(c);
+        if successor[c.from] == Some(c.to)
+            && chosen[c.from].is_none_or(|best| c.weight.total_cmp(&best.weight).is_ge())
+        {
+            chosen[c.from] = Some(c);
+        }
     }
     for i in 0..n {
-        let Some(j) = successor[i] else { continue };
-        let Some(c) = by_from[i]
-            .iter()
-            .filter(|c| c.to == j)
-            .max_by(|a, b| a.weight.total_cmp(&b.weight))
-        else {
+        let (Some(j), Some(c)) = (successor[i], chosen[i]) else {
             continue;
         };
         let e = c.weight.min(50.0).exp();
