@@ -126,9 +126,9 @@ pub enum Node {
 impl Node {
     /// The node's detections (indices into the observations): a stay's, in time order, or
     /// the one at-sea detection.
-    pub fn observations<'a>(&'a self, stays: &'a [Stay]) -> &'a [usize] {
+    pub fn observations<'a>(&'a self, stays: &'a StayMembers) -> &'a [usize] {
         match self {
-            Node::Stay(s) => &stays[*s].observations,
+            Node::Stay(s) => stays.get(*s),
             Node::Sea(i) => std::slice::from_ref(i),
         }
     }
@@ -1127,30 +1127,46 @@ fn track_candidates_with(
     (all, pair)
 }
 
-/// Stage-1 stays as their detections (indices into the observations, in time order), kept
-/// flat: as a `Vec` each, hundreds of thousands of lone sightings would cost an allocation
-/// apiece.
-#[derive(Debug, Default)]
-struct StayMembers {
+/// Each stay's detections (indices into the observations, in time order), kept flat: as a
+/// `Vec` each, hundreds of thousands of lone sightings would cost an allocation apiece.
+/// Linking keeps its stays this way until the end, and summarises them in full only then.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct StayMembers {
     flat: Vec<usize>,
     /// End of each stay's detections in `flat`.
     end: Vec<usize>,
 }
 
 impl StayMembers {
-    fn push(&mut self, members: &[usize]) {
+    /// Adds a stay with the detections `members`.
+    pub fn push(&mut self, members: &[usize]) {
         self.flat.extend_from_slice(members);
         self.end.push(self.flat.len());
     }
 
-    fn len(&self) -> usize {
+    /// The number of stays.
+    pub fn len(&self) -> usize {
         self.end.len()
     }
 
+    pub fn is_empty(&self) -> bool {
+        self.end.is_empty()
+    }
+
     /// The detections of stay `s`.
-    fn get(&self, s: usize) -> &[usize] {
+    pub fn get(&self, s: usize) -> &[usize] {
         let start = s.checked_sub(1).map_or(0, |p| self.end[p]);
         &self.flat[start..self.end[s]]
+    }
+}
+
+impl<'a> FromIterator<&'a [usize]> for StayMembers {
+    fn from_iter<I: IntoIterator<Item = &'a [usize]>>(stays: I) -> StayMembers {
+        let mut out = StayMembers::default();
+        for members in stays {
+            out.push(members);
+        }
+        out
     }
 }
 
@@ -1213,9 +1229,9 @@ pub fn link(input: &LinkInput) -> Linked {
         },
     );
     lap("linking: stay identity", &mut timings);
-    // Each stay's detections; the stays are summarised in full only after the stage-2
-    // candidate search, which needs just what its nodes compare (memory: at a million
-    // detections, hundreds of thousands of stays, most of them lone sightings).
+    // Each stay's detections; the stays are summarised in full only at the end: stage 2
+    // needs just what its nodes compare (memory: at a million detections, hundreds of
+    // thousands of stays, most of them lone sightings).
     let mut members = StayMembers::default();
     let mut stay_port = Vec::new();
     for &i in &time_order(obs) {
@@ -1248,22 +1264,25 @@ pub fn link(input: &LinkInput) -> Linked {
     let info = node_infos(input, &nodes, |s| {
         NodeInfo::of_stay(&summarise(s), stay_port[s], obs, &input.config.sensors)
     });
+    // What the identity check reads of a stay but its detections: first and last sighting
+    // and position.
+    let stay_span: Vec<(Time, Time, [f64; 3])> = info[..members.len()]
+        .iter()
+        .map(|k| (k.t_first, k.t_last, k.ecef))
+        .collect();
     let (cands2, pair) = track_candidates_with(input, info, &ids, search::Mode::Pruned);
-    let stays: Vec<Stay> = (0..members.len()).into_par_iter().map(summarise).collect();
-    drop(members);
     lap("linking: track candidates", &mut timings);
-    let mut links = choose(nodes.len(), &cands2, min_p);
+    let links = choose(nodes.len(), &cands2, min_p);
     lap("linking: track assignment", &mut timings);
     // Identity as a hard constraint on whole tracks.
     let mut node_of_obs = vec![usize::MAX; if ids.is_empty() { 0 } else { n }];
     if !ids.is_empty() {
         for (k, node) in nodes.iter().enumerate() {
-            for &i in node.observations(&stays) {
+            for &i in node.observations(&members) {
                 node_of_obs[i] = k;
             }
         }
     }
-    let stay_ecef: Vec<[f64; 3]> = stays.iter().map(|s| to_ecef_m(s.lon, s.lat)).collect();
     let contradicted = |links: &Links| {
         identity::contradicted_links(
             &ids,
@@ -1271,13 +1290,13 @@ pub fn link(input: &LinkInput) -> Linked {
             links,
             |k| match nodes[k] {
                 Node::Stay(s) => ChainNode {
-                    members: &stays[s].observations,
-                    t_first: stays[s].first_seen,
-                    t_last: stays[s].last_seen,
-                    ecef: stay_ecef[s],
+                    members: members.get(s),
+                    t_first: stay_span[s].0,
+                    t_last: stay_span[s].1,
+                    ecef: stay_span[s].2,
                 },
                 Node::Sea(i) => ChainNode {
-                    members: nodes[k].observations(&stays),
+                    members: nodes[k].observations(&members),
                     t_first: obs[i].observed_at,
                     t_last: obs[i].observed_at,
                     ecef: to_ecef_m(obs[i].lon, obs[i].lat),
@@ -1287,12 +1306,12 @@ pub fn link(input: &LinkInput) -> Linked {
             near_m,
         )
     };
-    if input.config.linking.refine_rounds > 0 {
-        links = refine::refine(
+    let links = if input.config.linking.refine_rounds > 0 {
+        let links = refine::refine(
             &refine::Tracks {
                 obs,
                 nodes: &nodes,
-                stays: &stays,
+                stays: &members,
                 sensors: &input.config.sensors,
             },
             &pair,
@@ -1306,17 +1325,21 @@ pub fn link(input: &LinkInput) -> Linked {
             contradicted,
         );
         lap("linking: track refinement", &mut timings);
+        links
     } else {
         let mut cands2 = cands2;
-        links = identity::honour(
+        identity::honour(
             nodes.len(),
             &mut cands2,
             links,
             min_p,
             MAX_IDENTITY_ROUNDS,
             contradicted,
-        );
-    }
+        )
+    };
+    // The stays in full, now that stage 2's own state is gone.
+    drop((pair, node_of_obs, stay_span));
+    let stays: Vec<Stay> = (0..members.len()).into_par_iter().map(summarise).collect();
     Linked {
         stays,
         stay_port,

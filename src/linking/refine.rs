@@ -18,9 +18,9 @@ use std::collections::HashMap;
 use rayon::prelude::*;
 
 use super::cost::{self, Attrs};
-use super::{choose, Candidate, LinkKind, Links, Node, CONTAINERS_DRIFT};
+use super::{choose, Candidate, LinkKind, Links, Node, StayMembers, CONTAINERS_DRIFT};
 use crate::config::SensorModels;
-use crate::model::{Observation, Stay};
+use crate::model::Observation;
 
 /// Nodes of a track, on each side of a link, whose sightings are combined.
 pub const TRACK_CONTEXT: usize = 6;
@@ -29,7 +29,8 @@ pub const TRACK_CONTEXT: usize = 6;
 pub struct Tracks<'a> {
     pub obs: &'a [Observation],
     pub nodes: &'a [Node],
-    pub stays: &'a [Stay],
+    /// Each stay's detections.
+    pub stays: &'a StayMembers,
     pub sensors: &'a SensorModels,
 }
 
@@ -328,29 +329,6 @@ mod tests {
     use crate::index::tests::obs;
     use crate::model::Sensor;
 
-    fn stay_of(i: usize, o: &Observation) -> Stay {
-        Stay {
-            stay_id: String::new(),
-            port_id: "najin".into(),
-            first_seen: o.observed_at,
-            last_seen: o.observed_at,
-            observations: vec![i],
-            lon: o.lon,
-            lat: o.lat,
-            length_m: o.length_m,
-            beam_m: None,
-            vessel_class: None,
-            hull_color: None,
-            containers_first: None,
-            containers_last: None,
-            imo: None,
-            mmsi: None,
-            name: None,
-            empty_before: None,
-            empty_after: None,
-        }
-    }
-
     /// A 130 m ship seen precisely twice (127 m, 133 m), then a radar sighting of 118 m:
     /// pairwise the radar sighting is compared with 133 m, with the track with 130 m, which
     /// makes the link better. Conflicting imo in the tracks keeps the pairwise weight.
@@ -372,7 +350,8 @@ mod tests {
             x.length_m = Some(len);
             x.sensor = s;
         }
-        let stays: Vec<Stay> = o.iter().enumerate().map(|(i, x)| stay_of(i, x)).collect();
+        let singles: Vec<usize> = (0..4).collect();
+        let stays: StayMembers = singles.chunks(1).collect();
         let nodes: Vec<Node> = (0..4).map(Node::Stay).collect();
         let base: Vec<Attrs> = o.iter().map(|x| Attrs::of(x, &sensors)).collect();
         let cand = |from, to, weight| Candidate {
