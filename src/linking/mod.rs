@@ -360,7 +360,7 @@ fn stay_candidates_with(
     let cats = search::Categories::of(&attrs);
     let radius_for = |i: usize, p: usize| -> Option<(f64, (f64, f64))> {
         let a = &attrs[i];
-        if mode == search::Mode::Exhaustive || a.imo.is_some() || a.mmsi.is_some() {
+        if mode == search::Mode::Exhaustive || a.imo().is_some() || a.mmsi().is_some() {
             return Some((cfg.stays.berth_radius_m, any_length));
         }
         let attr = cost::attribute_llr_upper(a, &range, false, 0.0);
@@ -403,9 +403,10 @@ fn stay_candidates_with(
             };
             // A bound of the attribute term, to skip pairs before scoring them (equal
             // identities are worth more than any bound says).
-            let upper =
-                (mode == search::Mode::Pruned && attrs[i].imo.is_none() && attrs[i].mmsi.is_none())
-                    .then(|| cost::attribute_llr_upper(&attrs[i], &range, false, 0.0));
+            let upper = (mode == search::Mode::Pruned
+                && attrs[i].imo().is_none()
+                && attrs[i].mmsi().is_none())
+            .then(|| cost::attribute_llr_upper(&attrs[i], &range, false, 0.0));
             for j in st_index.forward_within(
                 (a.lon, a.lat),
                 a.observed_at,
@@ -698,7 +699,7 @@ fn stay_real_llr(members: &[&Observation], st: &Stay) -> f64 {
 /// so the pair is not worth scoring. This keeps the candidate search close to linear when
 /// ports are busy.
 fn lengths_differ(a: &Attrs, b: &Attrs) -> bool {
-    if a.imo.is_some() || a.mmsi.is_some() || a.name.is_some() {
+    if a.ids.is_some() {
         return false;
     }
     match (a.length_m, b.length_m) {
