@@ -94,6 +94,16 @@ impl Links {
     }
 }
 
+impl Linked {
+    /// Stay `s` in full (its id not yet assigned), from its detections and port.
+    pub fn stay(&self, s: usize, obs: &[Observation], ports: &[Port], empty: &EmptyBerth) -> Stay {
+        let port_id = ports
+            .get(self.stay_port[s])
+            .map_or("", |p| p.port_id.as_str());
+        crate::stays::summarise(self.stays.get(s).to_vec(), port_id, obs, empty)
+    }
+}
+
 /// Sea distances the linker may use.
 pub struct SeaDistances<'a> {
     /// `port_km[a][b]`: sea distance between the berths of ports a and b.
@@ -137,8 +147,10 @@ impl Node {
 /// The result of both stages.
 #[derive(Debug, Clone, Default)]
 pub struct Linked {
-    /// Stays (ids not yet assigned), in time order of their first sighting.
-    pub stays: Vec<Stay>,
+    /// Stays, as their detections ([`Linked::stay`] summarises one), in time order of their
+    /// first sighting. Most are lone sightings no track keeps: summarising them all at a
+    /// million detections would cost hundreds of MB.
+    pub stays: StayMembers,
     /// Port of each stay (index into the ports).
     pub stay_port: Vec<usize>,
     /// Nodes of the second stage: all stays, then all at-sea detections.
@@ -1130,7 +1142,6 @@ fn track_candidates_with(
 
 /// Each stay's detections (indices into the observations, in time order), kept flat: as a
 /// `Vec` each, hundreds of thousands of lone sightings would cost an allocation apiece.
-/// Linking keeps its stays this way until the end, and summarises them in full only then.
 #[derive(Debug, Default, Clone, PartialEq)]
 pub struct StayMembers {
     flat: Vec<usize>,
@@ -1230,8 +1241,8 @@ pub fn link(input: &LinkInput) -> Linked {
         },
     );
     lap("linking: stay identity", &mut timings);
-    // Each stay's detections; the stays are summarised in full only at the end: stage 2
-    // needs just what its nodes compare (memory: at a million detections, hundreds of
+    // Each stay's detections: stage 2 needs just what its nodes compare, and `derive` only
+    // the stays tracks keep in full (memory: at a million detections, hundreds of
     // thousands of stays, most of them lone sightings).
     let mut members = StayMembers::default();
     let mut stay_port = Vec::new();
@@ -1315,8 +1326,8 @@ pub fn link(input: &LinkInput) -> Linked {
                 stays: &members,
                 sensors: &input.config.sensors,
             },
-            &pair,
-            &cands2,
+            cands2,
+            pair,
             links,
             refine::Limits {
                 rounds: input.config.linking.refine_rounds,
@@ -1338,11 +1349,8 @@ pub fn link(input: &LinkInput) -> Linked {
             contradicted,
         )
     };
-    // The stays in full, now that stage 2's own state is gone.
-    drop((pair, node_of_obs, stay_span));
-    let stays: Vec<Stay> = (0..members.len()).into_par_iter().map(summarise).collect();
     Linked {
-        stays,
+        stays: members,
         stay_port,
         nodes,
         links,

@@ -257,15 +257,16 @@ pub fn pair_terms<'a>(
 
 /// Refines `links` for up to `rounds` rounds, stopping early when the links settle.
 /// `pair` is each candidate's pair term ([`pair_terms`]), so that the nodes' attributes
-/// need not be kept; candidates whose pair comparison identity forbids are dropped.
+/// need not be kept; candidates whose pair comparison identity forbids are dropped (the
+/// lists are taken, and freed once the kept ones are copied).
 ///
 /// Then `contradicted` names the chosen links that make a track contradict its own
 /// identity (see `identity.rs`); those candidates are forbidden and the assignment is
 /// solved again with the last round's weights, up to `identity_rounds` times.
 pub fn refine(
     t: &Tracks,
-    pair: &[Option<f64>],
-    cands: &[Candidate],
+    cands: Vec<Candidate>,
+    pair: Vec<Option<f64>>,
     mut links: Links,
     limits: Limits,
     contradicted: impl Fn(&Links) -> Vec<(usize, usize)>,
@@ -277,9 +278,9 @@ pub fn refine(
     } = limits;
     // Rounds only swap the pair term for the tracks'.
     let (cands, pair): (Vec<Candidate>, Vec<f64>) = cands
-        .par_iter()
+        .into_par_iter()
         .zip(pair)
-        .filter_map(|(c, p)| Some((*c, (*p)?)))
+        .filter_map(|(c, p)| Some((c, p?)))
         .unzip();
     let ends = Ends::of(&cands);
     let mut state = Rounds::default();
