@@ -181,10 +181,10 @@ fn merge_interrupted(
     merged.sort_by_key(|(s, _)| *s);
     let mut merged = merged.into_iter().peekable();
     let mut stays = StayMembers::default();
-    for s in 0..linked.stays.len() {
+    for (s, &gone) in stay_absorbed.iter().enumerate() {
         match merged.next_if(|(head, _)| *head == s) {
             Some((_, m)) => stays.push(&m),
-            None if !stay_absorbed[s] => stays.push(linked.stays.get(s)),
+            None if !gone => stays.push(linked.stays.get(s)),
             None => {}
         }
     }
