@@ -26,6 +26,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let res = solve(ing, shiplink::ports::builtin(), &scenes, &config, None);
     let obs = &res.observations;
     let lk = &res.linked;
+    let stays: Vec<shiplink::model::Stay> = (0..lk.stays.len())
+        .map(|s| lk.stay(s, obs, &res.ports, &res.empty))
+        .collect();
     let role: BTreeMap<String, String> = truth
         .vessels
         .iter()
@@ -38,7 +41,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             Node::Sea(i) => (vessel(i), true),
             Node::Stay(s) => {
                 let mut c: BTreeMap<Option<String>, usize> = BTreeMap::new();
-                for &i in &lk.stays[s].observations {
+                for &i in &stays[s].observations {
                     *c.entry(vessel(i)).or_default() += 1;
                 }
                 let pure = c.len() == 1;
@@ -60,11 +63,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         lk.nodes.len() - lk.stays.len()
     );
     let t = |k: usize| match lk.nodes[k] {
-        Node::Stay(s) => lk.stays[s].first_seen,
+        Node::Stay(s) => stays[s].first_seen,
         Node::Sea(i) => obs[i].observed_at,
     };
     let place = |k: usize| match lk.nodes[k] {
-        Node::Stay(s) => lk.stays[s].port_id.clone(),
+        Node::Stay(s) => stays[s].port_id.clone(),
         Node::Sea(_) => "sea".to_string(),
     };
     // The stage-2 candidates again (same inputs as solve, geodesic port distances).
@@ -83,7 +86,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             sea: &sea,
             config: &config,
         },
-        &lk.stays,
+        &stays,
         &lk.stay_port,
         &lk.nodes,
     );
@@ -92,7 +95,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let (members, eb, ea, t1, t2): (Vec<&shiplink::model::Observation>, _, _, _, _) =
             match lk.nodes[k] {
                 Node::Stay(s) => {
-                    let st = &lk.stays[s];
+                    let st = &stays[s];
                     (
                         st.observations.iter().map(|&i| &obs[i]).collect(),
                         st.empty_before,

@@ -319,7 +319,7 @@ fn free_linking_state(r: &mut Results) {
     r.empty = EmptyBerth::default();
     r.derived.vessel_of = Vec::new();
     let l = &mut r.linked;
-    l.stays = Vec::new();
+    l.stays = crate::linking::StayMembers::default();
     l.stay_port = Vec::new();
     l.nodes = Vec::new();
     l.links = crate::linking::Links {

@@ -1143,7 +1143,7 @@ fn invariants_hold(s: &Scenario, same_imo_same_track: bool) -> Result<(), TestCa
     for (k, node) in lk.nodes.iter().enumerate() {
         match *node {
             shiplink::linking::Node::Stay(s) => {
-                for &i in &lk.stays[s].observations {
+                for &i in lk.stays.get(s) {
                     node_of[i] = k;
                 }
             }

@@ -52,42 +52,73 @@ impl Ord for Item {
 /// Returns, for each of the `n` nodes, its chosen successor. Edges with non-positive or
 /// non-finite weight, self-loops and out-of-range nodes are ignored. Deterministic.
 pub fn max_weight_successors(n: usize, edges: &[Edge]) -> Vec<Option<usize>> {
-    // Adjacency (CSR): row -> (column, cost). Column n + i is row i's private column.
-    let mut adj_start = vec![0usize; n + 1];
     let good = |e: &&Edge| {
         e.from < n && e.to < n && e.from != e.to && e.weight.is_finite() && e.weight > 0.0
     };
-    for e in edges.iter().filter(good) {
+    // Only nodes with a usable edge take part (in a large input most are lone detections):
+    // rows and columns renumbered in order search and break ties exactly as all nodes would,
+    // in memory for the edges rather than for every node.
+    let ids = |end: fn(&Edge) -> usize| {
+        let mut v: Vec<usize> = edges.iter().filter(good).map(end).collect();
+        v.sort_unstable();
+        v.dedup();
+        v
+    };
+    let (rows, cols) = (ids(|e| e.from), ids(|e| e.to));
+    let rank = |ids: &[usize], node: usize| ids.partition_point(|&k| k < node);
+    let compact: Vec<Edge> = edges
+        .iter()
+        .filter(good)
+        .map(|e| Edge {
+            from: rank(&rows, e.from),
+            to: rank(&cols, e.to),
+            weight: e.weight,
+        })
+        .collect();
+    let col4row = solve(rows.len(), cols.len(), &compact);
+    let mut successor = vec![None; n];
+    for (&row, &col) in rows.iter().zip(&col4row) {
+        successor[row] = cols.get(col).copied();
+    }
+    successor
+}
+
+/// The assignment of `nrows` rows to `ncols` columns plus a private column per row (row
+/// `i`'s is `ncols + i`) over `edges` (all usable): each row's column.
+fn solve(nrows: usize, ncols: usize, edges: &[Edge]) -> Vec<usize> {
+    // Adjacency (CSR): row -> (column, cost).
+    let mut adj_start = vec![0usize; nrows + 1];
+    for e in edges {
         adj_start[e.from + 1] += 1;
     }
-    for i in 0..n {
+    for i in 0..nrows {
         adj_start[i + 1] += adj_start[i] + 1; // +1 for the private column
     }
     let mut fill = adj_start.clone();
-    let mut adj = vec![(0usize, 0.0f64); adj_start[n]];
-    for i in 0..n {
-        adj[fill[i]] = (n + i, 0.0);
+    let mut adj = vec![(0usize, 0.0f64); adj_start[nrows]];
+    for i in 0..nrows {
+        adj[fill[i]] = (ncols + i, 0.0);
         fill[i] += 1;
     }
-    for e in edges.iter().filter(good) {
+    for e in edges {
         adj[fill[e.from]] = (e.to, -e.weight);
         fill[e.from] += 1;
     }
 
-    let ncols = 2 * n;
-    let mut u = vec![0.0f64; n];
-    let mut v = vec![0.0f64; ncols];
-    let mut col4row = vec![usize::MAX; n];
-    let mut row4col = vec![usize::MAX; ncols];
-    let mut shortest = vec![f64::INFINITY; ncols];
-    let mut path = vec![usize::MAX; ncols];
-    let mut scanned_col = vec![false; ncols];
+    let all_cols = ncols + nrows;
+    let mut u = vec![0.0f64; nrows];
+    let mut v = vec![0.0f64; all_cols];
+    let mut col4row = vec![usize::MAX; nrows];
+    let mut row4col = vec![usize::MAX; all_cols];
+    let mut shortest = vec![f64::INFINITY; all_cols];
+    let mut path = vec![usize::MAX; all_cols];
+    let mut scanned_col = vec![false; all_cols];
     let mut touched: Vec<usize> = Vec::new();
     let mut scanned_rows: Vec<usize> = Vec::new();
     let mut scanned_cols: Vec<usize> = Vec::new();
     let mut heap = BinaryHeap::new();
 
-    for cur_row in 0..n {
+    for cur_row in 0..nrows {
         let mut min_val = 0.0f64;
         let mut i = cur_row;
         let sink;
@@ -169,9 +200,6 @@ pub fn max_weight_successors(n: usize, edges: &[Edge]) -> Vec<Option<usize>> {
     }
 
     col4row
-        .into_iter()
-        .map(|c| if c < n { Some(c) } else { None })
-        .collect()
 }
 
 #[cfg(test)]
@@ -315,6 +343,41 @@ mod tests {
                 (got - want).abs() < 1e-9,
                 "got {got} want {want} for {edges:?}"
             );
+        }
+    }
+
+    /// Nodes without a usable edge take no part in the search: spreading a graph's nodes
+    /// among many lone ones (in order) changes nothing but the numbering.
+    #[test]
+    fn lone_nodes_change_nothing() {
+        use rand::{Rng, SeedableRng};
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(11);
+        for _ in 0..50 {
+            let n = rng.gen_range(1..9);
+            let edges: Vec<Edge> = (0..rng.gen_range(0..20))
+                .map(|_| Edge {
+                    from: rng.gen_range(0..n),
+                    to: rng.gen_range(0..n),
+                    weight: rng.gen_range(-1.0..3.0f64).round(),
+                })
+                .collect();
+            let spread = |k: usize| 3 * k + 1;
+            let wide: Vec<Edge> = edges
+                .iter()
+                .map(|e| Edge {
+                    from: spread(e.from),
+                    to: spread(e.to),
+                    ..*e
+                })
+                .collect();
+            let packed = max_weight_successors(n, &edges);
+            let spread_out = max_weight_successors(3 * n + 2, &wide);
+            for k in 0..3 * n + 2 {
+                let expected = (k % 3 == 1 && k / 3 < n)
+                    .then(|| packed[k / 3].map(spread))
+                    .flatten();
+                assert_eq!(spread_out[k], expected, "node {k} of {edges:?}");
+            }
         }
     }
 }

@@ -8,6 +8,8 @@
 //! The timing pieces are in [`crate::linking`], where the kind of link is known.
 //! See docs/linking.md for the derivation.
 
+use std::sync::Arc;
+
 use crate::config::{SensorModel, SensorModels};
 use crate::model::{Observation, VesselClass};
 
@@ -51,7 +53,7 @@ fn category_llr(same: bool, acc1: f64, acc2: f64, coincidence: f64, categories: 
 }
 
 /// What is known of a vessel's attributes from one detection or from all detections of a
-/// stay, each with its uncertainty.
+/// stay, each with its uncertainty. Kept small: linking holds one per detection or node.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Attrs {
     /// (estimate, 1-sigma) metres.
@@ -59,14 +61,35 @@ pub struct Attrs {
     pub beam_m: Option<(f64, f64)>,
     /// (class, probability it is right).
     pub class: Option<(VesselClass, f64)>,
-    /// (lower-case colour, probability it is right); optical sensors only.
-    pub colour: Option<(String, f64)>,
+    /// (lower-case colour, probability it is right); optical sensors only. Shares the
+    /// detection's text when that is lower-case already.
+    pub colour: Option<(Arc<str>, f64)>,
     /// Deck containers at the first and last count: (count, 1-sigma).
     pub containers_first: Option<(f64, f64)>,
     pub containers_last: Option<(f64, f64)>,
-    pub imo: Option<String>,
-    pub mmsi: Option<String>,
-    pub name: Option<String>,
+    /// imo, mmsi and name, when any is known (boxed: most detections carry none).
+    pub ids: Option<Box<IdentityTexts>>,
+}
+
+/// A vessel's identity texts as the linker compares them ([`identity_text`]).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct IdentityTexts {
+    pub imo: Option<Box<str>>,
+    pub mmsi: Option<Box<str>>,
+    pub name: Option<Box<str>>,
+}
+
+impl IdentityTexts {
+    /// The texts, boxed, or `None` when none is known.
+    fn boxed(imo: Option<&str>, mmsi: Option<&str>, name: Option<&str>) -> Option<Box<Self>> {
+        (imo.is_some() || mmsi.is_some() || name.is_some()).then(|| {
+            Box::new(IdentityTexts {
+                imo: imo.map(Box::from),
+                mmsi: mmsi.map(Box::from),
+                name: name.map(Box::from),
+            })
+        })
+    }
 }
 
 fn containers_sigma(m: &SensorModel, n: f64) -> f64 {
@@ -86,7 +109,12 @@ fn containers_sigma(m: &SensorModel, n: f64) -> f64 {
 /// assert_eq!(identity_text(&Some("N/A".into())), None);
 /// ```
 pub fn identity_text(x: &Option<String>) -> Option<&str> {
-    x.as_deref().map(str::trim).filter(|v| {
+    identity_str(x.as_deref())
+}
+
+/// [`identity_text`] of a text that may be absent.
+pub fn identity_str(x: Option<&str>) -> Option<&str> {
+    x.map(str::trim).filter(|v| {
         !v.is_empty()
             && !v.bytes().all(|b| b == b'0')
             && !["unknown", "none", "null", "n/a", "na", "-", "?"]
@@ -99,7 +127,6 @@ impl Attrs {
     /// The attributes of one detection under its sensor's error model.
     pub fn of(o: &Observation, sensors: &SensorModels) -> Attrs {
         let m = sensors.get(o.sensor);
-        let trim = |x: &Option<String>| identity_text(x).map(str::to_string);
         let cont = o
             .containers
             .map(|n| (f64::from(n), containers_sigma(m, f64::from(n))));
@@ -116,16 +143,37 @@ impl Attrs {
             } else {
                 o.hull_color
                     .as_ref()
-                    .map(|c| c.trim().to_ascii_lowercase())
+                    .map(|c| {
+                        let lower = c.trim().to_ascii_lowercase();
+                        if lower == **c {
+                            Arc::clone(c)
+                        } else {
+                            Arc::from(lower)
+                        }
+                    })
                     .filter(|c| !c.is_empty())
                     .map(|c| (c, m.color_accuracy))
             },
             containers_first: cont,
             containers_last: cont,
-            imo: trim(&o.imo),
-            mmsi: trim(&o.mmsi),
-            name: trim(&o.name),
+            ids: IdentityTexts::boxed(
+                identity_text(&o.imo),
+                identity_text(&o.mmsi),
+                identity_text(&o.name),
+            ),
         }
+    }
+
+    pub fn imo(&self) -> Option<&str> {
+        self.ids.as_ref()?.imo.as_deref()
+    }
+
+    pub fn mmsi(&self) -> Option<&str> {
+        self.ids.as_ref()?.mmsi.as_deref()
+    }
+
+    pub fn name(&self) -> Option<&str> {
+        self.ids.as_ref()?.name.as_deref()
     }
 
     /// The combined attributes of several detections (time-ordered) of one vessel: lengths
@@ -163,24 +211,7 @@ impl Attrs {
             let mean = kept.iter().map(|v| v.0 / (v.1 * v.1)).sum::<f64>() / w;
             Some((mean, (1.0 / w).sqrt()))
         };
-        let vote = |vals: Vec<(String, f64)>| -> Option<(String, f64)> {
-            let mut score: std::collections::BTreeMap<String, (f64, f64)> = Default::default();
-            for (v, acc) in vals {
-                let e = score.entry(v).or_insert((0.0, 0.0));
-                // log-odds support, and the best single accuracy
-                e.0 += (acc / (1.0 - acc).max(1e-3)).ln();
-                e.1 = e.1.max(acc);
-            }
-            let total: f64 = score.values().map(|s| s.0).sum();
-            let (best, (support, _)) = score
-                .into_iter()
-                .max_by(|a, b| a.1 .0.total_cmp(&b.1 .0).then(b.0.cmp(&a.0)))?;
-            // Support of the winner net of the others, back to a probability.
-            let net = 2.0 * support - total;
-            let p = 1.0 / (1.0 + (-net).exp());
-            Some((best, p.clamp(0.5, 0.98)))
-        };
-        let first_some = |f: &dyn Fn(&Attrs) -> Option<String>| each.iter().find_map(f);
+        let first_some = |f: &dyn Fn(&Attrs) -> Option<&str>| each.iter().find_map(f);
         Attrs {
             length_m: robust_mean(each.iter().filter_map(|a| a.length_m).collect()),
             beam_m: robust_mean(each.iter().filter_map(|a| a.beam_m).collect()),
@@ -194,11 +225,33 @@ impl Attrs {
             colour: vote(each.iter().filter_map(|a| a.colour.clone()).collect()),
             containers_first: each.iter().find_map(|a| a.containers_first),
             containers_last: each.iter().rev().find_map(|a| a.containers_last),
-            imo: first_some(&|a| a.imo.clone()),
-            mmsi: first_some(&|a| a.mmsi.clone()),
-            name: first_some(&|a| a.name.clone()),
+            ids: IdentityTexts::boxed(
+                first_some(&Attrs::imo),
+                first_some(&Attrs::mmsi),
+                first_some(&Attrs::name),
+            ),
         }
     }
+}
+
+/// The value with the most support among reports `(value, probability it is right)`, and
+/// how sure the reports make it (ties: the smallest value).
+fn vote<K: Ord>(vals: Vec<(K, f64)>) -> Option<(K, f64)> {
+    let mut score: std::collections::BTreeMap<K, (f64, f64)> = Default::default();
+    for (v, acc) in vals {
+        let e = score.entry(v).or_insert((0.0, 0.0));
+        // log-odds support, and the best single accuracy
+        e.0 += (acc / (1.0 - acc).max(1e-3)).ln();
+        e.1 = e.1.max(acc);
+    }
+    let total: f64 = score.values().map(|s| s.0).sum();
+    let (best, (support, _)) = score
+        .into_iter()
+        .max_by(|a, b| a.1 .0.total_cmp(&b.1 .0).then(b.0.cmp(&a.0)))?;
+    // Support of the winner net of the others, back to a probability.
+    let net = 2.0 * support - total;
+    let p = 1.0 / (1.0 + (-net).exp());
+    Some((best, p.clamp(0.5, 0.98)))
 }
 
 /// Identity evidence between two detections.
@@ -213,11 +266,11 @@ pub enum Identity {
 
 /// Compares imo and mmsi (hard evidence).
 pub fn identity(a: &Attrs, b: &Attrs) -> Identity {
-    let cmp = |x: &Option<String>, y: &Option<String>| match (x, y) {
+    let cmp = |x: Option<&str>, y: Option<&str>| match (x, y) {
         (Some(x), Some(y)) => Some(x == y),
         _ => None,
     };
-    match (cmp(&a.imo, &b.imo), cmp(&a.mmsi, &b.mmsi)) {
+    match (cmp(a.imo(), b.imo()), cmp(a.mmsi(), b.mmsi())) {
         (Some(false), _) | (_, Some(false)) => Identity::Different,
         (Some(true), _) | (_, Some(true)) => Identity::Same,
         _ => Identity::Unknown,
@@ -247,7 +300,7 @@ pub fn attribute_llr(
         Identity::Same => llr += IDENTITY_LLR,
         Identity::Unknown => {}
     }
-    if let (Some(x), Some(y)) = (&a.name, &b.name) {
+    if let (Some(x), Some(y)) = (a.name(), b.name()) {
         llr += if x.eq_ignore_ascii_case(y) {
             NAME_LLR
         } else {
@@ -326,7 +379,7 @@ impl AttrsRange {
         if let Some((_, s)) = b.containers_first {
             self.containers_sigma = least(self.containers_sigma, s);
         }
-        self.name |= b.name.is_some();
+        self.name |= b.name().is_some();
     }
 
     /// Widens the range to cover `other`.
@@ -438,7 +491,7 @@ pub fn attribute_llr_upper(
     containers_drift: f64,
 ) -> AttrUpper {
     let mut other = 0.0;
-    if a.name.is_some() && range.name {
+    if a.name().is_some() && range.name {
         other += NAME_LLR;
     }
     if let (Some((_, sa)), Some(sb)) = (a.beam_m, range.beam_sigma_m) {

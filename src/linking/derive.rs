@@ -6,9 +6,9 @@
 use crate::config::Config;
 use crate::evidence::EmptyBerth;
 use crate::geodesy::geodesic_m;
-use crate::linking::{LinkKind, Linked, Node};
+use crate::linking::{LinkKind, Linked, Node, StayMembers};
 use crate::model::{Event, Observation, Port, RouteMethod, Stay, Track, Voyage};
-use crate::stays::{median, summarise};
+use crate::stays::median;
 
 /// Stays, voyages (without route geometry yet), tracks and what is left.
 #[derive(Debug, Clone, Default)]
@@ -47,7 +47,7 @@ pub fn derive(
     config: &Config,
 ) -> Derived {
     merge_interrupted(obs, linked, ports, empty, config);
-    let mut d = derive_merged(obs, linked);
+    let mut d = derive_merged(obs, linked, ports, empty);
     let lp = &config.linking;
     for v in &mut d.voyages {
         v.confidence = calibrate(v.confidence, lp.confidence_slope, lp.confidence_intercept);
@@ -84,6 +84,7 @@ fn merge_interrupted(
     let radius_m = config.stays.berth_radius_m;
     let nodes = &linked.nodes;
     let l = &linked.links;
+    let stay = |s: usize| linked.stay(s, obs, ports, empty);
     // absorbed[k]: node k is merged into its predecessor's stay.
     let absorbed: Vec<bool> = (0..nodes.len())
         .map(|k| {
@@ -93,9 +94,11 @@ fn merge_interrupted(
             let (Node::Stay(a), Node::Stay(b)) = (nodes[p], nodes[k]) else {
                 return false;
             };
-            let (sa, sb) = (&linked.stays[a], &linked.stays[b]);
-            l.kind[p] == Some(LinkKind::Return)
-                && sa.port_id == sb.port_id
+            if l.kind[p] != Some(LinkKind::Return) {
+                return false;
+            }
+            let (sa, sb) = (stay(a), stay(b));
+            sa.port_id == sb.port_id
                 && sb.first_seen - sa.last_seen <= merge_gap_s
                 && sa.empty_after.is_none_or(|t| t > sb.first_seen)
                 && geodesic_m((sa.lon, sa.lat), (sb.lon, sb.lat)) <= radius_m
@@ -116,11 +119,11 @@ fn merge_interrupted(
     let mut merged: Vec<(usize, Vec<usize>)> = Vec::new();
     for k in (0..nodes.len()).filter(|&k| !absorbed[k] && run_end(k) != k) {
         let Node::Stay(s) = nodes[k] else { continue };
-        let mut m = linked.stays[s].observations.clone();
+        let mut m = linked.stays.get(s).to_vec();
         let mut j = k;
         while let Some(next) = l.successor[j].filter(|&x| absorbed[x]) {
             if let Node::Stay(t) = nodes[next] {
-                m.extend(&linked.stays[t].observations);
+                m.extend(linked.stays.get(t));
             }
             j = next;
         }
@@ -174,16 +177,18 @@ fn merge_interrupted(
             *s = new_stay[*s];
         }
     }
-    for (s, m) in merged {
-        let p = linked.stay_port[s];
-        linked.stays[s] = summarise(
-            m,
-            &ports[p.min(ports.len().saturating_sub(1))].port_id,
-            obs,
-            empty,
-        );
+    // The stays left, each run's head with all the run's detections.
+    merged.sort_by_key(|(s, _)| *s);
+    let mut merged = merged.into_iter().peekable();
+    let mut stays = StayMembers::default();
+    for (s, &gone) in stay_absorbed.iter().enumerate() {
+        match merged.next_if(|(head, _)| *head == s) {
+            Some((_, m)) => stays.push(&m),
+            None if !gone => stays.push(linked.stays.get(s)),
+            None => {}
+        }
     }
-    drop_marked(&mut linked.stays, &stay_absorbed);
+    linked.stays = stays;
     drop_marked(&mut linked.stay_port, &stay_absorbed);
 }
 
@@ -196,15 +201,26 @@ fn drop_marked<T>(v: &mut Vec<T>, gone: &[bool]) {
     });
 }
 
-fn derive_merged(obs: &[Observation], linked: &Linked) -> Derived {
+fn derive_merged(
+    obs: &[Observation],
+    linked: &Linked,
+    ports: &[Port],
+    empty: &EmptyBerth,
+) -> Derived {
     let n = obs.len();
     let nodes = &linked.nodes;
     let links = &linked.links;
+    // A stay's first sighting, as `summarise` gives it.
+    let first_seen = |s: usize| {
+        let members = linked.stays.get(s);
+        members
+            .iter()
+            .map(|&i| obs[i].observed_at)
+            .min()
+            .unwrap_or(0)
+    };
     let node_time = |k: usize| match nodes[k] {
-        Node::Stay(s) => (
-            linked.stays[s].first_seen,
-            obs[linked.stays[s].observations[0]].id.as_str(),
-        ),
+        Node::Stay(s) => (first_seen(s), obs[linked.stays.get(s)[0]].id.as_str()),
         Node::Sea(i) => (obs[i].observed_at, obs[i].id.as_str()),
     };
     let mut order: Vec<usize> = (0..nodes.len()).collect();
@@ -219,11 +235,11 @@ fn derive_merged(obs: &[Observation], linked: &Linked) -> Derived {
         let chain = links.chain_from(start);
         let has_stay = chain.iter().any(|&k| matches!(nodes[k], Node::Stay(_)));
         let lone_sighting = chain.len() == 1
-            && matches!(nodes[chain[0]], Node::Stay(s) if linked.stays[s].observations.len() < 2);
+            && matches!(nodes[chain[0]], Node::Stay(s) if linked.stays.get(s).len() < 2);
         if !has_stay || lone_sighting {
             for &k in &chain {
                 match nodes[k] {
-                    Node::Stay(s) => unmatched.extend(&linked.stays[s].observations),
+                    Node::Stay(s) => unmatched.extend(linked.stays.get(s)),
                     Node::Sea(i) => unmatched.push(i),
                 }
             }
@@ -250,37 +266,35 @@ fn derive_merged(obs: &[Observation], linked: &Linked) -> Derived {
             }
             if walked > nodes.len() {
                 match nodes[k] {
-                    Node::Stay(s) => unmatched.extend(&linked.stays[s].observations),
+                    Node::Stay(s) => unmatched.extend(linked.stays.get(s)),
                     Node::Sea(i) => unmatched.push(i),
                 }
             }
         }
     }
 
-    // Stays kept, with ids by (first_seen, port, first observation id).
-    let mut kept: Vec<usize> = chains
+    // Stays kept, summarised, with ids by (first_seen, port, first observation id).
+    let mut kept: Vec<(usize, Stay)> = chains
         .iter()
         .flatten()
         .filter_map(|&k| match nodes[k] {
-            Node::Stay(s) => Some(s),
+            Node::Stay(s) => Some((s, linked.stay(s, obs, ports, empty))),
             Node::Sea(_) => None,
         })
         .collect();
-    let key = |s: usize| {
-        let st = &linked.stays[s];
+    let key = |st: &Stay| {
         (
             st.first_seen,
             st.port_id.clone(),
             obs[st.observations[0]].id.clone(),
         )
     };
-    kept.sort_by_key(|&s| key(s));
+    kept.sort_by_key(|(_, st)| key(st));
     let mut new_pos = vec![usize::MAX; linked.stays.len()];
     let total = kept.len();
     let mut stays = Vec::with_capacity(total);
-    for (k, &s) in kept.iter().enumerate() {
+    for (k, (s, mut st)) in kept.into_iter().enumerate() {
         new_pos[s] = k;
-        let mut st = linked.stays[s].clone();
         st.stay_id = make_id("stay", k, total);
         stays.push(st);
     }
@@ -297,7 +311,7 @@ fn derive_merged(obs: &[Observation], linked: &Linked) -> Derived {
             match nodes[k] {
                 Node::Stay(s) => {
                     events.push(Event::Stay(new_pos[s]));
-                    members.extend(&linked.stays[s].observations);
+                    members.extend(linked.stays.get(s));
                 }
                 Node::Sea(i) => {
                     events.push(Event::AtSea(i));
@@ -317,7 +331,7 @@ fn derive_merged(obs: &[Observation], linked: &Linked) -> Derived {
             let (Node::Stay(a), Node::Stay(b)) = (nodes[chain[w[0]]], nodes[chain[w[1]]]) else {
                 continue;
             };
-            if linked.stays[a].port_id == linked.stays[b].port_id
+            if stays[new_pos[a]].port_id == stays[new_pos[b]].port_id
                 || chain[w[0]..w[1]]
                     .iter()
                     .any(|&k| links.kind[k] == Some(LinkKind::Gap))
@@ -394,18 +408,15 @@ mod tests {
     use crate::evidence::EmptyBerth;
     use crate::index::tests::obs;
     use crate::linking::{LinkKind, Links};
-    use crate::stays::summarise;
 
-    fn linked(
-        o: &[Observation],
-        stays: Vec<(Vec<usize>, &str)>,
-        sea: Vec<usize>,
-        chain: &[(usize, usize)],
-    ) -> Linked {
-        let stays: Vec<Stay> = stays
-            .into_iter()
-            .map(|(m, p)| summarise(m, p, o, &EmptyBerth::default()))
-            .collect();
+    fn port_ix(id: &str) -> usize {
+        let ports = crate::ports::builtin();
+        ports.iter().position(|p| p.port_id == id).unwrap()
+    }
+
+    fn linked(stays: Vec<(Vec<usize>, &str)>, sea: Vec<usize>, chain: &[(usize, usize)]) -> Linked {
+        let stay_port = stays.iter().map(|(_, p)| port_ix(p)).collect();
+        let stays: StayMembers = stays.iter().map(|(m, _)| m.as_slice()).collect();
         let mut nodes: Vec<Node> = (0..stays.len()).map(Node::Stay).collect();
         nodes.extend(sea.into_iter().map(Node::Sea));
         let k = nodes.len();
@@ -424,7 +435,6 @@ mod tests {
             l.weight[a] = 3.0;
             l.probability[a] = 0.9;
         }
-        let stay_port = vec![0; stays.len()];
         Linked {
             stays,
             stay_port,
@@ -450,12 +460,11 @@ mod tests {
             obs("d", 130.3, 42.236, 30),
         ];
         let l = linked(
-            &o,
             vec![(vec![0], "najin"), (vec![2, 3], "najin")],
             vec![1],
             &[],
         );
-        let d = derive_merged(&o, &l);
+        let d = derive_merged(&o, &l, &crate::ports::builtin(), &EmptyBerth::default());
         assert_eq!(
             d.unmatched,
             vec![0, 1],
@@ -477,12 +486,11 @@ mod tests {
         ];
         // nodes: 0 stay najin, 1 stay dunay, 2 sea, 3 fp
         let l = linked(
-            &o,
             vec![(vec![0, 1], "najin"), (vec![3], "dunay")],
             vec![2, 4],
             &[(0, 2), (2, 1)],
         );
-        let d = derive_merged(&o, &l);
+        let d = derive_merged(&o, &l, &crate::ports::builtin(), &EmptyBerth::default());
         assert_eq!(d.stays.len(), 2);
         assert_eq!(d.stays[0].port_id, "najin");
         assert_eq!(d.voyages.len(), 1);
@@ -504,17 +512,20 @@ mod tests {
             obs("d1", 132.3545, 42.9045, 700_000),
         ];
         let mut l = linked(
-            &o,
             vec![(vec![0], "najin"), (vec![2], "dunay")],
             vec![1],
             &[(0, 2), (2, 1)],
         );
         l.links.kind[2] = Some(LinkKind::Gap);
-        let d = derive_merged(&o, &l);
+        let d = derive_merged(&o, &l, &crate::ports::builtin(), &EmptyBerth::default());
         assert_eq!(d.tracks.len(), 1, "one vessel");
         assert_eq!(d.stays.len(), 2);
         assert!(d.voyages.is_empty(), "what it did in the gap is unknown");
-        assert_eq!(d.unmatched, vec![1], "a detection in no voyage is unmatched");
+        assert_eq!(
+            d.unmatched,
+            vec![1],
+            "a detection in no voyage is unmatched"
+        );
     }
 
     #[test]
@@ -529,7 +540,6 @@ mod tests {
         ];
         // nodes: 0 najin (a), 1 najin (b, 11 h later at the same berth), 2 dunay, 3 sea
         let mut l = linked(
-            &o,
             vec![
                 (vec![0, 1], "najin"),
                 (vec![2], "najin"),
@@ -540,15 +550,16 @@ mod tests {
         );
         l.links.kind[0] = Some(LinkKind::Return);
         let ports = crate::ports::builtin();
-        let port_ix = |id: &str| ports.iter().position(|p| p.port_id == id).unwrap();
-        l.stay_port = vec![port_ix("najin"), port_ix("najin"), port_ix("dunay")];
         let cfg = Config::default();
         let d = derive(&o, &mut l, &ports, &EmptyBerth::default(), &cfg);
         assert_eq!(l.nodes, vec![Node::Stay(0), Node::Stay(1), Node::Sea(3)]);
         assert_eq!(l.stays.len(), 2);
         assert_eq!(l.stay_port.len(), 2);
-        assert_eq!(l.stays[0].observations, vec![0, 1, 2], "b joined a");
-        assert_eq!(l.stays[0].last_seen, 50_000);
+        assert_eq!(l.stays.get(0), [0, 1, 2], "b joined a");
+        assert_eq!(
+            l.stay(0, &o, &ports, &EmptyBerth::default()).last_seen,
+            50_000
+        );
         assert_eq!(l.links.successor, vec![Some(2), None, Some(1)]);
         assert_eq!(l.links.predecessor, vec![None, Some(2), Some(0)]);
         assert_eq!(l.links.kind[0], Some(LinkKind::Passage), "the link b had");
@@ -566,12 +577,11 @@ mod tests {
             obs("b", 130.305, 42.230, 500_000),
         ];
         let l = linked(
-            &o,
             vec![(vec![0], "najin"), (vec![2], "najin")],
             vec![1],
             &[(0, 2), (2, 1)],
         );
-        let d = derive_merged(&o, &l);
+        let d = derive_merged(&o, &l, &crate::ports::builtin(), &EmptyBerth::default());
         assert_eq!(d.stays.len(), 2);
         assert!(d.voyages.is_empty());
         assert_eq!(

@@ -35,10 +35,10 @@ struct Sighting {
 type Key<'a> = (bool, &'a str);
 
 /// The identities a detection carries, as [`cost::identity_text`] gives them.
-fn keys<'a>(imo: &'a Option<String>, mmsi: &'a Option<String>) -> impl Iterator<Item = Key<'a>> {
+fn keys<'a>(imo: Option<&'a str>, mmsi: Option<&'a str>) -> impl Iterator<Item = Key<'a>> {
     [(true, imo), (false, mmsi)]
         .into_iter()
-        .filter_map(|(is_imo, text)| Some((is_imo, cost::identity_text(text)?)))
+        .filter_map(|(is_imo, text)| Some((is_imo, cost::identity_str(text)?)))
 }
 
 /// When and where each imo and mmsi was seen, in time order. A link joins a sighting to the
@@ -81,7 +81,7 @@ impl IdentityTimes {
             ..IdentityTimes::default()
         };
         for (i, o) in obs.iter().enumerate() {
-            for (is_imo, key) in keys(&o.imo, &o.mmsi) {
+            for (is_imo, key) in keys(o.imo.as_deref(), o.mmsi.as_deref()) {
                 let map = if is_imo { &mut t.imo } else { &mut t.mmsi };
                 map.entry(key.to_string()).or_default().push(Sighting {
                     t: o.observed_at,
@@ -125,8 +125,8 @@ impl IdentityTimes {
                     .is_some_and(|s| !reach((b.t, &b.ecef), (s.t, &s.ecef)))
             }
         };
-        keys(&a.attrs.imo, &a.attrs.mmsi).any(|k| check(k, false))
-            || keys(&b.attrs.imo, &b.attrs.mmsi).any(|k| check(k, true))
+        keys(a.attrs.imo(), a.attrs.mmsi()).any(|k| check(k, false))
+            || keys(b.attrs.imo(), b.attrs.mmsi()).any(|k| check(k, true))
     }
 
     /// The sightings of an identity, in time order.
@@ -234,7 +234,7 @@ pub(crate) fn contradicted_links<'a>(
         let mut chain_keys: Vec<Key> = nodes
             .iter()
             .flat_map(|cn| cn.members)
-            .flat_map(|&i| keys(&obs[i].imo, &obs[i].mmsi))
+            .flat_map(|&i| keys(obs[i].imo.as_deref(), obs[i].mmsi.as_deref()))
             .collect();
         if chain_keys.is_empty() {
             continue;

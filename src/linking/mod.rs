@@ -34,7 +34,7 @@ use std::cell::Cell;
 use geo::GeodesicArea;
 use rayon::prelude::*;
 
-use crate::config::Config;
+use crate::config::{Config, SensorModels};
 use crate::evidence::EmptyBerth;
 use crate::geodesy::{ecef_chord_m, geodesic_m, local_m, m_for_chord, to_ecef_m, M_PER_NM};
 use crate::model::{Observation, Port, Stay, Time, VesselClass};
@@ -98,6 +98,16 @@ impl Links {
     }
 }
 
+impl Linked {
+    /// Stay `s` in full (its id not yet assigned), from its detections and port.
+    pub fn stay(&self, s: usize, obs: &[Observation], ports: &[Port], empty: &EmptyBerth) -> Stay {
+        let port_id = ports
+            .get(self.stay_port[s])
+            .map_or("", |p| p.port_id.as_str());
+        crate::stays::summarise(self.stays.get(s).to_vec(), port_id, obs, empty)
+    }
+}
+
 /// Sea distances the linker may use.
 pub struct SeaDistances<'a> {
     /// `port_km[a][b]`: sea distance between the berths of ports a and b.
@@ -130,9 +140,9 @@ pub enum Node {
 impl Node {
     /// The node's detections (indices into the observations): a stay's, in time order, or
     /// the one at-sea detection.
-    pub fn observations<'a>(&'a self, stays: &'a [Stay]) -> &'a [usize] {
+    pub fn observations<'a>(&'a self, stays: &'a StayMembers) -> &'a [usize] {
         match self {
-            Node::Stay(s) => &stays[*s].observations,
+            Node::Stay(s) => stays.get(*s),
             Node::Sea(i) => std::slice::from_ref(i),
         }
     }
@@ -141,8 +151,10 @@ impl Node {
 /// The result of both stages.
 #[derive(Debug, Clone, Default)]
 pub struct Linked {
-    /// Stays (ids not yet assigned), in time order of their first sighting.
-    pub stays: Vec<Stay>,
+    /// Stays, as their detections ([`Linked::stay`] summarises one), in time order of their
+    /// first sighting. Most are lone sightings no track keeps: summarising them all at a
+    /// million detections would cost hundreds of MB.
+    pub stays: StayMembers,
     /// Port of each stay (index into the ports).
     pub stay_port: Vec<usize>,
     /// Nodes of the second stage: all stays, then all at-sea detections.
@@ -240,17 +252,17 @@ pub fn choose(n: usize, cands: &[Candidate], min_p: f64) -> Links {
         probability: vec![0.0; n],
         candidates: cands.len(),
     };
-    let mut by_from: Vec<Vec<&Candidate>> = vec![Vec::new(); n];
+    // The candidate of each chosen link: the heaviest, the last of equals.
+    let mut chosen: Vec<Option<&Candidate>> = vec![None; n];
     for c in cands {
-        by_from[c.from].push(c);
+        if successor[c.from] == Some(c.to)
+            && chosen[c.from].is_none_or(|best| c.weight.total_cmp(&best.weight).is_ge())
+        {
+            chosen[c.from] = Some(c);
+        }
     }
     for i in 0..n {
-        let Some(j) = successor[i] else { continue };
-        let Some(c) = by_from[i]
-            .iter()
-            .filter(|c| c.to == j)
-            .max_by(|a, b| a.weight.total_cmp(&b.weight))
-        else {
+        let (Some(j), Some(c)) = (successor[i], chosen[i]) else {
             continue;
         };
         let e = c.weight.min(50.0).exp();
@@ -366,7 +378,7 @@ fn stay_candidates_with(
     let cats = search::Categories::of(&attrs);
     let radius_for = |i: usize, p: usize| -> Option<(f64, (f64, f64))> {
         let a = &attrs[i];
-        if mode == search::Mode::Exhaustive || a.imo.is_some() || a.mmsi.is_some() {
+        if mode == search::Mode::Exhaustive || a.imo().is_some() || a.mmsi().is_some() {
             return Some((cfg.stays.berth_radius_m, any_length));
         }
         let attr = cost::attribute_llr_upper(a, &range, false, 0.0);
@@ -409,9 +421,10 @@ fn stay_candidates_with(
             };
             // A bound of the attribute term, to skip pairs before scoring them (equal
             // identities are worth more than any bound says).
-            let upper =
-                (mode == search::Mode::Pruned && attrs[i].imo.is_none() && attrs[i].mmsi.is_none())
-                    .then(|| cost::attribute_llr_upper(&attrs[i], &range, false, 0.0));
+            let upper = (mode == search::Mode::Pruned
+                && attrs[i].imo().is_none()
+                && attrs[i].mmsi().is_none())
+            .then(|| cost::attribute_llr_upper(&attrs[i], &range, false, 0.0));
             for j in st_index.forward_within(
                 (a.lon, a.lat),
                 a.observed_at,
@@ -613,6 +626,44 @@ struct NodeInfo {
     ecef: [f64; 3],
 }
 
+impl NodeInfo {
+    /// The node of stay `st` in port `port`.
+    fn of_stay(st: &Stay, port: usize, obs: &[Observation], sensors: &SensorModels) -> NodeInfo {
+        let members: Vec<&Observation> = st.observations.iter().map(|&i| &obs[i]).collect();
+        NodeInfo {
+            port: Some(port),
+            lon: st.lon,
+            lat: st.lat,
+            t_first: st.first_seen,
+            t_last: st.last_seen,
+            empty_before: st.empty_before,
+            empty_after: st.empty_after,
+            attrs: Attrs::combine(&members, sensors),
+            obs: None,
+            real: stay_real_llr(&members, st),
+            ecef: to_ecef_m(st.lon, st.lat),
+        }
+    }
+
+    /// The node of the at-sea detection `i`.
+    fn at_sea(i: usize, obs: &[Observation], sensors: &SensorModels) -> NodeInfo {
+        let o = &obs[i];
+        NodeInfo {
+            port: None,
+            lon: o.lon,
+            lat: o.lat,
+            t_first: o.observed_at,
+            t_last: o.observed_at,
+            empty_before: None,
+            empty_after: None,
+            attrs: Attrs::of(o, sensors),
+            obs: Some(i),
+            real: real_llr(&[o]),
+            ecef: to_ecef_m(o.lon, o.lat),
+        }
+    }
+}
+
 /// Bounds of the geodesic distance between two nodes, metres, from their chord on the mean
 /// sphere: within 1 % of the great circle (the sphere and WGS84 differ by under 0.6 %),
 /// and a metre for rounding.
@@ -666,7 +717,7 @@ fn stay_real_llr(members: &[&Observation], st: &Stay) -> f64 {
 /// so the pair is not worth scoring. This keeps the candidate search close to linear when
 /// ports are busy.
 fn lengths_differ(a: &Attrs, b: &Attrs) -> bool {
-    if a.imo.is_some() || a.mmsi.is_some() || a.name.is_some() {
+    if a.ids.is_some() {
         return false;
     }
     match (a.length_m, b.length_m) {
@@ -709,61 +760,43 @@ pub fn track_candidates(
     nodes: &[Node],
 ) -> Vec<Candidate> {
     let ids = IdentityTimes::new(input.obs, input.config.linking.max_speed_kn);
-    track_candidates_with(input, stays, stay_port, nodes, &ids, search::Mode::Pruned).0
+    let info = node_infos(input, nodes, |s| {
+        NodeInfo::of_stay(&stays[s], stay_port[s], input.obs, &input.config.sensors)
+    });
+    track_candidates_with(input, info, &ids, search::Mode::Pruned).0
 }
 
-/// [`track_candidates`], with the candidate search pruned by bounds or exhaustive (the same
-/// result, for tests); also returns each node's attributes.
+/// The nodes of stage 2 as the links compare them; `stay_info` gives a stay's.
+fn node_infos(
+    input: &LinkInput,
+    nodes: &[Node],
+    stay_info: impl Fn(usize) -> NodeInfo + Sync,
+) -> Vec<NodeInfo> {
+    nodes
+        .par_iter()
+        .map(|n| match *n {
+            Node::Stay(s) => stay_info(s),
+            Node::Sea(i) => NodeInfo::at_sea(i, input.obs, &input.config.sensors),
+        })
+        .collect()
+}
+
+/// [`track_candidates`] over the nodes `info`, with the candidate search pruned by bounds
+/// or exhaustive (the same result, for tests); also returns each candidate's attribute
+/// term ([`refine::pair_terms`]), so that the nodes' attributes need not outlive the search.
 fn track_candidates_with(
     input: &LinkInput,
-    stays: &[Stay],
-    stay_port: &[usize],
-    nodes: &[Node],
+    info: Vec<NodeInfo>,
     ids: &IdentityTimes,
     mode: search::Mode,
-) -> (Vec<Candidate>, Vec<Attrs>) {
+) -> (Vec<Candidate>, Vec<Option<f64>>) {
     let obs = input.obs;
     let cfg = input.config;
     let lp = &cfg.linking;
-    let info: Vec<NodeInfo> = nodes
-        .iter()
-        .map(|n| match *n {
-            Node::Stay(s) => {
-                let st = &stays[s];
-                let members: Vec<&Observation> = st.observations.iter().map(|&i| &obs[i]).collect();
-                NodeInfo {
-                    port: Some(stay_port[s]),
-                    lon: st.lon,
-                    lat: st.lat,
-                    t_first: st.first_seen,
-                    t_last: st.last_seen,
-                    empty_before: st.empty_before,
-                    empty_after: st.empty_after,
-                    attrs: Attrs::combine(&members, &cfg.sensors),
-                    obs: None,
-                    real: stay_real_llr(&members, st),
-                    ecef: to_ecef_m(st.lon, st.lat),
-                }
-            }
-            Node::Sea(i) => NodeInfo {
-                port: None,
-                lon: obs[i].lon,
-                lat: obs[i].lat,
-                t_first: obs[i].observed_at,
-                t_last: obs[i].observed_at,
-                empty_before: None,
-                empty_after: None,
-                attrs: Attrs::of(&obs[i], &cfg.sensors),
-                obs: Some(i),
-                real: real_llr(&[&obs[i]]),
-                ecef: to_ecef_m(obs[i].lon, obs[i].lat),
-            },
-        })
-        .collect();
     // Per port (and at sea): nodes sorted by first sighting.
     let mut by_port: Vec<Vec<usize>> = vec![Vec::new(); input.ports.len()];
     let mut at_sea: Vec<usize> = Vec::new();
-    let mut order: Vec<usize> = (0..nodes.len()).collect();
+    let mut order: Vec<usize> = (0..info.len()).collect();
     order.sort_by_key(|&k| (info[k].t_first, k));
     for &k in &order {
         match info[k].port {
@@ -1109,10 +1142,50 @@ fn track_candidates_with(
         .collect();
     let mut all: Vec<Candidate> = per_node.into_iter().flatten().collect();
     all.sort_by_key(|c| (c.from, c.to));
-    // Collected in place: the buffer is still sized for `NodeInfo`s until shrunk.
-    let mut attrs: Vec<Attrs> = info.into_iter().map(|n| n.attrs).collect();
-    attrs.shrink_to_fit();
-    (all, attrs)
+    let pair = refine::pair_terms(&all, |k| &info[k].attrs);
+    (all, pair)
+}
+
+/// Each stay's detections (indices into the observations, in time order), kept flat: as a
+/// `Vec` each, hundreds of thousands of lone sightings would cost an allocation apiece.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct StayMembers {
+    flat: Vec<usize>,
+    /// End of each stay's detections in `flat`.
+    end: Vec<usize>,
+}
+
+impl StayMembers {
+    /// Adds a stay with the detections `members`.
+    pub fn push(&mut self, members: &[usize]) {
+        self.flat.extend_from_slice(members);
+        self.end.push(self.flat.len());
+    }
+
+    /// The number of stays.
+    pub fn len(&self) -> usize {
+        self.end.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.end.is_empty()
+    }
+
+    /// The detections of stay `s`.
+    pub fn get(&self, s: usize) -> &[usize] {
+        let start = s.checked_sub(1).map_or(0, |p| self.end[p]);
+        &self.flat[start..self.end[s]]
+    }
+}
+
+impl<'a> FromIterator<&'a [usize]> for StayMembers {
+    fn from_iter<I: IntoIterator<Item = &'a [usize]>>(stays: I) -> StayMembers {
+        let mut out = StayMembers::default();
+        for members in stays {
+            out.push(members);
+        }
+        out
+    }
 }
 
 /// Runs both stages.
@@ -1135,7 +1208,9 @@ pub fn link(input: &LinkInput) -> Linked {
     lap("linking: stay assignment", &mut timings);
     let stay_candidates = cands.len();
     let mut cands = if input.config.linking.berth_density {
-        let reweighed = berth_reweigh(input, &cands, &stay_links);
+        // Moved in, so that the first pass is freed here.
+        let first_pass = cands;
+        let reweighed = berth_reweigh(input, &first_pass, &stay_links);
         stay_links = choose(n, &reweighed, min_p);
         lap("linking: berth reuse", &mut timings);
         reweighed
@@ -1172,25 +1247,31 @@ pub fn link(input: &LinkInput) -> Linked {
         },
     );
     lap("linking: stay identity", &mut timings);
-    let mut stays = Vec::new();
+    // Each stay's detections: stage 2 needs just what its nodes compare, and `derive` only
+    // the stays tracks keep in full (memory: at a million detections, hundreds of
+    // thousands of stays, most of them lone sightings).
+    let mut members = StayMembers::default();
     let mut stay_port = Vec::new();
     for &i in &time_order(obs) {
         let Some(p) = input.port_of[i] else { continue };
         if stay_links.predecessor[i].is_some() {
             continue;
         }
-        stays.push(crate::stays::summarise(
-            stay_links.chain_from(i),
-            &input.ports[p].port_id,
-            obs,
-            input.empty,
-        ));
+        members.push(&stay_links.chain_from(i));
         stay_port.push(p);
     }
     // Stage 1's candidates and links are done with (memory: they are per observation).
-    drop((cands, stay_links));
+    drop((cands, stay_links, single));
+    let summarise = |s: usize| {
+        crate::stays::summarise(
+            members.get(s).to_vec(),
+            &input.ports[stay_port[s]].port_id,
+            obs,
+            input.empty,
+        )
+    };
     // Stage 2: voyages and tracks.
-    let mut nodes: Vec<Node> = (0..stays.len()).map(Node::Stay).collect();
+    let mut nodes: Vec<Node> = (0..members.len()).map(Node::Stay).collect();
     nodes.extend(
         time_order(obs)
             .into_iter()
@@ -1198,27 +1279,28 @@ pub fn link(input: &LinkInput) -> Linked {
             .map(Node::Sea),
     );
     lap("linking: stays", &mut timings);
-    let (cands2, attrs) = track_candidates_with(
-        input,
-        &stays,
-        &stay_port,
-        &nodes,
-        &ids,
-        search::Mode::Pruned,
-    );
+    let info = node_infos(input, &nodes, |s| {
+        NodeInfo::of_stay(&summarise(s), stay_port[s], obs, &input.config.sensors)
+    });
+    // What the identity check reads of a stay but its detections: first and last sighting
+    // and position.
+    let stay_span: Vec<(Time, Time, [f64; 3])> = info[..members.len()]
+        .iter()
+        .map(|k| (k.t_first, k.t_last, k.ecef))
+        .collect();
+    let (cands2, pair) = track_candidates_with(input, info, &ids, search::Mode::Pruned);
     lap("linking: track candidates", &mut timings);
-    let mut links = choose(nodes.len(), &cands2, min_p);
+    let links = choose(nodes.len(), &cands2, min_p);
     lap("linking: track assignment", &mut timings);
     // Identity as a hard constraint on whole tracks.
     let mut node_of_obs = vec![usize::MAX; if ids.is_empty() { 0 } else { n }];
     if !ids.is_empty() {
         for (k, node) in nodes.iter().enumerate() {
-            for &i in node.observations(&stays) {
+            for &i in node.observations(&members) {
                 node_of_obs[i] = k;
             }
         }
     }
-    let stay_ecef: Vec<[f64; 3]> = stays.iter().map(|s| to_ecef_m(s.lon, s.lat)).collect();
     let contradicted = |links: &Links| {
         identity::contradicted_links(
             &ids,
@@ -1226,13 +1308,13 @@ pub fn link(input: &LinkInput) -> Linked {
             links,
             |k| match nodes[k] {
                 Node::Stay(s) => ChainNode {
-                    members: &stays[s].observations,
-                    t_first: stays[s].first_seen,
-                    t_last: stays[s].last_seen,
-                    ecef: stay_ecef[s],
+                    members: members.get(s),
+                    t_first: stay_span[s].0,
+                    t_last: stay_span[s].1,
+                    ecef: stay_span[s].2,
                 },
                 Node::Sea(i) => ChainNode {
-                    members: nodes[k].observations(&stays),
+                    members: nodes[k].observations(&members),
                     t_first: obs[i].observed_at,
                     t_last: obs[i].observed_at,
                     ecef: to_ecef_m(obs[i].lon, obs[i].lat),
@@ -1242,16 +1324,16 @@ pub fn link(input: &LinkInput) -> Linked {
             near_m,
         )
     };
-    if input.config.linking.refine_rounds > 0 {
-        links = refine::refine(
+    let mut links = if input.config.linking.refine_rounds > 0 {
+        let links = refine::refine(
             &refine::Tracks {
                 obs,
                 nodes: &nodes,
-                stays: &stays,
+                stays: &members,
                 sensors: &input.config.sensors,
             },
-            attrs,
-            &cands2,
+            cands2,
+            pair,
             links,
             refine::Limits {
                 rounds: input.config.linking.refine_rounds,
@@ -1261,17 +1343,18 @@ pub fn link(input: &LinkInput) -> Linked {
             contradicted,
         );
         lap("linking: track refinement", &mut timings);
+        links
     } else {
         let mut cands2 = cands2;
-        links = identity::honour(
+        identity::honour(
             nodes.len(),
             &mut cands2,
             links,
             min_p,
             MAX_IDENTITY_ROUNDS,
             contradicted,
-        );
-    }
+        )
+    };
     // Whole tracks of one vessel across gaps no link could span; each round's joins make
     // the tracks' attributes surer for the next.
     let stitch_rounds = if input.config.linking.stitch_tracks {
@@ -1284,8 +1367,9 @@ pub fn link(input: &LinkInput) -> Linked {
             &stitch::StitchInput {
                 obs,
                 nodes: &nodes,
-                stays: &stays,
+                members: &members,
                 stay_port: &stay_port,
+                stay_span: &stay_span,
                 sea: input.sea,
                 sensors: &input.config.sensors,
                 params: &input.config.linking,
@@ -1299,7 +1383,7 @@ pub fn link(input: &LinkInput) -> Linked {
         }
     }
     Linked {
-        stays,
+        stays: members,
         stay_port,
         nodes,
         links,
@@ -1570,8 +1654,12 @@ mod tests {
                     .map(Node::Sea),
             );
             let ids = IdentityTimes::new(&o, config.linking.max_speed_kn);
-            let with =
-                |mode| track_candidates_with(&input, &stays, &stay_port, &nodes, &ids, mode).0;
+            let with = |mode| {
+                let info = node_infos(&input, &nodes, |s| {
+                    NodeInfo::of_stay(&stays[s], stay_port[s], &o, &config.sensors)
+                });
+                track_candidates_with(&input, info, &ids, mode).0
+            };
             let (pruned, all) = (with(search::Mode::Pruned), with(search::Mode::Exhaustive));
             let mut per_from = vec![0usize; nodes.len()];
             for c in &all {

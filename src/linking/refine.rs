@@ -18,9 +18,9 @@ use std::collections::HashMap;
 use rayon::prelude::*;
 
 use super::cost::{self, Attrs};
-use super::{choose, Candidate, LinkKind, Links, Node, CONTAINERS_DRIFT};
+use super::{choose, Candidate, LinkKind, Links, Node, StayMembers, CONTAINERS_DRIFT};
 use crate::config::SensorModels;
-use crate::model::{Observation, Stay};
+use crate::model::Observation;
 
 /// Nodes of a track, on each side of a link, whose sightings are combined.
 pub const TRACK_CONTEXT: usize = 6;
@@ -29,7 +29,8 @@ pub const TRACK_CONTEXT: usize = 6;
 pub struct Tracks<'a> {
     pub obs: &'a [Observation],
     pub nodes: &'a [Node],
-    pub stays: &'a [Stay],
+    /// Each stay's detections.
+    pub stays: &'a StayMembers,
     pub sensors: &'a SensorModels,
 }
 
@@ -242,18 +243,30 @@ fn attr_llr(a: &Attrs, b: &Attrs, kind: LinkKind) -> Option<f64> {
     cost::attribute_llr(a, b, cmp, drift)
 }
 
+/// The pair term of each candidate's weight: the attribute LLR of its two nodes on their
+/// own (`attrs` of a node), as the candidate was weighed; `None` where identity forbids.
+pub fn pair_terms<'a>(
+    cands: &[Candidate],
+    attrs: impl Fn(usize) -> &'a Attrs + Sync,
+) -> Vec<Option<f64>> {
+    cands
+        .par_iter()
+        .map(|c| attr_llr(attrs(c.from), attrs(c.to), c.kind))
+        .collect()
+}
+
 /// Refines `links` for up to `rounds` rounds, stopping early when the links settle.
-/// `attrs` are the attributes of each node on its own (what the candidates were weighed
-/// with); they are freed once each candidate's pair term is known. Candidates whose pair
-/// comparison identity forbids are dropped.
+/// `pair` is each candidate's pair term ([`pair_terms`]), so that the nodes' attributes
+/// need not be kept; candidates whose pair comparison identity forbids are dropped (the
+/// lists are taken, and freed once the kept ones are copied).
 ///
 /// Then `contradicted` names the chosen links that make a track contradict its own
 /// identity (see `identity.rs`); those candidates are forbidden and the assignment is
 /// solved again with the last round's weights, up to `identity_rounds` times.
 pub fn refine(
     t: &Tracks,
-    attrs: Vec<Attrs>,
-    cands: &[Candidate],
+    cands: Vec<Candidate>,
+    pair: Vec<Option<f64>>,
     mut links: Links,
     limits: Limits,
     contradicted: impl Fn(&Links) -> Vec<(usize, usize)>,
@@ -263,12 +276,12 @@ pub fn refine(
         identity_rounds,
         min_p,
     } = limits;
-    // The pair term of each candidate's weight, once: rounds only swap it for the tracks'.
+    // Rounds only swap the pair term for the tracks'.
     let (cands, pair): (Vec<Candidate>, Vec<f64>) = cands
-        .par_iter()
-        .filter_map(|c| Some((*c, attr_llr(&attrs[c.from], &attrs[c.to], c.kind)?)))
+        .into_par_iter()
+        .zip(pair)
+        .filter_map(|(c, p)| Some((c, p?)))
         .unzip();
-    drop(attrs);
     let ends = Ends::of(&cands);
     let mut state = Rounds::default();
     // The candidates as the last round weighed them.
@@ -317,29 +330,6 @@ mod tests {
     use crate::index::tests::obs;
     use crate::model::Sensor;
 
-    fn stay_of(i: usize, o: &Observation) -> Stay {
-        Stay {
-            stay_id: String::new(),
-            port_id: "najin".into(),
-            first_seen: o.observed_at,
-            last_seen: o.observed_at,
-            observations: vec![i],
-            lon: o.lon,
-            lat: o.lat,
-            length_m: o.length_m,
-            beam_m: None,
-            vessel_class: None,
-            hull_color: None,
-            containers_first: None,
-            containers_last: None,
-            imo: None,
-            mmsi: None,
-            name: None,
-            empty_before: None,
-            empty_after: None,
-        }
-    }
-
     /// A 130 m ship seen precisely twice (127 m, 133 m), then a radar sighting of 118 m:
     /// pairwise the radar sighting is compared with 133 m, with the track with 130 m, which
     /// makes the link better. Conflicting imo in the tracks keeps the pairwise weight.
@@ -361,7 +351,8 @@ mod tests {
             x.length_m = Some(len);
             x.sensor = s;
         }
-        let stays: Vec<Stay> = o.iter().enumerate().map(|(i, x)| stay_of(i, x)).collect();
+        let singles: Vec<usize> = (0..4).collect();
+        let stays: StayMembers = singles.chunks(1).collect();
         let nodes: Vec<Node> = (0..4).map(Node::Stay).collect();
         let base: Vec<Attrs> = o.iter().map(|x| Attrs::of(x, &sensors)).collect();
         let cand = |from, to, weight| Candidate {

@@ -143,11 +143,11 @@ impl Categories {
         let imo = attrs
             .clone()
             .into_iter()
-            .map(|a| id_of(a.imo.as_ref().map(|c| format!("imo:{c}"))))
+            .map(|a| id_of(a.imo().map(|c| format!("imo:{c}"))))
             .collect();
         let mmsi = attrs
             .into_iter()
-            .map(|a| id_of(a.mmsi.as_ref().map(|c| format!("mmsi:{c}"))))
+            .map(|a| id_of(a.mmsi().map(|c| format!("mmsi:{c}"))))
             .collect();
         Categories {
             class,
@@ -268,11 +268,11 @@ impl<'a> Search<'a> {
                 }
                 None => d.no_length.push(k, n, &cats),
             }
-            if let Some(imo) = &n.attrs.imo {
-                d.by_imo.entry(imo.clone()).or_default().push(k);
+            if let Some(imo) = n.attrs.imo() {
+                d.by_imo.entry(imo.to_string()).or_default().push(k);
             }
-            if let Some(mmsi) = &n.attrs.mmsi {
-                d.by_mmsi.entry(mmsi.clone()).or_default().push(k);
+            if let Some(mmsi) = n.attrs.mmsi() {
+                d.by_mmsi.entry(mmsi.to_string()).or_default().push(k);
             }
         }
         Search {
@@ -307,8 +307,8 @@ impl<'a> Search<'a> {
         let mut centre = 0;
         let (mut attr_rest, mut len_range) = (0.0, None);
         if self.mode == Mode::Pruned {
-            for (key, map) in [(&a.attrs.imo, &d.by_imo), (&a.attrs.mmsi, &d.by_mmsi)] {
-                let Some(list) = key.as_ref().and_then(|k| map.get(k)) else {
+            for (key, map) in [(a.attrs.imo(), &d.by_imo), (a.attrs.mmsi(), &d.by_mmsi)] {
+                let Some(list) = key.and_then(|k| map.get(k)) else {
                     continue;
                 };
                 // A link may not skip a sighting of its identity (see `identity.rs`), so

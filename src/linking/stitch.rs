@@ -21,10 +21,10 @@ use rayon::prelude::*;
 
 use super::cost::{self, Attrs};
 use super::identity::{IdentityTimes, LinkEnd};
-use super::{choose, Candidate, LinkKind, Links, Node, SeaDistances};
+use super::{choose, Candidate, LinkKind, Links, Node, SeaDistances, StayMembers};
 use crate::config::{LinkParams, SensorModels};
-use crate::geodesy::{geodesic_m, to_ecef_m};
-use crate::model::{Observation, Stay, Time};
+use crate::geodesy::{ecef_chord_m, to_ecef_m};
+use crate::model::{Observation, Time};
 
 /// Prior log-odds that a track's next track is a given feasible one, before the
 /// attributes (most tracks that could follow are another vessel).
@@ -61,8 +61,10 @@ const CROWD: usize = 64;
 pub(crate) struct StitchInput<'a> {
     pub obs: &'a [Observation],
     pub nodes: &'a [Node],
-    pub stays: &'a [Stay],
+    pub members: &'a StayMembers,
     pub stay_port: &'a [usize],
+    /// First and last sighting and position (ECEF metres) of each stay.
+    pub stay_span: &'a [(Time, Time, [f64; 3])],
     pub sea: &'a SeaDistances<'a>,
     pub sensors: &'a SensorModels,
     pub params: &'a LinkParams,
@@ -78,8 +80,9 @@ struct Track {
     /// Port of the head and the tail (None at sea), and their positions.
     head_port: Option<usize>,
     tail_port: Option<usize>,
-    head_pos: (f64, f64),
-    tail_pos: (f64, f64),
+    /// Positions, ECEF metres.
+    head_ecef: [f64; 3],
+    tail_ecef: [f64; 3],
     attrs: Attrs,
 }
 
@@ -106,9 +109,10 @@ pub(crate) fn stitch(input: &StitchInput, links: &mut Links) -> usize {
                 if lengths_apart(&ta.attrs, &tb.attrs) || tb.t_first <= ta.t_last {
                     continue;
                 }
+                // Sea distance between ports; else the chord, a lower bound of any route.
                 let dist_m = match (ta.tail_port, tb.head_port) {
                     (Some(p), Some(q)) => input.sea.port_km[p][q] * 1000.0,
-                    _ => geodesic_m(ta.tail_pos, tb.head_pos),
+                    _ => ecef_chord_m(&ta.tail_ecef, &tb.head_ecef),
                 };
                 let dt_s = (tb.t_first - ta.t_last) as f64;
                 if !dist_m.is_finite() || dt_s * max_mps < dist_m - SLACK_M {
@@ -118,12 +122,12 @@ pub(crate) fn stitch(input: &StitchInput, links: &mut Links) -> usize {
                     &LinkEnd {
                         attrs: &ta.attrs,
                         t: ta.t_last,
-                        ecef: to_ecef_m(ta.tail_pos.0, ta.tail_pos.1),
+                        ecef: ta.tail_ecef,
                     },
                     &LinkEnd {
                         attrs: &tb.attrs,
                         t: tb.t_first,
-                        ecef: to_ecef_m(tb.head_pos.0, tb.head_pos.1),
+                        ecef: tb.head_ecef,
                     },
                 ) {
                     continue;
@@ -215,20 +219,15 @@ impl Heads {
 
 /// Every chain of `links` with its combined attributes.
 fn tracks_of(input: &StitchInput, links: &Links) -> Vec<Track> {
-    let place = |k: usize| -> (Option<usize>, (f64, f64), Time, Time) {
+    let place = |k: usize| -> (Option<usize>, [f64; 3], Time, Time) {
         match input.nodes[k] {
             Node::Stay(s) => {
-                let st = &input.stays[s];
-                (
-                    Some(input.stay_port[s]),
-                    (st.lon, st.lat),
-                    st.first_seen,
-                    st.last_seen,
-                )
+                let (first, last, ecef) = input.stay_span[s];
+                (Some(input.stay_port[s]), ecef, first, last)
             }
             Node::Sea(i) => {
                 let o = &input.obs[i];
-                (None, (o.lon, o.lat), o.observed_at, o.observed_at)
+                (None, to_ecef_m(o.lon, o.lat), o.observed_at, o.observed_at)
             }
         }
     };
@@ -239,11 +238,11 @@ fn tracks_of(input: &StitchInput, links: &Links) -> Vec<Track> {
             let tail = chain[chain.len() - 1];
             let members: Vec<&Observation> = chain
                 .iter()
-                .flat_map(|&k| input.nodes[k].observations(input.stays))
+                .flat_map(|&k| input.nodes[k].observations(input.members))
                 .map(|&i| &input.obs[i])
                 .collect();
-            let (head_port, head_pos, t_first, _) = place(head);
-            let (tail_port, tail_pos, _, t_last) = place(tail);
+            let (head_port, head_ecef, t_first, _) = place(head);
+            let (tail_port, tail_ecef, _, t_last) = place(tail);
             Track {
                 head,
                 tail,
@@ -251,8 +250,8 @@ fn tracks_of(input: &StitchInput, links: &Links) -> Vec<Track> {
                 t_last,
                 head_port,
                 tail_port,
-                head_pos,
-                tail_pos,
+                head_ecef,
+                tail_ecef,
                 attrs: Attrs::combine(&members, input.sensors),
             }
         })
@@ -273,7 +272,6 @@ mod tests {
 
     use super::*;
     use crate::config::Config;
-    use crate::evidence::EmptyBerth;
     use crate::index::tests::obs;
     use crate::model::Sensor;
 
@@ -293,21 +291,18 @@ mod tests {
 
     /// Stays of the given observations (index ranges), each at its port, unlinked.
     fn run(obs: &[Observation], stays: &[(std::ops::Range<usize>, usize)]) -> (Links, usize) {
-        let port_ids = ["najin", "dunay"];
-        let stays: Vec<Stay> = stays
-            .iter()
-            .map(|(r, p)| {
-                crate::stays::summarise(
-                    r.clone().collect(),
-                    port_ids[*p],
-                    obs,
-                    &EmptyBerth::default(),
-                )
-            })
-            .collect();
-        let stay_port: Vec<usize> = (0..stays.len())
-            .map(|s| if stays[s].port_id == "najin" { 0 } else { 1 })
-            .collect();
+        let mut members = StayMembers::default();
+        let mut stay_span = Vec::new();
+        for (r, _) in stays {
+            members.push(&r.clone().collect::<Vec<_>>());
+            let o = &obs[r.start];
+            stay_span.push((
+                o.observed_at,
+                obs[r.end - 1].observed_at,
+                to_ecef_m(o.lon, o.lat),
+            ));
+        }
+        let stay_port: Vec<usize> = stays.iter().map(|s| s.1).collect();
         let nodes: Vec<Node> = (0..stays.len()).map(Node::Stay).collect();
         fn unknown(_: (f64, f64), _: (f64, f64)) -> Option<f64> {
             None
@@ -331,8 +326,9 @@ mod tests {
             &StitchInput {
                 obs,
                 nodes: &nodes,
-                stays: &stays,
+                members: &members,
                 stay_port: &stay_port,
+                stay_span: &stay_span,
                 sea: &sea,
                 sensors: &config.sensors,
                 params: &config.linking,
