@@ -71,19 +71,15 @@ pub(crate) struct StitchInput<'a> {
     pub ids: &'a IdentityTimes,
 }
 
-/// One track as stitching sees it.
+/// One track as stitching sees it (compact: at a million detections there are hundreds of
+/// thousands of tracks, most of them single sightings).
 struct Track {
     head: usize,
     tail: usize,
     t_first: Time,
     t_last: Time,
-    /// Port of the head and the tail (None at sea), and their positions.
-    head_port: Option<usize>,
-    tail_port: Option<usize>,
-    /// Positions, ECEF metres.
-    head_ecef: [f64; 3],
-    tail_ecef: [f64; 3],
-    attrs: Attrs,
+    /// Combined length and its 1-sigma, metres.
+    length_m: Option<(f64, f64)>,
 }
 
 /// Adds [`LinkKind::Gap`] links between tracks (see the module doc); returns how many.
@@ -92,53 +88,80 @@ pub(crate) fn stitch(input: &StitchInput, links: &mut Links) -> usize {
     let heads = Heads::new(&tracks);
     let max_gap_s = (input.params.max_gap_days * 86_400.0) as Time;
     let max_mps = input.params.max_speed_kn * KN_MPS;
-    let per_track: Vec<Vec<Candidate>> = (0..tracks.len())
+    // Which track starts could follow each track's end: lengths, time and speed only.
+    let pairs: Vec<(usize, Vec<usize>)> = (0..tracks.len())
         .into_par_iter()
-        .map(|a| {
+        .filter_map(|a| {
             let ta = &tracks[a];
-            let Some((la, sa)) = ta.attrs.length_m.filter(|l| l.1 <= MAX_SIGMA_M) else {
-                return Vec::new();
-            };
+            let (la, sa) = ta.length_m.filter(|l| l.1 <= MAX_SIGMA_M)?;
             let window = (ta.t_last, ta.t_last + max_gap_s);
-            let Some(found) = heads.near(la, GATE_SIGMAS * sa.hypot(MAX_SIGMA_M), window) else {
-                return Vec::new(); // crowded: no join could be sure
-            };
+            // None: crowded, no join could be sure.
+            let found = heads.near(la, GATE_SIGMAS * sa.hypot(MAX_SIGMA_M), window)?;
+            let (port_a, ecef_a) = place(input, ta.tail);
+            let next: Vec<usize> = found
+                .into_iter()
+                .filter(|&b| {
+                    let tb = &tracks[b];
+                    if lengths_apart(ta.length_m, tb.length_m) || tb.t_first <= ta.t_last {
+                        return false;
+                    }
+                    let (port_b, ecef_b) = place(input, tb.head);
+                    // Sea distance between ports; else the chord, a lower bound of any route.
+                    let dist_m = match (port_a, port_b) {
+                        (Some(p), Some(q)) => input.sea.port_km[p][q] * 1000.0,
+                        _ => ecef_chord_m(&ecef_a, &ecef_b),
+                    };
+                    let dt_s = (tb.t_first - ta.t_last) as f64;
+                    dist_m.is_finite() && dt_s * max_mps >= dist_m - SLACK_M
+                })
+                .collect();
+            (!next.is_empty()).then_some((a, next))
+        })
+        .collect();
+    // The attributes of the tracks that take part, combined once each.
+    let mut slot = vec![u32::MAX; tracks.len()];
+    let mut involved: Vec<usize> = Vec::new();
+    for (a, next) in &pairs {
+        for &k in std::iter::once(a).chain(next) {
+            if slot[k] == u32::MAX {
+                slot[k] = involved.len() as u32;
+                involved.push(k);
+            }
+        }
+    }
+    let attrs: Vec<Attrs> = involved
+        .par_iter()
+        .map(|&k| combined(input, links, tracks[k].head))
+        .collect();
+    let attrs_of = |k: usize| &attrs[slot[k] as usize];
+    let per_track: Vec<Vec<Candidate>> = pairs
+        .par_iter()
+        .map(|(a, next)| {
+            let (ta, aa) = (&tracks[*a], attrs_of(*a));
             let mut mine: Vec<Candidate> = Vec::new();
-            for b in found {
-                let tb = &tracks[b];
-                if lengths_apart(&ta.attrs, &tb.attrs) || tb.t_first <= ta.t_last {
-                    continue;
-                }
-                // Sea distance between ports; else the chord, a lower bound of any route.
-                let dist_m = match (ta.tail_port, tb.head_port) {
-                    (Some(p), Some(q)) => input.sea.port_km[p][q] * 1000.0,
-                    _ => ecef_chord_m(&ta.tail_ecef, &tb.head_ecef),
-                };
-                let dt_s = (tb.t_first - ta.t_last) as f64;
-                if !dist_m.is_finite() || dt_s * max_mps < dist_m - SLACK_M {
-                    continue;
-                }
+            for &b in next {
+                let (tb, ab) = (&tracks[b], attrs_of(b));
                 if input.ids.conflicts(
                     &LinkEnd {
-                        attrs: &ta.attrs,
+                        attrs: aa,
                         t: ta.t_last,
-                        ecef: ta.tail_ecef,
+                        ecef: place(input, ta.tail).1,
                     },
                     &LinkEnd {
-                        attrs: &tb.attrs,
+                        attrs: ab,
                         t: tb.t_first,
-                        ecef: tb.head_ecef,
+                        ecef: place(input, tb.head).1,
                     },
                 ) {
                     continue;
                 }
-                let Some(attr) = cost::attribute_llr(&ta.attrs, &tb.attrs, false, 0.0) else {
+                let Some(attr) = cost::attribute_llr(aa, ab, false, 0.0) else {
                     continue;
                 };
                 let weight = attr + STITCH_PRIOR;
                 if weight > super::MIN_CANDIDATE_WEIGHT {
                     mine.push(Candidate {
-                        from: a,
+                        from: *a,
                         to: b,
                         kind: LinkKind::Gap,
                         weight,
@@ -150,6 +173,7 @@ pub(crate) fn stitch(input: &StitchInput, links: &mut Links) -> usize {
             mine
         })
         .collect();
+    drop((pairs, attrs));
     let mut cands: Vec<Candidate> = per_track.into_iter().flatten().collect();
     cands.sort_by_key(|c| (c.from, c.to));
     let joins = choose(tracks.len(), &cands, STITCH_MIN_P);
@@ -167,6 +191,28 @@ pub(crate) fn stitch(input: &StitchInput, links: &mut Links) -> usize {
     joined
 }
 
+/// Port (None at sea) and position (ECEF metres) of node `k`.
+fn place(input: &StitchInput, k: usize) -> (Option<usize>, [f64; 3]) {
+    match input.nodes[k] {
+        Node::Stay(s) => (Some(input.stay_port[s]), input.stay_span[s].2),
+        Node::Sea(i) => {
+            let o = &input.obs[i];
+            (None, to_ecef_m(o.lon, o.lat))
+        }
+    }
+}
+
+/// The combined attributes of every sighting of the track that starts at `head`.
+fn combined(input: &StitchInput, links: &Links, head: usize) -> Attrs {
+    let members: Vec<&Observation> = links
+        .chain_from(head)
+        .iter()
+        .flat_map(|&k| input.nodes[k].observations(input.members))
+        .map(|&i| &input.obs[i])
+        .collect();
+    Attrs::combine(&members, input.sensors)
+}
+
 /// Track heads with a length of at most [`MAX_SIGMA_M`], in bins of [`BIN_M`] by length,
 /// each in order of first sighting.
 struct Heads {
@@ -178,7 +224,7 @@ impl Heads {
     fn new(tracks: &[Track]) -> Heads {
         let mut bins: Vec<Vec<(Time, usize)>> = Vec::new();
         for (k, t) in tracks.iter().enumerate() {
-            let Some((l, s)) = t.attrs.length_m else {
+            let Some((l, s)) = t.length_m else {
                 continue;
             };
             if s > MAX_SIGMA_M || !l.is_finite() {
@@ -217,50 +263,36 @@ impl Heads {
     }
 }
 
-/// Every chain of `links` with its combined attributes.
+/// Every chain of `links`, with its combined length.
 fn tracks_of(input: &StitchInput, links: &Links) -> Vec<Track> {
-    let place = |k: usize| -> (Option<usize>, [f64; 3], Time, Time) {
+    let time = |k: usize| -> (Time, Time) {
         match input.nodes[k] {
-            Node::Stay(s) => {
-                let (first, last, ecef) = input.stay_span[s];
-                (Some(input.stay_port[s]), ecef, first, last)
-            }
-            Node::Sea(i) => {
-                let o = &input.obs[i];
-                (None, to_ecef_m(o.lon, o.lat), o.observed_at, o.observed_at)
-            }
+            Node::Stay(s) => (input.stay_span[s].0, input.stay_span[s].1),
+            Node::Sea(i) => (input.obs[i].observed_at, input.obs[i].observed_at),
         }
     };
-    (0..input.nodes.len())
+    let heads: Vec<usize> = (0..input.nodes.len())
         .filter(|&k| links.predecessor[k].is_none())
-        .map(|head| {
+        .collect();
+    heads
+        .par_iter()
+        .map(|&head| {
             let chain = links.chain_from(head);
             let tail = chain[chain.len() - 1];
-            let members: Vec<&Observation> = chain
-                .iter()
-                .flat_map(|&k| input.nodes[k].observations(input.members))
-                .map(|&i| &input.obs[i])
-                .collect();
-            let (head_port, head_ecef, t_first, _) = place(head);
-            let (tail_port, tail_ecef, _, t_last) = place(tail);
             Track {
                 head,
                 tail,
-                t_first,
-                t_last,
-                head_port,
-                tail_port,
-                head_ecef,
-                tail_ecef,
-                attrs: Attrs::combine(&members, input.sensors),
+                t_first: time(head).0,
+                t_last: time(tail).1,
+                length_m: combined(input, links, head).length_m,
             }
         })
         .collect()
 }
 
 /// Lengths more than five combined sigmas apart: the attribute term is at its floor.
-fn lengths_apart(a: &Attrs, b: &Attrs) -> bool {
-    match (a.length_m, b.length_m) {
+fn lengths_apart(a: Option<(f64, f64)>, b: Option<(f64, f64)>) -> bool {
+    match (a, b) {
         (Some((x, sx)), Some((y, sy))) => (x - y).abs() > GATE_SIGMAS * sx.hypot(sy),
         _ => false,
     }
