@@ -284,6 +284,26 @@ pub fn choose(n: usize, cands: &[Candidate], min_p: f64) -> Links {
     links
 }
 
+/// Cuts every stitched ([`LinkKind::Gap`]) link of the tracks that hold a link in `blamed`.
+fn undo_joins(links: &mut Links, blamed: &[(usize, usize)]) {
+    for &(u, _) in blamed {
+        let mut head = u;
+        while let Some(p) = links.predecessor[head] {
+            head = p;
+        }
+        for k in links.chain_from(head) {
+            if links.kind[k] == Some(LinkKind::Gap) {
+                if let Some(v) = links.successor[k].take() {
+                    links.predecessor[v] = None;
+                }
+                links.kind[k] = None;
+                links.weight[k] = 0.0;
+                links.probability[k] = 0.0;
+            }
+        }
+    }
+}
+
 /// Keeps the best `MAX_CANDIDATES` candidates of each kind above `min_weight`.
 fn keep_best(groups: Vec<Vec<Candidate>>, min_weight: f64) -> Vec<Candidate> {
     let mut out = Vec::new();
@@ -1340,7 +1360,7 @@ pub fn link(input: &LinkInput) -> Linked {
                 identity_rounds: MAX_IDENTITY_ROUNDS,
                 min_p,
             },
-            contradicted,
+            &contradicted,
         );
         lap("linking: track refinement", &mut timings);
         links
@@ -1352,7 +1372,7 @@ pub fn link(input: &LinkInput) -> Linked {
             links,
             min_p,
             MAX_IDENTITY_ROUNDS,
-            contradicted,
+            &contradicted,
         )
     };
     // Whole tracks of one vessel across gaps no link could span; each round's joins make
@@ -1377,6 +1397,12 @@ pub fn link(input: &LinkInput) -> Linked {
             },
             &mut links,
         );
+        // A join sees only the two tracks' ends; undo those whose track now contradicts
+        // its identity elsewhere (every join in such a track).
+        if joined > 0 && !ids.is_empty() {
+            let blamed = contradicted(&links);
+            undo_joins(&mut links, &blamed);
+        }
         lap("linking: stitching", &mut timings);
         if joined == 0 {
             break;
@@ -1396,6 +1422,36 @@ pub fn link(input: &LinkInput) -> Linked {
 mod tests {
     use super::*;
     use crate::index::tests::obs;
+
+    #[test]
+    fn undoing_joins_cuts_only_the_blamed_tracks_gap_links() {
+        // 0 -> 1 =gap=> 2 -> 3, and 4 =gap=> 5 elsewhere.
+        let n = 6;
+        let mut l = Links {
+            successor: vec![None; n],
+            predecessor: vec![None; n],
+            kind: vec![None; n],
+            weight: vec![0.0; n],
+            probability: vec![0.0; n],
+            candidates: 0,
+        };
+        for (a, b, kind) in [
+            (0, 1, LinkKind::Passage),
+            (1, 2, LinkKind::Gap),
+            (2, 3, LinkKind::Passage),
+            (4, 5, LinkKind::Gap),
+        ] {
+            l.successor[a] = Some(b);
+            l.predecessor[b] = Some(a);
+            l.kind[a] = Some(kind);
+        }
+        undo_joins(&mut l, &[(2, 3)]);
+        assert_eq!(l.successor[1], None);
+        assert_eq!(l.predecessor[2], None);
+        assert_eq!(l.successor[0], Some(1), "plain links stay");
+        assert_eq!(l.successor[2], Some(3));
+        assert_eq!(l.successor[4], Some(5), "another track's join stays");
+    }
 
     #[test]
     fn detector_confidence_as_existence() {
