@@ -1360,7 +1360,7 @@ pub fn link(input: &LinkInput) -> Linked {
                 identity_rounds: MAX_IDENTITY_ROUNDS,
                 min_p,
             },
-            &contradicted,
+            contradicted,
         );
         lap("linking: track refinement", &mut timings);
         links
@@ -1372,7 +1372,7 @@ pub fn link(input: &LinkInput) -> Linked {
             links,
             min_p,
             MAX_IDENTITY_ROUNDS,
-            &contradicted,
+            contradicted,
         )
     };
     // Whole tracks of one vessel across gaps no link could span; each round's joins make
