@@ -322,10 +322,7 @@ fn free_linking_state(r: &mut Results) {
     l.stays = crate::linking::StayMembers::default();
     l.stay_port = Vec::new();
     l.nodes = Vec::new();
-    l.links = crate::linking::Links {
-        candidates: l.links.candidates,
-        ..Default::default()
-    };
+    l.links = crate::linking::Links::none(0, l.links.candidates);
 }
 
 /// Counts for run.json; `read = in_stays + in_via + unmatched + rejected`.

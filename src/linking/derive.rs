@@ -151,14 +151,7 @@ fn merge_interrupted(
     let new_stay = new_place(&stay_absorbed);
     // Links: from each head to the successor of its run's last node.
     let n2 = absorbed.iter().filter(|&&x| !x).count();
-    let mut links = crate::linking::Links {
-        successor: vec![None; n2],
-        predecessor: vec![None; n2],
-        kind: vec![None; n2],
-        weight: vec![0.0; n2],
-        probability: vec![0.0; n2],
-        candidates: l.candidates,
-    };
+    let mut links = crate::linking::Links::none(n2, l.candidates);
     for k in (0..nodes.len()).filter(|&k| !absorbed[k]) {
         let j = run_end(k);
         if let Some(next) = l.successor[j] {
@@ -419,21 +412,9 @@ mod tests {
         let stays: StayMembers = stays.iter().map(|(m, _)| m.as_slice()).collect();
         let mut nodes: Vec<Node> = (0..stays.len()).map(Node::Stay).collect();
         nodes.extend(sea.into_iter().map(Node::Sea));
-        let k = nodes.len();
-        let mut l = Links {
-            successor: vec![None; k],
-            predecessor: vec![None; k],
-            kind: vec![None; k],
-            weight: vec![0.0; k],
-            probability: vec![0.0; k],
-            candidates: 0,
-        };
+        let mut l = Links::none(nodes.len(), 0);
         for &(a, b) in chain {
-            l.successor[a] = Some(b);
-            l.predecessor[b] = Some(a);
-            l.kind[a] = Some(LinkKind::Passage);
-            l.weight[a] = 3.0;
-            l.probability[a] = 0.9;
+            l.set(a, b, LinkKind::Passage, 3.0, 0.9);
         }
         Linked {
             stays,

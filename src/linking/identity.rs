@@ -392,14 +392,7 @@ mod tests {
     }
 
     fn links_of(n: usize, pairs: &[(usize, usize)]) -> Links {
-        let mut l = Links {
-            successor: vec![None; n],
-            predecessor: vec![None; n],
-            kind: vec![None; n],
-            weight: vec![0.0; n],
-            probability: vec![0.0; n],
-            candidates: pairs.len(),
-        };
+        let mut l = Links::none(n, pairs.len());
         for &(a, b) in pairs {
             l.successor[a] = Some(b);
             l.predecessor[b] = Some(a);

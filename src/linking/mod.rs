@@ -82,6 +82,37 @@ pub struct Links {
 }
 
 impl Links {
+    /// No links between `n` nodes, after `candidates` candidate links were considered.
+    pub fn none(n: usize, candidates: usize) -> Links {
+        Links {
+            successor: vec![None; n],
+            predecessor: vec![None; n],
+            kind: vec![None; n],
+            weight: vec![0.0; n],
+            probability: vec![0.0; n],
+            candidates,
+        }
+    }
+
+    /// Links `a → b`.
+    pub fn set(&mut self, a: usize, b: usize, kind: LinkKind, weight: f64, probability: f64) {
+        self.successor[a] = Some(b);
+        self.predecessor[b] = Some(a);
+        self.kind[a] = Some(kind);
+        self.weight[a] = weight;
+        self.probability[a] = probability;
+    }
+
+    /// Removes the link out of `a`, if any.
+    pub fn cut(&mut self, a: usize) {
+        if let Some(b) = self.successor[a].take() {
+            self.predecessor[b] = None;
+        }
+        self.kind[a] = None;
+        self.weight[a] = 0.0;
+        self.probability[a] = 0.0;
+    }
+
     /// The chain of nodes that starts at `start` and follows successors (links go forward in
     /// time, so it ends; it is cut at the number of nodes all the same).
     pub fn chain_from(&self, start: usize) -> Vec<usize> {
@@ -244,14 +275,7 @@ pub fn choose(n: usize, cands: &[Candidate], min_p: f64) -> Links {
             in_plain[c.to] += e;
         }
     }
-    let mut links = Links {
-        successor: vec![None; n],
-        predecessor: vec![None; n],
-        kind: vec![None; n],
-        weight: vec![0.0; n],
-        probability: vec![0.0; n],
-        candidates: cands.len(),
-    };
+    let mut links = Links::none(n, cands.len());
     // The candidate of each chosen link: the heaviest, the last of equals.
     let mut chosen: Vec<Option<&Candidate>> = vec![None; n];
     for c in cands {
@@ -275,11 +299,7 @@ pub fn choose(n: usize, cands: &[Candidate], min_p: f64) -> Links {
         if p < min_p {
             continue;
         }
-        links.successor[i] = Some(j);
-        links.predecessor[j] = Some(i);
-        links.kind[i] = Some(c.kind);
-        links.weight[i] = c.weight;
-        links.probability[i] = p;
+        links.set(i, j, c.kind, c.weight, p);
     }
     links
 }
@@ -293,12 +313,7 @@ fn undo_joins(links: &mut Links, blamed: &[(usize, usize)]) {
         }
         for k in links.chain_from(head) {
             if links.kind[k] == Some(LinkKind::Gap) {
-                if let Some(v) = links.successor[k].take() {
-                    links.predecessor[v] = None;
-                }
-                links.kind[k] = None;
-                links.weight[k] = 0.0;
-                links.probability[k] = 0.0;
+                links.cut(k);
             }
         }
     }
@@ -737,10 +752,13 @@ fn stay_real_llr(members: &[&Observation], st: &Stay) -> f64 {
 /// so the pair is not worth scoring. This keeps the candidate search close to linear when
 /// ports are busy.
 fn lengths_differ(a: &Attrs, b: &Attrs) -> bool {
-    if a.ids.is_some() {
-        return false;
-    }
-    match (a.length_m, b.length_m) {
+    a.ids.is_none() && lengths_apart(a.length_m, b.length_m)
+}
+
+/// Two lengths (value, 1-sigma; metres) more than [`LENGTH_GATE_SIGMAS`] combined sigmas
+/// apart; unknown lengths are never apart.
+fn lengths_apart(a: Option<(f64, f64)>, b: Option<(f64, f64)>) -> bool {
+    match (a, b) {
         (Some((x, sx)), Some((y, sy))) => (x - y).abs() > LENGTH_GATE_SIGMAS * sx.hypot(sy),
         _ => false,
     }
@@ -1382,31 +1400,31 @@ pub fn link(input: &LinkInput) -> Linked {
     } else {
         0
     };
+    let stitching = stitch::StitchInput {
+        obs,
+        nodes: &nodes,
+        members: &members,
+        stay_port: &stay_port,
+        stay_span: &stay_span,
+        sea: input.sea,
+        sensors: &input.config.sensors,
+        params: &input.config.linking,
+        ids: &ids,
+    };
     for _ in 0..stitch_rounds {
-        let joined = stitch::stitch(
-            &stitch::StitchInput {
-                obs,
-                nodes: &nodes,
-                members: &members,
-                stay_port: &stay_port,
-                stay_span: &stay_span,
-                sea: input.sea,
-                sensors: &input.config.sensors,
-                params: &input.config.linking,
-                ids: &ids,
-            },
-            &mut links,
-        );
-        // A join sees only the two tracks' ends; undo those whose track now contradicts
-        // its identity elsewhere (every join in such a track).
-        if joined > 0 && !ids.is_empty() {
-            let blamed = contradicted(&links);
-            undo_joins(&mut links, &blamed);
-        }
-        lap("linking: stitching", &mut timings);
+        let joined = stitch::stitch(&stitching, &mut links);
         if joined == 0 {
             break;
         }
+        // A join sees only the two tracks' ends; undo those whose track now contradicts
+        // its identity elsewhere (every join in such a track).
+        if !ids.is_empty() {
+            let blamed = contradicted(&links);
+            undo_joins(&mut links, &blamed);
+        }
+    }
+    if stitch_rounds > 0 {
+        lap("linking: stitching", &mut timings);
     }
     Linked {
         stays: members,
@@ -1426,24 +1444,14 @@ mod tests {
     #[test]
     fn undoing_joins_cuts_only_the_blamed_tracks_gap_links() {
         // 0 -> 1 =gap=> 2 -> 3, and 4 =gap=> 5 elsewhere.
-        let n = 6;
-        let mut l = Links {
-            successor: vec![None; n],
-            predecessor: vec![None; n],
-            kind: vec![None; n],
-            weight: vec![0.0; n],
-            probability: vec![0.0; n],
-            candidates: 0,
-        };
+        let mut l = Links::none(6, 0);
         for (a, b, kind) in [
             (0, 1, LinkKind::Passage),
             (1, 2, LinkKind::Gap),
             (2, 3, LinkKind::Passage),
             (4, 5, LinkKind::Gap),
         ] {
-            l.successor[a] = Some(b);
-            l.predecessor[b] = Some(a);
-            l.kind[a] = Some(kind);
+            l.set(a, b, kind, 0.0, 0.0);
         }
         undo_joins(&mut l, &[(2, 3)]);
         assert_eq!(l.successor[1], None);

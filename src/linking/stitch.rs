@@ -21,9 +21,12 @@ use rayon::prelude::*;
 
 use super::cost::{self, Attrs};
 use super::identity::{IdentityTimes, LinkEnd};
-use super::{choose, Candidate, LinkKind, Links, Node, SeaDistances, StayMembers};
+use super::{
+    choose, keep_best, lengths_apart, Candidate, LinkKind, Links, Node, SeaDistances, StayMembers,
+    LENGTH_GATE_SIGMAS, MIN_CANDIDATE_WEIGHT, POSITION_SLACK_M,
+};
 use crate::config::{LinkParams, SensorModels};
-use crate::geodesy::{ecef_chord_m, to_ecef_m};
+use crate::geodesy::{ecef_chord_m, to_ecef_m, M_PER_NM};
 use crate::model::{Observation, Time};
 
 /// Prior log-odds that a track's next track is a given feasible one, before the
@@ -33,21 +36,9 @@ pub const STITCH_PRIOR: f64 = -3.0;
 /// Lowest soft-assignment probability of a join that is kept.
 pub const STITCH_MIN_P: f64 = 0.5;
 
-/// Knots to metres per second.
-const KN_MPS: f64 = 1852.0 / 3600.0;
-
-/// Position slack of the speed check, metres (as the linker's).
-const SLACK_M: f64 = 500.0;
-
-/// Joins compared per track end (the best by weight).
-const MAX_CANDIDATES: usize = 16;
-
 /// Only tracks whose combined length is known to within this (1 sigma) are joined: a lone
 /// radar or Sentinel-2 sighting carries too little to bridge a gap.
 const MAX_SIGMA_M: f64 = 10.0;
-
-/// Width of the length gate, in combined sigmas (as the linker's).
-const GATE_SIGMAS: f64 = 5.0;
 
 /// Width of a length bin of the head index, metres.
 const BIN_M: f64 = 2.0;
@@ -87,7 +78,7 @@ pub(crate) fn stitch(input: &StitchInput, links: &mut Links) -> usize {
     let tracks = tracks_of(input, links);
     let heads = Heads::new(&tracks);
     let max_gap_s = (input.params.max_gap_days * 86_400.0) as Time;
-    let max_mps = input.params.max_speed_kn * KN_MPS;
+    let max_mps = input.params.max_speed_kn * M_PER_NM / 3600.0;
     // Which track starts could follow each track's end: lengths, time and speed only.
     let pairs: Vec<(usize, Vec<usize>)> = (0..tracks.len())
         .into_par_iter()
@@ -96,7 +87,7 @@ pub(crate) fn stitch(input: &StitchInput, links: &mut Links) -> usize {
             let (la, sa) = ta.length_m.filter(|l| l.1 <= MAX_SIGMA_M)?;
             let window = (ta.t_last, ta.t_last + max_gap_s);
             // None: crowded, no join could be sure.
-            let found = heads.near(la, GATE_SIGMAS * sa.hypot(MAX_SIGMA_M), window)?;
+            let found = heads.near(la, LENGTH_GATE_SIGMAS * sa.hypot(MAX_SIGMA_M), window)?;
             let (port_a, ecef_a) = place(input, ta.tail);
             let next: Vec<usize> = found
                 .into_iter()
@@ -112,13 +103,16 @@ pub(crate) fn stitch(input: &StitchInput, links: &mut Links) -> usize {
                         _ => ecef_chord_m(&ecef_a, &ecef_b),
                     };
                     let dt_s = (tb.t_first - ta.t_last) as f64;
-                    dist_m.is_finite() && dt_s * max_mps >= dist_m - SLACK_M
+                    dist_m.is_finite() && dt_s * max_mps >= dist_m - POSITION_SLACK_M
                 })
                 .collect();
             (!next.is_empty()).then_some((a, next))
         })
         .collect();
-    // The attributes of the tracks that take part, combined once each.
+    // The attributes of the tracks that take part, combined once each. (`tracks_of`
+    // combined every track for its length already, but keeping all those attributes would
+    // cost about 160 B per track at the end of linking, near the run's peak; the tracks a
+    // join could involve are few, so they are combined again.)
     let mut slot = vec![u32::MAX; tracks.len()];
     let mut involved: Vec<usize> = Vec::new();
     for (a, next) in &pairs {
@@ -158,19 +152,14 @@ pub(crate) fn stitch(input: &StitchInput, links: &mut Links) -> usize {
                 let Some(attr) = cost::attribute_llr(aa, ab, false, 0.0) else {
                     continue;
                 };
-                let weight = attr + STITCH_PRIOR;
-                if weight > super::MIN_CANDIDATE_WEIGHT {
-                    mine.push(Candidate {
-                        from: *a,
-                        to: b,
-                        kind: LinkKind::Gap,
-                        weight,
-                    });
-                }
+                mine.push(Candidate {
+                    from: *a,
+                    to: b,
+                    kind: LinkKind::Gap,
+                    weight: attr + STITCH_PRIOR,
+                });
             }
-            mine.sort_by(|x, y| y.weight.total_cmp(&x.weight).then(x.to.cmp(&y.to)));
-            mine.truncate(MAX_CANDIDATES);
-            mine
+            keep_best(vec![mine], MIN_CANDIDATE_WEIGHT)
         })
         .collect();
     drop((pairs, attrs));
@@ -180,12 +169,13 @@ pub(crate) fn stitch(input: &StitchInput, links: &mut Links) -> usize {
     let mut joined = 0;
     for (a, next) in joins.successor.iter().enumerate() {
         let Some(b) = *next else { continue };
-        let (u, v) = (tracks[a].tail, tracks[b].head);
-        links.successor[u] = Some(v);
-        links.predecessor[v] = Some(u);
-        links.kind[u] = Some(LinkKind::Gap);
-        links.weight[u] = joins.weight[a];
-        links.probability[u] = joins.probability[a];
+        links.set(
+            tracks[a].tail,
+            tracks[b].head,
+            LinkKind::Gap,
+            joins.weight[a],
+            joins.probability[a],
+        );
         joined += 1;
     }
     joined
@@ -290,14 +280,6 @@ fn tracks_of(input: &StitchInput, links: &Links) -> Vec<Track> {
         .collect()
 }
 
-/// Lengths more than five combined sigmas apart: the attribute term is at its floor.
-fn lengths_apart(a: Option<(f64, f64)>, b: Option<(f64, f64)>) -> bool {
-    match (a, b) {
-        (Some((x, sx)), Some((y, sy))) => (x - y).abs() > GATE_SIGMAS * sx.hypot(sy),
-        _ => false,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use std::sync::Arc;
@@ -345,15 +327,7 @@ mod tests {
         };
         let config = Config::default();
         let ids = IdentityTimes::new(obs, config.linking.max_speed_kn);
-        let n = nodes.len();
-        let mut links = Links {
-            successor: vec![None; n],
-            predecessor: vec![None; n],
-            kind: vec![None; n],
-            weight: vec![0.0; n],
-            probability: vec![0.0; n],
-            candidates: 0,
-        };
+        let mut links = Links::none(nodes.len(), 0);
         let joined = stitch(
             &StitchInput {
                 obs,
@@ -435,5 +409,20 @@ mod tests {
             stays.push((k + 1..k + 2, 1));
         }
         assert_eq!(run(&obs, &stays).1, 0);
+        // The rule itself (look-alikes alone would also keep the join below 0.5): one
+        // more start than CROWD in the window, and the end is not compared at all.
+        let tracks: Vec<Track> = (0..=CROWD)
+            .map(|k| Track {
+                head: k,
+                tail: k,
+                t_first: 100 + k as Time,
+                t_last: 100 + k as Time,
+                length_m: Some((152.0, 2.0)),
+            })
+            .collect();
+        let heads = Heads::new(&tracks);
+        assert!(heads.near(152.0, 10.0, (0, 1_000)).is_none());
+        let some = heads.near(152.0, 10.0, (100, 1_000));
+        assert_eq!(some.map(|v| v.len()), Some(CROWD), "starts after 100 only");
     }
 }
