@@ -365,15 +365,101 @@ pub(crate) fn honour(
     rounds: usize,
     contradicted: impl Fn(&Links) -> Vec<(usize, usize)>,
 ) -> Links {
+    let mut parts: Option<Parts> = None;
     for _ in 0..rounds {
         let bad = contradicted(&links);
         if bad.is_empty() {
             break;
         }
+        let parts = parts.get_or_insert_with(|| Parts::of(n, cands));
         cands.retain(|c| bad.binary_search(&(c.from, c.to)).is_err());
-        links = choose(n, cands, min_p);
+        parts.solve_again(&mut links, cands, &bad, min_p);
     }
     links
+}
+
+/// The connected parts of the candidate graph, so that forbidding a few links solves again
+/// only the parts that hold them: the assignment and the link probabilities of a part
+/// depend on its own candidates alone, so this is what [`choose`] over all of them gives.
+/// Removing candidates only splits parts, so the parts of the first round stay valid.
+struct Parts {
+    /// Per node, its part (the smallest node in it).
+    part: Vec<usize>,
+    /// Per node, its number within the parts being solved again (scratch).
+    local: Vec<usize>,
+}
+
+impl Parts {
+    fn of(n: usize, cands: &[Candidate]) -> Parts {
+        // Union-find by smallest root, with path halving.
+        let mut parent: Vec<usize> = (0..n).collect();
+        fn root(parent: &mut [usize], mut k: usize) -> usize {
+            while parent[k] != k {
+                parent[k] = parent[parent[k]];
+                k = parent[k];
+            }
+            k
+        }
+        for c in cands.iter().filter(|c| c.from < n && c.to < n) {
+            let (a, b) = (root(&mut parent, c.from), root(&mut parent, c.to));
+            let (lo, hi) = (a.min(b), a.max(b));
+            parent[hi] = lo;
+        }
+        let part = (0..n).map(|k| root(&mut parent, k)).collect();
+        Parts {
+            part,
+            local: vec![usize::MAX; n],
+        }
+    }
+
+    /// Solves again, in place, the parts that hold a link of `bad` (`cands` without them).
+    fn solve_again(
+        &mut self,
+        links: &mut Links,
+        cands: &[Candidate],
+        bad: &[(usize, usize)],
+        min_p: f64,
+    ) {
+        let n = self.part.len();
+        let mut touched: Vec<usize> = bad
+            .iter()
+            .filter(|&&(a, _)| a < n)
+            .map(|&(a, _)| self.part[a])
+            .collect();
+        touched.sort_unstable();
+        touched.dedup();
+        let hit = |k: usize| touched.binary_search(&self.part[k]).is_ok();
+        // Nodes of the touched parts, numbered in order (the solver breaks ties by order).
+        let nodes: Vec<usize> = (0..n).filter(|&k| hit(k)).collect();
+        for (i, &k) in nodes.iter().enumerate() {
+            self.local[k] = i;
+        }
+        let sub: Vec<Candidate> = cands
+            .iter()
+            .filter(|c| c.from < n && c.to < n && hit(c.from))
+            .map(|c| Candidate {
+                from: self.local[c.from],
+                to: self.local[c.to],
+                ..*c
+            })
+            .collect();
+        let solved = choose(nodes.len(), &sub, min_p);
+        for &k in &nodes {
+            links.cut(k);
+            if let Some(p) = links.predecessor[k] {
+                links.cut(p);
+            }
+        }
+        for (i, &k) in nodes.iter().enumerate() {
+            if let (Some(j), Some(kind)) = (solved.successor[i], solved.kind[i]) {
+                links.set(k, nodes[j], kind, solved.weight[i], solved.probability[i]);
+            }
+        }
+        links.candidates = cands.len();
+        for &k in &nodes {
+            self.local[k] = usize::MAX;
+        }
+    }
 }
 
 #[cfg(test)]
@@ -478,6 +564,48 @@ mod tests {
             contradicted_links(&ids, &o, &links, single(&o, &idx), Some, 250.0),
             vec![(0, 1), (2, 3)]
         );
+    }
+
+    #[test]
+    fn solving_again_by_parts_is_choosing_again_over_all() {
+        use crate::linking::LinkKind;
+        use rand::{Rng, SeedableRng};
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(5);
+        for round in 0..40 {
+            let n = 60;
+            // Forward links in small clusters (so there are many parts), ties included.
+            let mut cands: Vec<Candidate> = Vec::new();
+            for from in 0..n {
+                for _ in 0..rng.gen_range(0..4) {
+                    let to = (from + rng.gen_range(1..6)).min(n - 1);
+                    if to != from && (from / 12 == to / 12 || rng.gen_bool(0.05)) {
+                        let weight = f64::from(rng.gen_range(-2..8)) * 0.5;
+                        cands.push(Candidate {
+                            from,
+                            to,
+                            kind: LinkKind::Passage,
+                            weight,
+                        });
+                    }
+                }
+            }
+            cands.sort_by_key(|c| (c.from, c.to));
+            cands.dedup_by_key(|c| (c.from, c.to));
+            let min_p = 0.1;
+            let mut links = choose(n, &cands, min_p);
+            let mut parts = Parts::of(n, &cands);
+            // Forbid a few chosen links, twice, as the identity rounds do.
+            for _ in 0..2 {
+                let mut bad: Vec<(usize, usize)> = (0..n)
+                    .filter_map(|a| links.successor[a].map(|b| (a, b)))
+                    .filter(|_| rng.gen_bool(0.3))
+                    .collect();
+                bad.sort_unstable();
+                cands.retain(|c| bad.binary_search(&(c.from, c.to)).is_err());
+                parts.solve_again(&mut links, &cands, &bad, min_p);
+                assert_eq!(links, choose(n, &cands, min_p), "round {round}");
+            }
+        }
     }
 
     #[test]
