@@ -106,6 +106,8 @@ struct Dest {
     /// Members by imo and by mmsi, each in (first sighting, node) order.
     by_imo: HashMap<String, Vec<usize>>,
     by_mmsi: HashMap<String, Vec<usize>>,
+    /// Members by name (lower case), in (first sighting, node) order.
+    by_name: HashMap<String, Vec<usize>>,
 }
 
 fn bin_of(length_m: f64) -> i64 {
@@ -119,6 +121,8 @@ pub struct Categories {
     pub colour: Vec<u32>,
     pub imo: Vec<u32>,
     pub mmsi: Vec<u32>,
+    /// Names compare without case ([`cost::attribute_llr`]).
+    pub name: Vec<u32>,
 }
 
 impl Categories {
@@ -146,14 +150,20 @@ impl Categories {
             .map(|a| id_of(a.imo().map(|c| format!("imo:{c}"))))
             .collect();
         let mmsi = attrs
+            .clone()
             .into_iter()
             .map(|a| id_of(a.mmsi().map(|c| format!("mmsi:{c}"))))
+            .collect();
+        let name = attrs
+            .into_iter()
+            .map(|a| id_of(a.name().map(|c| format!("name:{}", c.to_ascii_lowercase()))))
             .collect();
         Categories {
             class,
             colour,
             imo,
             mmsi,
+            name,
         }
     }
 }
@@ -274,6 +284,9 @@ impl<'a> Search<'a> {
             if let Some(mmsi) = n.attrs.mmsi() {
                 d.by_mmsi.entry(mmsi.to_string()).or_default().push(k);
             }
+            if let (Some(name), Mode::Pruned) = (n.attrs.name(), mode) {
+                d.by_name.entry(name.to_ascii_lowercase()).or_default().push(k);
+            }
         }
         Search {
             info,
@@ -304,6 +317,7 @@ impl<'a> Search<'a> {
         let d = &self.dests[dest];
         let a = &self.info[u];
         let mut same_identity = Vec::new();
+        let (mut same_name, mut name_apart) = (Vec::new(), false);
         let mut centre = 0;
         let (mut attr_rest, mut len_range) = (0.0, None);
         if self.mode == Mode::Pruned {
@@ -332,9 +346,30 @@ impl<'a> Search<'a> {
             }
             same_identity.sort_unstable();
             same_identity.dedup();
+            // Members of the same name (worth `cost::NAME_LLR`; another name costs as much)
+            // are looked up by name too, so that the walk's bounds need not allow for it: in
+            // a port where many ships are named, a named ship's bound would otherwise admit
+            // every stay of its length.
+            if let Some(name) = a.attrs.name() {
+                name_apart = true;
+                if let Some(list) = d.by_name.get(&name.to_ascii_lowercase()) {
+                    let start = list.partition_point(|&v| self.info[v].t_first < t0);
+                    same_name = list[start..]
+                        .iter()
+                        .copied()
+                        .take_while(|&v| self.info[v].t_first <= t0 + self.window_s)
+                        // As the walk: members of the same identity come from the identity
+                        // lists (or not at all).
+                        .filter(|&v| {
+                            same_identity.is_empty() || !self::same_identity(&self.cats, u, v)
+                        })
+                        .collect();
+                }
+            }
             // Over the whole destination, but the length.
             let mut all = d.range.clone();
             all.length_m = None;
+            all.name &= !name_apart;
             let up = cost::attribute_llr_upper(&a.attrs, &all, compare_containers, drift);
             attr_rest = up.any() - up.length;
             len_range = d.range.length_m;
@@ -356,6 +391,9 @@ impl<'a> Search<'a> {
             threshold,
             same_identity,
             next_identity: 0,
+            same_name,
+            next_name: 0,
+            name_apart,
             stage: Stage::Start,
             down: centre,
             up: centre,
@@ -400,6 +438,12 @@ pub struct After<'s, R> {
     threshold: &'s Cell<f64>,
     same_identity: Vec<usize>,
     next_identity: usize,
+    /// Members of the node's name (not of its identity), returned after those; when the
+    /// node has a name (`name_apart`) the walk skips them and bounds the rest without the
+    /// name term.
+    same_name: Vec<usize>,
+    next_name: usize,
+    name_apart: bool,
     stage: Stage,
     /// Next bins to visit below (`down - 1`) and from (`up`) the node's own length.
     down: usize,
@@ -448,12 +492,10 @@ impl<'s, R: Fn(f64) -> f64> After<'s, R> {
         if pos >= end {
             return;
         }
-        let upper = cost::attribute_llr_upper(
-            &self.a.attrs,
-            &bucket.range,
-            self.compare_containers,
-            self.drift,
-        );
+        let mut range = bucket.range.clone();
+        range.name &= !self.name_apart;
+        let upper =
+            cost::attribute_llr_upper(&self.a.attrs, &range, self.compare_containers, self.drift);
         let attr = if self.search.mode == Mode::Exhaustive {
             f64::INFINITY
         } else {
@@ -553,6 +595,10 @@ impl<'s, R: Fn(f64) -> f64> Iterator for After<'s, R> {
                     {
                         continue; // given by identity
                     }
+                    if self.name_apart && self.search.cats.name[v] == self.search.cats.name[self.u]
+                    {
+                        continue; // given by name
+                    }
                     self.last_upper = member_upper;
                     return Some(v);
                 }
@@ -562,6 +608,11 @@ impl<'s, R: Fn(f64) -> f64> Iterator for After<'s, R> {
                 self.next_identity += 1;
                 self.last_upper = f64::INFINITY;
                 return Some(self.same_identity[self.next_identity - 1]);
+            }
+            if self.next_name < self.same_name.len() {
+                self.next_name += 1;
+                self.last_upper = f64::INFINITY;
+                return Some(self.same_name[self.next_name - 1]);
             }
             match self.stage {
                 Stage::Start => {
