@@ -30,8 +30,10 @@ mod search;
 mod stitch;
 
 use std::cell::Cell;
+use std::collections::HashMap;
 
 use geo::GeodesicArea;
+
 use rayon::prelude::*;
 
 use crate::config::{Config, SensorModels};
@@ -411,12 +413,42 @@ fn stay_candidates_with(
     let ln_port_rate: Vec<f64> = port_rate.iter().map(|r| r.ln()).collect();
     let ln_stay_days = (STAY_MEAN_S / 86_400.0).ln();
     let cats = search::Categories::of(&attrs);
+    // Port detections by imo, mmsi and name, in time order: pairs of one identity or name
+    // are looked up by it, so that the bounds of the other pairs leave out the identity
+    // and name terms (worth more than any other attribute: without this, one identified
+    // ship is compared with every detection at its berth).
+    let mut by_key: HashMap<(u8, u32), Vec<usize>> = HashMap::new();
+    let keys_of = |i: usize| {
+        [(0u8, cats.imo[i]), (1, cats.mmsi[i]), (2, cats.name[i])]
+            .into_iter()
+            .filter(|&(_, id)| id != search::NONE)
+    };
+    if mode == search::Mode::Pruned {
+        for &i in order.iter().filter(|&&i| input.port_of[i].is_some()) {
+            for key in keys_of(i) {
+                by_key.entry(key).or_default().push(i);
+            }
+        }
+    }
+    // The range without names, for the bounds of a named detection.
+    let unnamed = cost::AttrsRange {
+        name: false,
+        ..range.clone()
+    };
+    let range_for = |i: usize| {
+        if attrs[i].name().is_some() {
+            &unnamed
+        } else {
+            &range
+        }
+    };
     let radius_for = |i: usize, p: usize| -> Option<(f64, (f64, f64))> {
         let a = &attrs[i];
-        if mode == search::Mode::Exhaustive || a.imo().is_some() || a.mmsi().is_some() {
+        if mode == search::Mode::Exhaustive {
             return Some((cfg.stays.berth_radius_m, any_length));
         }
-        let attr = cost::attribute_llr_upper(a, &range, false, 0.0);
+        let range = range_for(i);
+        let attr = cost::attribute_llr_upper(a, range, false, 0.0);
         let upper = attr.any() + (port_area_m2[p] / (std::f64::consts::PI * s2)).ln()
             - (STAY_MEAN_S / 86_400.0).ln()
             - port_rate[p].ln()
@@ -451,22 +483,44 @@ fn stay_candidates_with(
             let empty_after = input.empty.after.get(i).copied().flatten();
             let threshold = Cell::new(0.0);
             let mut out = search::Best::with_floor(&threshold, 0.0);
-            let Some((radius_m, length_m)) = radius_for(i, p) else {
-                return Vec::new();
+            // Later detections of the same imo, mmsi or name within the gap, scored
+            // whatever the bounds.
+            let mut given: Vec<usize> = Vec::new();
+            let near = search::Near::new((a.lon, a.lat), cfg.stays.berth_radius_m);
+            for key in keys_of(i) {
+                let Some(list) = by_key.get(&key) else {
+                    continue;
+                };
+                let start = list.partition_point(|&j| rank[j] <= rank[i]);
+                given.extend(
+                    list[start..]
+                        .iter()
+                        .take_while(|&&j| obs[j].observed_at - a.observed_at <= stay_gap_s)
+                        .filter(|&&j| near.holds((obs[j].lon, obs[j].lat))),
+                );
+            }
+            given.sort_unstable();
+            given.dedup();
+            let found = match radius_for(i, p) {
+                Some((radius_m, length_m)) => st_index.forward_within(
+                    (a.lon, a.lat),
+                    a.observed_at,
+                    radius_m,
+                    stay_gap_s as f64,
+                    length_m,
+                ),
+                None => Vec::new(),
             };
-            // A bound of the attribute term, to skip pairs before scoring them (equal
-            // identities are worth more than any bound says).
-            let upper = (mode == search::Mode::Pruned
-                && attrs[i].imo().is_none()
-                && attrs[i].mmsi().is_none())
-            .then(|| cost::attribute_llr_upper(&attrs[i], &range, false, 0.0));
-            for j in st_index.forward_within(
-                (a.lon, a.lat),
-                a.observed_at,
-                radius_m,
-                stay_gap_s as f64,
-                length_m,
-            ) {
+            // A bound of the attribute term, to skip pairs before scoring them (pairs of
+            // one identity or name come from `given`, unbounded).
+            let upper = (mode == search::Mode::Pruned)
+                .then(|| cost::attribute_llr_upper(&attrs[i], range_for(i), false, 0.0));
+            let given_first = given.iter().map(|&j| (j, true));
+            let rest = found
+                .into_iter()
+                .filter(|j| given.binary_search(j).is_err())
+                .map(|j| (j, false));
+            for (j, is_given) in given_first.chain(rest) {
                 let b = &obs[j];
                 let dt_s = b.observed_at - a.observed_at;
                 if rank[j] <= rank[i]
@@ -482,7 +536,7 @@ fn stay_candidates_with(
                 let dt = dt_s as f64;
                 let time = -ln_stay_days - dt / STAY_MEAN_S - ln_port_rate[p];
                 let real = real[i] + real[j];
-                if let Some(upper) = &upper {
+                if let (Some(upper), false) = (&upper, is_given) {
                     let attr = upper.with(
                         search::same(cats.class[i], cats.class[j]),
                         search::same(cats.colour[i], cats.colour[j]),
@@ -1528,7 +1582,10 @@ mod tests {
             o.mmsi = rng
                 .gen_bool(0.1)
                 .then(|| format!("{}", rng.gen_range(0..20)));
-            o.name = rng.gen_bool(0.05).then(|| "a".to_string());
+            // Names compare without case.
+            o.name = rng
+                .gen_bool(0.3)
+                .then(|| ["a", "A", "b", "Tug 7"][rng.gen_range(0..4)].to_string());
             empty
                 .before
                 .push(rng.gen_bool(0.3).then(|| t - rng.gen_range(0..86_400)));

@@ -34,7 +34,7 @@ use crate::model::Time;
 /// Width of a length bucket, metres.
 pub const BIN_M: f64 = 5.0;
 /// No class or colour.
-const NONE: u32 = u32::MAX;
+pub const NONE: u32 = u32::MAX;
 /// Slack for rounding between a bound and the weight it bounds.
 const MARGIN: f64 = 1e-6;
 
@@ -285,7 +285,10 @@ impl<'a> Search<'a> {
                 d.by_mmsi.entry(mmsi.to_string()).or_default().push(k);
             }
             if let (Some(name), Mode::Pruned) = (n.attrs.name(), mode) {
-                d.by_name.entry(name.to_ascii_lowercase()).or_default().push(k);
+                d.by_name
+                    .entry(name.to_ascii_lowercase())
+                    .or_default()
+                    .push(k);
             }
         }
         Search {
@@ -713,7 +716,36 @@ impl BerthIndex {
             scale,
         }
     }
+}
 
+/// [`BerthIndex::forward_within`]'s test of distance, alone: whether a point is within
+/// `radius_m` of a centre, as an ECEF chord.
+pub struct Near {
+    centre: [f64; 3],
+    chord2: f64,
+}
+
+impl Near {
+    pub fn new((lon, lat): (f64, f64), radius_m: f64) -> Near {
+        let c = crate::geodesy::chord_for_m(radius_m);
+        Near {
+            centre: crate::geodesy::to_ecef_m(lon, lat),
+            chord2: c * c,
+        }
+    }
+
+    pub fn holds(&self, (lon, lat): (f64, f64)) -> bool {
+        self.holds_ecef(&crate::geodesy::to_ecef_m(lon, lat))
+    }
+
+    /// [`Near::holds`] for a point already in ECEF metres.
+    fn holds_ecef(&self, g: &[f64]) -> bool {
+        let p = &self.centre;
+        (g[0] - p[0]).powi(2) + (g[1] - p[1]).powi(2) + (g[2] - p[2]).powi(2) <= self.chord2
+    }
+}
+
+impl BerthIndex {
     /// Detections within `radius_m` (great circle) of `lon, lat`, observed in
     /// `[t, t + window_s]`, with a length in `length_m` (or none), sorted ascending.
     pub fn forward_within(
@@ -728,9 +760,8 @@ impl BerthIndex {
         let p = crate::geodesy::to_ecef_m(lon, lat);
         let t0 = t as f64 * self.scale;
         let t1 = t0 + window_s * self.scale;
-        let near = |g: &[f64]| {
-            (g[0] - p[0]).powi(2) + (g[1] - p[1]).powi(2) + (g[2] - p[2]).powi(2) <= c * c
-        };
+        let centre = Near::new((lon, lat), radius_m);
+        let near = |g: &[f64]| centre.holds_ecef(g);
         let env5 = rstar::AABB::from_corners(
             [p[0] - c, p[1] - c, p[2] - c, t0, len_lo],
             [p[0] + c, p[1] + c, p[2] + c, t1, len_hi],
