@@ -953,23 +953,29 @@ fn track_candidates_with(
         -ln_days - (dt_s - typical_s).max(0.0) / theta_s
     };
     let ln_days = |theta_s: f64| (theta_s / 86_400.0).ln();
+    // A return to the node's own port, at a gap `dt_s` and at least `d_m` (great circle)
+    // from its berth (non-increasing in both).
+    let return_bound = |a: &NodeInfo, q: usize| {
+        let c = lp.return_prior - arrival_rate[q].ln() + a.real;
+        let trip = (1.0 - INTERRUPTED_SHARE) / lp.return_window_days.max(1.0);
+        let area = (port_area_m2[q] / (std::f64::consts::PI * s2)).ln();
+        move |dt_s: f64, d_m: f64| {
+            if dt_s > return_window_s as f64 {
+                return f64::NEG_INFINITY;
+            }
+            // local_m may be 1 % and a metre shorter than the great circle.
+            let d = (d_m * 0.99 - 1.0).max(0.0);
+            let same_berth = (area - d * d / s2).min(SAME_BERTH_LLR_MAX);
+            let interrupted = INTERRUPTED_SHARE * (-dt_s / 86_400.0 / INTERRUPTION_DAYS).exp()
+                / INTERRUPTION_DAYS
+                * same_berth.exp();
+            (interrupted + trip).ln() + c
+        }
+    };
+    // A passage to `dest` (another port, or the sea).
     let bound_to = |a: &NodeInfo, dest: Option<usize>| -> Box<dyn Fn(f64) -> f64 + '_> {
         let traveller = lp.passage_prior + traveller_prior(&a.attrs, lp) + a.real;
         match (a.port, dest) {
-            (Some(p), Some(q)) if p == q => {
-                let c = lp.return_prior - arrival_rate[q].ln() + a.real;
-                let trip = (1.0 - INTERRUPTED_SHARE) / lp.return_window_days.max(1.0);
-                Box::new(move |dt_s| {
-                    if dt_s > return_window_s as f64 {
-                        return f64::NEG_INFINITY;
-                    }
-                    let interrupted = INTERRUPTED_SHARE
-                        * (-dt_s / 86_400.0 / INTERRUPTION_DAYS).exp()
-                        / INTERRUPTION_DAYS
-                        * SAME_BERTH_LLR_MAX.exp();
-                    (interrupted + trip).ln() + c
-                })
-            }
             (_, Some(q)) => {
                 let dist_m = a
                     .port
@@ -1060,8 +1066,12 @@ fn track_candidates_with(
                     (&pass_thr, true)
                 };
                 let drift = if containers { CONTAINERS_DRIFT } else { 0.0 };
-                let bound = bound_to(a, Some(q));
-                let mut found = search.after(q, u, t0, containers, drift, bound, thr);
+                let mut found = if a.port == Some(q) {
+                    search.after_return(q, u, t0, return_bound(a, q), thr)
+                } else {
+                    let bound = bound_to(a, Some(q));
+                    search::Chained::one(search.after(q, u, t0, containers, drift, bound, thr))
+                };
                 while let Some(v) = found.next() {
                     let b = &info[v];
                     if v == u || !later(b, v) || lengths_differ(&a.attrs, &b.attrs) {
@@ -1728,7 +1738,11 @@ mod tests {
 
     #[test]
     fn pruned_search_is_exact() {
-        let config = Config::default();
+        let default = Config::default();
+        // Seed 4: a busy port's returns, as at a million detections (few reach the
+        // threshold away from the berth, so the search splits the port at it).
+        let mut busy = Config::default();
+        busy.linking.return_prior = -6.0;
         let ports = crate::ports::builtin();
         let sea = sea_between(
             (0..ports.len())
@@ -1740,15 +1754,24 @@ mod tests {
                 .collect(),
         );
         let mut truncated = false;
-        for seed in 1..=3 {
-            let (o, port_of, empty) = dense_scene(seed, 1500, 0.0);
+        for seed in 1..=4 {
+            // Seed 4 spreads each port's detections over a few kilometres, so that returns
+            // are split into cells near the berth and the rest of the port.
+            let (jitter_deg, config) = if seed == 4 {
+                (0.02, &busy)
+            } else {
+                (0.0, &default)
+            };
+            let (o, port_of, empty) = dense_scene(seed, 1500, jitter_deg);
+            // Small cells, so that the cells near a berth are a few of many.
+            search::TEST_CELL_M.with(|c| c.set(if seed == 4 { 120.0 } else { 1000.0 }));
             let input = LinkInput {
                 obs: &o,
                 port_of: &port_of,
                 ports: &ports,
                 empty: &empty,
                 sea: &sea,
-                config: &config,
+                config,
             };
             // Stays of up to three detections of one port, in time order.
             let mut stays = Vec::new();
