@@ -7,6 +7,8 @@ use geo::{Distance, Geodesic, Point};
 
 /// Mean Earth radius used by the ECEF embedding, metres.
 pub const EARTH_RADIUS_M: f64 = 6_371_008.8;
+/// Metres per degree of latitude (and of longitude at the equator) on that sphere.
+pub const M_PER_DEG: f64 = EARTH_RADIUS_M * std::f64::consts::PI / 180.0;
 
 /// Metres per nautical mile.
 pub const M_PER_NM: f64 = 1852.0;

@@ -26,7 +26,7 @@ use serde::de::{self, Deserializer, Error as _, SeqAccess, Visitor};
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
-use crate::geodesy::EARTH_RADIUS_M;
+use crate::geodesy::M_PER_DEG;
 
 /// A usable detection geometry.
 #[derive(Debug, Clone, PartialEq)]
@@ -469,14 +469,13 @@ pub fn outline_centre(p: &Polygon<f64>) -> Option<(f64, f64)> {
 /// projection error negligible (< 0.1 %).
 pub fn outline_dims(p: &Polygon<f64>) -> Option<OutlineDims> {
     let (lon0, lat0) = outline_centre(p)?;
-    let m_per_deg = EARTH_RADIUS_M * std::f64::consts::PI / 180.0;
-    let kx = m_per_deg * lat0.to_radians().cos();
+    let kx = M_PER_DEG * lat0.to_radians().cos();
     let local = LineString::new(
         p.exterior()
             .coords()
             .map(|c| Coord {
                 x: (c.x - lon0) * kx,
-                y: (c.y - lat0) * m_per_deg,
+                y: (c.y - lat0) * M_PER_DEG,
             })
             .collect(),
     );

@@ -444,11 +444,10 @@ impl Parts {
             })
             .collect();
         let solved = choose(nodes.len(), &sub, min_p);
+        // Every link starts in the part of its end (links are candidates), so cutting the
+        // links out of these nodes clears their parts.
         for &k in &nodes {
             links.cut(k);
-            if let Some(p) = links.predecessor[k] {
-                links.cut(p);
-            }
         }
         for (i, &k) in nodes.iter().enumerate() {
             if let (Some(j), Some(kind)) = (solved.successor[i], solved.kind[i]) {

@@ -33,7 +33,6 @@ use std::cell::Cell;
 use std::collections::HashMap;
 
 use geo::GeodesicArea;
-
 use rayon::prelude::*;
 
 use crate::config::{Config, SensorModels};
@@ -442,17 +441,16 @@ fn stay_candidates_with(
             &range
         }
     };
-    let radius_for = |i: usize, p: usize| -> Option<(f64, (f64, f64))> {
+    // `attr`: the attribute bound of detection i over the port detections.
+    let radius_for = |i: usize, p: usize, attr: &cost::AttrUpper| -> Option<(f64, (f64, f64))> {
         let a = &attrs[i];
         if mode == search::Mode::Exhaustive {
             return Some((cfg.stays.berth_radius_m, any_length));
         }
-        let range = range_for(i);
-        let attr = cost::attribute_llr_upper(a, range, false, 0.0);
         let upper = attr.any() + (port_area_m2[p] / (std::f64::consts::PI * s2)).ln()
             - (STAY_MEAN_S / 86_400.0).ln()
             - port_rate[p].ln()
-            + real_llr(&[&obs[i]])
+            + real[i]
             + max_real
             + cfg.linking.stay_prior;
         let upper = upper + 1e-6;
@@ -501,7 +499,10 @@ fn stay_candidates_with(
             }
             given.sort_unstable();
             given.dedup();
-            let found = match radius_for(i, p) {
+            // A bound of the attribute term, to skip pairs before scoring them (pairs of
+            // one identity or name come from `given`, unbounded).
+            let upper = cost::attribute_llr_upper(&attrs[i], range_for(i), false, 0.0);
+            let found = match radius_for(i, p, &upper) {
                 Some((radius_m, length_m)) => st_index.forward_within(
                     (a.lon, a.lat),
                     a.observed_at,
@@ -511,10 +512,7 @@ fn stay_candidates_with(
                 ),
                 None => Vec::new(),
             };
-            // A bound of the attribute term, to skip pairs before scoring them (pairs of
-            // one identity or name come from `given`, unbounded).
-            let upper = (mode == search::Mode::Pruned)
-                .then(|| cost::attribute_llr_upper(&attrs[i], range_for(i), false, 0.0));
+            let upper = (mode == search::Mode::Pruned).then_some(upper);
             let given_first = given.iter().map(|&j| (j, true));
             let rest = found
                 .into_iter()
@@ -1764,7 +1762,8 @@ mod tests {
             };
             let (o, port_of, empty) = dense_scene(seed, 1500, jitter_deg);
             // Small cells, so that the cells near a berth are a few of many.
-            search::TEST_CELL_M.with(|c| c.set(if seed == 4 { 120.0 } else { 1000.0 }));
+            let cell_m = if seed == 4 { 120.0 } else { search::CELL_M };
+            search::TEST_CELL_M.with(|c| c.set(cell_m));
             let input = LinkInput {
                 obs: &o,
                 port_of: &port_of,

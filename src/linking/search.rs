@@ -29,6 +29,7 @@ use std::collections::HashMap;
 
 use super::cost::{self, AttrsRange};
 use super::{Candidate, NodeInfo, MAX_CANDIDATES};
+use crate::geodesy::M_PER_DEG;
 use crate::model::Time;
 
 /// Width of a length bucket, metres.
@@ -271,11 +272,9 @@ pub struct Search<'a> {
     window_s: i64,
     mode: Mode,
     /// Each port's nodes again, split into square cells of [`CELL_M`] (pruned mode only),
-    /// for [`Search::after_return`]; the cell of each node (`u32::MAX`: at sea), the cell
-    /// of each (port, column, row), and each port's projection (metres per degree of
-    /// longitude and latitude).
+    /// for [`Search::after_return`]; the cell of each (port, column, row), and each port's
+    /// projection (metres per degree of longitude and latitude).
     cells: Vec<Dest>,
-    cell_of: Vec<u32>,
     cell_at: HashMap<(usize, i64, i64), u32>,
     projection: Vec<(f64, f64)>,
     /// Side of a cell, metres ([`CELL_M`]; tests make it smaller).
@@ -285,7 +284,7 @@ pub struct Search<'a> {
 /// Side of a cell of [`Search::cells`], metres. Measured on the bench's 1M scenario: 150 m
 /// cells made 100k slower (many small walks to open), 400 m and 1 km sped 1M's track
 /// candidates up from about 13 s to 9.8 s and 9.3 s, 1 km at no cost at 100k.
-const CELL_M: f64 = 1000.0;
+pub(super) const CELL_M: f64 = 1000.0;
 
 #[cfg(test)]
 thread_local! {
@@ -299,8 +298,6 @@ fn cell_size() -> f64 {
     #[cfg(not(test))]
     CELL_M
 }
-/// Metres per degree of latitude on the mean sphere.
-const M_PER_DEG: f64 = crate::geodesy::EARTH_RADIUS_M * std::f64::consts::PI / 180.0;
 
 /// The `MAX_CANDIDATES` best weights above `MIN_CANDIDATE_WEIGHT` found so far; the
 /// threshold a new pair has to reach to matter.
@@ -401,7 +398,6 @@ impl<'a> Search<'a> {
             window_s,
             mode,
             cells,
-            cell_of,
             cell_at,
             projection,
             cell_m,
@@ -520,7 +516,6 @@ impl<'a> Search<'a> {
             same_name,
             next_name: 0,
             name_apart,
-            skip_cells: Vec::new(),
             stage: Stage::Start,
             down: centre,
             up: centre,
@@ -582,9 +577,8 @@ impl<'a> Search<'a> {
     /// In a busy port a short return to the same berth (an interrupted stay) may be worth far
     /// more than one anywhere else, and a bound at the berth would make the walk visit a
     /// day of the port's stays of that length. So the smallest radius beyond which nothing
-    /// reaches the threshold is found first (by bisection); the cells within it are walked
-    /// with the bound at the berth, and the rest of the port with the bound at that radius,
-    /// skipping those cells. The result is the same as [`Search::after`]'s.
+    /// reaches the threshold is found first (by bisection), and only the cells within it are
+    /// walked, with the bound at the berth. The result is the same as [`Search::after`]'s.
     pub(super) fn after_return<F: Fn(f64, f64) -> f64 + 'a>(
         &'a self,
         dest: usize,
@@ -651,9 +645,10 @@ impl<'a> Search<'a> {
                 }
             }
         }
-        near.sort_unstable();
-        let mut far = self.after_in(d, u, t0, false, 0.0, at(radius_m), threshold);
-        far.skip_cells = near.clone();
+        // Beyond the radius nothing reaches the threshold (that is how it was chosen), so a
+        // walk of the whole port bounded there gives only its identity and name lists, and
+        // no member of a near cell twice.
+        let far = self.after_in(d, u, t0, false, 0.0, at(radius_m), threshold);
         let mut parts = Vec::with_capacity(near.len() + 1);
         for &c in &near {
             let mut part = self.after_in(
@@ -717,9 +712,6 @@ pub struct After<'s, R> {
     same_name: Vec<usize>,
     next_name: usize,
     name_apart: bool,
-    /// Cells whose members the walk skips (sorted; another part of
-    /// [`Search::after_return`] visits them).
-    skip_cells: Vec<u32>,
     stage: Stage,
     /// Next bins to visit below (`down - 1`) and from (`up`) the node's own length.
     down: usize,
@@ -875,14 +867,6 @@ impl<'s, R: Fn(f64) -> f64> Iterator for After<'s, R> {
                     {
                         continue; // given by name
                     }
-                    if !self.skip_cells.is_empty()
-                        && self
-                            .skip_cells
-                            .binary_search(&self.search.cell_of[v])
-                            .is_ok()
-                    {
-                        continue; // visited by another part
-                    }
                     self.last_upper = member_upper;
                     return Some(v);
                 }
@@ -1003,15 +987,17 @@ impl BerthIndex {
 /// `radius_m` of a centre, as an ECEF chord.
 pub struct Near {
     centre: [f64; 3],
+    chord: f64,
     chord2: f64,
 }
 
 impl Near {
     pub fn new((lon, lat): (f64, f64), radius_m: f64) -> Near {
-        let c = crate::geodesy::chord_for_m(radius_m);
+        let chord = crate::geodesy::chord_for_m(radius_m);
         Near {
             centre: crate::geodesy::to_ecef_m(lon, lat),
-            chord2: c * c,
+            chord,
+            chord2: chord * chord,
         }
     }
 
@@ -1037,11 +1023,10 @@ impl BerthIndex {
         window_s: f64,
         (len_lo, len_hi): (f64, f64),
     ) -> Vec<usize> {
-        let c = crate::geodesy::chord_for_m(radius_m);
-        let p = crate::geodesy::to_ecef_m(lon, lat);
+        let centre = Near::new((lon, lat), radius_m);
+        let (c, p) = (centre.chord, centre.centre);
         let t0 = t as f64 * self.scale;
         let t1 = t0 + window_s * self.scale;
-        let centre = Near::new((lon, lat), radius_m);
         let near = |g: &[f64]| centre.holds_ecef(g);
         let env5 = rstar::AABB::from_corners(
             [p[0] - c, p[1] - c, p[2] - c, t0, len_lo],
