@@ -36,6 +36,9 @@ impl Config {
         if l.max_gap_days <= 0.0 {
             return Err("linking.max_gap_days must be > 0".into());
         }
+        if l.voyage_max_unseen_days.is_nan() || l.voyage_max_unseen_days <= 0.0 {
+            return Err("linking.voyage_max_unseen_days must be > 0".into());
+        }
         if self.routing.clearance_m < 0.0 {
             return Err("routing.clearance_m must be >= 0".into());
         }
@@ -138,11 +141,16 @@ pub struct LinkParams {
     /// Join whole tracks that are clearly one vessel across gaps no single link could span
     /// (`src/linking/stitch.rs`); no voyage is made across such a join.
     pub stitch_tracks: bool,
+    /// Longest unseen time, days, from a stay's last sighting to the next stay's first,
+    /// across which a voyage between the two ports is written. Over a longer time the vessel
+    /// has most often called somewhere unseen (on the simulated scenarios, 1 such voyage in
+    /// 13 over 5 days was right), so the two stays stay in one track but no voyage is made.
+    pub voyage_max_unseen_days: f64,
 }
 
 /// Default Platt scaling of voyage confidences (see [`LinkParams::confidence_slope`]).
-pub const CONFIDENCE_SLOPE: f64 = 0.4116;
-pub const CONFIDENCE_INTERCEPT: f64 = 0.7618;
+pub const CONFIDENCE_SLOPE: f64 = 0.4182;
+pub const CONFIDENCE_INTERCEPT: f64 = 0.9051;
 
 impl Default for LinkParams {
     fn default() -> Self {
@@ -164,6 +172,7 @@ impl Default for LinkParams {
             refine_rounds: 10,
             berth_density: true,
             stitch_tracks: true,
+            voyage_max_unseen_days: 5.0,
         }
     }
 }

@@ -7,7 +7,7 @@ use crate::config::Config;
 use crate::evidence::EmptyBerth;
 use crate::geodesy::geodesic_m;
 use crate::linking::{LinkKind, Linked, Node, StayMembers};
-use crate::model::{Event, Observation, Port, RouteMethod, Stay, Track, Voyage};
+use crate::model::{Event, Observation, Port, RouteMethod, Stay, Time, Track, Voyage};
 use crate::stays::median;
 
 /// Stays, voyages (without route geometry yet), tracks and what is left.
@@ -47,7 +47,8 @@ pub fn derive(
     config: &Config,
 ) -> Derived {
     merge_interrupted(obs, linked, ports, empty, config);
-    let mut d = derive_merged(obs, linked, ports, empty);
+    let max_unseen_s = (config.linking.voyage_max_unseen_days * 86_400.0).min(1e15) as Time;
+    let mut d = derive_merged(obs, linked, ports, empty, max_unseen_s);
     let lp = &config.linking;
     for v in &mut d.voyages {
         v.confidence = calibrate(v.confidence, lp.confidence_slope, lp.confidence_intercept);
@@ -194,11 +195,13 @@ fn drop_marked<T>(v: &mut Vec<T>, gone: &[bool]) {
     });
 }
 
+/// `max_unseen_s`: see `LinkParams::voyage_max_unseen_days`.
 fn derive_merged(
     obs: &[Observation],
     linked: &Linked,
     ports: &[Port],
     empty: &EmptyBerth,
+    max_unseen_s: Time,
 ) -> Derived {
     let n = obs.len();
     let nodes = &linked.nodes;
@@ -324,10 +327,14 @@ fn derive_merged(
             let (Node::Stay(a), Node::Stay(b)) = (nodes[chain[w[0]]], nodes[chain[w[1]]]) else {
                 continue;
             };
-            if stays[new_pos[a]].port_id == stays[new_pos[b]].port_id
+            let (from, to) = (&stays[new_pos[a]], &stays[new_pos[b]]);
+            // Not a voyage: a return, a stitched join, or so long unseen that the vessel
+            // has most likely called somewhere between.
+            if from.port_id == to.port_id
                 || chain[w[0]..w[1]]
                     .iter()
                     .any(|&k| links.kind[k] == Some(LinkKind::Gap))
+                || to.first_seen - from.last_seen > max_unseen_s
             {
                 continue;
             }
@@ -402,6 +409,9 @@ mod tests {
     use crate::index::tests::obs;
     use crate::linking::{LinkKind, Links};
 
+    /// No limit on the unseen time of a voyage.
+    const NO_LIMIT: Time = Time::MAX;
+
     fn port_ix(id: &str) -> usize {
         let ports = crate::ports::builtin();
         ports.iter().position(|p| p.port_id == id).unwrap()
@@ -445,7 +455,13 @@ mod tests {
             vec![1],
             &[],
         );
-        let d = derive_merged(&o, &l, &crate::ports::builtin(), &EmptyBerth::default());
+        let d = derive_merged(
+            &o,
+            &l,
+            &crate::ports::builtin(),
+            &EmptyBerth::default(),
+            NO_LIMIT,
+        );
         assert_eq!(
             d.unmatched,
             vec![0, 1],
@@ -471,7 +487,13 @@ mod tests {
             vec![2, 4],
             &[(0, 2), (2, 1)],
         );
-        let d = derive_merged(&o, &l, &crate::ports::builtin(), &EmptyBerth::default());
+        let d = derive_merged(
+            &o,
+            &l,
+            &crate::ports::builtin(),
+            &EmptyBerth::default(),
+            NO_LIMIT,
+        );
         assert_eq!(d.stays.len(), 2);
         assert_eq!(d.stays[0].port_id, "najin");
         assert_eq!(d.voyages.len(), 1);
@@ -498,7 +520,13 @@ mod tests {
             &[(0, 2), (2, 1)],
         );
         l.links.kind[2] = Some(LinkKind::Gap);
-        let d = derive_merged(&o, &l, &crate::ports::builtin(), &EmptyBerth::default());
+        let d = derive_merged(
+            &o,
+            &l,
+            &crate::ports::builtin(),
+            &EmptyBerth::default(),
+            NO_LIMIT,
+        );
         assert_eq!(d.tracks.len(), 1, "one vessel");
         assert_eq!(d.stays.len(), 2);
         assert!(d.voyages.is_empty(), "what it did in the gap is unknown");
@@ -507,6 +535,34 @@ mod tests {
             vec![1],
             "a detection in no voyage is unmatched"
         );
+    }
+
+    #[test]
+    fn no_voyage_across_a_long_unseen_time() {
+        let o = vec![
+            obs("n1", 130.300, 42.236, 0),
+            obs("sea", 131.5, 42.5, 100_000),
+            obs("d1", 132.3545, 42.9045, 500_000),
+        ];
+        let l = linked(
+            vec![(vec![0], "najin"), (vec![2], "dunay")],
+            vec![1],
+            &[(0, 2), (2, 1)],
+        );
+        let ports = crate::ports::builtin();
+        let empty = EmptyBerth::default();
+        let short = derive_merged(&o, &l, &ports, &empty, 500_000);
+        assert_eq!(
+            short.voyages.len(),
+            1,
+            "500,000 s unseen is within the limit"
+        );
+        let d = derive_merged(&o, &l, &ports, &empty, 499_999);
+        assert_eq!(d.tracks.len(), 1, "still one vessel");
+        assert_eq!(d.stays.len(), 2);
+        assert!(d.voyages.is_empty(), "it may have called somewhere unseen");
+        assert_eq!(d.unmatched, vec![1], "the sea sighting is in no voyage");
+        assert_eq!(d.tracks[0].voyage_count, 0);
     }
 
     #[test]
@@ -562,7 +618,13 @@ mod tests {
             vec![1],
             &[(0, 2), (2, 1)],
         );
-        let d = derive_merged(&o, &l, &crate::ports::builtin(), &EmptyBerth::default());
+        let d = derive_merged(
+            &o,
+            &l,
+            &crate::ports::builtin(),
+            &EmptyBerth::default(),
+            NO_LIMIT,
+        );
         assert_eq!(d.stays.len(), 2);
         assert!(d.voyages.is_empty());
         assert_eq!(
