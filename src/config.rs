@@ -141,6 +141,9 @@ pub struct LinkParams {
     /// Join whole tracks that are clearly one vessel across gaps no single link could span
     /// (`src/linking/stitch.rs`); no voyage is made across such a join.
     pub stitch_tracks: bool,
+    /// After refinement, improve the tracks by moves judged over whole tracks: swapping two
+    /// tracks' tails, cutting out what does not belong (`src/linking/swap.rs`).
+    pub track_swaps: bool,
     /// Longest unseen time, days, from a stay's last sighting to the next stay's first,
     /// across which a voyage between the two ports is written. Over a longer time the vessel
     /// has most often called somewhere unseen (on the simulated scenarios, 1 such voyage in
@@ -149,8 +152,8 @@ pub struct LinkParams {
 }
 
 /// Default Platt scaling of voyage confidences (see [`LinkParams::confidence_slope`]).
-pub const CONFIDENCE_SLOPE: f64 = 0.4182;
-pub const CONFIDENCE_INTERCEPT: f64 = 0.9051;
+pub const CONFIDENCE_SLOPE: f64 = 0.3567;
+pub const CONFIDENCE_INTERCEPT: f64 = 0.8931;
 
 impl Default for LinkParams {
     fn default() -> Self {
@@ -172,6 +175,7 @@ impl Default for LinkParams {
             refine_rounds: 10,
             berth_density: true,
             stitch_tracks: true,
+            track_swaps: true,
             voyage_max_unseen_days: 5.0,
         }
     }

@@ -28,6 +28,7 @@ mod identity;
 pub mod refine;
 mod search;
 mod stitch;
+mod swap;
 
 use std::cell::Cell;
 use std::collections::HashMap;
@@ -259,6 +260,17 @@ pub fn choose(n: usize, cands: &[Candidate], min_p: f64) -> Links {
         })
         .collect();
     let successor = assign::max_weight_successors(n, &edges);
+    scored(n, cands, &successor, min_p)
+}
+
+/// The links `successor` names, each with the candidate it takes (the heaviest of equals)
+/// and its soft-assignment marginal among `cands`; those below `min_p` are cut.
+pub(crate) fn scored(
+    n: usize,
+    cands: &[Candidate],
+    successor: &[Option<usize>],
+    min_p: f64,
+) -> Links {
     // p(i->j) = e^w / (1 + sum_k e^w(i,k) + sum_{k != i} e^w(k,j)). A link of equal imo or
     // mmsi joins the same vessel for certain: other such links are no competitors to it (they
     // are the same vessel too; the assignment has chosen the order), only the plain ones.
@@ -1437,6 +1449,7 @@ pub fn link(input: &LinkInput) -> Linked {
             links,
             refine::Limits {
                 rounds: input.config.linking.refine_rounds,
+                swaps: input.config.linking.track_swaps,
                 identity_rounds: MAX_IDENTITY_ROUNDS,
                 min_p,
             },

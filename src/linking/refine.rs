@@ -227,6 +227,8 @@ struct Pool<'a> {
 #[derive(Debug, Clone, Copy)]
 pub struct Limits {
     pub rounds: usize,
+    /// Track swaps ([`super::swap`]) after the rounds.
+    pub swaps: bool,
     pub identity_rounds: usize,
     pub min_p: f64,
 }
@@ -237,7 +239,7 @@ fn compares_containers(kind: LinkKind) -> bool {
 }
 
 /// The attribute LLR of a candidate between two attribute sets (`None`: identity forbids).
-fn attr_llr(a: &Attrs, b: &Attrs, kind: LinkKind) -> Option<f64> {
+pub(super) fn attr_llr(a: &Attrs, b: &Attrs, kind: LinkKind) -> Option<f64> {
     let cmp = compares_containers(kind);
     let drift = if cmp { CONTAINERS_DRIFT } else { 0.0 };
     cost::attribute_llr(a, b, cmp, drift)
@@ -258,7 +260,9 @@ pub fn pair_terms<'a>(
 /// Refines `links` for up to `rounds` rounds, stopping early when the links settle.
 /// `pair` is each candidate's pair term ([`pair_terms`]), so that the nodes' attributes
 /// need not be kept; candidates whose pair comparison identity forbids are dropped (the
-/// lists are taken, and freed once the kept ones are copied).
+/// lists are taken, and freed once the kept ones are copied). With `swaps`, track swaps
+/// ([`super::swap`]) then improve the links, judged over whole tracks, and the candidates
+/// are weighed over the final tracks.
 ///
 /// Then `contradicted` names the chosen links that make a track contradict its own
 /// identity (see `identity.rs`); those candidates are forbidden and the assignment is
@@ -273,6 +277,7 @@ pub fn refine(
 ) -> Links {
     let Limits {
         rounds,
+        swaps,
         identity_rounds,
         min_p,
     } = limits;
@@ -298,6 +303,12 @@ pub fn refine(
         if settled {
             break;
         }
+    }
+    if swaps {
+        let rest: Vec<f64> = cands.iter().zip(&pair).map(|(c, p)| c.weight - p).collect();
+        let (improved, w) = super::swap::improve(t, &cands, &rest, links);
+        weighed = w;
+        links = super::scored(t.nodes.len(), &weighed, &improved.successor, min_p);
     }
     // Identity: forbid what contradicts it and solve again with the same weights (a
     // re-weighing round per step would cost a pass over every node each time).

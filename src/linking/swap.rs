@@ -1,0 +1,471 @@
+//! Track swaps: a local search over whole tracks after refinement.
+//!
+//! Refinement re-weighs each candidate with the last few nodes of the tracks at its ends and
+//! solves the assignment again, so a round judges a link by tracks the *previous* round made.
+//! Here every move is judged by the tracks it makes. The objective is the assignment's own,
+//! with each link's attribute term taken between the whole tracks it joins: over the links,
+//! the sum of their timing and prior terms (`rest`) and of the attribute log-likelihood
+//! ratio of the whole track before the link against the whole track after it. That ratio is
+//! what joining two tracks adds to the log-likelihood ratio of "one vessel" for their
+//! sightings, so a move's gain is a sum of such terms. A move links one candidate `u → x`:
+//!
+//! * `u` leaves its successor `v` and `x` its predecessor `y`; `y → v` takes the freed ends
+//!   where that is a candidate and gains (a swap of the two tracks' tails);
+//! * or, when `x` lies further along `u`'s own track, the nodes between are cut out into a
+//!   track of their own (a false alarm or another vessel threaded into the track);
+//!
+//! and a chosen link whose term over whole tracks is negative is cut. Each pass evaluates
+//! the moves that touch a track changed by the last pass (all of them at first) and applies
+//! the best ones that touch disjoint tracks (so each applied gain is exact), until none
+//! gains. A move's gain depends only on the tracks of `u` and `x`.
+
+use std::collections::HashMap;
+
+use rayon::prelude::*;
+
+use super::cost::Attrs;
+use super::refine::{attr_llr, Tracks};
+use super::{Candidate, LinkKind, Links};
+use crate::model::Observation;
+
+/// Most passes.
+const MAX_PASSES: usize = 30;
+/// Least gain (nats) a move must bring.
+const MIN_GAIN: f64 = 1e-6;
+
+/// A run of consecutive nodes of one track, by its first and last node.
+type Key = (usize, usize);
+
+/// The tracks of some links: each node's track and position in it.
+struct Layout {
+    chains: Vec<Vec<usize>>,
+    track: Vec<usize>,
+    pos: Vec<usize>,
+}
+
+impl Layout {
+    fn new(links: &Links) -> Layout {
+        let n = links.successor.len();
+        let mut chains = Vec::new();
+        let mut track = vec![usize::MAX; n];
+        let mut pos = vec![0; n];
+        for start in (0..n).filter(|&k| links.predecessor[k].is_none()) {
+            let chain = links.chain_from(start);
+            for (p, &k) in chain.iter().enumerate() {
+                track[k] = chains.len();
+                pos[k] = p;
+            }
+            chains.push(chain);
+        }
+        Layout { chains, track, pos }
+    }
+
+    /// The track of `k` up to and including it.
+    fn prefix(&self, k: usize) -> Key {
+        (self.chains[self.track[k]][0], k)
+    }
+
+    /// The track of `k` from it on.
+    fn suffix(&self, k: usize) -> Key {
+        (k, *self.chains[self.track[k]].last().unwrap_or(&k))
+    }
+
+    /// The nodes of a run.
+    fn nodes(&self, (first, last): Key) -> &[usize] {
+        let chain = &self.chains[self.track[first]];
+        &chain[self.pos[first]..=self.pos[last]]
+    }
+}
+
+/// Combined attributes of runs of track nodes, kept across passes for the tracks that did
+/// not change.
+struct Runs<'a, 'b> {
+    t: &'a Tracks<'b>,
+    attrs: HashMap<Key, Attrs>,
+}
+
+impl Runs<'_, '_> {
+    fn combine(&self, nodes: &[usize]) -> Attrs {
+        let t = self.t;
+        let mut o: Vec<&Observation> = nodes
+            .iter()
+            .flat_map(|&k| t.nodes[k].observations(t.stays))
+            .map(|&i| &t.obs[i])
+            .collect();
+        o.sort_by_key(|x| x.observed_at);
+        Attrs::combine(&o, t.sensors)
+    }
+
+    /// Combines the runs of `keys` not yet known (in parallel).
+    fn fill(&mut self, lay: &Layout, mut keys: Vec<Key>) {
+        keys.sort_unstable();
+        keys.dedup();
+        keys.retain(|k| !self.attrs.contains_key(k));
+        let new: Vec<Attrs> = keys
+            .par_iter()
+            .map(|&k| self.combine(lay.nodes(k)))
+            .collect();
+        self.attrs.extend(keys.into_iter().zip(new));
+    }
+
+    /// Attribute LLR of run `a` continuing as run `b`; `None` where identity forbids.
+    fn merge(&self, a: Key, b: Key, kind: LinkKind) -> Option<f64> {
+        attr_llr(self.attrs.get(&a)?, self.attrs.get(&b)?, kind)
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Move {
+    /// Link candidate `cand` (`u → x`), cutting the links into `x` and out of `u`; then
+    /// link candidate `also` (`y → v`) if any.
+    Link { cand: usize, also: Option<usize> },
+    /// Cut the link out of the node.
+    Cut(usize),
+}
+
+/// What the moves read: candidates, their `rest`, and where each pair's candidate is.
+struct Pool<'a> {
+    cands: &'a [Candidate],
+    rest: &'a [f64],
+    index: HashMap<Key, usize>,
+}
+
+impl Pool<'_> {
+    fn rest_of(&self, u: usize, v: usize) -> f64 {
+        self.index.get(&(u, v)).map_or(0.0, |&i| self.rest[i])
+    }
+
+    /// The runs a move of candidate `ci` compares.
+    fn keys(&self, ci: usize, lay: &Layout, links: &Links, out: &mut Vec<Key>) {
+        let Candidate { from: u, to: x, .. } = self.cands[ci];
+        out.push(lay.prefix(u));
+        out.push(lay.suffix(x));
+        let (v, y) = (links.successor[u], links.predecessor[x]);
+        if lay.track[u] == lay.track[x] {
+            if let (Some(v), Some(y)) = (v, y) {
+                out.push((v, y));
+            }
+        } else if let (Some(v), Some(y)) = (v, y) {
+            out.push(lay.prefix(y));
+            out.push(lay.suffix(v));
+        }
+    }
+
+    /// The best move of candidate `ci` and its gain, if it gains; `cur[a]` is the term of
+    /// the chosen link out of `a`.
+    fn evaluate(
+        &self,
+        ci: usize,
+        lay: &Layout,
+        runs: &Runs,
+        links: &Links,
+        cur: &[f64],
+    ) -> Option<(f64, Move)> {
+        let c = self.cands[ci];
+        let (u, x) = (c.from, c.to);
+        let (v, y) = (links.successor[u], links.predecessor[x]);
+        let add = self.rest[ci] + runs.merge(lay.prefix(u), lay.suffix(x), c.kind)?;
+        if lay.track[u] == lay.track[x] {
+            // x further along u's own track: cut out the nodes between.
+            let (Some(v), Some(y)) = (v, y) else {
+                return None;
+            };
+            if lay.pos[x] <= lay.pos[u] {
+                return None;
+            }
+            let ky = links.kind[y].unwrap_or(LinkKind::Passage);
+            let inner = self.rest_of(y, x) + runs.merge((v, y), lay.suffix(x), ky)?;
+            let gain = add - cur[u] - inner;
+            return (gain > MIN_GAIN).then_some((
+                gain,
+                Move::Link {
+                    cand: ci,
+                    also: None,
+                },
+            ));
+        }
+        let mut gain = add;
+        if v.is_some() {
+            gain -= cur[u];
+        }
+        if let Some(y) = y {
+            gain -= cur[y];
+        }
+        // The freed ends joined, when that gains too.
+        let mut also = None;
+        if let (Some(v), Some(y)) = (v, y) {
+            if let Some(&j) = self.index.get(&(y, v)) {
+                if let Some(m) = runs.merge(lay.prefix(y), lay.suffix(v), self.cands[j].kind) {
+                    let g = self.rest[j] + m;
+                    if g > 0.0 {
+                        gain += g;
+                        also = Some(j);
+                    }
+                }
+            }
+        }
+        (gain > MIN_GAIN).then_some((gain, Move::Link { cand: ci, also }))
+    }
+}
+
+/// Improves `links` by moves over whole tracks (see the module doc). `rest[i]` is the part
+/// of candidate `i`'s weight that is not the attribute term. Returns the links (weights and
+/// probabilities of the new links are left to the caller) and each candidate weighed over
+/// the final tracks: its `rest` plus the attribute LLR of the track up to its origin against
+/// the track from its destination on (candidates identity forbids left out).
+pub fn improve(
+    t: &Tracks,
+    cands: &[Candidate],
+    rest: &[f64],
+    mut links: Links,
+) -> (Links, Vec<Candidate>) {
+    let n = t.nodes.len();
+    let mut index: HashMap<Key, usize> = HashMap::with_capacity(cands.len());
+    for (i, c) in cands.iter().enumerate() {
+        index
+            .entry((c.from, c.to))
+            .and_modify(|j| {
+                if rest[i] > rest[*j] {
+                    *j = i;
+                }
+            })
+            .or_insert(i);
+    }
+    let pool = Pool { cands, rest, index };
+    let mut runs = Runs {
+        t,
+        attrs: HashMap::new(),
+    };
+    let mut dirty = vec![true; n];
+    let mut cur = vec![0.0f64; n];
+    for _ in 0..MAX_PASSES {
+        let lay = Layout::new(&links);
+        // The moves to weigh: those touching a changed track.
+        let todo: Vec<usize> = (0..cands.len())
+            .filter(|&i| {
+                let c = &cands[i];
+                (dirty[c.from] || dirty[c.to]) && links.successor[c.from] != Some(c.to)
+            })
+            .collect();
+        let chosen: Vec<usize> = (0..n)
+            .filter(|&u| dirty[u] && links.successor[u].is_some())
+            .collect();
+        let mut keys = Vec::new();
+        for &u in &chosen {
+            if let Some(v) = links.successor[u] {
+                keys.push(lay.prefix(u));
+                keys.push(lay.suffix(v));
+            }
+        }
+        for &ci in &todo {
+            pool.keys(ci, &lay, &links, &mut keys);
+        }
+        runs.fill(&lay, keys);
+        // The term of each chosen link over whole tracks (unchanged tracks keep theirs).
+        for &u in &chosen {
+            let v = links.successor[u].unwrap_or(u);
+            let kind = links.kind[u].unwrap_or(LinkKind::Passage);
+            cur[u] = pool.rest_of(u, v)
+                + runs
+                    .merge(lay.prefix(u), lay.suffix(v), kind)
+                    .unwrap_or(f64::NEG_INFINITY);
+        }
+        let mut moves: Vec<(f64, Move)> = chosen
+            .iter()
+            .filter(|&&u| cur[u] < -MIN_GAIN)
+            .map(|&u| (-cur[u], Move::Cut(u)))
+            .collect();
+        moves.par_extend(
+            todo.par_iter()
+                .filter_map(|&ci| pool.evaluate(ci, &lay, &runs, &links, &cur)),
+        );
+        // Best first; equal gains in the order found, for the same result every run.
+        moves.sort_by(|a, b| b.0.total_cmp(&a.0));
+        let mut touched = vec![false; lay.chains.len()];
+        for (_, m) in moves {
+            let (a, b) = match m {
+                Move::Cut(u) => (lay.track[u], lay.track[u]),
+                Move::Link { cand, .. } => (lay.track[cands[cand].from], lay.track[cands[cand].to]),
+            };
+            if touched[a] || touched[b] {
+                continue;
+            }
+            touched[a] = true;
+            touched[b] = true;
+            match m {
+                Move::Cut(u) => links.cut(u),
+                Move::Link { cand, also } => {
+                    let c = cands[cand];
+                    links.cut(c.from);
+                    if let Some(y) = links.predecessor[c.to] {
+                        links.cut(y);
+                    }
+                    links.set(c.from, c.to, c.kind, c.weight, 0.0);
+                    if let Some(j) = also {
+                        let d = cands[j];
+                        links.set(d.from, d.to, d.kind, d.weight, 0.0);
+                    }
+                }
+            }
+        }
+        // The nodes of the changed tracks; runs starting in them are stale.
+        dirty.iter_mut().for_each(|d| *d = false);
+        let mut any = false;
+        for (k, chain) in lay.chains.iter().enumerate() {
+            if touched[k] {
+                any = true;
+                for &node in chain {
+                    dirty[node] = true;
+                }
+            }
+        }
+        if !any {
+            break;
+        }
+        runs.attrs.retain(|&(first, _), _| !dirty[first]);
+    }
+    // Each candidate over the final tracks.
+    let lay = Layout::new(&links);
+    let mut keys = Vec::with_capacity(2 * cands.len());
+    for c in cands {
+        keys.push(lay.prefix(c.from));
+        keys.push(lay.suffix(c.to));
+    }
+    runs.fill(&lay, keys);
+    let weighed = cands
+        .par_iter()
+        .zip(rest)
+        .filter_map(|(c, &r)| {
+            let m = runs.merge(lay.prefix(c.from), lay.suffix(c.to), c.kind)?;
+            Some(Candidate {
+                weight: r + m,
+                ..*c
+            })
+        })
+        .collect();
+    (links, weighed)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::config::SensorModels;
+    use crate::index::tests::obs;
+    use crate::linking::{Node, StayMembers};
+    use crate::model::Sensor;
+
+    /// Precise optical sightings, one node each: `(length, colour)` at day `k`.
+    fn sightings(ships: &[(f64, &str)]) -> Vec<Observation> {
+        ships
+            .iter()
+            .enumerate()
+            .map(|(k, &(len, colour))| {
+                let mut o = obs(&format!("o{k}"), 130.3, 42.236, k as i64 * 86_400);
+                o.sensor = Sensor::Skysat;
+                o.length_m = Some(len);
+                o.hull_color = Some(Arc::from(colour));
+                o
+            })
+            .collect()
+    }
+
+    /// Every forward pair a candidate, each with the same timing term `rest`.
+    fn all_pairs(n: usize, rest: f64) -> (Vec<Candidate>, Vec<f64>) {
+        let mut cands = Vec::new();
+        for a in 0..n {
+            for b in a + 1..n {
+                cands.push(Candidate {
+                    from: a,
+                    to: b,
+                    kind: LinkKind::Passage,
+                    weight: rest,
+                });
+            }
+        }
+        let r = vec![rest; cands.len()];
+        (cands, r)
+    }
+
+    fn run(o: &[Observation], chain: &[(usize, usize)], rest: f64) -> Links {
+        let sensors = SensorModels::default();
+        let singles: Vec<usize> = (0..o.len()).collect();
+        let stays: StayMembers = singles.chunks(1).collect();
+        let nodes: Vec<Node> = (0..o.len()).map(Node::Stay).collect();
+        let t = Tracks {
+            obs: o,
+            nodes: &nodes,
+            stays: &stays,
+            sensors: &sensors,
+        };
+        let (cands, r) = all_pairs(o.len(), rest);
+        let mut links = Links::none(o.len(), cands.len());
+        for &(a, b) in chain {
+            links.set(a, b, LinkKind::Passage, rest, 0.5);
+        }
+        let (links, weighed) = improve(&t, &cands, &r, links);
+        // Chosen links are weighed over the final tracks: rest plus a positive agreement.
+        for u in 0..o.len() {
+            if let Some(v) = links.successor[u] {
+                let w = weighed.iter().find(|c| (c.from, c.to) == (u, v)).unwrap();
+                assert!(w.weight > rest, "{u}->{v}: {}", w.weight);
+            }
+        }
+        links
+    }
+
+    #[test]
+    fn swapped_tails_are_swapped_back() {
+        // A red 130 m ship (even nodes) and a blue 118 m ship (odd), tails crossed after
+        // the second sighting of each.
+        let o = sightings(&[
+            (130.0, "red"),
+            (118.0, "blue"),
+            (130.5, "red"),
+            (117.5, "blue"),
+            (129.5, "red"),
+            (118.5, "blue"),
+        ]);
+        let links = run(&o, &[(0, 2), (2, 5), (1, 3), (3, 4)], 1.0);
+        assert_eq!(links.successor[2], Some(4));
+        assert_eq!(links.successor[3], Some(5));
+        assert_eq!(links.successor[0], Some(2));
+        assert_eq!(links.successor[1], Some(3));
+    }
+
+    #[test]
+    fn another_vessel_threaded_into_a_track_is_cut_out() {
+        // red, black 60 m, red, red: the black sighting leaves, the reds join around it.
+        let o = sightings(&[
+            (130.0, "red"),
+            (60.0, "black"),
+            (130.5, "red"),
+            (129.5, "red"),
+        ]);
+        let links = run(&o, &[(0, 1), (1, 2), (2, 3)], 1.0);
+        assert_eq!(links.successor[0], Some(2));
+        assert_eq!(links.predecessor[1], None);
+        assert_eq!(links.successor[1], None);
+        assert_eq!(links.successor[2], Some(3));
+    }
+
+    #[test]
+    fn a_right_solution_stays_and_identity_is_never_crossed() {
+        let mut o = sightings(&[
+            (130.0, "red"),
+            (130.0, "red"),
+            (130.0, "red"),
+            (130.0, "red"),
+        ]);
+        o[0].imo = Some("9074729".into());
+        o[3].imo = Some("9166778".into());
+        // Same-looking ships with different imo: 0 -> 1 -> 2 and 3 alone is one answer;
+        // linking 2 -> 3 would put two imo numbers in one track.
+        let links = run(&o, &[(0, 1), (1, 2)], 1.0);
+        assert_eq!(links.successor[0], Some(1));
+        assert_eq!(links.successor[1], Some(2));
+        assert_eq!(links.successor[2], None, "never into another imo");
+        assert_eq!(links.predecessor[3], None);
+    }
+}
