@@ -152,8 +152,8 @@ pub struct LinkParams {
 }
 
 /// Default Platt scaling of voyage confidences (see [`LinkParams::confidence_slope`]).
-pub const CONFIDENCE_SLOPE: f64 = 0.3567;
-pub const CONFIDENCE_INTERCEPT: f64 = 0.8931;
+pub const CONFIDENCE_SLOPE: f64 = 0.3171;
+pub const CONFIDENCE_INTERCEPT: f64 = 0.8816;
 
 impl Default for LinkParams {
     fn default() -> Self {

@@ -11,6 +11,8 @@
 //!
 //! * `u` leaves its successor `v` and `x` its predecessor `y`; `y → v` takes the freed ends
 //!   where that is a candidate and gains (a swap of the two tracks' tails);
+//! * or, when `x` heads a track, that whole track goes in between `u` and `v` where its end
+//!   links to `v` and that gains (a sighting or a stay the pairwise links left out);
 //! * or, when `x` lies further along `u`'s own track, the nodes between are cut out into a
 //!   track of their own (a false alarm or another vessel threaded into the track);
 //!
@@ -117,7 +119,7 @@ impl Runs<'_, '_> {
 #[derive(Debug, Clone, Copy)]
 enum Move {
     /// Link candidate `cand` (`u → x`), cutting the links into `x` and out of `u`; then
-    /// link candidate `also` (`y → v`) if any.
+    /// link candidate `also` if any: `y → v`, or the end of `x`'s track to `v`.
     Link { cand: usize, also: Option<usize> },
     /// Cut the link out of the node.
     Cut(usize),
@@ -147,6 +149,8 @@ impl Pool<'_> {
             }
         } else if let (Some(v), Some(y)) = (v, y) {
             out.push(lay.prefix(y));
+            out.push(lay.suffix(v));
+        } else if let Some(v) = v {
             out.push(lay.suffix(v));
         }
     }
@@ -193,6 +197,26 @@ impl Pool<'_> {
         }
         // The freed ends joined, when that gains too.
         let mut also = None;
+        if let (Some(v), None) = (v, y) {
+            // x heads a track: spliced in whole between u and v when its end links to v.
+            let end = lay.suffix(x).1;
+            if let Some(&j) = self.index.get(&(end, v)) {
+                let mut nodes = lay.nodes(lay.prefix(u)).to_vec();
+                nodes.extend_from_slice(lay.nodes(lay.suffix(x)));
+                let before = runs.combine(&nodes);
+                if let Some(m) = runs
+                    .attrs
+                    .get(&lay.suffix(v))
+                    .and_then(|after| attr_llr(&before, after, self.cands[j].kind))
+                {
+                    let g = self.rest[j] + m;
+                    if g > 0.0 {
+                        gain += g;
+                        also = Some(j);
+                    }
+                }
+            }
+        }
         if let (Some(v), Some(y)) = (v, y) {
             if let Some(&j) = self.index.get(&(y, v)) {
                 if let Some(m) = runs.merge(lay.prefix(y), lay.suffix(v), self.cands[j].kind) {
@@ -447,6 +471,20 @@ mod tests {
         assert_eq!(links.successor[0], Some(2));
         assert_eq!(links.predecessor[1], None);
         assert_eq!(links.successor[1], None);
+        assert_eq!(links.successor[2], Some(3));
+    }
+
+    #[test]
+    fn a_left_out_sighting_is_spliced_in() {
+        // Red 130 m seen four times; the third sighting was left out of its track.
+        let o = sightings(&[
+            (130.0, "red"),
+            (130.5, "red"),
+            (129.5, "red"),
+            (130.2, "red"),
+        ]);
+        let links = run(&o, &[(0, 1), (1, 3)], 0.1);
+        assert_eq!(links.successor[1], Some(2));
         assert_eq!(links.successor[2], Some(3));
     }
 
