@@ -10,8 +10,8 @@ use shiplink::pipeline::{run_match, MatchOptions};
 use shiplink::simulate::{write_scenario, SimParams};
 
 const MIN_VOYAGE_F1: f64 = 0.52;
-const MIN_IDF1: f64 = 0.73;
-/// Expected calibration error of voyage confidences over the five seeds (measured 0.061 with
+const MIN_IDF1: f64 = 0.76;
+/// Expected calibration error of voyage confidences over the five seeds (measured 0.081 with
 /// the Platt scaling fitted on seeds 11-40; 0.194 for the raw link-probability products).
 const MAX_CALIBRATION_ERROR: f64 = 0.10;
 

@@ -147,11 +147,11 @@ impl Pool<'_> {
             if let (Some(v), Some(y)) = (v, y) {
                 out.push((v, y));
             }
-        } else if let (Some(v), Some(y)) = (v, y) {
-            out.push(lay.prefix(y));
-            out.push(lay.suffix(v));
         } else if let Some(v) = v {
             out.push(lay.suffix(v));
+            if let Some(y) = y {
+                out.push(lay.prefix(y));
+            }
         }
     }
 
@@ -197,8 +197,9 @@ impl Pool<'_> {
         }
         // The freed ends joined, when that gains too.
         let mut also = None;
-        if let (Some(v), None) = (v, y) {
-            // x heads a track: spliced in whole between u and v when its end links to v.
+        let mut spliced = 0.0;
+        if let Some(v) = v {
+            // x's track from x on spliced in between u and v when its end links to v.
             let end = lay.suffix(x).1;
             if let Some(&j) = self.index.get(&(end, v)) {
                 let mut nodes = lay.nodes(lay.prefix(u)).to_vec();
@@ -211,7 +212,7 @@ impl Pool<'_> {
                 {
                     let g = self.rest[j] + m;
                     if g > 0.0 {
-                        gain += g;
+                        spliced = g;
                         also = Some(j);
                     }
                 }
@@ -221,13 +222,14 @@ impl Pool<'_> {
             if let Some(&j) = self.index.get(&(y, v)) {
                 if let Some(m) = runs.merge(lay.prefix(y), lay.suffix(v), self.cands[j].kind) {
                     let g = self.rest[j] + m;
-                    if g > 0.0 {
-                        gain += g;
+                    if g > spliced {
+                        spliced = g;
                         also = Some(j);
                     }
                 }
             }
         }
+        gain += spliced;
         (gain > MIN_GAIN).then_some((gain, Move::Link { cand: ci, also }))
     }
 }
