@@ -227,7 +227,7 @@ struct Pool<'a> {
 #[derive(Debug, Clone, Copy)]
 pub struct Limits {
     pub rounds: usize,
-    /// Track swaps ([`super::swap`]) after the rounds.
+    /// Track swaps (`src/linking/swap.rs`) after the rounds.
     pub swaps: bool,
     pub identity_rounds: usize,
     pub min_p: f64,
@@ -261,7 +261,7 @@ pub fn pair_terms<'a>(
 /// `pair` is each candidate's pair term ([`pair_terms`]), so that the nodes' attributes
 /// need not be kept; candidates whose pair comparison identity forbids are dropped (the
 /// lists are taken, and freed once the kept ones are copied). With `swaps`, track swaps
-/// ([`super::swap`]) then improve the links, judged over whole tracks, and the candidates
+/// (`src/linking/swap.rs`) then improve the links, judged over whole tracks, and the candidates
 /// are weighed over the final tracks.
 ///
 /// Then `contradicted` names the chosen links that make a track contradict its own
