@@ -142,7 +142,8 @@ pub struct LinkParams {
     /// (`src/linking/stitch.rs`); no voyage is made across such a join.
     pub stitch_tracks: bool,
     /// After refinement, improve the tracks by moves judged over whole tracks: swapping two
-    /// tracks' tails, cutting out what does not belong (`src/linking/swap.rs`).
+    /// tracks' tails, splicing in what the pairwise links left out, cutting out what does
+    /// not belong (`src/linking/swap.rs`).
     pub track_swaps: bool,
     /// Longest unseen time, days, from a stay's last sighting to the next stay's first,
     /// across which a voyage between the two ports is written. Over a longer time the vessel

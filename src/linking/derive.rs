@@ -47,7 +47,8 @@ pub fn derive(
     config: &Config,
 ) -> Derived {
     merge_interrupted(obs, linked, ports, empty, config);
-    let max_unseen_s = (config.linking.voyage_max_unseen_days * 86_400.0).min(1e15) as Time;
+    // The cast saturates: a huge limit is no limit.
+    let max_unseen_s = (config.linking.voyage_max_unseen_days * 86_400.0) as Time;
     let mut d = derive_merged(obs, linked, ports, empty, max_unseen_s);
     let lp = &config.linking;
     for v in &mut d.voyages {
@@ -409,8 +410,17 @@ mod tests {
     use crate::index::tests::obs;
     use crate::linking::{LinkKind, Links};
 
-    /// No limit on the unseen time of a voyage.
-    const NO_LIMIT: Time = Time::MAX;
+    /// `derive_merged` with the built-in ports, no empty-berth scenes and no limit on the
+    /// unseen time of a voyage.
+    fn derived(o: &[Observation], l: &Linked) -> Derived {
+        derive_merged(
+            o,
+            l,
+            &crate::ports::builtin(),
+            &EmptyBerth::default(),
+            Time::MAX,
+        )
+    }
 
     fn port_ix(id: &str) -> usize {
         let ports = crate::ports::builtin();
@@ -455,13 +465,7 @@ mod tests {
             vec![1],
             &[],
         );
-        let d = derive_merged(
-            &o,
-            &l,
-            &crate::ports::builtin(),
-            &EmptyBerth::default(),
-            NO_LIMIT,
-        );
+        let d = derived(&o, &l);
         assert_eq!(
             d.unmatched,
             vec![0, 1],
@@ -487,13 +491,7 @@ mod tests {
             vec![2, 4],
             &[(0, 2), (2, 1)],
         );
-        let d = derive_merged(
-            &o,
-            &l,
-            &crate::ports::builtin(),
-            &EmptyBerth::default(),
-            NO_LIMIT,
-        );
+        let d = derived(&o, &l);
         assert_eq!(d.stays.len(), 2);
         assert_eq!(d.stays[0].port_id, "najin");
         assert_eq!(d.voyages.len(), 1);
@@ -520,13 +518,7 @@ mod tests {
             &[(0, 2), (2, 1)],
         );
         l.links.kind[2] = Some(LinkKind::Gap);
-        let d = derive_merged(
-            &o,
-            &l,
-            &crate::ports::builtin(),
-            &EmptyBerth::default(),
-            NO_LIMIT,
-        );
+        let d = derived(&o, &l);
         assert_eq!(d.tracks.len(), 1, "one vessel");
         assert_eq!(d.stays.len(), 2);
         assert!(d.voyages.is_empty(), "what it did in the gap is unknown");
@@ -618,13 +610,7 @@ mod tests {
             vec![1],
             &[(0, 2), (2, 1)],
         );
-        let d = derive_merged(
-            &o,
-            &l,
-            &crate::ports::builtin(),
-            &EmptyBerth::default(),
-            NO_LIMIT,
-        );
+        let d = derived(&o, &l);
         assert_eq!(d.stays.len(), 2);
         assert!(d.voyages.is_empty());
         assert_eq!(

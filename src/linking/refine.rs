@@ -35,16 +35,11 @@ pub struct Tracks<'a> {
 }
 
 impl Tracks<'_> {
-    fn node_obs(&self, k: usize) -> &[usize] {
-        self.nodes[k].observations(self.stays)
-    }
-
-    /// Combined attributes of the nodes of `window`, in time order of their sightings.
-    fn combine(&self, window: &Window) -> Attrs {
-        let mut o: Vec<&Observation> = window
-            .nodes()
+    /// Combined attributes of `nodes`, in time order of their sightings.
+    pub(super) fn combine(&self, nodes: &[usize]) -> Attrs {
+        let mut o: Vec<&Observation> = nodes
             .iter()
-            .flat_map(|&k| self.node_obs(k))
+            .flat_map(|&k| self.nodes[k].observations(self.stays))
             .map(|&i| &self.obs[i])
             .collect();
         o.sort_by_key(|x| x.observed_at);
@@ -162,7 +157,7 @@ impl Rounds {
         drop(old);
         todo.sort_unstable_by_key(|w| (w.len, w.nodes));
         todo.dedup();
-        let new: Vec<Attrs> = todo.par_iter().map(|w| t.combine(w)).collect();
+        let new: Vec<Attrs> = todo.par_iter().map(|w| t.combine(w.nodes())).collect();
         self.combined.extend(todo.into_iter().zip(new));
         self.head = head;
         self.tail = tail;

@@ -28,7 +28,6 @@ use rayon::prelude::*;
 use super::cost::Attrs;
 use super::refine::{attr_llr, Tracks};
 use super::{Candidate, LinkKind, Links};
-use crate::model::Observation;
 
 /// Most passes.
 const MAX_PASSES: usize = 30;
@@ -87,17 +86,6 @@ struct Runs<'a, 'b> {
 }
 
 impl Runs<'_, '_> {
-    fn combine(&self, nodes: &[usize]) -> Attrs {
-        let t = self.t;
-        let mut o: Vec<&Observation> = nodes
-            .iter()
-            .flat_map(|&k| t.nodes[k].observations(t.stays))
-            .map(|&i| &t.obs[i])
-            .collect();
-        o.sort_by_key(|x| x.observed_at);
-        Attrs::combine(&o, t.sensors)
-    }
-
     /// Combines the runs of `keys` not yet known (in parallel).
     fn fill(&mut self, lay: &Layout, mut keys: Vec<Key>) {
         keys.sort_unstable();
@@ -105,7 +93,7 @@ impl Runs<'_, '_> {
         keys.retain(|k| !self.attrs.contains_key(k));
         let new: Vec<Attrs> = keys
             .par_iter()
-            .map(|&k| self.combine(lay.nodes(k)))
+            .map(|&k| self.t.combine(lay.nodes(k)))
             .collect();
         self.attrs.extend(keys.into_iter().zip(new));
     }
@@ -204,7 +192,7 @@ impl Pool<'_> {
             if let Some(&j) = self.index.get(&(end, v)) {
                 let mut nodes = lay.nodes(lay.prefix(u)).to_vec();
                 nodes.extend_from_slice(lay.nodes(lay.suffix(x)));
-                let before = runs.combine(&nodes);
+                let before = runs.t.combine(&nodes);
                 if let Some(m) = runs
                     .attrs
                     .get(&lay.suffix(v))
@@ -273,23 +261,21 @@ pub fn improve(
                 (dirty[c.from] || dirty[c.to]) && links.successor[c.from] != Some(c.to)
             })
             .collect();
-        let chosen: Vec<usize> = (0..n)
-            .filter(|&u| dirty[u] && links.successor[u].is_some())
+        let chosen: Vec<(usize, usize)> = (0..n)
+            .filter(|&u| dirty[u])
+            .filter_map(|u| Some((u, links.successor[u]?)))
             .collect();
         let mut keys = Vec::new();
-        for &u in &chosen {
-            if let Some(v) = links.successor[u] {
-                keys.push(lay.prefix(u));
-                keys.push(lay.suffix(v));
-            }
+        for &(u, v) in &chosen {
+            keys.push(lay.prefix(u));
+            keys.push(lay.suffix(v));
         }
         for &ci in &todo {
             pool.keys(ci, &lay, &links, &mut keys);
         }
         runs.fill(&lay, keys);
         // The term of each chosen link over whole tracks (unchanged tracks keep theirs).
-        for &u in &chosen {
-            let v = links.successor[u].unwrap_or(u);
+        for &(u, v) in &chosen {
             let kind = links.kind[u].unwrap_or(LinkKind::Passage);
             cur[u] = pool.rest_of(u, v)
                 + runs
@@ -298,8 +284,8 @@ pub fn improve(
         }
         let mut moves: Vec<(f64, Move)> = chosen
             .iter()
-            .filter(|&&u| cur[u] < -MIN_GAIN)
-            .map(|&u| (-cur[u], Move::Cut(u)))
+            .filter(|&&(u, _)| cur[u] < -MIN_GAIN)
+            .map(|&(u, _)| (-cur[u], Move::Cut(u)))
             .collect();
         moves.par_extend(
             todo.par_iter()
@@ -380,7 +366,7 @@ mod tests {
     use crate::config::SensorModels;
     use crate::index::tests::obs;
     use crate::linking::{Node, StayMembers};
-    use crate::model::Sensor;
+    use crate::model::{Observation, Sensor};
 
     /// Precise optical sightings, one node each: `(length, colour)` at day `k`.
     fn sightings(ships: &[(f64, &str)]) -> Vec<Observation> {
