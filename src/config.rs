@@ -36,6 +36,14 @@ impl Config {
         if l.max_gap_days <= 0.0 {
             return Err("linking.max_gap_days must be > 0".into());
         }
+        for (name, v) in [
+            ("dwell_days", l.dwell_days),
+            ("port_passage_unseen_days", l.port_passage_unseen_days),
+        ] {
+            if !(v.is_finite() && v > 0.0) {
+                return Err(format!("linking.{name} must be > 0, not {v}"));
+            }
+        }
         if l.voyage_max_unseen_days.is_nan() || l.voyage_max_unseen_days <= 0.0 {
             return Err("linking.voyage_max_unseen_days must be > 0".into());
         }
@@ -119,8 +127,15 @@ pub struct LinkParams {
     pub stay_prior: f64,
     /// Prior log-odds of a return to the same port after an unseen absence.
     pub return_prior: f64,
-    /// Mean unseen time at the two ends of a passage (image cadence and clouds), days.
+    /// Mean unseen time beyond sailing, days, of a passage with one end at sea (image
+    /// cadence and clouds): exponential with this mean from a port to the sea, half of it
+    /// from the sea to a port, a quarter between two at-sea sightings.
     pub dwell_days: f64,
+    /// Mean unseen time beyond sailing, days, between a port's last sighting and the next
+    /// port's first: the wait after the last sighting plus the wait before the first, each
+    /// exponential with half this mean, so a gamma of shape 2 (a gap of a few hours is as
+    /// unlikely as one of a week, unlike under one exponential).
+    pub port_passage_unseen_days: f64,
     /// Longest unseen absence a return link may bridge, days.
     pub return_window_days: f64,
     /// Links whose posterior probability falls below this are cut.
@@ -169,6 +184,7 @@ impl Default for LinkParams {
             stay_prior: 0.0,
             return_prior: 0.0,
             dwell_days: 2.5,
+            port_passage_unseen_days: 2.0,
             return_window_days: 12.0,
             min_link_probability: 0.01,
             confidence_slope: CONFIDENCE_SLOPE,
