@@ -127,6 +127,10 @@ pub struct LinkParams {
     pub stay_prior: f64,
     /// Prior log-odds of a return to the same port after an unseen absence.
     pub return_prior: f64,
+    /// Added to a return's prior for harbour craft and vessels surely shorter than
+    /// `small_vessel_m` (those `harbour_craft_passage_prior` and `small_vessel_passage_prior`
+    /// apply to): they come back to their own port far more often than they sail away.
+    pub harbour_craft_return_prior: f64,
     /// Mean unseen time beyond sailing, days, of a passage with one end at sea (image
     /// cadence and clouds): exponential with this mean from a port to the sea, half of it
     /// from the sea to a port, a quarter between two at-sea sightings.
@@ -183,6 +187,7 @@ impl Default for LinkParams {
             small_vessel_m: 60.0,
             stay_prior: 0.0,
             return_prior: 0.0,
+            harbour_craft_return_prior: 2.0,
             dwell_days: 2.5,
             port_passage_unseen_days: 2.0,
             return_window_days: 12.0,

@@ -860,6 +860,16 @@ fn traveller_prior(a: &Attrs, lp: &crate::config::LinkParams) -> f64 {
     w
 }
 
+/// Added to a return's prior for a node that [`traveller_prior`] marks as harbour craft or
+/// small: such vessels come back to their own port far more often than they sail away.
+fn return_bonus(a: &Attrs, lp: &crate::config::LinkParams) -> f64 {
+    if traveller_prior(a, lp) < 0.0 {
+        lp.harbour_craft_return_prior
+    } else {
+        0.0
+    }
+}
+
 /// Stage 2: candidate links between stays and at-sea detections, sorted by (from, to).
 pub fn track_candidates(
     input: &LinkInput,
@@ -994,7 +1004,7 @@ fn track_candidates_with(
     // A return to the node's own port, at a gap `dt_s` and at least `d_m` (great circle)
     // from its berth (non-increasing in both).
     let return_bound = |a: &NodeInfo, q: usize| {
-        let c = lp.return_prior - arrival_rate[q].ln() + a.real;
+        let c = lp.return_prior + return_bonus(&a.attrs, lp) - arrival_rate[q].ln() + a.real;
         let trip = (1.0 - INTERRUPTED_SHARE) / lp.return_window_days.max(1.0);
         let area = (port_area_m2[q] / (std::f64::consts::PI * s2)).ln();
         move |dt_s: f64, d_m: f64| {
@@ -1141,7 +1151,8 @@ fn track_candidates_with(
                                 * same_berth.min(SAME_BERTH_LLR_MAX).exp();
                         let trip = (1.0 - INTERRUPTED_SHARE) / lp.return_window_days.max(1.0);
                         let time = (interrupted + trip).ln() - arrival_rate[q].ln();
-                        let others = time + lp.return_prior + a.real + b.real;
+                        let others =
+                            time + lp.return_prior + return_bonus(&a.attrs, lp) + a.real + b.real;
                         if search::below(found.attr_upper() + others, thr) {
                             continue;
                         }
@@ -1152,7 +1163,7 @@ fn track_candidates_with(
                             &mut ret_c,
                             v,
                             LinkKind::Return,
-                            attr + time + lp.return_prior,
+                            attr + time + lp.return_prior + return_bonus(&a.attrs, lp),
                         );
                         continue;
                     }
@@ -1747,17 +1758,10 @@ mod tests {
         assert!(after.iter().zip(&cands).all(|(a, c)| a.weight <= c.weight));
     }
 
-    /// Two ships leave Najin half a day apart and two arrive in Dunay half a day apart, all
-    /// alike:
-    /// the unseen time of a port-to-port passage is two waits (after the last sighting,
-    /// before the first), so the pairing in order, two ordinary gaps, outweighs the crossed
-    /// one, a gap too short for any unseen time and a long one. Under one exponential the
-    /// two pairings weigh the same (the gaps sum alike), and near-twins were swapped.
-    #[test]
-    fn port_passages_pair_in_order() {
+    /// Stage-2 candidates (every pair scored) of one-detection stays at the built-in ports,
+    /// 200 km apart by sea.
+    fn one_sighting_stays(o: &[Observation], port_of: &[Option<usize>]) -> Vec<Candidate> {
         let ports = crate::ports::builtin();
-        let (dunay, najin) = (0, 1);
-        assert_eq!(ports[najin].port_id, "najin");
         let sea = sea_between(
             (0..ports.len())
                 .map(|a| {
@@ -1767,6 +1771,51 @@ mod tests {
                 })
                 .collect(),
         );
+        let empty = EmptyBerth {
+            before: vec![None; o.len()],
+            after: vec![None; o.len()],
+        };
+        let config = Config::default();
+        let input = LinkInput {
+            obs: o,
+            port_of,
+            ports: &ports,
+            empty: &empty,
+            sea: &sea,
+            config: &config,
+        };
+        let stays: Vec<_> = (0..o.len())
+            .map(|i| {
+                let p = port_of[i].expect("in a port");
+                crate::stays::summarise(vec![i], &ports[p].port_id, o, &empty)
+            })
+            .collect();
+        let nodes: Vec<Node> = (0..o.len()).map(Node::Stay).collect();
+        let info = node_infos(&input, &nodes, |s| {
+            NodeInfo::of_stay(&stays[s], port_of[s].unwrap(), o, &config.sensors)
+        });
+        let ids = IdentityTimes::new(o, config.linking.max_speed_kn);
+        track_candidates_with(&input, info, &ids, search::Mode::Exhaustive).0
+    }
+
+    fn weight_of(cands: &[Candidate], a: usize, b: usize) -> f64 {
+        cands
+            .iter()
+            .find(|c| (c.from, c.to) == (a, b))
+            .unwrap_or_else(|| panic!("{a} -> {b} is a candidate"))
+            .weight
+    }
+
+    /// Two ships leave Najin half a day apart and two arrive in Dunay half a day apart, all
+    /// alike: the unseen time of a port-to-port passage is two waits (after the last sighting,
+    /// before the first), so the pairing in order, two ordinary gaps, outweighs the crossed
+    /// one, a gap too short for any unseen time and a long one. Under one exponential the
+    /// two pairings weigh the same (the gaps sum alike), and near-twins were swapped.
+    #[test]
+    fn port_passages_pair_in_order() {
+        let ports = crate::ports::builtin();
+        let (dunay, najin) = (0, 1);
+        assert_eq!(ports[najin].port_id, "najin");
         let sail_s = (200_000.0 / (TYPICAL_SPEED_KN * M_PER_NM) * 3600.0) as i64;
         let day = 86_400;
         let at = |id: &str, p: usize, t: i64| {
@@ -1780,38 +1829,8 @@ mod tests {
             at("came-1", dunay, sail_s + day * 3 / 4),
             at("came-2", dunay, sail_s + day * 5 / 4),
         ];
-        let port_of = vec![Some(najin), Some(najin), Some(dunay), Some(dunay)];
-        let empty = EmptyBerth {
-            before: vec![None; 4],
-            after: vec![None; 4],
-        };
-        let config = Config::default();
-        let input = LinkInput {
-            obs: &o,
-            port_of: &port_of,
-            ports: &ports,
-            empty: &empty,
-            sea: &sea,
-            config: &config,
-        };
-        let stays: Vec<_> = (0..4)
-            .map(|i| {
-                crate::stays::summarise(vec![i], &ports[port_of[i].unwrap()].port_id, &o, &empty)
-            })
-            .collect();
-        let nodes: Vec<Node> = (0..4).map(Node::Stay).collect();
-        let info = node_infos(&input, &nodes, |s| {
-            NodeInfo::of_stay(&stays[s], port_of[s].unwrap(), &o, &config.sensors)
-        });
-        let ids = IdentityTimes::new(&o, config.linking.max_speed_kn);
-        let cands = track_candidates_with(&input, info, &ids, search::Mode::Exhaustive).0;
-        let w = |a: usize, b: usize| {
-            cands
-                .iter()
-                .find(|c| (c.from, c.to) == (a, b))
-                .unwrap_or_else(|| panic!("{a} -> {b} is a candidate"))
-                .weight
-        };
+        let cands = one_sighting_stays(&o, &[Some(najin), Some(najin), Some(dunay), Some(dunay)]);
+        let w = |a, b| weight_of(&cands, a, b);
         let in_order = w(0, 2) + w(1, 3);
         let crossed = w(0, 3) + w(1, 2);
         assert!(in_order > crossed + 0.3, "{in_order} vs {crossed}");
@@ -1821,9 +1840,50 @@ mod tests {
             .into_iter()
             .filter(|c| c.kind == LinkKind::Passage)
             .collect();
-        let links = choose(4, &passages, config.linking.min_link_probability);
+        let links = choose(4, &passages, Config::default().linking.min_link_probability);
         assert_eq!(links.successor[0], Some(2));
         assert_eq!(links.successor[1], Some(3));
+    }
+
+    /// A tug (or a vessel surely under 60 m) seen in Najin comes back to Najin more often
+    /// than it sails to Dunay: its return weighs `harbour_craft_return_prior` more than a
+    /// cargo ship's, its passage `harbour_craft_passage_prior` less.
+    #[test]
+    fn harbour_craft_return_home() {
+        let ports = crate::ports::builtin();
+        let (dunay, najin) = (0, 1);
+        let lp = Config::default().linking;
+        assert!(lp.harbour_craft_return_prior > 0.0);
+        let day = 86_400;
+        let scene = |class: VesselClass, length_m: f64| {
+            let at = |id: &str, p: usize, t: i64| {
+                let mut o = obs(id, ports[p].berth_lon, ports[p].berth_lat, t);
+                o.length_m = Some(length_m);
+                o.vessel_class = Some(class.clone());
+                o
+            };
+            let o = vec![
+                at("home", najin, 0),
+                at("away", dunay, 2 * day),
+                at("back", najin, 2 * day + 3600),
+            ];
+            one_sighting_stays(&o, &[Some(najin), Some(dunay), Some(najin)])
+        };
+        let cargo = scene(VesselClass::Cargo, 100.0);
+        let tug = scene(VesselClass::Tug, 100.0);
+        let small = scene(VesselClass::Cargo, 30.0);
+        let (ret, pass) = ((0, 2), (0, 1));
+        let diff = |a: &[Candidate], b: &[Candidate], (x, y): (usize, usize)| {
+            weight_of(a, x, y) - weight_of(b, x, y)
+        };
+        assert!((diff(&tug, &cargo, ret) - lp.harbour_craft_return_prior).abs() < 1e-9);
+        assert!((diff(&tug, &cargo, pass) - lp.harbour_craft_passage_prior).abs() < 1e-9);
+        let small_ret = diff(&small, &cargo, ret);
+        assert!(
+            small_ret > lp.harbour_craft_return_prior - 0.5,
+            "{small_ret}"
+        );
+        assert!(weight_of(&tug, 0, 2) > weight_of(&tug, 0, 1));
     }
 
     /// Sea distances between ports as given; between points unknown (geodesic).
