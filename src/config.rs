@@ -172,8 +172,8 @@ pub struct LinkParams {
 }
 
 /// Default Platt scaling of voyage confidences (see [`LinkParams::confidence_slope`]).
-pub const CONFIDENCE_SLOPE: f64 = 0.3171;
-pub const CONFIDENCE_INTERCEPT: f64 = 0.8816;
+pub const CONFIDENCE_SLOPE: f64 = 0.3125;
+pub const CONFIDENCE_INTERCEPT: f64 = 0.8048;
 
 impl Default for LinkParams {
     fn default() -> Self {

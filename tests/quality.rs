@@ -1,17 +1,21 @@
 //! Matching quality on simulated Najin–Dunay scenarios (issue 2).
 //!
-//! The issue's target is voyage F1 >= 0.90 and IDF1 >= 0.85 on five seeds; the current model
-//! does not reach it (see the README's quality table). This test guards what it does reach,
-//! so that a change that makes matching worse fails: every seed must stay above the floors
-//! below, which sit a little under the worst seed measured when they were set.
+//! The issue's target is voyage F1 >= 0.90 and IDF1 >= 0.85 on five seeds. The current model
+//! reaches the IDF1 target on the mean of the five seeds (0.858; one seed is at 0.843), not
+//! the F1 one (see the README's quality table). This test asserts the mean IDF1 target and
+//! guards the rest, so that a change that makes matching worse fails: every seed must stay
+//! above the floors below, which sit a little under the worst seed measured when they were
+//! set.
 
 use shiplink::evaluate::evaluate_paths;
 use shiplink::pipeline::{run_match, MatchOptions};
 use shiplink::simulate::{write_scenario, SimParams};
 
 const MIN_VOYAGE_F1: f64 = 0.52;
-const MIN_IDF1: f64 = 0.76;
-/// Expected calibration error of voyage confidences over the five seeds (measured 0.081 with
+const MIN_IDF1: f64 = 0.82;
+/// The issue's IDF1 target, over the five seeds' mean.
+const MIN_MEAN_IDF1: f64 = 0.85;
+/// Expected calibration error of voyage confidences over the five seeds (measured 0.085 with
 /// the Platt scaling fitted on seeds 11-40; 0.194 for the raw link-probability products).
 const MAX_CALIBRATION_ERROR: f64 = 0.10;
 
@@ -20,6 +24,7 @@ fn five_seeds_stay_above_the_quality_floor() {
     let dir = tempfile::tempdir().unwrap();
     let mut report = Vec::new();
     let mut outcomes = Vec::new();
+    let mut idf1 = Vec::new();
     for seed in 1..=5u64 {
         let scen = dir.path().join(format!("sim-{seed}"));
         write_scenario(
@@ -57,7 +62,11 @@ fn five_seeds_stay_above_the_quality_floor() {
         outcomes.extend(m.outcomes.iter().map(|o| (o.confidence, o.correct)));
         assert!(m.voyage_f1 >= MIN_VOYAGE_F1, "{}", report.join("\n"));
         assert!(m.idf1 >= MIN_IDF1, "{}", report.join("\n"));
+        idf1.push(m.idf1);
     }
+    let mean_idf1 = idf1.iter().sum::<f64>() / idf1.len() as f64;
+    report.push(format!("mean IDF1 {mean_idf1:.3}"));
+    assert!(mean_idf1 >= MIN_MEAN_IDF1, "{}", report.join("\n"));
     let table = shiplink::evaluate::calibration_table(&outcomes, 10);
     let ece = shiplink::evaluate::calibration::expected_calibration_error(&table);
     report.push(format!("expected calibration error {ece:.3}"));
