@@ -137,8 +137,8 @@ pub struct LinkParams {
     pub dwell_days: f64,
     /// Mean unseen time beyond sailing, days, between a port's last sighting and the next
     /// port's first: the wait after the last sighting plus the wait before the first, each
-    /// exponential with half this mean, so a gamma of shape 2 (a gap of a few hours is as
-    /// unlikely as one of a week, unlike under one exponential).
+    /// exponential with half this mean, so a gamma of shape 2: a gap that leaves no unseen
+    /// time is unlikely (under one exponential it was the likeliest).
     pub port_passage_unseen_days: f64,
     /// Longest unseen absence a return link may bridge, days.
     pub return_window_days: f64,

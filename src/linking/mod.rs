@@ -208,6 +208,7 @@ const TYPICAL_SPEED_KN: f64 = 10.0;
 /// [`TYPICAL_SPEED_KN`] (no unseen time left) is unlikely, not impossible. Measured with
 /// 0.05, 0.1 and 0.25 over seeds 11-70: within 0.002 of voyage F1 of each other.
 const PASSAGE_UNSEEN_OFFSET_DAYS: f64 = 0.1;
+
 /// Mean length of a port stay, seconds.
 const STAY_MEAN_S: f64 = 2.5 * 86_400.0;
 /// Position error of a detection centre at a berth (1-sigma, metres, per axis).
