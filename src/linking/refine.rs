@@ -13,6 +13,7 @@
 //! assignment over the same candidates ([`super::choose`]), so refinement can move links
 //! anywhere, not only locally.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 
 use rayon::prelude::*;
@@ -102,8 +103,9 @@ fn slot(ends: &[usize], node: usize) -> Option<usize> {
 
 /// What one round computed, for the next: for each candidate's `from` node the window of
 /// the last `TRACK_CONTEXT` nodes of its track up to it (`head`), for each `to` node the
-/// first ones from it on (`tail`), the combined attributes of every such window, and each
-/// candidate's track term. A round combines only windows the last round did not have, and
+/// first ones from it on (`tail`), the combined attributes of every such window of two
+/// nodes or more (a lone node's are combined when needed), and each candidate's track
+/// term. A round combines only windows the last round did not have, and
 /// recomputes the track term only where a window changed (the same windows give the same
 /// values).
 #[derive(Default)]
@@ -144,7 +146,7 @@ impl Rounds {
         let mut old = std::mem::take(&mut self.combined);
         let mut todo: Vec<Window> = Vec::new();
         for w in head.iter().chain(&tail) {
-            if self.combined.contains_key(w) {
+            if w.len < 2 || self.combined.contains_key(w) {
                 continue;
             }
             match old.remove(w) {
@@ -179,6 +181,15 @@ impl Rounds {
         let (head_changed, tail_changed) = self.update_tracks(t, ends, links);
         let fresh = self.track.len() != cands.len();
         let (head, tail, combined, old) = (&self.head, &self.tail, &self.combined, &self.track);
+        // A lone node's window is combined when needed, not kept (memory: at a million
+        // detections most candidates have a lone node at one end).
+        let attrs_of = |w: &Window| -> Option<Cow<Attrs>> {
+            match w.len {
+                0 => None,
+                1 => Some(Cow::Owned(t.combine(w.nodes()))),
+                _ => combined.get(w).map(Cow::Borrowed),
+            }
+        };
         let track: Vec<f64> = cands
             .par_iter()
             .zip(pair)
@@ -190,8 +201,8 @@ impl Rounds {
                 if !fresh && !head_changed[f] && !tail_changed[g] {
                     return old[i];
                 }
-                match (combined.get(&head[f]), combined.get(&tail[g])) {
-                    (Some(a), Some(b)) => attr_llr(a, b, c.kind).unwrap_or(pair),
+                match (attrs_of(&head[f]), attrs_of(&tail[g])) {
+                    (Some(a), Some(b)) => attr_llr(&a, &b, c.kind).unwrap_or(pair),
                     _ => pair,
                 }
             })

@@ -21,6 +21,7 @@
 //! the best ones that touch disjoint tracks (so each applied gain is exact), until none
 //! gains. A move's gain depends only on the tracks of `u` and `x`.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 
 use rayon::prelude::*;
@@ -78,8 +79,8 @@ impl Layout {
     }
 }
 
-/// Combined attributes of runs of track nodes, kept across passes for the tracks that did
-/// not change.
+/// Combined attributes of runs of two track nodes or more, kept across passes for the
+/// tracks that did not change.
 struct Runs<'a, 'b> {
     t: &'a Tracks<'b>,
     attrs: HashMap<Key, Attrs>,
@@ -90,7 +91,7 @@ impl Runs<'_, '_> {
     fn fill(&mut self, lay: &Layout, mut keys: Vec<Key>) {
         keys.sort_unstable();
         keys.dedup();
-        keys.retain(|k| !self.attrs.contains_key(k));
+        keys.retain(|k| k.0 != k.1 && !self.attrs.contains_key(k));
         let new: Vec<Attrs> = keys
             .par_iter()
             .map(|&k| self.t.combine(lay.nodes(k)))
@@ -100,7 +101,18 @@ impl Runs<'_, '_> {
 
     /// Attribute LLR of run `a` continuing as run `b`; `None` where identity forbids.
     fn merge(&self, a: Key, b: Key, kind: LinkKind) -> Option<f64> {
-        attr_llr(self.attrs.get(&a)?, self.attrs.get(&b)?, kind)
+        let (a, b) = (self.get(a)?, self.get(b)?);
+        attr_llr(&a, &b, kind)
+    }
+
+    /// Combined attributes of a run: kept for runs of two nodes or more, combined when
+    /// asked for a lone node (memory: at a million detections most runs are lone nodes).
+    fn get(&self, (first, last): Key) -> Option<Cow<'_, Attrs>> {
+        if first == last {
+            Some(Cow::Owned(self.t.combine(&[first])))
+        } else {
+            self.attrs.get(&(first, last)).map(Cow::Borrowed)
+        }
     }
 }
 
@@ -194,9 +206,8 @@ impl Pool<'_> {
                 nodes.extend_from_slice(lay.nodes(lay.suffix(x)));
                 let before = runs.t.combine(&nodes);
                 if let Some(m) = runs
-                    .attrs
-                    .get(&lay.suffix(v))
-                    .and_then(|after| attr_llr(&before, after, self.cands[j].kind))
+                    .get(lay.suffix(v))
+                    .and_then(|after| attr_llr(&before, &after, self.cands[j].kind))
                 {
                     let g = self.rest[j] + m;
                     if g > 0.0 {
