@@ -953,12 +953,13 @@ fn track_candidates_with(
     // "same vessel": unseen time at the ends is exponential with mean `theta`; None when
     // faster than the maximum speed or beyond the maximum gap.
     let fast_s = |dist_m: f64| (dist_m - POSITION_SLACK_M).max(0.0) / (max_kn * M_PER_NM) * 3600.0;
+    // Sailing time at the typical speed, seconds.
+    let typical_s = |dist_m: f64| dist_m / (TYPICAL_SPEED_KN * M_PER_NM) * 3600.0;
     let passage_time = |dist_m: f64, dt_s: f64, theta_s: f64| -> Option<f64> {
         if dt_s < fast_s(dist_m) || dt_s > max_gap_s as f64 {
             return None;
         }
-        let typical_s = dist_m / (TYPICAL_SPEED_KN * M_PER_NM) * 3600.0;
-        let excess = (dt_s - typical_s).max(0.0);
+        let excess = (dt_s - typical_s(dist_m)).max(0.0);
         Some(-(theta_s / 86_400.0).ln() - excess / theta_s)
     };
     // Port to port, two unseen waits: log density (per day) of the unseen time `x` days,
@@ -972,15 +973,13 @@ fn track_candidates_with(
         if dt_s < fast_s(dist_m) || dt_s > max_gap_s as f64 {
             return None;
         }
-        let typical_s = dist_m / (TYPICAL_SPEED_KN * M_PER_NM) * 3600.0;
-        Some(pp_density((dt_s - typical_s).max(0.0) / 86_400.0))
+        Some(pp_density((dt_s - typical_s(dist_m)).max(0.0) / 86_400.0))
     };
     let port_passage_time_upper = move |dist_m: f64, dt_s: f64| -> f64 {
         if dt_s > max_gap_s as f64 {
             return f64::NEG_INFINITY;
         }
-        let typical_s = dist_m / (TYPICAL_SPEED_KN * M_PER_NM) * 3600.0;
-        let x = (dt_s - typical_s).max(0.0) / 86_400.0;
+        let x = (dt_s - typical_s(dist_m)).max(0.0) / 86_400.0;
         pp_density(x.max(pp_theta - PASSAGE_UNSEEN_OFFSET_DAYS))
     };
     let sea_m = |a: &NodeInfo, b: &NodeInfo| -> Option<f64> {
@@ -998,8 +997,7 @@ fn track_candidates_with(
         if dt_s > max_gap_s as f64 {
             return f64::NEG_INFINITY;
         }
-        let typical_s = dist_m / (TYPICAL_SPEED_KN * M_PER_NM) * 3600.0;
-        -ln_days - (dt_s - typical_s).max(0.0) / theta_s
+        -ln_days - (dt_s - typical_s(dist_m)).max(0.0) / theta_s
     };
     let ln_days = |theta_s: f64| (theta_s / 86_400.0).ln();
     // A return to the node's own port, at a gap `dt_s` and at least `d_m` (great circle)
@@ -1080,6 +1078,9 @@ fn track_candidates_with(
         .map(|&u| {
             let a = &info[u];
             let t0 = a.t_last;
+            // The node's own priors, once (not per pair scored).
+            let traveller = traveller_prior(&a.attrs, lp);
+            let home = return_bonus(&a.attrs, lp);
             let (ret_thr, pass_thr) = (Cell::new(0.0), Cell::new(0.0));
             let mut ret_c = search::Best::new(&ret_thr);
             let mut pass_c = search::Best::new(&pass_thr);
@@ -1152,8 +1153,7 @@ fn track_candidates_with(
                                 * same_berth.min(SAME_BERTH_LLR_MAX).exp();
                         let trip = (1.0 - INTERRUPTED_SHARE) / lp.return_window_days.max(1.0);
                         let time = (interrupted + trip).ln() - arrival_rate[q].ln();
-                        let others =
-                            time + lp.return_prior + return_bonus(&a.attrs, lp) + a.real + b.real;
+                        let others = time + lp.return_prior + home + a.real + b.real;
                         if search::below(found.attr_upper() + others, thr) {
                             continue;
                         }
@@ -1164,7 +1164,7 @@ fn track_candidates_with(
                             &mut ret_c,
                             v,
                             LinkKind::Return,
-                            attr + time + lp.return_prior + return_bonus(&a.attrs, lp),
+                            attr + time + lp.return_prior + home,
                         );
                         continue;
                     }
@@ -1201,7 +1201,7 @@ fn track_candidates_with(
                     };
                     let others = time + bounded - passage_against(a.port, q).ln()
                         + lp.passage_prior
-                        + traveller_prior(&a.attrs, lp)
+                        + traveller
                         + a.real
                         + b.real;
                     if search::below(found.attr_upper() + others, thr) {
@@ -1214,7 +1214,7 @@ fn track_candidates_with(
                     };
                     let w = attr + time + bounded - passage_against(a.port, q).ln()
                         + lp.passage_prior
-                        + traveller_prior(&a.attrs, lp);
+                        + traveller;
                     push(&mut pass_c, v, LinkKind::Passage, w);
                 }
             }
@@ -1260,7 +1260,7 @@ fn track_candidates_with(
                 }
                 let passage = passage_time_upper(hi_m, dt_s, theta, sea_ln_theta) - sea_rate.ln()
                     + lp.passage_prior
-                    + traveller_prior(&a.attrs, lp);
+                    + traveller;
                 let others = if duplicate {
                     passage.max(DUPLICATE_LLR)
                 } else {
@@ -1293,8 +1293,7 @@ fn track_candidates_with(
                 let Some(time) = passage_time(dist_m, dt_s, theta) else {
                     continue;
                 };
-                let w =
-                    attr + time - sea_rate.ln() + lp.passage_prior + traveller_prior(&a.attrs, lp);
+                let w = attr + time - sea_rate.ln() + lp.passage_prior + traveller;
                 push(&mut pass_c, v, LinkKind::Passage, w);
             }
             keep_best(vec![ret_c.cands, pass_c.cands], MIN_CANDIDATE_WEIGHT)
@@ -1772,10 +1771,7 @@ mod tests {
                 })
                 .collect(),
         );
-        let empty = EmptyBerth {
-            before: vec![None; o.len()],
-            after: vec![None; o.len()],
-        };
+        let empty = EmptyBerth::default();
         let config = Config::default();
         let input = LinkInput {
             obs: o,
