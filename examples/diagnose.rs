@@ -240,6 +240,50 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     for (k, v) in &wrong {
         println!("  {k}: {v}");
     }
+    // Pairwise objective of the chosen links and of truth's (candidate weights; a link that
+    // is not a candidate is counted apart): is the model or the search short?
+    let wmap: std::collections::HashMap<(usize, usize), f64> =
+        cands.iter().map(|c| ((c.from, c.to), c.weight)).collect();
+    let objective = |pairs: &mut dyn Iterator<Item = (usize, usize)>| {
+        let (mut sum, mut n, mut missing) = (0.0, 0, 0);
+        for (a, b) in pairs {
+            match wmap.get(&(a, b)) {
+                Some(w) => {
+                    sum += w;
+                    n += 1;
+                }
+                None => missing += 1,
+            }
+        }
+        (sum, n, missing)
+    };
+    let chosen =
+        objective(&mut (0..lk.nodes.len()).filter_map(|k| lk.links.successor[k].map(|s| (k, s))));
+    let truth_links = objective(
+        &mut by_vessel
+            .values()
+            .flat_map(|l| l.windows(2).map(|w| (w[0], w[1])).collect::<Vec<_>>()),
+    );
+    println!(
+        "pairwise objective: chosen {:.1} over {} links ({} not candidates); truth {:.1} over {} ({} not candidates)",
+        chosen.0, chosen.1, chosen.2, truth_links.0, truth_links.1, truth_links.2
+    );
+    if std::env::var("MISSING").is_ok() {
+        for (v, l) in &by_vessel {
+            for w in l.windows(2) {
+                if lk.links.successor[w[0]] != Some(w[1]) {
+                    println!(
+                        "  missing {} {v}: {} -> {} dt {:.1} h w {:?}",
+                        role[v],
+                        place(w[0]),
+                        place(w[1]),
+                        (t(w[1]) - t(w[0])) as f64 / 3600.0,
+                        wmap.get(&(w[0], w[1]))
+                    );
+                }
+            }
+        }
+    }
     // Oracle: the same stays linked by truth (majority vessel), to bound what stage 2 can do.
     let mut oracle = lk.clone();
     let n = oracle.nodes.len();

@@ -131,6 +131,12 @@ pub struct LinkParams {
     /// `small_vessel_m` (those `harbour_craft_passage_prior` and `small_vessel_passage_prior`
     /// apply to): they come back to their own port far more often than they sail away.
     pub harbour_craft_return_prior: f64,
+    /// Port nodes with fewer than this many return candidates above the candidate floor
+    /// (−1) keep their best this-many returns down to −4 as well: too weak to be chosen
+    /// alone, they let the track refinement join a vessel's sightings on whole tracks'
+    /// attributes. 0 (the default) turns it off: in crowded ports it costs time and memory
+    /// (docs/linking.md, "Returns").
+    pub low_return_candidates: usize,
     /// Mean unseen time beyond sailing, days, of a passage with one end at sea (image
     /// cadence and clouds): exponential with this mean from a port to the sea, half of it
     /// from the sea to a port, a quarter between two at-sea sightings.
@@ -188,6 +194,7 @@ impl Default for LinkParams {
             stay_prior: 0.0,
             return_prior: 0.0,
             harbour_craft_return_prior: 2.0,
+            low_return_candidates: 0,
             dwell_days: 2.5,
             port_passage_unseen_days: 2.0,
             return_window_days: 12.0,

@@ -238,6 +238,8 @@ const MAX_CANDIDATES: usize = 16;
 /// track refinement ([`refine`]) may raise it: a lone radar sighting the pair comparison
 /// cannot place may fit the track it falls into.
 const MIN_CANDIDATE_WEIGHT: f64 = -1.0;
+/// Floor of the weak returns kept with `linking.low_return_candidates`.
+const LOW_RETURN_FLOOR: f64 = -4.0;
 /// Share of a deck load that may change unseen before departure or after arrival.
 const CONTAINERS_DRIFT: f64 = 0.15;
 /// Weight of a duplicate (same vessel in overlapping images minutes apart) on top of its
@@ -1082,7 +1084,11 @@ fn track_candidates_with(
             let traveller = traveller_prior(&a.attrs, lp);
             let home = return_bonus(&a.attrs, lp);
             let (ret_thr, pass_thr) = (Cell::new(0.0), Cell::new(0.0));
-            let mut ret_c = search::Best::new(&ret_thr);
+            // Returns above the floor, and (`low_return_candidates`) weaker ones while
+            // there are few of those.
+            let low_keep = lp.low_return_candidates;
+            let mut ret_c =
+                search::Best::tiered(&ret_thr, MIN_CANDIDATE_WEIGHT, LOW_RETURN_FLOOR, low_keep);
             let mut pass_c = search::Best::new(&pass_thr);
             let push = |v: &mut search::Best, to: usize, kind: LinkKind, w: f64| {
                 let b = &info[to];
@@ -1111,63 +1117,64 @@ fn track_candidates_with(
             let later = |b: &NodeInfo, v: usize| {
                 b.t_first > t0 || (b.t_first == t0 && b.obs.is_some() && a.obs.is_some() && v > u)
             };
+            // Returns to the node's own port `q`, kept in `best` (whose threshold is `thr`).
+            let scan_returns = |q: usize, best: &mut search::Best, thr: &Cell<f64>| {
+                let mut found = search.after_return(q, u, t0, return_bound(a, q), thr);
+                while let Some(v) = found.next() {
+                    let b = &info[v];
+                    if v == u || !later(b, v) || lengths_differ(&a.attrs, &b.attrs) {
+                        continue;
+                    }
+                    if b.t_first - t0 > return_window_s {
+                        continue;
+                    }
+                    let d = local_m((a.lon, a.lat), (b.lon, b.lat));
+                    // Either the stay was only interrupted (clouds, a missed detection):
+                    // a short gap at the same berth; or the vessel made an unseen trip
+                    // and came back anywhere in the port within the return window.
+                    let gap_days = (b.t_first - t0) as f64 / 86_400.0;
+                    let same_berth =
+                        (port_area_m2[q] / (std::f64::consts::PI * s2)).ln() - d * d / s2;
+                    let seen_empty = a.empty_after.is_some_and(|t| t < b.t_first);
+                    // A clear scene showing the berth empty rules an interruption out,
+                    // unless that scene missed the vessel.
+                    let missed = if seen_empty { EMPTY_SCENE_MISS } else { 1.0 };
+                    let interrupted =
+                        missed * INTERRUPTED_SHARE * (-gap_days / INTERRUPTION_DAYS).exp()
+                            / INTERRUPTION_DAYS
+                            * same_berth.min(SAME_BERTH_LLR_MAX).exp();
+                    let trip = (1.0 - INTERRUPTED_SHARE) / lp.return_window_days.max(1.0);
+                    let time = (interrupted + trip).ln() - arrival_rate[q].ln();
+                    let others = time + lp.return_prior + home + a.real + b.real;
+                    if search::below(found.attr_upper() + others, thr) {
+                        continue;
+                    }
+                    let Some(attr) = cost::attribute_llr(&a.attrs, &b.attrs, false, 0.0) else {
+                        continue;
+                    };
+                    push(
+                        best,
+                        v,
+                        LinkKind::Return,
+                        attr + time + lp.return_prior + home,
+                    );
+                }
+            };
             // To ports.
             for q in 0..by_port.len() {
-                let (thr, containers) = if a.port == Some(q) {
-                    (&ret_thr, false)
-                } else {
-                    (&pass_thr, true)
-                };
-                let drift = if containers { CONTAINERS_DRIFT } else { 0.0 };
-                let mut found = if a.port == Some(q) {
-                    search.after_return(q, u, t0, return_bound(a, q), thr)
-                } else {
-                    let bound = bound_to(a, Some(q));
-                    search::Chained::one(search.after(q, u, t0, containers, drift, bound, thr))
-                };
+                if a.port == Some(q) {
+                    scan_returns(q, &mut ret_c, &ret_thr);
+                    continue;
+                }
+                let thr = &pass_thr;
+                let bound = bound_to(a, Some(q));
+                let mut found = search.after(q, u, t0, true, CONTAINERS_DRIFT, bound, thr);
                 while let Some(v) = found.next() {
                     let b = &info[v];
                     if v == u || !later(b, v) || lengths_differ(&a.attrs, &b.attrs) {
                         continue;
                     }
                     let dt_s = (b.t_first - t0) as f64;
-                    if a.port == Some(q) {
-                        // Return to the same port after an unseen trip.
-                        if b.t_first - t0 > return_window_s {
-                            continue;
-                        }
-                        let d = local_m((a.lon, a.lat), (b.lon, b.lat));
-                        // Either the stay was only interrupted (clouds, a missed detection):
-                        // a short gap at the same berth; or the vessel made an unseen trip
-                        // and came back anywhere in the port within the return window.
-                        let gap_days = (b.t_first - t0) as f64 / 86_400.0;
-                        let same_berth =
-                            (port_area_m2[q] / (std::f64::consts::PI * s2)).ln() - d * d / s2;
-                        let seen_empty = a.empty_after.is_some_and(|t| t < b.t_first);
-                        // A clear scene showing the berth empty rules an interruption out,
-                        // unless that scene missed the vessel.
-                        let missed = if seen_empty { EMPTY_SCENE_MISS } else { 1.0 };
-                        let interrupted =
-                            missed * INTERRUPTED_SHARE * (-gap_days / INTERRUPTION_DAYS).exp()
-                                / INTERRUPTION_DAYS
-                                * same_berth.min(SAME_BERTH_LLR_MAX).exp();
-                        let trip = (1.0 - INTERRUPTED_SHARE) / lp.return_window_days.max(1.0);
-                        let time = (interrupted + trip).ln() - arrival_rate[q].ln();
-                        let others = time + lp.return_prior + home + a.real + b.real;
-                        if search::below(found.attr_upper() + others, thr) {
-                            continue;
-                        }
-                        let Some(attr) = cost::attribute_llr(&a.attrs, &b.attrs, false, 0.0) else {
-                            continue;
-                        };
-                        push(
-                            &mut ret_c,
-                            v,
-                            LinkKind::Return,
-                            attr + time + lp.return_prior + home,
-                        );
-                        continue;
-                    }
                     let dist_m = match a.port {
                         Some(p) => input.sea.port_km[p][q] * 1000.0,
                         None => point_m(a, b),
@@ -1296,7 +1303,17 @@ fn track_candidates_with(
                 let w = attr + time - sea_rate.ln() + lp.passage_prior + traveller;
                 push(&mut pass_c, v, LinkKind::Passage, w);
             }
-            keep_best(vec![ret_c.cands, pass_c.cands], MIN_CANDIDATE_WEIGHT)
+            let (high, low): (Vec<Candidate>, Vec<Candidate>) = ret_c
+                .cands
+                .into_iter()
+                .partition(|c| c.weight > MIN_CANDIDATE_WEIGHT);
+            let mut kept = keep_best(vec![high, pass_c.cands], MIN_CANDIDATE_WEIGHT);
+            if kept.iter().filter(|c| c.kind == LinkKind::Return).count() < low_keep {
+                let mut low = keep_best(vec![low], LOW_RETURN_FLOOR);
+                low.truncate(low_keep);
+                kept.extend(low);
+            }
+            kept
         })
         .collect();
     let mut all: Vec<Candidate> = per_node.into_iter().flatten().collect();
@@ -1936,14 +1953,17 @@ mod tests {
                 })
                 .collect(),
         );
+        // Seed 5: weak returns kept too (`low_return_candidates`).
+        let mut low = Config::default();
+        low.linking.low_return_candidates = 4;
         let mut truncated = false;
-        for seed in 1..=4 {
+        for seed in 1..=5 {
             // Seed 4 spreads each port's detections over a few kilometres, so that returns
             // are split into cells near the berth and the rest of the port.
-            let (jitter_deg, config) = if seed == 4 {
-                (0.02, &busy)
-            } else {
-                (0.0, &default)
+            let (jitter_deg, config) = match seed {
+                4 => (0.02, &busy),
+                5 => (0.0, &low),
+                _ => (0.0, &default),
             };
             let (o, port_of, empty) = dense_scene(seed, 1500, jitter_deg);
             // Small cells, so that the cells near a berth are a few of many.
@@ -1996,6 +2016,13 @@ mod tests {
             truncated |= per_from.iter().any(|&k| k >= MAX_CANDIDATES);
             assert!(all.iter().any(|c| c.kind == LinkKind::Return));
             assert!(all.iter().any(|c| c.kind == LinkKind::Passage));
+            let weak =
+                |c: &&Candidate| c.kind == LinkKind::Return && c.weight <= MIN_CANDIDATE_WEIGHT;
+            assert_eq!(
+                all.iter().filter(weak).count() > 0,
+                seed == 5,
+                "seed {seed}"
+            );
             assert_eq!(pruned, all, "seed {seed}");
         }
         assert!(truncated, "the scenes should make the search truncate");

@@ -306,6 +306,11 @@ pub struct Best<'t> {
     top: Vec<f64>,
     threshold: &'t Cell<f64>,
     floor: f64,
+    keep: usize,
+    /// Weights in `(floor, cut]` are kept apart, the best `low_keep` of them.
+    cut: f64,
+    low: Vec<f64>,
+    low_keep: usize,
 }
 
 impl<'t> Best<'t> {
@@ -315,24 +320,61 @@ impl<'t> Best<'t> {
 
     /// Keeps weights above `floor` instead of `MIN_CANDIDATE_WEIGHT`.
     pub fn with_floor(threshold: &'t Cell<f64>, floor: f64) -> Best<'t> {
+        Best::keeping(threshold, floor, MAX_CANDIDATES)
+    }
+
+    /// Keeps the best `keep` weights above `floor`.
+    pub fn keeping(threshold: &'t Cell<f64>, floor: f64, keep: usize) -> Best<'t> {
         threshold.set(floor);
         Best {
             cands: Vec::new(),
             top: Vec::new(),
             threshold,
             floor,
+            keep,
+            cut: floor,
+            low: Vec::new(),
+            low_keep: 0,
         }
+    }
+
+    /// The best [`MAX_CANDIDATES`] weights above `cut` and the best `low_keep` in
+    /// `(floor, cut]`, these for a caller that keeps them only when fewer than `low_keep`
+    /// are above the cut: until that many are, the threshold is the lower tier's.
+    pub fn tiered(threshold: &'t Cell<f64>, cut: f64, floor: f64, low_keep: usize) -> Best<'t> {
+        let floor = if low_keep == 0 { cut } else { floor };
+        let mut b = Best::keeping(threshold, floor, MAX_CANDIDATES);
+        b.cut = cut;
+        b.low_keep = low_keep;
+        b
     }
 
     pub fn push(&mut self, c: Candidate) {
         if c.weight.is_finite() && c.weight > self.floor {
-            let at = self.top.partition_point(|&w| w >= c.weight);
-            if at < MAX_CANDIDATES {
-                self.top.insert(at, c.weight);
-                self.top.truncate(MAX_CANDIDATES);
-                if self.top.len() == MAX_CANDIDATES {
-                    self.threshold.set(self.top[MAX_CANDIDATES - 1]);
-                }
+            let (list, keep) = if c.weight > self.cut {
+                (&mut self.top, self.keep)
+            } else {
+                (&mut self.low, self.low_keep)
+            };
+            let at = list.partition_point(|&w| w >= c.weight);
+            if at < keep {
+                list.insert(at, c.weight);
+                list.truncate(keep);
+                // Above the cut: the `keep`-th best, else the cut. Below it, only while
+                // fewer than `low_keep` are above it: the `low_keep`-th best, else the floor.
+                let high = if self.top.len() == self.keep {
+                    self.top[self.keep - 1]
+                } else {
+                    self.cut
+                };
+                let t = if self.top.len() >= self.low_keep {
+                    high
+                } else if self.low.len() == self.low_keep {
+                    self.low[self.low_keep - 1]
+                } else {
+                    self.floor
+                };
+                self.threshold.set(t);
             }
         }
         self.cands.push(c);
