@@ -679,7 +679,7 @@ impl<'a> Search<'a> {
                 let dy = (row as f64 * self.cell_m - y)
                     .max(y - (row + 1) as f64 * self.cell_m)
                     .max(0.0);
-                if dx.hypot(dy) > reach {
+                if dx * dx + dy * dy > reach * reach {
                     continue;
                 }
                 if let Some(&c) = self.cell_at.get(&(dest, col, row)) {
