@@ -68,9 +68,7 @@ pub(crate) mod tests {
             vessel_class: None,
             hull_color: None,
             containers: None,
-            name: None,
-            imo: None,
-            mmsi: None,
+            identity: None,
             extra: vec![],
         }
     }

@@ -162,11 +162,38 @@ pub struct Observation {
     pub vessel_class: Option<VesselClass>,
     pub hull_color: Option<Arc<str>>,
     pub containers: Option<u32>,
+    /// `name`, `imo` and `mmsi` as given; None when all three are absent (boxed together:
+    /// most detections carry none, and a million detections would pay 64 bytes each).
+    pub identity: Option<Box<IdentityFields>>,
+    /// Every other property, in input order, as (key, raw JSON text).
+    pub extra: Vec<(String, String)>,
+}
+
+/// The identity evidence of one detection, as given.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct IdentityFields {
     pub name: Option<String>,
     pub imo: Option<String>,
     pub mmsi: Option<String>,
-    /// Every other property, in input order, as (key, raw JSON text).
-    pub extra: Vec<(String, String)>,
+}
+
+impl Observation {
+    pub fn name(&self) -> Option<&str> {
+        self.identity.as_ref()?.name.as_deref()
+    }
+
+    pub fn imo(&self) -> Option<&str> {
+        self.identity.as_ref()?.imo.as_deref()
+    }
+
+    pub fn mmsi(&self) -> Option<&str> {
+        self.identity.as_ref()?.mmsi.as_deref()
+    }
+
+    /// The identity fields, to set one (an empty box is made when there is none).
+    pub fn identity_mut(&mut self) -> &mut IdentityFields {
+        self.identity.get_or_insert_with(Default::default)
+    }
 }
 
 /// A clear or cloudy image footprint from `--scenes`.

@@ -246,9 +246,9 @@ pub fn observation_values(o: &Observation) -> Vec<Value> {
         o.hull_color.as_deref().into(),
         o.containers
             .map_or(Value::Null, |c| Value::Int(i64::from(c))),
-        o.name.clone().into(),
-        o.imo.clone().into(),
-        o.mmsi.clone().into(),
+        o.name().into(),
+        o.imo().into(),
+        o.mmsi().into(),
     ]
 }
 

@@ -1111,14 +1111,14 @@ fn invariants_hold(s: &Scenario, same_imo_same_track: bool) -> Result<(), TestCa
         let imos: BTreeSet<&str> = st
             .observations
             .iter()
-            .filter_map(|&i| obs[i].imo.as_deref())
+            .filter_map(|&i| obs[i].imo())
             .collect();
         prop_assert!(imos.len() <= 1, "{} mixes imo {:?}", st.stay_id, imos);
     }
     let mut imo_of_track: BTreeMap<usize, BTreeSet<&str>> = BTreeMap::new();
     let mut by_imo: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
     for (i, o) in obs.iter().enumerate() {
-        if let Some(imo) = o.imo.as_deref() {
+        if let Some(imo) = o.imo() {
             by_imo.entry(imo).or_default().push(i);
             if let Some(t) = d.vessel_of[i] {
                 imo_of_track.entry(t).or_default().insert(imo);

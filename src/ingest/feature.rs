@@ -438,9 +438,7 @@ fn finish(
         vessel_class: None,
         hull_color: None,
         containers: None,
-        name: None,
-        imo: None,
-        mmsi: None,
+        identity: None,
         extra: Vec::new(),
     };
     let mut observed_at = None;
@@ -536,9 +534,15 @@ fn finish(
                     }
                     o.containers = Some(v as u32);
                 }
-                "name" => o.name = Some(string_or_integer(key, value)?),
-                "imo" => o.imo = Some(string_or_integer(key, value)?),
-                "mmsi" => o.mmsi = Some(string_or_integer(key, value)?),
+                "name" | "imo" | "mmsi" => {
+                    let text = Some(string_or_integer(key, value)?);
+                    let ids = o.identity_mut();
+                    match key {
+                        "name" => ids.name = text,
+                        "imo" => ids.imo = text,
+                        _ => ids.mmsi = text,
+                    }
+                }
                 _ => {
                     if nesting_depth(value.get()) > MAX_NESTING {
                         return Err(format!(
@@ -912,8 +916,8 @@ mod tests {
         );
         assert_eq!(o.vessel_class.as_ref().map(|c| c.as_str()), Some("reefer"));
         assert_eq!(o.containers, Some(12));
-        assert_eq!(o.imo.as_deref(), Some("9123456"));
-        assert_eq!(o.mmsi.as_deref(), Some("273000000"));
+        assert_eq!(o.imo(), Some("9123456"));
+        assert_eq!(o.mmsi(), Some("273000000"));
         let keys: Vec<&str> = o.extra.iter().map(|(k, _)| k.as_str()).collect();
         assert_eq!(keys, ["zeta", "alpha", "nothing", "hull_color_x"]);
         assert_eq!(o.extra[1].1, r#"{"b":[1,2]}"#);

@@ -144,9 +144,7 @@ fn strip(o: &mut Observation) {
     o.sensor_text = None;
     o.scene_id = None;
     o.hull_color = None;
-    o.name = None;
-    o.imo = None;
-    o.mmsi = None;
+    o.identity = None;
     o.extra = Vec::new();
 }
 

@@ -164,9 +164,9 @@ impl Attrs {
             containers_first: cont,
             containers_last: cont,
             ids: IdentityTexts::boxed(
-                identity_text(&o.imo),
-                identity_text(&o.mmsi),
-                identity_text(&o.name),
+                identity_str(o.imo()),
+                identity_str(o.mmsi()),
+                identity_str(o.name()),
             ),
         }
     }
@@ -623,15 +623,15 @@ mod tests {
         let mut a = ship(130.0, "red", Sensor::Planetscope);
         let mut b = ship(60.0, "blue", Sensor::Planetscope);
         for placeholder in ["0", "000000000", "Unknown", " n/a "] {
-            a.imo = Some(placeholder.into());
-            b.imo = Some(placeholder.into());
-            a.mmsi = Some(placeholder.into());
-            b.mmsi = Some(placeholder.into());
+            a.identity_mut().imo = Some(placeholder.into());
+            b.identity_mut().imo = Some(placeholder.into());
+            a.identity_mut().mmsi = Some(placeholder.into());
+            b.identity_mut().mmsi = Some(placeholder.into());
             let (x, y) = (Attrs::of(&a, &m), Attrs::of(&b, &m));
             assert_eq!(identity(&x, &y), Identity::Unknown, "{placeholder}");
         }
-        a.imo = Some("9074729".into());
-        b.imo = Some("9074729".into());
+        a.identity_mut().imo = Some("9074729".into());
+        b.identity_mut().imo = Some("9074729".into());
         assert_eq!(
             identity(&Attrs::of(&a, &m), &Attrs::of(&b, &m)),
             Identity::Same
@@ -643,13 +643,13 @@ mod tests {
         let m = SensorModels::default();
         let mut a = ship(130.0, "red", Sensor::Planetscope);
         let mut b = a.clone();
-        a.imo = Some("9123456".into());
-        b.imo = Some("9999999".into());
+        a.identity_mut().imo = Some("9123456".into());
+        b.identity_mut().imo = Some("9999999".into());
         assert_eq!(
             attribute_llr(&Attrs::of(&a, &m), &Attrs::of(&b, &m), false, 0.0),
             None
         );
-        b.imo = Some("9123456".into());
+        b.identity_mut().imo = Some("9123456".into());
         assert!(
             attribute_llr(&Attrs::of(&a, &m), &Attrs::of(&b, &m), false, 0.0).unwrap()
                 >= IDENTITY_LLR

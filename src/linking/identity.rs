@@ -81,7 +81,7 @@ impl IdentityTimes {
             ..IdentityTimes::default()
         };
         for (i, o) in obs.iter().enumerate() {
-            for (is_imo, key) in keys(o.imo.as_deref(), o.mmsi.as_deref()) {
+            for (is_imo, key) in keys(o.imo(), o.mmsi()) {
                 let map = if is_imo { &mut t.imo } else { &mut t.mmsi };
                 map.entry(key.to_string()).or_default().push(Sighting {
                     t: o.observed_at,
@@ -234,7 +234,7 @@ pub(crate) fn contradicted_links<'a>(
         let mut chain_keys: Vec<Key> = nodes
             .iter()
             .flat_map(|cn| cn.members)
-            .flat_map(|&i| keys(obs[i].imo.as_deref(), obs[i].mmsi.as_deref()))
+            .flat_map(|&i| keys(obs[i].imo(), obs[i].mmsi()))
             .collect();
         if chain_keys.is_empty() {
             continue;
@@ -472,7 +472,7 @@ mod tests {
 
     fn at(id: &str, p: (f64, f64), t: Time, imo: Option<&str>) -> Observation {
         let mut o = obs(id, p.0, p.1, t);
-        o.imo = imo.map(str::to_string);
+        o.identity_mut().imo = imo.map(str::to_string);
         o
     }
 

@@ -1664,14 +1664,14 @@ mod tests {
                 .gen_bool(0.6)
                 .then(|| colours[rng.gen_range(0..colours.len())].into());
             o.containers = rng.gen_bool(0.3).then(|| rng.gen_range(0..200));
-            o.imo = rng
+            o.identity_mut().imo = rng
                 .gen_bool(0.1)
                 .then(|| format!("{}", rng.gen_range(0..20)));
-            o.mmsi = rng
+            o.identity_mut().mmsi = rng
                 .gen_bool(0.1)
                 .then(|| format!("{}", rng.gen_range(0..20)));
             // Names compare without case.
-            o.name = rng
+            o.identity_mut().name = rng
                 .gen_bool(0.3)
                 .then(|| ["a", "A", "b", "Tug 7"][rng.gen_range(0..4)].to_string());
             empty

@@ -404,8 +404,8 @@ mod tests {
 
         // Different imo at both ends of the first track: the pairwise weights stay.
         let mut o2 = o.clone();
-        o2[0].imo = Some("9000001".into());
-        o2[3].imo = Some("9000002".into());
+        o2[0].identity_mut().imo = Some("9000001".into());
+        o2[3].identity_mut().imo = Some("9000002".into());
         let base2: Vec<Attrs> = o2.iter().map(|x| Attrs::of(x, &sensors)).collect();
         let re2 = round(&o2, &base2);
         let w2 = |f: usize| re2.iter().find(|c| c.from == f).map(|c| c.weight).unwrap();

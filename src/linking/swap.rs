@@ -495,8 +495,8 @@ mod tests {
             (130.0, "red"),
             (130.0, "red"),
         ]);
-        o[0].imo = Some("9074729".into());
-        o[3].imo = Some("9166778".into());
+        o[0].identity_mut().imo = Some("9074729".into());
+        o[3].identity_mut().imo = Some("9166778".into());
         // Same-looking ships with different imo: 0 -> 1 -> 2 and 3 alone is one answer;
         // linking 2 -> 3 would put two imo numbers in one track.
         let links = run(&o, &[(0, 1), (1, 2)], 1.0);
