@@ -877,6 +877,13 @@ mod tests {
         assert_eq!((o.lon, o.lat, o.observed_at), (130.3, 42.2, 1709294400));
         assert_eq!(o.sensor, Sensor::Other);
         assert!(o.extra.is_empty());
+        // No name, imo or mmsi: no identity box (a million detections would pay for one).
+        assert!(o.identity.is_none());
+        let named = check(&feat("", r#","name":"KANG""#)).unwrap();
+        assert_eq!(
+            (named.name(), named.imo(), named.mmsi()),
+            (Some("KANG"), None, None)
+        );
     }
 
     #[test]
@@ -916,6 +923,7 @@ mod tests {
         );
         assert_eq!(o.vessel_class.as_ref().map(|c| c.as_str()), Some("reefer"));
         assert_eq!(o.containers, Some(12));
+        assert_eq!(o.name(), Some("KANG"));
         assert_eq!(o.imo(), Some("9123456"));
         assert_eq!(o.mmsi(), Some("273000000"));
         let keys: Vec<&str> = o.extra.iter().map(|(k, _)| k.as_str()).collect();
