@@ -456,3 +456,32 @@ fn evaluate_scores_a_perfect_result_as_perfect() {
     assert_eq!(r.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&r.stderr).contains("result folder not found"));
 }
+
+#[test]
+fn long_scenarios_start_earlier_and_never_reach_the_future() {
+    use shiplink::simulate::{start_for, LATEST_END, START};
+    // Up to two years: unchanged (every committed fixture and measured seed).
+    assert_eq!(start_for(60), START);
+    assert_eq!(start_for(730), START);
+    // Longer: they end by LATEST_END, which is in the past, so `match` (which rejects
+    // detections dated after its clock) keeps every detection.
+    assert_eq!(start_for(3650) + 3650 * 86_400, LATEST_END);
+    assert!(LATEST_END < chrono::Utc::now().timestamp());
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("s");
+    write_scenario(&out, &params(3, 731)).unwrap();
+    let truth = read_json(&out.join("truth.json"));
+    assert_eq!(truth["params"]["start"], "2024-02-29T00:00:00Z");
+    let mut latest = String::new();
+    for e in std::fs::read_dir(out.join("observations")).unwrap() {
+        let doc = read_json(&e.unwrap().path());
+        for f in doc["features"].as_array().unwrap() {
+            let t = f["properties"]["observed_at"].as_str().unwrap().to_string();
+            latest = latest.max(t);
+        }
+    }
+    assert!(
+        !latest.is_empty() && latest.as_str() < "2026-03-01T00:00:00Z",
+        "{latest}"
+    );
+}

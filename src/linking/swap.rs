@@ -34,6 +34,11 @@ use super::{Candidate, LinkKind, Links};
 const MAX_PASSES: usize = 30;
 /// Least gain (nats) a move must bring.
 const MIN_GAIN: f64 = 1e-6;
+/// Most nodes of a track, on each side of a link, whose sightings a move combines. Far
+/// more than a vessel shows in a few months (at most 24 nodes a track on the 60-day
+/// seeds, where the cap changes nothing); over years of imagery whole tracks made every
+/// move cost the length of its tracks (ten simulated years: 10 s in the swaps).
+const RUN_CAP: usize = 64;
 
 /// A run of consecutive nodes of one track, by its first and last node.
 type Key = (usize, usize);
@@ -62,14 +67,16 @@ impl Layout {
         Layout { chains, track, pos }
     }
 
-    /// The track of `k` up to and including it.
+    /// The track of `k` up to and including it (its last [`RUN_CAP`] nodes).
     fn prefix(&self, k: usize) -> Key {
-        (self.chains[self.track[k]][0], k)
+        let chain = &self.chains[self.track[k]];
+        (chain[(self.pos[k] + 1).saturating_sub(RUN_CAP)], k)
     }
 
-    /// The track of `k` from it on.
+    /// The track of `k` from it on (its first [`RUN_CAP`] nodes).
     fn suffix(&self, k: usize) -> Key {
-        (k, *self.chains[self.track[k]].last().unwrap_or(&k))
+        let chain = &self.chains[self.track[k]];
+        (k, chain[(self.pos[k] + RUN_CAP - 1).min(chain.len() - 1)])
     }
 
     /// The nodes of a run.
@@ -199,9 +206,11 @@ impl Pool<'_> {
         let mut also = None;
         let mut spliced = 0.0;
         if let Some(v) = v {
-            // x's track from x on spliced in between u and v when its end links to v.
+            // x's track from x on spliced in between u and v when its end links to v (only
+            // a track within the cap, so that the run is the whole of it).
             let end = lay.suffix(x).1;
-            if let Some(&j) = self.index.get(&(end, v)) {
+            let whole = lay.chains[lay.track[x]].last() == Some(&end);
+            if let Some(&j) = self.index.get(&(end, v)).filter(|_| whole) {
                 let mut nodes = lay.nodes(lay.prefix(u)).to_vec();
                 nodes.extend_from_slice(lay.nodes(lay.suffix(x)));
                 let before = runs.t.combine(&nodes);
@@ -378,6 +387,24 @@ mod tests {
     use crate::index::tests::obs;
     use crate::linking::{Node, StayMembers};
     use crate::model::{Observation, Sensor};
+
+    #[test]
+    fn runs_of_a_long_track_are_capped() {
+        // One track of 200 nodes and a lone node: a move reads at most RUN_CAP nodes on
+        // each side of a link, and whole tracks within the cap.
+        let mut links = Links::none(201, 0);
+        for k in 0..199 {
+            links.successor[k] = Some(k + 1);
+            links.predecessor[k + 1] = Some(k);
+        }
+        let lay = Layout::new(&links);
+        assert_eq!(lay.prefix(150), (150 + 1 - RUN_CAP, 150));
+        assert_eq!(lay.suffix(10), (10, 10 + RUN_CAP - 1));
+        assert_eq!(lay.nodes(lay.prefix(150)).len(), RUN_CAP);
+        assert_eq!(lay.prefix(20), (0, 20));
+        assert_eq!(lay.suffix(190), (190, 199));
+        assert_eq!((lay.prefix(200), lay.suffix(200)), ((200, 200), (200, 200)));
+    }
 
     /// Precise optical sightings, one node each: `(length, colour)` at day `k`.
     fn sightings(ships: &[(f64, &str)]) -> Vec<Observation> {

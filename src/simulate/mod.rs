@@ -34,8 +34,20 @@ use rayon::prelude::*;
 use crate::error::{Error, Result};
 use crate::model::{fmt_time, Time};
 
-/// Start of every scenario: 2024-03-01T00:00:00Z.
+/// Start of every scenario of up to two years: 2024-03-01T00:00:00Z.
 pub const START: Time = 1_709_251_200;
+
+/// Latest end of a scenario: 2026-03-01T00:00:00Z (two years after [`START`]). A longer
+/// scenario starts earlier instead of running into the future: `shiplink match` rejects
+/// detections dated after its clock (`ingest.max_future_days`), so a ten-year scenario
+/// from 2024 lost three quarters of its detections. Fixed, not the clock: the same
+/// arguments give the same files on any day.
+pub const LATEST_END: Time = START + 730 * 86_400;
+
+/// When a scenario of `days` starts: [`START`], or earlier so as to end by [`LATEST_END`].
+pub fn start_for(days: u32) -> Time {
+    START.min(LATEST_END - Time::from(days) * 86_400)
+}
 
 /// Random-stream domain of the per-pass detection draws.
 const DETECT_DOMAIN: u64 = 0x4445_5445; // "DETE"
@@ -133,7 +145,7 @@ pub fn write_scenario(out: &Path, params: &SimParams) -> Result<SimSummary> {
     std::fs::create_dir_all(&obs_dir).map_err(|e| Error::io(&obs_dir, e))?;
 
     let groups = groups_for(params.scale);
-    let t0 = START;
+    let t0 = start_for(params.days);
     let t_end = t0 + params.days as Time * 86_400;
     let mut lives = fleet::build(params.seed, groups, t0, t_end, &params.easier);
     let slots = berths::build(groups);
