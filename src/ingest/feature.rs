@@ -534,15 +534,9 @@ fn finish(
                     }
                     o.containers = Some(v as u32);
                 }
-                "name" | "imo" | "mmsi" => {
-                    let text = Some(string_or_integer(key, value)?);
-                    let ids = o.identity_mut();
-                    match key {
-                        "name" => ids.name = text,
-                        "imo" => ids.imo = text,
-                        _ => ids.mmsi = text,
-                    }
-                }
+                "name" => o.identity_mut().name = Some(string_or_integer(key, value)?),
+                "imo" => o.identity_mut().imo = Some(string_or_integer(key, value)?),
+                "mmsi" => o.identity_mut().mmsi = Some(string_or_integer(key, value)?),
                 _ => {
                     if nesting_depth(value.get()) > MAX_NESTING {
                         return Err(format!(

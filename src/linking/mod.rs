@@ -994,6 +994,13 @@ fn track_candidates_with(
         sea_m(a, b).unwrap_or_else(|| geodesic_m((a.lon, a.lat), (b.lon, b.lat)))
     };
     let s2 = 2.0 * BERTH_POSITION_SIGMA_M.powi(2);
+    // Terms of a return's timing that are the same for every pair: the log of a port's
+    // area in berth-position units, and the rate of "a trip out and back".
+    let ln_berth: Vec<f64> = port_area_m2
+        .iter()
+        .map(|a| (a / (std::f64::consts::PI * s2)).ln())
+        .collect();
+    let trip = (1.0 - INTERRUPTED_SHARE) / lp.return_window_days.max(1.0);
     // Upper bounds of the weights below but the attributes and the destination's detector
     // term, at a gap `dt_s` (non-increasing in it), for the search: keep in step with them
     // (tests::pruned_search_is_exact checks). `dist_m` infinite: unknown.
@@ -1009,8 +1016,7 @@ fn track_candidates_with(
     // from its berth (non-increasing in both).
     let return_bound = |a: &NodeInfo, q: usize| {
         let c = lp.return_prior + return_bonus(&a.attrs, lp) - arrival_rate[q].ln() + a.real;
-        let trip = (1.0 - INTERRUPTED_SHARE) / lp.return_window_days.max(1.0);
-        let area = (port_area_m2[q] / (std::f64::consts::PI * s2)).ln();
+        let area = ln_berth[q];
         move |dt_s: f64, d_m: f64| {
             if dt_s > return_window_s as f64 {
                 return f64::NEG_INFINITY;
@@ -1136,8 +1142,7 @@ fn track_candidates_with(
                     // a short gap at the same berth; or the vessel made an unseen trip
                     // and came back anywhere in the port within the return window.
                     let gap_days = (b.t_first - t0) as f64 / 86_400.0;
-                    let same_berth =
-                        (port_area_m2[q] / (std::f64::consts::PI * s2)).ln() - d * d / s2;
+                    let same_berth = ln_berth[q] - d * d / s2;
                     let seen_empty = a.empty_after.is_some_and(|t| t < b.t_first);
                     // A clear scene showing the berth empty rules an interruption out,
                     // unless that scene missed the vessel.
@@ -1146,7 +1151,6 @@ fn track_candidates_with(
                         missed * INTERRUPTED_SHARE * (-gap_days / INTERRUPTION_DAYS).exp()
                             / INTERRUPTION_DAYS
                             * same_berth.min(SAME_BERTH_LLR_MAX).exp();
-                    let trip = (1.0 - INTERRUPTED_SHARE) / lp.return_window_days.max(1.0);
                     let time = (interrupted + trip).ln() - arrival_rate[q].ln();
                     let others = time + lp.return_prior + home + a.real + b.real;
                     if search::below(found.attr_upper() + others, thr) {
@@ -1306,16 +1310,8 @@ fn track_candidates_with(
                 let w = attr + time - sea_rate.ln() + lp.passage_prior + traveller;
                 push(&mut pass_c, v, LinkKind::Passage, w);
             }
-            let (high, low): (Vec<Candidate>, Vec<Candidate>) = ret_c
-                .cands
-                .into_iter()
-                .partition(|c| c.weight > MIN_CANDIDATE_WEIGHT);
-            let mut kept = keep_best(vec![high, pass_c.cands], MIN_CANDIDATE_WEIGHT);
-            if kept.iter().filter(|c| c.kind == LinkKind::Return).count() < low_keep {
-                let mut low = keep_best(vec![low], LOW_RETURN_FLOOR);
-                low.truncate(low_keep);
-                kept.extend(low);
-            }
+            let mut kept = ret_c.into_kept();
+            kept.extend(keep_best(vec![pass_c.cands], MIN_CANDIDATE_WEIGHT));
             kept
         })
         .collect();

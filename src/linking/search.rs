@@ -306,7 +306,6 @@ pub struct Best<'t> {
     top: Vec<f64>,
     threshold: &'t Cell<f64>,
     floor: f64,
-    keep: usize,
     /// Weights in `(floor, cut]` are kept apart, the best `low_keep` of them.
     cut: f64,
     low: Vec<f64>,
@@ -320,39 +319,45 @@ impl<'t> Best<'t> {
 
     /// Keeps weights above `floor` instead of `MIN_CANDIDATE_WEIGHT`.
     pub fn with_floor(threshold: &'t Cell<f64>, floor: f64) -> Best<'t> {
-        Best::keeping(threshold, floor, MAX_CANDIDATES)
+        Best::tiered(threshold, floor, floor, 0)
     }
 
-    /// Keeps the best `keep` weights above `floor`.
-    pub fn keeping(threshold: &'t Cell<f64>, floor: f64, keep: usize) -> Best<'t> {
+    /// The best [`MAX_CANDIDATES`] weights above `cut` and, while fewer than `low_keep`
+    /// are above it, the best `low_keep` in `(floor, cut]` ([`Best::into_kept`]): until
+    /// that many are above the cut, the threshold is the lower tier's.
+    pub fn tiered(threshold: &'t Cell<f64>, cut: f64, floor: f64, low_keep: usize) -> Best<'t> {
+        let floor = if low_keep == 0 { cut } else { floor };
         threshold.set(floor);
         Best {
             cands: Vec::new(),
             top: Vec::new(),
             threshold,
             floor,
-            keep,
-            cut: floor,
+            cut,
             low: Vec::new(),
-            low_keep: 0,
+            low_keep,
         }
     }
 
-    /// The best [`MAX_CANDIDATES`] weights above `cut` and the best `low_keep` in
-    /// `(floor, cut]`, these for a caller that keeps them only when fewer than `low_keep`
-    /// are above the cut: until that many are, the threshold is the lower tier's.
-    pub fn tiered(threshold: &'t Cell<f64>, cut: f64, floor: f64, low_keep: usize) -> Best<'t> {
-        let floor = if low_keep == 0 { cut } else { floor };
-        let mut b = Best::keeping(threshold, floor, MAX_CANDIDATES);
-        b.cut = cut;
-        b.low_keep = low_keep;
-        b
+    /// The candidates kept: the best [`MAX_CANDIDATES`] above the cut, then, when fewer
+    /// than `low_keep` are, the best `low_keep` down to the floor.
+    pub fn into_kept(self) -> Vec<Candidate> {
+        let cut = self.cut;
+        let (high, low): (Vec<Candidate>, Vec<Candidate>) =
+            self.cands.into_iter().partition(|c| c.weight > cut);
+        let mut kept = super::keep_best(vec![high], cut);
+        if kept.len() < self.low_keep {
+            let mut low = super::keep_best(vec![low], self.floor);
+            low.truncate(self.low_keep);
+            kept.extend(low);
+        }
+        kept
     }
 
     pub fn push(&mut self, c: Candidate) {
         if c.weight.is_finite() && c.weight > self.floor {
             let (list, keep) = if c.weight > self.cut {
-                (&mut self.top, self.keep)
+                (&mut self.top, MAX_CANDIDATES)
             } else {
                 (&mut self.low, self.low_keep)
             };
@@ -362,8 +367,8 @@ impl<'t> Best<'t> {
                 list.truncate(keep);
                 // Above the cut: the `keep`-th best, else the cut. Below it, only while
                 // fewer than `low_keep` are above it: the `low_keep`-th best, else the floor.
-                let high = if self.top.len() == self.keep {
-                    self.top[self.keep - 1]
+                let high = if self.top.len() == MAX_CANDIDATES {
+                    self.top[MAX_CANDIDATES - 1]
                 } else {
                     self.cut
                 };
