@@ -188,73 +188,153 @@ impl Attrs {
     /// the weighted median; class and colour by the most supported value, more certain the
     /// more reports agree; the first and last container counts.
     pub fn combine(obs: &[&Observation], sensors: &SensorModels) -> Attrs {
-        let each: Vec<Attrs> = obs.iter().map(|o| Attrs::of(o, sensors)).collect();
-        let robust_mean = |vals: Vec<(f64, f64)>| -> Option<(f64, f64)> {
-            if vals.is_empty() {
-                return None;
+        // Read straight from the detections (what `Attrs::of` would give each, without
+        // building it): this runs for every track window refinement and the swaps weigh.
+        let mut lengths: Vec<(f64, f64)> = Vec::with_capacity(obs.len());
+        let mut beams: Vec<(f64, f64)> = Vec::with_capacity(obs.len());
+        let mut classes: Vec<(&str, f64)> = Vec::new();
+        let mut colours: Vec<(Colour, f64)> = Vec::new();
+        let (mut containers_first, mut containers_last) = (None, None);
+        let (mut imo, mut mmsi, mut name) = (None, None, None);
+        for o in obs {
+            let m = sensors.get(o.sensor);
+            if let Some(l) = o.length_m {
+                lengths.push((l, m.length_sigma_m));
             }
-            let mut sorted = vals.clone();
-            sorted.sort_by(|a, b| a.0.total_cmp(&b.0));
-            let total: f64 = sorted.iter().map(|v| 1.0 / (v.1 * v.1)).sum();
-            let mut acc = 0.0;
-            let mut median = sorted[0].0;
-            for v in &sorted {
-                acc += 1.0 / (v.1 * v.1);
-                if acc >= total / 2.0 {
-                    median = v.0;
-                    break;
+            if let Some(b) = o.beam_m {
+                beams.push((b, m.beam_sigma_m));
+            }
+            if let Some(c) = o.vessel_class.as_ref().filter(|c| **c != VesselClass::Unknown) {
+                classes.push((c.as_str(), m.class_accuracy));
+            }
+            if !o.sensor.is_sar() {
+                if let Some(c) = o.hull_color.as_ref().and_then(Colour::of) {
+                    colours.push((c, m.color_accuracy));
                 }
             }
-            let kept: Vec<&(f64, f64)> = vals
-                .iter()
-                .filter(|v| (v.0 - median).abs() <= 3.0 * v.1)
-                .collect();
-            let kept: Vec<&(f64, f64)> = if kept.is_empty() {
-                vals.iter().collect()
-            } else {
-                kept
-            };
-            let w: f64 = kept.iter().map(|v| 1.0 / (v.1 * v.1)).sum();
-            let mean = kept.iter().map(|v| v.0 / (v.1 * v.1)).sum::<f64>() / w;
-            Some((mean, (1.0 / w).sqrt()))
-        };
-        let first_some = |f: &dyn Fn(&Attrs) -> Option<&str>| each.iter().find_map(f);
+            if let Some(n) = o.containers {
+                let c = (f64::from(n), containers_sigma(m, f64::from(n)));
+                containers_first.get_or_insert(c);
+                containers_last = Some(c);
+            }
+            if o.identity.is_some() {
+                imo = imo.or_else(|| identity_str(o.imo()));
+                mmsi = mmsi.or_else(|| identity_str(o.mmsi()));
+                name = name.or_else(|| identity_str(o.name()));
+            }
+        }
         Attrs {
-            length_m: robust_mean(each.iter().filter_map(|a| a.length_m).collect()),
-            beam_m: robust_mean(each.iter().filter_map(|a| a.beam_m).collect()),
-            class: vote(
-                each.iter()
-                    .filter_map(|a| a.class.clone())
-                    .map(|(c, p)| (c.as_str().to_string(), p))
-                    .collect(),
-            )
-            .map(|(c, p)| (VesselClass::from_text(&c), p)),
-            colour: vote(each.iter().filter_map(|a| a.colour.clone()).collect()),
-            containers_first: each.iter().find_map(|a| a.containers_first),
-            containers_last: each.iter().rev().find_map(|a| a.containers_last),
-            ids: IdentityTexts::boxed(
-                first_some(&Attrs::imo),
-                first_some(&Attrs::mmsi),
-                first_some(&Attrs::name),
-            ),
+            length_m: robust_mean(&mut lengths),
+            beam_m: robust_mean(&mut beams),
+            class: vote(classes).map(|(c, p)| (VesselClass::from_text(c), p)),
+            colour: vote(colours).map(|(c, p)| (c.into_arc(), p)),
+            containers_first,
+            containers_last,
+            ids: IdentityTexts::boxed(imo, mmsi, name),
         }
     }
 }
 
+/// A detection's hull colour as compared: trimmed and lower case, sharing the detection's
+/// text when it is that already (as [`Attrs::of`] does).
+enum Colour<'a> {
+    Shared(&'a Arc<str>),
+    Owned(String),
+}
+
+impl<'a> Colour<'a> {
+    fn of(c: &'a Arc<str>) -> Option<Colour<'a>> {
+        let lower = c.trim();
+        if lower.is_empty() {
+            None
+        } else if lower.bytes().all(|b| !b.is_ascii_uppercase()) && lower.len() == c.len() {
+            Some(Colour::Shared(c))
+        } else {
+            Some(Colour::Owned(lower.to_ascii_lowercase()))
+        }
+    }
+
+    fn text(&self) -> &str {
+        match self {
+            Colour::Shared(c) => c,
+            Colour::Owned(c) => c,
+        }
+    }
+
+    fn into_arc(self) -> Arc<str> {
+        match self {
+            Colour::Shared(c) => Arc::clone(c),
+            Colour::Owned(c) => Arc::from(c),
+        }
+    }
+}
+
+/// Keys of a vote, compared by their text.
+trait VoteKey {
+    fn key(&self) -> &str;
+}
+
+impl VoteKey for &str {
+    fn key(&self) -> &str {
+        self
+    }
+}
+
+impl VoteKey for Colour<'_> {
+    fn key(&self) -> &str {
+        self.text()
+    }
+}
+
+/// Precision-weighted mean of `(value, 1-sigma)` after dropping values more than 3 sigma
+/// from the weighted median (all of them if that drops every one); `(mean, 1-sigma)`.
+fn robust_mean(vals: &mut [(f64, f64)]) -> Option<(f64, f64)> {
+    if vals.is_empty() {
+        return None;
+    }
+    // The median from a sorted copy; the mean over the values in their given order.
+    let mut sorted: Vec<(f64, f64)> = vals.to_vec();
+    sorted.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let total: f64 = sorted.iter().map(|v| 1.0 / (v.1 * v.1)).sum();
+    let mut acc = 0.0;
+    let mut median = sorted[0].0;
+    for v in &sorted {
+        acc += 1.0 / (v.1 * v.1);
+        if acc >= total / 2.0 {
+            median = v.0;
+            break;
+        }
+    }
+    let near = |v: &&(f64, f64)| (v.0 - median).abs() <= 3.0 * v.1;
+    let any_near = vals.iter().any(|v| near(&v));
+    let kept = |v: &&(f64, f64)| !any_near || near(v);
+    let w: f64 = vals.iter().filter(kept).map(|v| 1.0 / (v.1 * v.1)).sum();
+    let mean = vals
+        .iter()
+        .filter(kept)
+        .map(|v| v.0 / (v.1 * v.1))
+        .sum::<f64>()
+        / w;
+    Some((mean, (1.0 / w).sqrt()))
+}
+
 /// The value with the most support among reports `(value, probability it is right)`, and
 /// how sure the reports make it (ties: the smallest value).
-fn vote<K: Ord>(vals: Vec<(K, f64)>) -> Option<(K, f64)> {
-    let mut score: std::collections::BTreeMap<K, (f64, f64)> = Default::default();
+fn vote<K: VoteKey>(vals: Vec<(K, f64)>) -> Option<(K, f64)> {
+    // (value, log-odds support), in order of first report; few distinct values.
+    let mut score: Vec<(K, f64)> = Vec::new();
     for (v, acc) in vals {
-        let e = score.entry(v).or_insert((0.0, 0.0));
-        // log-odds support, and the best single accuracy
-        e.0 += (acc / (1.0 - acc).max(1e-3)).ln();
-        e.1 = e.1.max(acc);
+        let support = (acc / (1.0 - acc).max(1e-3)).ln();
+        match score.iter_mut().find(|e| e.0.key() == v.key()) {
+            Some(e) => e.1 += support,
+            None => score.push((v, support)),
+        }
     }
-    let total: f64 = score.values().map(|s| s.0).sum();
-    let (best, (support, _)) = score
+    score.sort_by(|a, b| a.0.key().cmp(b.0.key()));
+    let total: f64 = score.iter().map(|s| s.1).sum();
+    let (best, support) = score
         .into_iter()
-        .max_by(|a, b| a.1 .0.total_cmp(&b.1 .0).then(b.0.cmp(&a.0)))?;
+        .max_by(|a, b| a.1.total_cmp(&b.1).then(b.0.key().cmp(a.0.key())))?;
     // Support of the winner net of the others, back to a probability.
     let net = 2.0 * support - total;
     let p = 1.0 / (1.0 + (-net).exp());
