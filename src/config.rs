@@ -134,9 +134,15 @@ pub struct LinkParams {
     /// Port nodes with fewer than this many return candidates above the candidate floor
     /// (−1) keep their best this-many returns down to −4 as well: too weak to be chosen
     /// alone, they let the track refinement join a vessel's sightings on whole tracks'
-    /// attributes. 0 (the default) turns it off: in crowded ports it costs time and memory
-    /// (docs/linking.md, "Returns").
+    /// attributes (default 4; 0 turns it off). Only at ports no busier than
+    /// `low_return_max_per_day` (docs/linking.md, "Weak returns").
     pub low_return_candidates: usize,
+    /// Weak returns (`low_return_candidates`) are searched only at ports with at most this
+    /// many port nodes (stays and lone sightings) a day on average over the run (default
+    /// 20; the simulated Najin–Dunay ports have 1–2.5): in a crowded port nearly every lone
+    /// sighting would search its port's weeks of traffic down to −4 (at the bench's million
+    /// detections, 2.5 times the time and 1.4 GB).
+    pub low_return_max_per_day: f64,
     /// Mean unseen time beyond sailing, days, of a passage with one end at sea (image
     /// cadence and clouds): exponential with this mean from a port to the sea, half of it
     /// from the sea to a port, a quarter between two at-sea sightings.
@@ -178,8 +184,8 @@ pub struct LinkParams {
 }
 
 /// Default Platt scaling of voyage confidences (see [`LinkParams::confidence_slope`]).
-pub const CONFIDENCE_SLOPE: f64 = 0.3125;
-pub const CONFIDENCE_INTERCEPT: f64 = 0.8048;
+pub const CONFIDENCE_SLOPE: f64 = 0.2994;
+pub const CONFIDENCE_INTERCEPT: f64 = 0.8574;
 
 impl Default for LinkParams {
     fn default() -> Self {
@@ -194,7 +200,8 @@ impl Default for LinkParams {
             stay_prior: 0.0,
             return_prior: 0.0,
             harbour_craft_return_prior: 2.0,
-            low_return_candidates: 0,
+            low_return_candidates: 4,
+            low_return_max_per_day: 20.0,
             dwell_days: 2.5,
             port_passage_unseen_days: 2.0,
             return_window_days: 12.0,

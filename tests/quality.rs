@@ -1,22 +1,21 @@
 //! Matching quality on simulated Najin–Dunay scenarios (issue 2).
 //!
 //! The issue's target is voyage F1 >= 0.90 and IDF1 >= 0.85 on five seeds. The current model
-//! reaches the IDF1 target on the mean of the five seeds (0.858; one seed is at 0.843), not
-//! the F1 one (see the README's quality table). This test asserts the mean IDF1 target and
-//! guards the rest, so that a change that makes matching worse fails: every seed must stay
-//! above the floors below, which sit a little under the worst seed measured when they were
-//! set.
+//! reaches the IDF1 target on every one of the five seeds (0.854 to 0.872), not the F1 one
+//! (see the README's quality table). This test asserts the IDF1 target per seed and guards
+//! the rest, so that a change that makes matching worse fails: every seed's voyage F1 must
+//! stay above the floor below, a little under the worst seed measured when it was set.
 
 use shiplink::evaluate::evaluate_paths;
 use shiplink::pipeline::{run_match, MatchOptions};
 use shiplink::simulate::{write_scenario, SimParams};
 
 const MIN_VOYAGE_F1: f64 = 0.52;
-const MIN_IDF1: f64 = 0.82;
-/// The issue's IDF1 target, over the five seeds' mean.
-const MIN_MEAN_IDF1: f64 = 0.85;
-/// Expected calibration error of voyage confidences over the five seeds (measured 0.085 with
-/// the Platt scaling fitted on seeds 11-40; 0.194 for the raw link-probability products).
+/// The issue's IDF1 target, on each seed.
+const MIN_IDF1: f64 = 0.85;
+/// Expected calibration error of voyage confidences over the five seeds (measured 0.096 with
+/// the Platt scaling fitted on seeds 11-40, 0.023 on seeds 71-100; 0.194 for the raw
+/// link-probability products).
 const MAX_CALIBRATION_ERROR: f64 = 0.10;
 
 #[test]
@@ -66,7 +65,6 @@ fn five_seeds_stay_above_the_quality_floor() {
     }
     let mean_idf1 = idf1.iter().sum::<f64>() / idf1.len() as f64;
     report.push(format!("mean IDF1 {mean_idf1:.3}"));
-    assert!(mean_idf1 >= MIN_MEAN_IDF1, "{}", report.join("\n"));
     let table = shiplink::evaluate::calibration_table(&outcomes, 10);
     let ece = shiplink::evaluate::calibration::expected_calibration_error(&table);
     report.push(format!("expected calibration error {ece:.3}"));

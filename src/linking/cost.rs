@@ -204,7 +204,11 @@ impl Attrs {
             if let Some(b) = o.beam_m {
                 beams.push((b, m.beam_sigma_m));
             }
-            if let Some(c) = o.vessel_class.as_ref().filter(|c| **c != VesselClass::Unknown) {
+            if let Some(c) = o
+                .vessel_class
+                .as_ref()
+                .filter(|c| **c != VesselClass::Unknown)
+            {
                 classes.push((c.as_str(), m.class_accuracy));
             }
             if !o.sensor.is_sar() {
@@ -224,8 +228,8 @@ impl Attrs {
             }
         }
         Attrs {
-            length_m: robust_mean(&mut lengths),
-            beam_m: robust_mean(&mut beams),
+            length_m: robust_mean(&lengths),
+            beam_m: robust_mean(&beams),
             class: vote(classes).map(|(c, p)| (VesselClass::from_text(c), p)),
             colour: vote(colours).map(|(c, p)| (c.into_arc(), p)),
             containers_first,
@@ -288,7 +292,7 @@ impl VoteKey for Colour<'_> {
 
 /// Precision-weighted mean of `(value, 1-sigma)` after dropping values more than 3 sigma
 /// from the weighted median (all of them if that drops every one); `(mean, 1-sigma)`.
-fn robust_mean(vals: &mut [(f64, f64)]) -> Option<(f64, f64)> {
+fn robust_mean(vals: &[(f64, f64)]) -> Option<(f64, f64)> {
     if vals.is_empty() {
         return None;
     }

@@ -1095,7 +1095,10 @@ fn track_candidates_with(
             let (ret_thr, pass_thr) = (Cell::new(0.0), Cell::new(0.0));
             // Returns above the floor, and (`low_return_candidates`) weaker ones while
             // there are few of those.
-            let low_keep = lp.low_return_candidates;
+            let low_keep = match a.port {
+                Some(q) if arrival_rate[q] <= lp.low_return_max_per_day => lp.low_return_candidates,
+                _ => 0,
+            };
             let mut ret_c =
                 search::Best::tiered(&ret_thr, MIN_CANDIDATE_WEIGHT, LOW_RETURN_FLOOR, low_keep);
             let mut pass_c = search::Best::new(&pass_thr);
@@ -1937,10 +1940,12 @@ mod tests {
 
     #[test]
     fn pruned_search_is_exact() {
-        let default = Config::default();
+        // Weak returns off but on seed 5 (and on seed 6 only where traffic is light).
+        let mut default = Config::default();
+        default.linking.low_return_candidates = 0;
         // Seed 4: a busy port's returns, as at a million detections (few reach the
         // threshold away from the berth, so the search splits the port at it).
-        let mut busy = Config::default();
+        let mut busy = default.clone();
         busy.linking.return_prior = -6.0;
         let ports = crate::ports::builtin();
         let sea = sea_between(
@@ -1952,16 +1957,20 @@ mod tests {
                 })
                 .collect(),
         );
-        // Seed 5: weak returns kept too (`low_return_candidates`).
-        let mut low = Config::default();
-        low.linking.low_return_candidates = 4;
+        // Seed 5: weak returns kept too (`low_return_candidates`, on by default); seed 6:
+        // not at ports busier than `low_return_max_per_day`.
+        let low = Config::default();
+        assert!(low.linking.low_return_candidates > 0);
+        let mut busy_port = Config::default();
+        busy_port.linking.low_return_max_per_day = 0.5;
         let mut truncated = false;
-        for seed in 1..=5 {
+        for seed in 1..=6 {
             // Seed 4 spreads each port's detections over a few kilometres, so that returns
             // are split into cells near the berth and the rest of the port.
             let (jitter_deg, config) = match seed {
                 4 => (0.02, &busy),
                 5 => (0.0, &low),
+                6 => (0.0, &busy_port),
                 _ => (0.0, &default),
             };
             let (o, port_of, empty) = dense_scene(seed, 1500, jitter_deg);
