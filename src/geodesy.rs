@@ -30,7 +30,8 @@ pub fn local_m(a: (f64, f64), b: (f64, f64)) -> f64 {
     let lat = ((a.1 + b.1) / 2.0).to_radians();
     let dx = (b.0 - a.0).to_radians() * lat.cos();
     let dy = (b.1 - a.1).to_radians();
-    EARTH_RADIUS_M * dx.hypot(dy)
+    // Not `hypot`: its overflow guard is dear, and harbour-scale radians cannot overflow.
+    EARTH_RADIUS_M * (dx * dx + dy * dy).sqrt()
 }
 
 /// Geodesic length of a lon/lat polyline in kilometres.
