@@ -132,7 +132,12 @@ fn run(cli: Cli) -> Result<u8, Error> {
             }
             if a.verbose {
                 for (stage, s) in &outcome.timings {
-                    eprintln!("shiplink: {stage:>20}: {s:8.3} s");
+                    let counted = outcome
+                        .stage_counts
+                        .iter()
+                        .find(|(name, _)| name == stage)
+                        .map_or(String::new(), |(_, what)| format!("  ({what})"));
+                    eprintln!("shiplink: {stage:>20}: {s:8.3} s{counted}");
                 }
             }
             Ok(outcome.exit_code())

@@ -41,6 +41,8 @@ pub struct Results {
     pub warnings: Vec<String>,
     /// Stage name → seconds.
     pub timings: Vec<(String, f64)>,
+    /// Stage name → what it counted (for `match -v`).
+    pub counts: Vec<(String, String)>,
 }
 
 /// Sea distance between every pair of port berths, km (router where it can, else geodesic
@@ -95,6 +97,15 @@ pub fn solve(
     let t = Instant::now();
     let port_of = assign_ports(&obs, &ports);
     timings.push(("index".to_string(), t.elapsed().as_secs_f64()));
+    let mut counts = vec![(
+        "index".to_string(),
+        format!(
+            "{} of {} detections in {} port zones",
+            port_of.iter().flatten().count(),
+            obs.len(),
+            ports.len()
+        ),
+    )];
 
     let t = Instant::now();
     let in_port: Vec<bool> = port_of.iter().map(Option::is_some).collect();
@@ -107,6 +118,15 @@ pub fn solve(
         (config.stays.merge_gap_hours.max(config.stays.max_gap_hours) * 3600.0) as i64,
     );
     timings.push(("evidence".to_string(), t.elapsed().as_secs_f64()));
+    counts.push((
+        "evidence".to_string(),
+        format!(
+            "{} scenes; {} port detections with their berth seen empty before, {} after",
+            scenes.len(),
+            empty.before.iter().flatten().count(),
+            empty.after.iter().flatten().count()
+        ),
+    ));
 
     let t = Instant::now();
     let port_km = port_distances(&ports, router, &mut warnings);
@@ -124,12 +144,21 @@ pub fn solve(
         config,
     });
     timings.extend(linked.timings.iter().cloned());
+    counts.extend(linked.counts.iter().cloned());
     let mut derived = derive(&obs, &mut linked, &ports, &empty, config);
     timings.push(("linking".to_string(), t.elapsed().as_secs_f64()));
 
     let t = Instant::now();
     route_voyages(&mut derived, &obs, &ports, router, &mut warnings);
     timings.push(("routing".to_string(), t.elapsed().as_secs_f64()));
+    counts.push((
+        "routing".to_string(),
+        format!(
+            "{} voyages, {} tracks",
+            derived.voyages.len(),
+            derived.tracks.len()
+        ),
+    ));
 
     let mut vessel_of_stay = vec![String::new(); derived.stays.len()];
     for tr in &derived.tracks {
@@ -151,6 +180,7 @@ pub fn solve(
         vessel_of_stay,
         warnings,
         timings,
+        counts,
     }
 }
 
@@ -527,6 +557,8 @@ pub struct MatchOutcome {
     pub scenes_rejected: usize,
     pub warnings: Vec<String>,
     pub timings: Vec<(String, f64)>,
+    /// Stage name → what it counted, for `-v` (stages as in `timings`).
+    pub stage_counts: Vec<(String, String)>,
 }
 
 impl MatchOutcome {
@@ -596,6 +628,25 @@ pub fn run_match(opts: &MatchOptions) -> Result<MatchOutcome> {
     };
     timings.push(("land".to_string(), land_s)); // built while ingest runs
     timings.push(("ingest".to_string(), ingest_s));
+    let mut stage_counts = Vec::new();
+    if let Some(r) = &router {
+        let (nodes, edges) = r.graph_size();
+        stage_counts.push((
+            "land".to_string(),
+            format!("water graph of {nodes} nodes and {edges} edges"),
+        ));
+    }
+    let mb = ingested.files.iter().map(|f| f.bytes).sum::<u64>() as f64 / 1e6;
+    stage_counts.push((
+        "ingest".to_string(),
+        format!(
+            "{} files, {mb:.1} MB ({:.0} MB/s), {} detections kept, {} rejected",
+            ingested.files.len(),
+            mb / ingest_s.max(1e-9),
+            ingested.observations.len(),
+            ingested.rejected.len()
+        ),
+    ));
     if ingested.usable_files() == 0 {
         let why = ingested
             .rejected
@@ -611,6 +662,7 @@ pub fn run_match(opts: &MatchOptions) -> Result<MatchOutcome> {
     ));
     let mut results = solve(ingested, ports, &scenes, &config, router.as_ref());
     timings.extend(results.timings.iter().cloned());
+    stage_counts.append(&mut results.counts);
     let scenes_rejected = scene_rejected.len();
     if scenes_rejected > 0 {
         results.warnings.push(format!(
@@ -677,5 +729,6 @@ pub fn run_match(opts: &MatchOptions) -> Result<MatchOutcome> {
         scenes_rejected,
         warnings: results.warnings,
         timings,
+        stage_counts,
     })
 }

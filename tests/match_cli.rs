@@ -211,3 +211,34 @@ fn ports_prints_the_builtin_zones() {
         .collect();
     assert_eq!(ids, ["dunay", "najin", "vladivostok", "vostochny"]);
 }
+
+#[test]
+fn verbose_prints_each_stage_with_its_counts_and_quiet_prints_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    shuttle_file(dir.path(), false);
+    let out = shiplink(&["match", "obs.geojson", "--out", "v", "-v"], dir.path());
+    assert_eq!(out.status.code(), Some(0));
+    let err = String::from_utf8_lossy(&out.stderr);
+    for line in [
+        "ingest:",
+        "1 files, 0.0 MB",
+        "5 detections kept, 0 rejected",
+        "index:",
+        "4 of 5 detections in 4 port zones",
+        "linking: stays:",
+        "2 stays, 1 detections at sea",
+        "linking: track candidates:",
+        "routing:",
+        "1 voyages, 1 tracks",
+        "total:",
+    ] {
+        assert!(err.contains(line), "{line:?} missing from:\n{err}");
+    }
+    let out = shiplink(&["match", "obs.geojson", "--out", "q", "-q"], dir.path());
+    assert_eq!(out.status.code(), Some(0));
+    assert!(
+        out.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

@@ -443,6 +443,7 @@ mod tests {
             links: l,
             stay_candidates: 0,
             timings: vec![],
+            counts: vec![],
         }
     }
 

@@ -198,6 +198,8 @@ pub struct Linked {
     pub stay_candidates: usize,
     /// Seconds spent per step (candidates and assignment of each stage).
     pub timings: Vec<(String, f64)>,
+    /// What some steps counted (step name as in `timings` → text), for `match -v`.
+    pub counts: Vec<(String, String)>,
 }
 
 /// Typical sailing speed, knots.
@@ -1381,6 +1383,14 @@ pub fn link(input: &LinkInput) -> Linked {
     // Stage 1: stays.
     let cands = stay_candidates_with(input, &ids, search::Mode::Pruned);
     lap("linking: stay candidates", &mut timings);
+    let mut counts = vec![(
+        "linking: stay candidates".to_string(),
+        format!(
+            "{} candidates between {} port detections",
+            cands.len(),
+            input.port_of.iter().flatten().count()
+        ),
+    )];
     let min_p = input.config.linking.min_link_probability;
     let mut stay_links = choose(n, &cands, min_p);
     lap("linking: stay assignment", &mut timings);
@@ -1457,6 +1467,14 @@ pub fn link(input: &LinkInput) -> Linked {
             .map(Node::Sea),
     );
     lap("linking: stays", &mut timings);
+    counts.push((
+        "linking: stays".to_string(),
+        format!(
+            "{} stays, {} detections at sea",
+            members.len(),
+            nodes.len() - members.len()
+        ),
+    ));
     let info = node_infos(input, &nodes, |s| {
         NodeInfo::of_stay(&summarise(s), stay_port[s], obs, &input.config.sensors)
     });
@@ -1468,8 +1486,17 @@ pub fn link(input: &LinkInput) -> Linked {
         .collect();
     let (cands2, pair) = track_candidates_with(input, info, &ids, search::Mode::Pruned);
     lap("linking: track candidates", &mut timings);
+    counts.push((
+        "linking: track candidates".to_string(),
+        format!("{} candidates", cands2.len()),
+    ));
     let links = choose(nodes.len(), &cands2, min_p);
     lap("linking: track assignment", &mut timings);
+    let linked_count = |links: &Links| links.successor.iter().flatten().count();
+    counts.push((
+        "linking: track assignment".to_string(),
+        format!("{} links", linked_count(&links)),
+    ));
     // Identity as a hard constraint on whole tracks.
     let mut node_of_obs = vec![usize::MAX; if ids.is_empty() { 0 } else { n }];
     if !ids.is_empty() {
@@ -1522,6 +1549,10 @@ pub fn link(input: &LinkInput) -> Linked {
             contradicted,
         );
         lap("linking: track refinement", &mut timings);
+        counts.push((
+            "linking: track refinement".to_string(),
+            format!("{} links", linked_count(&links)),
+        ));
         links
     } else {
         let mut cands2 = cands2;
@@ -1566,6 +1597,10 @@ pub fn link(input: &LinkInput) -> Linked {
     }
     if stitch_rounds > 0 {
         lap("linking: stitching", &mut timings);
+        counts.push((
+            "linking: stitching".to_string(),
+            format!("{} links", linked_count(&links)),
+        ));
     }
     Linked {
         stays: members,
@@ -1574,6 +1609,7 @@ pub fn link(input: &LinkInput) -> Linked {
         links,
         stay_candidates,
         timings,
+        counts,
     }
 }
 
