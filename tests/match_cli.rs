@@ -242,3 +242,38 @@ fn verbose_prints_each_stage_with_its_counts_and_quiet_prints_nothing() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+#[test]
+fn each_voyage_says_why_its_ends_are_one_vessel() {
+    let dir = tempfile::tempdir().unwrap();
+    shuttle_file(dir.path(), false);
+    let out = shiplink(&["match", "obs.geojson", "--out", "out", "-q"], dir.path());
+    assert_eq!(out.status.code(), Some(0));
+    let v = read_json(&dir.path().join("out/voyages.geojson"));
+    let p = &v["features"][0]["properties"];
+    // n2 (2024-03-02T02:00Z) to d1 (2024-03-03T02:00Z).
+    assert_eq!(p["gap_hours"].as_f64(), Some(24.0));
+    let evidence = p["evidence"].as_str().unwrap();
+    for part in [
+        "origin 2 sightings: red, 131±4 m, beam 20±2 m",
+        "destination 2 sightings: red, 131±4 m, beam 20±2 m",
+        "length +",
+        "colour +",
+        "24.0 h between sightings",
+    ] {
+        assert!(evidence.contains(part), "{part:?} not in {evidence:?}");
+    }
+    // The listed terms add up to attribute_llr; equal red 131 m ends are strong evidence.
+    let listed: f64 = evidence
+        .split("Attributes: ")
+        .nth(1)
+        .and_then(|r| r.split(" = ").next())
+        .unwrap()
+        .split(", ")
+        .map(|t| t.rsplit(' ').next().unwrap().parse::<f64>().unwrap())
+        .sum();
+    let total = p["attribute_llr"].as_f64().unwrap();
+    assert!((listed - total).abs() < 0.2, "{listed} vs {total}");
+    assert!(total > 3.0, "{total}");
+    assert!(p["link_llr"].as_f64().unwrap() > 0.0);
+}

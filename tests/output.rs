@@ -74,8 +74,20 @@ fn sample_layers() -> Vec<Layer> {
             ("via_observation_ids", K::StrArray),
             ("containers_departing", K::Int),
             ("containers_arriving", K::Int),
+            ("gap_hours", K::Real),
+            ("link_llr", K::Real),
+            ("attribute_llr", K::Real),
+            ("evidence", K::Str),
         ]),
     );
+    // The sample's voyage fields are the real ones, in order.
+    let real: Vec<String> = shiplink::output::build::voyages_schema()
+        .fields
+        .iter()
+        .map(|f| f.name.clone())
+        .collect();
+    let sample: Vec<String> = voyages.fields.iter().map(|f| f.name.clone()).collect();
+    assert_eq!(sample, real);
     voyages.features.push(feature(
         "V0001",
         line(&[NAJIN, (130.6, 42.1), sea, DUNAY]),
@@ -99,6 +111,14 @@ fn sample_layers() -> Vec<Layer> {
             arr(&["obs-3"]),
             V::Int(48),
             V::Int(46),
+            V::Real(23.1),
+            V::Real(6.2),
+            V::Real(4.4),
+            s(
+                "origin 2 sightings: red, 131±4 m; destination 1 sighting: red, 128±6 m. \
+               Attributes: length +2.1, colour +2.3 = +4.4 nats. 23.1 h between sightings \
+               for 201.4 km (at least 7.3 kn), via 1 sighting at sea. Links: +6.2 nats.",
+            ),
         ],
     ));
     voyages.features.push(feature(
@@ -124,6 +144,14 @@ fn sample_layers() -> Vec<Layer> {
             arr(&[]),
             V::Null,
             V::Int(0),
+            V::Real(49.5),
+            V::Real(1.1),
+            V::Null,
+            s(
+                "origin 1 sighting: 120±15 m; destination 1 sighting. Attributes: no \
+               attribute seen at both ends. 49.5 h between sightings for 188.0 km (at \
+               least 4.0 kn). Links: +1.1 nats.",
+            ),
         ],
     ));
 

@@ -424,6 +424,58 @@ pub fn attribute_llr(
     Some(clamp_llr(llr))
 }
 
+/// The terms of [`attribute_llr`] one by one, `(name, nats)`, in the order it adds them
+/// (`imo/mmsi`, `name`, `length`, `beam`, `class`, `colour`, `containers`; only those both
+/// sides have): their sum, clamped, is `attribute_llr`. `None` when identity forbids. For
+/// explaining a link (the voyages' `evidence`), not for scoring.
+pub fn attribute_terms(
+    a: &Attrs,
+    b: &Attrs,
+    compare_containers: bool,
+    containers_drift: f64,
+) -> Option<Vec<(&'static str, f64)>> {
+    let mut terms = Vec::new();
+    match identity(a, b) {
+        Identity::Different => return None,
+        Identity::Same => terms.push(("imo/mmsi", IDENTITY_LLR)),
+        Identity::Unknown => {}
+    }
+    if let (Some(x), Some(y)) = (a.name(), b.name()) {
+        let same = x.eq_ignore_ascii_case(y);
+        terms.push(("name", if same { NAME_LLR } else { -NAME_LLR }));
+    }
+    if let (Some((x, sx)), Some((y, sy))) = (a.length_m, b.length_m) {
+        let s = norm(sx, sy);
+        let d = norm(s, TRAFFIC_LENGTH_SIGMA_M * std::f64::consts::SQRT_2);
+        terms.push(("length", gauss_llr(x - y, s, d)));
+    }
+    if let (Some((x, sx)), Some((y, sy))) = (a.beam_m, b.beam_m) {
+        let s = norm(sx, sy);
+        let d = norm(s, TRAFFIC_BEAM_SIGMA_M * std::f64::consts::SQRT_2);
+        terms.push(("beam", gauss_llr(x - y, s, d)));
+    }
+    if let (Some((x, px)), Some((y, py))) = (&a.class, &b.class) {
+        terms.push((
+            "class",
+            category_llr(x == y, *px, *py, CLASS_COINCIDENCE, 8.0),
+        ));
+    }
+    if let (Some((x, px)), Some((y, py))) = (&a.colour, &b.colour) {
+        terms.push((
+            "colour",
+            category_llr(x == y, *px, *py, COLOUR_COINCIDENCE, 6.0),
+        ));
+    }
+    if compare_containers {
+        if let (Some((x, sx)), Some((y, sy))) = (a.containers_last, b.containers_first) {
+            let s = norm(norm(sx, sy), containers_drift * x.max(y)) + 1.0;
+            let d = norm(s, TRAFFIC_CONTAINERS_SIGMA * std::f64::consts::SQRT_2);
+            terms.push(("containers", gauss_llr(x - y, s, d)));
+        }
+    }
+    Some(terms)
+}
+
 /// What a set of nodes can bring to [`attribute_llr`] against a fixed earlier node: the
 /// ranges of their attributes and uncertainties, for [`attribute_llr_upper`].
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -653,6 +705,59 @@ mod tests {
         o.hull_color = Some(colour.into());
         o.sensor = sensor;
         o
+    }
+
+    /// The terms shown as a voyage's evidence add up to the weight scored, bit for bit,
+    /// whatever the two sides report (and forbid exactly what it forbids).
+    #[test]
+    fn attribute_terms_add_up_to_the_llr() {
+        use rand::{Rng, SeedableRng};
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(7);
+        let sensors = SensorModels::default();
+        let sensor_list = [Sensor::Sentinel1, Sensor::Planetscope, Sensor::Worldview];
+        let random = |rng: &mut rand_chacha::ChaCha8Rng| {
+            let mut o = ship(
+                rng.gen_range(60.0..200.0),
+                ["red", "Blue", " white "][rng.gen_range(0..3)],
+                sensor_list[rng.gen_range(0..3)],
+            );
+            if rng.gen_bool(0.5) {
+                o.beam_m = Some(rng.gen_range(10.0..30.0));
+            }
+            if rng.gen_bool(0.5) {
+                o.vessel_class =
+                    Some([VesselClass::Cargo, VesselClass::Roro][rng.gen_range(0..2)].clone());
+            }
+            if rng.gen_bool(0.3) {
+                o.containers = Some(rng.gen_range(0..200));
+            }
+            if rng.gen_bool(0.2) {
+                o.identity_mut().imo = Some(["9000001", "9000002"][rng.gen_range(0..2)].into());
+            }
+            if rng.gen_bool(0.2) {
+                o.identity_mut().name = Some(["Angara", "MARIA"][rng.gen_range(0..2)].into());
+            }
+            Attrs::of(&o, &sensors)
+        };
+        let (mut forbidden, mut kinds) = (0, std::collections::BTreeSet::new());
+        for _ in 0..2000 {
+            let (a, b) = (random(&mut rng), random(&mut rng));
+            let cmp = rng.gen_bool(0.5);
+            let llr = attribute_llr(&a, &b, cmp, 0.05);
+            match attribute_terms(&a, &b, cmp, 0.05) {
+                None => {
+                    assert_eq!(llr, None);
+                    forbidden += 1;
+                }
+                Some(terms) => {
+                    let sum = terms.iter().fold(0.0, |acc, t| acc + t.1);
+                    assert_eq!(Some(clamp_llr(sum)), llr, "{terms:?}");
+                    kinds.extend(terms.iter().map(|t| t.0));
+                }
+            }
+        }
+        assert!(forbidden > 0);
+        assert_eq!(kinds.len(), 7, "{kinds:?}");
     }
 
     #[test]

@@ -6,8 +6,10 @@
 use crate::config::Config;
 use crate::evidence::EmptyBerth;
 use crate::geodesy::geodesic_m;
-use crate::linking::{LinkKind, Linked, Node, StayMembers};
-use crate::model::{Event, Observation, Port, RouteMethod, Stay, Time, Track, Voyage};
+use crate::linking::{cost, LinkKind, Linked, Node, StayMembers};
+use crate::model::{
+    Event, Observation, Port, RouteMethod, Stay, Time, Track, Voyage, VoyageEvidence,
+};
 use crate::stays::median;
 
 /// Stays, voyages (without route geometry yet), tracks and what is left.
@@ -53,8 +55,79 @@ pub fn derive(
     let lp = &config.linking;
     for v in &mut d.voyages {
         v.confidence = calibrate(v.confidence, lp.confidence_slope, lp.confidence_intercept);
+        v.evidence = evidence(
+            obs,
+            &d.stays[v.origin_stay],
+            &d.stays[v.destination_stay],
+            &config.sensors,
+        );
     }
     d
+}
+
+/// What the two ends of a voyage show and how their attributes compare
+/// ([`cost::attribute_terms`], deck loads compared as across the sea).
+pub fn evidence(
+    obs: &[Observation],
+    origin: &Stay,
+    destination: &Stay,
+    sensors: &crate::config::SensorModels,
+) -> VoyageEvidence {
+    let attrs = |s: &Stay| {
+        let members: Vec<&Observation> = s.observations.iter().map(|&i| &obs[i]).collect();
+        cost::Attrs::combine(&members, sensors)
+    };
+    let (a, b) = (attrs(origin), attrs(destination));
+    let terms = cost::attribute_terms(&a, &b, true, super::CONTAINERS_DRIFT);
+    VoyageEvidence {
+        origin: describe(origin.observations.len(), &a),
+        destination: describe(destination.observations.len(), &b),
+        attribute_llr: terms
+            .as_ref()
+            .map(|t| cost::clamp_llr(t.iter().fold(0.0, |acc, x| acc + x.1))),
+        terms: terms.unwrap_or_default(),
+        gap_hours: (destination.first_seen - origin.last_seen) as f64 / 3600.0,
+    }
+}
+
+/// "2 sightings: red, roro, 126±4 m, beam 20±2 m, 34 containers, imo 9074729" (what is
+/// known).
+fn describe(sightings: usize, a: &cost::Attrs) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    if let Some((c, _)) = &a.colour {
+        parts.push(c.to_string());
+    }
+    if let Some((c, _)) = &a.class {
+        parts.push(c.as_str().to_string());
+    }
+    if let Some((l, s)) = a.length_m {
+        parts.push(format!("{l:.0}±{s:.0} m"));
+    }
+    if let Some((l, s)) = a.beam_m {
+        parts.push(format!("beam {l:.0}±{s:.0} m"));
+    }
+    if let (Some((first, _)), Some((last, _))) = (a.containers_first, a.containers_last) {
+        parts.push(if first == last {
+            format!("{first:.0} containers")
+        } else {
+            format!("{first:.0} then {last:.0} containers")
+        });
+    }
+    for (key, v) in [("imo", a.imo()), ("mmsi", a.mmsi()), ("name", a.name())] {
+        if let Some(v) = v {
+            parts.push(format!("{key} {v}"));
+        }
+    }
+    let noun = if sightings == 1 {
+        "sighting"
+    } else {
+        "sightings"
+    };
+    if parts.is_empty() {
+        format!("{sightings} {noun}")
+    } else {
+        format!("{sightings} {noun}: {}", parts.join(", "))
+    }
 }
 
 /// Platt scaling of a probability: `1 / (1 + exp(-(slope * logit(p) + intercept)))`
@@ -364,6 +437,7 @@ fn derive_merged(
                 geometry: Vec::new(),
                 route_method: RouteMethod::Straight,
                 route_km: 0.0,
+                evidence: Default::default(),
             });
             voyage_count += 1;
         }

@@ -95,7 +95,46 @@ pub fn voyages_schema() -> Layer {
             f("via_observation_ids", K::StrArray),
             f("containers_departing", K::Int),
             f("containers_arriving", K::Int),
+            f("gap_hours", K::Real),
+            f("link_llr", K::Real),
+            f("attribute_llr", K::Real),
+            f("evidence", K::Str),
         ],
+    )
+}
+
+/// A voyage's `evidence`: what each end showed, what each shared attribute says (nats of
+/// "one vessel" against "two"), the timing, and the links' total weight.
+pub fn evidence_text(v: &Voyage, min_speed_kn: f64) -> String {
+    let e = &v.evidence;
+    let signed = |x: f64| format!("{x:+.1}");
+    let attributes = match e.attribute_llr {
+        None => "identity says two vessels".to_string(),
+        Some(_) if e.terms.is_empty() => "no attribute seen at both ends".to_string(),
+        Some(total) => {
+            let terms: Vec<String> = e
+                .terms
+                .iter()
+                .map(|(name, x)| format!("{name} {}", signed(*x)))
+                .collect();
+            format!("{} = {} nats", terms.join(", "), signed(total))
+        }
+    };
+    let via = match v.via.len() {
+        0 => String::new(),
+        1 => ", via 1 sighting at sea".to_string(),
+        n => format!(", via {n} sightings at sea"),
+    };
+    format!(
+        "origin {}; destination {}. Attributes: {attributes}. {:.1} h between sightings for \
+         {:.1} km (at least {:.1} kn){via}. Links: {} nats with the tracks' attributes and \
+         timing.",
+        e.origin,
+        e.destination,
+        e.gap_hours,
+        v.route_km,
+        min_speed_kn,
+        signed(-v.cost),
     )
 }
 
@@ -133,6 +172,10 @@ pub fn voyage_features<'a>(
                 ids(obs, &v.via),
                 opt_int(o.containers_last),
                 opt_int(d.containers_first),
+                Value::Real(round(v.evidence.gap_hours, 2)),
+                Value::Real(round(-v.cost, 3)),
+                v.evidence.attribute_llr.map(|x| round(x, 3)).into(),
+                Value::Str(evidence_text(v, min_speed_kn(v.route_km, &t))),
             ],
             extra: vec![],
         }

@@ -59,15 +59,26 @@ pub fn qml_for(layer_name: &str) -> Option<String> {
     let labels = if body.contains("<labeling") { "1" } else { "0" };
     Some(format!(
         "<!DOCTYPE qgis PUBLIC 'http://mrcc.com/qgis.dtd' 'SYSTEM'>\n\
-         <qgis version=\"{QGIS_VERSION}\" styleCategories=\"Symbology|Labeling\" labelsEnabled=\"{labels}\">\n\
+         <qgis version=\"{QGIS_VERSION}\" styleCategories=\"Symbology|Labeling|MapTips\" labelsEnabled=\"{labels}\">\n\
          {body}</qgis>\n"
     ))
+}
+
+/// Hovering a voyage (View → Show Map Tips) shows its ends, confidence and evidence.
+fn voyages_map_tip() -> String {
+    format!(
+        " <mapTip>{}</mapTip>\n",
+        esc(
+            "<b>[% \"voyage_id\" %]</b> [% \"from_port\" %] → [% \"to_port\" %], \
+             confidence [% \"confidence\" %]<br>[% \"evidence\" %]"
+        )
+    )
 }
 
 /// The renderer (and labelling) XML of a layer's style, as it sits in a QML or a project.
 fn style_body(layer_name: &str) -> Option<String> {
     let mut s = match layer_name {
-        "voyages" => voyages_renderer(),
+        "voyages" => voyages_renderer() + &voyages_map_tip(),
         "stays" => stays_renderer() + &stays_labeling(),
         "tracks" => tracks_renderer(),
         "unmatched" => unmatched_renderer(),

@@ -56,7 +56,8 @@ INT_FIELDS = {
 }
 
 REAL_FIELDS = {
-    "voyages": ["route_km", "min_speed_kn", "confidence"],
+    "voyages": ["route_km", "min_speed_kn", "confidence", "gap_hours", "link_llr",
+                "attribute_llr"],
     "stays": ["length_m", "beam_m"],
     "tracks": ["length_m"],
     "unmatched": ["confidence", "length_m", "beam_m", "heading_deg"],
@@ -179,6 +180,20 @@ def check_layer(c, name, layer, expected, fmt):
                              f"(style not found or not applied)")
 
 
+def check_map_tip(c, name, layer):
+    """Voyages show their evidence as a map tip, from the default style."""
+    if name != "voyages":
+        return
+    tip = layer.mapTipTemplate()
+    c.check('"evidence"' in tip and '"confidence"' in tip,
+            f"voyages: map tip {tip!r} does not show the evidence")
+    for f in layer.getFeatures():
+        text = f["evidence"]
+        c.check(isinstance(text, str) and text.startswith("origin ") and "nats" in text,
+                f"voyages: evidence {text!r}")
+        break
+
+
 def load_layers(out, fmt, names):
     layers = {}
     for name in names:
@@ -286,6 +301,8 @@ def main(argv):
         layers = load_layers(out, fmt, list(outputs))
         for name, n in outputs.items():
             check_layer(c, name, layers[name], n, fmt)
+            if n > 0:
+                check_map_tip(c, name, layers[name])
         if fmt == "gpkg":
             check_gpkg(c, out, outputs)
         layers.clear()
