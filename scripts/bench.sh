@@ -73,7 +73,7 @@ mkdir -p "$BENCH_DIR"
 record() {
     local size=$1 tool=$2 run=$3 timef=$4 logf=$5 rc=$6
     {
-        sed -nE 's/^(shiplink|baseline): +([a-z_]+): +([0-9.]+) s$/\2\t\3/p' "$logf" |
+        sed -nE 's/^(shiplink|baseline): +([a-z_]+): +([0-9.]+) s( +\(.*\))?$/\2\t\3/p' "$logf" |
             while IFS=$'\t' read -r k v; do printf '%s\t%s\t%s\tstage.%s\t%s\n' "$size" "$tool" "$run" "$k" "$v"; done
         awk -v s="$size" -v t="$tool" -v r="$run" -F': ' '
             /Elapsed \(wall clock\)/ { n = split($2, p, ":"); w = 0; for (i = 1; i <= n; i++) w = w * 60 + p[i]; printf "%s\t%s\t%s\twall\t%s\n", s, t, r, w }
