@@ -321,6 +321,21 @@ pub struct Track {
     pub last_seen: Time,
     pub length_m: Option<f64>,
     pub voyage_count: usize,
+    /// `links[p]` joins `events[p]` to `events[p + 1]`.
+    pub links: Vec<TrackLink>,
+}
+
+/// A chosen link between two consecutive events of a track (the links layer).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct TrackLink {
+    /// `passage`, `return`, `duplicate` or `gap` (see docs/linking.md).
+    pub kind: &'static str,
+    /// Calibrated as a voyage's confidence is.
+    pub confidence: f64,
+    /// Weight (nats) the final assignment gave the link.
+    pub weight: f64,
+    /// Index of the voyage the link is part of, if any.
+    pub voyage: Option<usize>,
 }
 
 /// A node of the linking graph: a port stay or a single at-sea observation.

@@ -43,6 +43,8 @@ pub struct Results {
     pub timings: Vec<(String, f64)>,
     /// Stage name → what it counted (for `match -v`).
     pub counts: Vec<(String, String)>,
+    /// The sensors' error models the run used (the links layer explains links with them).
+    pub sensors: crate::config::SensorModels,
 }
 
 /// Sea distance between every pair of port berths, km (router where it can, else geodesic
@@ -181,6 +183,7 @@ pub fn solve(
         warnings,
         timings,
         counts,
+        sensors: config.sensors.clone(),
     }
 }
 
@@ -271,7 +274,7 @@ fn route_voyages(
     }
 }
 
-/// The five layers, in [`build::LAYER_NAMES`] order, built in memory (what
+/// The six layers, in [`build::LAYER_NAMES`] order, built in memory (what
 /// [`run_match`] streams into its files).
 pub fn layers(r: &Results) -> Vec<Layer> {
     layer_streams(r, &[])
@@ -283,13 +286,13 @@ pub fn layers(r: &Results) -> Vec<Layer> {
         .collect()
 }
 
-/// Writes the five layers in [`build::LAYER_NAMES`] order, each built feature by feature
+/// Writes the six layers in [`build::LAYER_NAMES`] order, each built feature by feature
 /// while it is written.
 fn write_layers(out: &mut OutputWriter, r: &Results, scene_rejected: &[Rejected]) -> Result<()> {
     out.write_layers(layer_streams(r, scene_rejected))
 }
 
-/// The five layers as schemas with lazy features; the rejected layer holds `r.rejected`
+/// The six layers as schemas with lazy features; the rejected layer holds `r.rejected`
 /// and `scene_rejected` (each sorted by [`rejected_order`]) merged in that order.
 fn layer_streams<'a>(r: &'a Results, scene_rejected: &'a [Rejected]) -> Vec<LayerStream<'a>> {
     let d = &r.derived;
@@ -307,6 +310,12 @@ fn layer_streams<'a>(r: &'a Results, scene_rejected: &'a [Rejected]) -> Vec<Laye
         (
             build::tracks_schema(),
             Box::new(build::track_features(&d.tracks, &d.stays, obs)),
+        ),
+        (
+            build::links_schema(),
+            Box::new(build::link_features(
+                &d.tracks, &d.stays, &d.voyages, obs, &r.sensors,
+            )),
         ),
         (
             build::unmatched_schema(),
@@ -428,7 +437,7 @@ mod tests {
         );
         assert_eq!(r.counts().read, 0);
         let l = layers(&r);
-        assert_eq!(l.len(), 5);
+        assert_eq!(l.len(), build::LAYER_NAMES.len());
         assert!(l.iter().all(|l| l.features.is_empty()));
     }
 

@@ -276,4 +276,35 @@ fn each_voyage_says_why_its_ends_are_one_vessel() {
     assert!((listed - total).abs() < 0.2, "{listed} vs {total}");
     assert!(total > 3.0, "{total}");
     assert!(p["link_llr"].as_f64().unwrap() > 0.0);
+
+    // The links layer: the track's links, the voyage's own one named with its voyage, with
+    // the same confidence and weight (a one-link voyage), in its own words.
+    let links = read_json(&dir.path().join("out/links.geojson"));
+    let tracks = read_json(&dir.path().join("out/tracks.geojson"));
+    let stay_count = tracks["features"][0]["properties"]["stay_count"]
+        .as_u64()
+        .unwrap();
+    let feats = links["features"].as_array().unwrap();
+    assert_eq!(feats.len() as u64, stay_count - 1);
+    let voyage_id = p["voyage_id"].as_str().unwrap();
+    let own: Vec<_> = feats
+        .iter()
+        .map(|f| &f["properties"])
+        .filter(|l| l["voyage_id"].as_str() == Some(voyage_id))
+        .collect();
+    assert_eq!(own.len(), 1);
+    let l = own[0];
+    assert_eq!(l["kind"], "passage");
+    assert_eq!(l["from_id"], p["origin_stay_id"]);
+    assert_eq!(l["to_id"], p["destination_stay_id"]);
+    assert_eq!(l["from_port"], "najin");
+    assert_eq!(l["to_port"], "dunay");
+    assert_eq!(l["confidence"], p["confidence"]);
+    assert_eq!(l["link_llr"], p["link_llr"]);
+    assert_eq!(l["attribute_llr"], p["attribute_llr"]);
+    assert_eq!(l["gap_hours"].as_f64(), Some(24.0));
+    assert!(l["evidence"]
+        .as_str()
+        .unwrap()
+        .starts_with("from 2 sightings: red"));
 }

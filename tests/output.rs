@@ -258,6 +258,57 @@ fn sample_layers() -> Vec<Layer> {
         ],
     ));
 
+    // The links layer as shiplink defines it; a passage that is part of a voyage, a return.
+    let mut links = shiplink::output::build::links_schema();
+    links.features.push(feature(
+        "link-0001",
+        line(&[NAJIN, sea]),
+        vec![
+            s("link-0001"),
+            s("vessel-001"),
+            s("V0001"),
+            s("passage"),
+            s("S0001"),
+            s("obs-3"),
+            s("najin"),
+            V::Null,
+            t("2024-03-02T01:40:00Z"),
+            t("2024-03-02T13:10:00Z"),
+            V::Real(11.5),
+            V::Real(0.91),
+            V::Real(5.2),
+            V::Real(1.4),
+            s(
+                "from 2 sightings: red, 131±4 m; to 1 sighting: 128±15 m. Attributes: \
+               length +1.4 = +1.4 nats. 11.5 h between sightings. Link: +5.2 nats.",
+            ),
+        ],
+    ));
+    links.features.push(feature(
+        "link-0002",
+        line(&[NAJIN, NAJIN]),
+        vec![
+            s("link-0002"),
+            s("vessel-001"),
+            V::Null,
+            s("return"),
+            s("S0003"),
+            s("S0004"),
+            s("najin"),
+            s("najin"),
+            t("2024-03-06T20:30:00Z"),
+            t("2024-03-07T03:00:00Z"),
+            V::Real(6.5),
+            V::Real(0.55),
+            V::Real(0.8),
+            V::Null,
+            s(
+                "from 1 sighting; to 1 sighting. Attributes: none seen at both ends. 6.5 h \
+               between sightings. Link: +0.8 nats.",
+            ),
+        ],
+    ));
+
     let mut unmatched = Layer::new(
         "unmatched",
         GeomKind::Point,
@@ -348,7 +399,7 @@ fn sample_layers() -> Vec<Layer> {
             s("{\"type\":\"Feature\",\"geometry\":null}"),
         ],
     ));
-    vec![voyages, stays, tracks, unmatched, rejected]
+    vec![voyages, stays, tracks, links, unmatched, rejected]
 }
 
 /// A land polygon (Najin's shore, roughly) as the lead would pass it.

@@ -8,7 +8,7 @@ use crate::evidence::EmptyBerth;
 use crate::geodesy::geodesic_m;
 use crate::linking::{cost, LinkKind, Linked, Node, StayMembers};
 use crate::model::{
-    Event, Observation, Port, RouteMethod, Stay, Time, Track, Voyage, VoyageEvidence,
+    Event, Observation, Port, RouteMethod, Stay, Time, Track, TrackLink, Voyage, VoyageEvidence,
 };
 use crate::stays::median;
 
@@ -53,6 +53,11 @@ pub fn derive(
     let max_unseen_s = (config.linking.voyage_max_unseen_days * 86_400.0) as Time;
     let mut d = derive_merged(obs, linked, ports, empty, max_unseen_s);
     let lp = &config.linking;
+    for t in &mut d.tracks {
+        for l in &mut t.links {
+            l.confidence = calibrate(l.confidence, lp.confidence_slope, lp.confidence_intercept);
+        }
+    }
     for v in &mut d.voyages {
         v.confidence = calibrate(v.confidence, lp.confidence_slope, lp.confidence_intercept);
         v.evidence = evidence(
@@ -87,6 +92,58 @@ pub fn evidence(
             .map(|t| cost::clamp_llr(t.iter().fold(0.0, |acc, x| acc + x.1))),
         terms: terms.unwrap_or_default(),
         gap_hours: (destination.first_seen - origin.last_seen) as f64 / 3600.0,
+    }
+}
+
+/// What two consecutive events of a track show and how their attributes compare, as a
+/// link of `kind` compares them (deck loads across the sea only): `(from, to, terms)`,
+/// `terms` `None` when identity evidence says two vessels. For the links layer.
+pub fn link_evidence(
+    obs: &[Observation],
+    stays: &[Stay],
+    from: Event,
+    to: Event,
+    kind: &str,
+    sensors: &crate::config::SensorModels,
+) -> (String, String, Option<Vec<(&'static str, f64)>>) {
+    let members = |e: Event| -> Vec<&Observation> {
+        match e {
+            Event::Stay(s) => stays[s].observations.iter().map(|&i| &obs[i]).collect(),
+            Event::AtSea(i) => vec![&obs[i]],
+        }
+    };
+    let (ma, mb) = (members(from), members(to));
+    let (a, b) = (
+        cost::Attrs::combine(&ma, sensors),
+        cost::Attrs::combine(&mb, sensors),
+    );
+    let across_sea = matches!(kind, "passage" | "duplicate");
+    let drift = if across_sea {
+        super::CONTAINERS_DRIFT
+    } else {
+        0.0
+    };
+    (
+        describe(ma.len(), &a),
+        describe(mb.len(), &b),
+        cost::attribute_terms(&a, &b, across_sea, drift),
+    )
+}
+
+/// "Attributes: length +1.9, colour +1.6 = +3.5 nats" (or why there is nothing to say).
+pub fn terms_text(terms: Option<&[(&'static str, f64)]>) -> String {
+    let signed = |x: f64| format!("{x:+.1}");
+    match terms {
+        None => "Attributes: identity says two vessels".to_string(),
+        Some([]) => "Attributes: none seen at both ends".to_string(),
+        Some(terms) => {
+            let total = cost::clamp_llr(terms.iter().fold(0.0, |acc, t| acc + t.1));
+            let listed: Vec<String> = terms
+                .iter()
+                .map(|(name, x)| format!("{name} {}", signed(*x)))
+                .collect();
+            format!("Attributes: {} = {} nats", listed.join(", "), signed(total))
+        }
     }
 }
 
@@ -397,6 +454,16 @@ fn derive_merged(
             .collect();
         let mut in_via = vec![false; chain.len()];
         let mut voyage_count = 0;
+        // Each link to the next event; its voyage (by index before sorting) below.
+        let mut track_links: Vec<TrackLink> = chain
+            .windows(2)
+            .map(|w| TrackLink {
+                kind: links.kind[w[0]].map_or("passage", LinkKind::as_str),
+                confidence: links.probability[w[0]],
+                weight: links.weight[w[0]],
+                voyage: None,
+            })
+            .collect();
         for w in stay_at.windows(2) {
             let (Node::Stay(a), Node::Stay(b)) = (nodes[chain[w[0]]], nodes[chain[w[1]]]) else {
                 continue;
@@ -425,6 +492,9 @@ fn derive_merged(
             for &k in &chain[w[0]..w[1]] {
                 confidence *= links.probability[k];
                 cost -= links.weight[k];
+            }
+            for l in &mut track_links[w[0]..w[1]] {
+                l.voyage = Some(voyages.len());
             }
             voyages.push(Voyage {
                 voyage_id: String::new(),
@@ -456,13 +526,32 @@ fn derive_merged(
             last_seen: times.iter().copied().max().unwrap_or(0),
             length_m: median(members.iter().filter_map(|&i| obs[i].length_m).collect()),
             voyage_count,
+            links: track_links,
         });
     }
-    // Voyage ids by (departure, vessel).
-    voyages.sort_by(|x, y| {
+    // Voyage ids by (departure, vessel); the links follow their voyage.
+    let mut by_departure: Vec<usize> = (0..voyages.len()).collect();
+    by_departure.sort_by(|&x, &y| {
+        let (x, y) = (&voyages[x], &voyages[y]);
         (stays[x.origin_stay].last_seen, &x.vessel_id)
             .cmp(&(stays[y.origin_stay].last_seen, &y.vessel_id))
     });
+    let mut new_index = vec![0; voyages.len()];
+    for (k, &v) in by_departure.iter().enumerate() {
+        new_index[v] = k;
+    }
+    for t in &mut tracks {
+        for l in &mut t.links {
+            l.voyage = l.voyage.map(|v| new_index[v]);
+        }
+    }
+    let mut voyages: Vec<Voyage> = {
+        let mut slots: Vec<Option<Voyage>> = voyages.into_iter().map(Some).collect();
+        by_departure
+            .iter()
+            .map(|&v| slots[v].take().expect("each voyage once"))
+            .collect()
+    };
     let nv = voyages.len();
     for (k, v) in voyages.iter_mut().enumerate() {
         v.voyage_id = make_id("voyage", k, nv);

@@ -60,6 +60,19 @@ pub enum LinkKind {
     Gap,
 }
 
+impl LinkKind {
+    /// The kind as the links layer names it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LinkKind::Stay => "stay",
+            LinkKind::Return => "return",
+            LinkKind::Passage => "passage",
+            LinkKind::Duplicate => "duplicate",
+            LinkKind::Gap => "gap",
+        }
+    }
+}
+
 /// A candidate link with its weight (log-likelihood ratio plus prior).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Candidate {

@@ -1,4 +1,4 @@
-//! Builds the format-neutral output layers (voyages, stays, tracks, unmatched, rejected)
+//! Builds the format-neutral output layers (voyages, stays, tracks, links, unmatched, rejected)
 //! from the pipeline results. Pure: no file system.
 
 use std::collections::BTreeSet;
@@ -9,7 +9,14 @@ use super::layer::{Feature, Field, FieldKind as K, GeomKind, Layer, Value};
 use crate::model::{Event, Observation, Port, Rejected, Stay, Time, Track, Voyage};
 
 /// The names of the layers, in writing order.
-pub const LAYER_NAMES: [&str; 5] = ["voyages", "stays", "tracks", "unmatched", "rejected"];
+pub const LAYER_NAMES: [&str; 6] = [
+    "voyages",
+    "stays",
+    "tracks",
+    "links",
+    "unmatched",
+    "rejected",
+];
 
 fn f(name: &str, kind: K) -> Field {
     Field::new(name, kind)
@@ -107,34 +114,22 @@ pub fn voyages_schema() -> Layer {
 /// "one vessel" against "two"), the timing, and the links' total weight.
 pub fn evidence_text(v: &Voyage, min_speed_kn: f64) -> String {
     let e = &v.evidence;
-    let signed = |x: f64| format!("{x:+.1}");
-    let attributes = match e.attribute_llr {
-        None => "identity says two vessels".to_string(),
-        Some(_) if e.terms.is_empty() => "no attribute seen at both ends".to_string(),
-        Some(total) => {
-            let terms: Vec<String> = e
-                .terms
-                .iter()
-                .map(|(name, x)| format!("{name} {}", signed(*x)))
-                .collect();
-            format!("{} = {} nats", terms.join(", "), signed(total))
-        }
-    };
+    let terms = e.attribute_llr.map(|_| e.terms.as_slice());
     let via = match v.via.len() {
         0 => String::new(),
         1 => ", via 1 sighting at sea".to_string(),
         n => format!(", via {n} sightings at sea"),
     };
     format!(
-        "origin {}; destination {}. Attributes: {attributes}. {:.1} h between sightings for \
-         {:.1} km (at least {:.1} kn){via}. Links: {} nats with the tracks' attributes and \
-         timing.",
+        "origin {}; destination {}. {}. {:.1} h between sightings for {:.1} km (at least \
+         {:.1} kn){via}. Links: {:+.1} nats with the tracks' attributes and timing.",
         e.origin,
         e.destination,
+        crate::linking::derive::terms_text(terms),
         e.gap_hours,
         v.route_km,
         min_speed_kn,
-        signed(-v.cost),
+        -v.cost,
     )
 }
 
@@ -294,6 +289,119 @@ pub fn track_features<'a>(
             ],
             extra: vec![],
         }
+    })
+}
+
+/// The links layer's schema (no features): every link the tracks are made of.
+pub fn links_schema() -> Layer {
+    Layer::new(
+        "links",
+        GeomKind::LineString,
+        vec![
+            f("link_id", K::Str),
+            f("vessel_id", K::Str),
+            f("voyage_id", K::Str),
+            f("kind", K::Str),
+            f("from_id", K::Str),
+            f("to_id", K::Str),
+            f("from_port", K::Str),
+            f("to_port", K::Str),
+            f("from_time", K::DateTime),
+            f("to_time", K::DateTime),
+            f("gap_hours", K::Real),
+            f("confidence", K::Real),
+            f("link_llr", K::Real),
+            f("attribute_llr", K::Real),
+            f("evidence", K::Str),
+        ],
+    )
+}
+
+/// The links layer's features, by vessel and then time (`link-0001`, ...), built one at a
+/// time: a straight line from each event of a track to the next (a stay's point, or the
+/// detection at sea), with the link's kind, confidence and evidence.
+pub fn link_features<'a>(
+    tracks: &'a [Track],
+    stays: &'a [Stay],
+    voyages: &'a [Voyage],
+    obs: &'a [Observation],
+    sensors: &'a crate::config::SensorModels,
+) -> impl Iterator<Item = Feature> + 'a {
+    let total: usize = tracks.iter().map(|t| t.links.len()).sum();
+    let order = by_id(tracks, |t| &t.vessel_id);
+    let mut k = 0;
+    order.into_iter().flat_map(move |t| {
+        let track = &tracks[t];
+        track
+            .links
+            .iter()
+            .enumerate()
+            .map(|(p, l)| {
+                let (from, to) = (track.events[p], track.events[p + 1]);
+                k += 1;
+                (
+                    crate::linking::derive::make_id("link", k - 1, total),
+                    from,
+                    to,
+                    l,
+                )
+            })
+            .collect::<Vec<_>>()
+            .into_iter()
+            .map(move |(id, from, to, l)| {
+                let place = |e: Event| match e {
+                    Event::Stay(s) => (
+                        (stays[s].lon, stays[s].lat),
+                        stays[s].stay_id.clone(),
+                        Value::Str(stays[s].port_id.clone()),
+                        stays[s].first_seen,
+                        stays[s].last_seen,
+                    ),
+                    Event::AtSea(i) => (
+                        (obs[i].lon, obs[i].lat),
+                        obs[i].id.clone(),
+                        Value::Null,
+                        obs[i].observed_at,
+                        obs[i].observed_at,
+                    ),
+                };
+                let (a, a_id, a_port, _, a_last) = place(from);
+                let (b, b_id, b_port, b_first, _) = place(to);
+                let (a_text, b_text, terms) =
+                    crate::linking::derive::link_evidence(obs, stays, from, to, l.kind, sensors);
+                let attribute_llr = terms
+                    .as_ref()
+                    .map(|t| crate::linking::cost::clamp_llr(t.iter().fold(0.0, |s, x| s + x.1)));
+                let gap_hours = (b_first - a_last) as f64 / 3600.0;
+                let evidence = format!(
+                    "from {a_text}; to {b_text}. {}. {gap_hours:.1} h between sightings. \
+                     Link: {:+.1} nats with the tracks' attributes and timing.",
+                    crate::linking::derive::terms_text(terms.as_deref()),
+                    l.weight,
+                );
+                Feature {
+                    id: id.clone(),
+                    geometry: Some(Geometry::LineString(vec![a, b].into_iter().collect())),
+                    values: vec![
+                        Value::Str(id),
+                        Value::Str(track.vessel_id.clone()),
+                        l.voyage.map(|v| voyages[v].voyage_id.clone()).into(),
+                        Value::Str(l.kind.to_string()),
+                        Value::Str(a_id),
+                        Value::Str(b_id),
+                        a_port,
+                        b_port,
+                        Value::Time(a_last),
+                        Value::Time(b_first),
+                        Value::Real(round(gap_hours, 2)),
+                        Value::Real(round(l.confidence, 4)),
+                        Value::Real(round(l.weight, 3)),
+                        attribute_llr.map(|x| round(x, 3)).into(),
+                        Value::Str(evidence),
+                    ],
+                    extra: vec![],
+                }
+            })
     })
 }
 

@@ -44,10 +44,11 @@ pub const LAND_LAYER: &str = "land";
 const DEFAULT_EXTENT_DEG: [f64; 4] = [129.8, 41.8, 133.0, 43.3];
 
 /// Top-to-bottom drawing order of the known layers in the project's layer tree.
-const TREE_ORDER: [&str; 6] = [
+const TREE_ORDER: [&str; 7] = [
     "stays",
     "voyages",
     "unmatched",
+    "links",
     "tracks",
     "rejected",
     LAND_LAYER,
@@ -81,6 +82,7 @@ fn style_body(layer_name: &str) -> Option<String> {
         "voyages" => voyages_renderer() + &voyages_map_tip(),
         "stays" => stays_renderer() + &stays_labeling(),
         "tracks" => tracks_renderer(),
+        "links" => links_renderer() + &links_map_tip(),
         "unmatched" => unmatched_renderer(),
         "rejected" => rejected_renderer(),
         LAND_LAYER => land_renderer(),
@@ -404,6 +406,52 @@ fn stays_labeling() -> String {
 /// A stable colour per vessel: hue from a position-weighted character sum of `vessel_id`.
 const TRACK_COLOR_EXPR: &str = "color_hsv((coalesce(array_sum(array_foreach(generate_series(1, length(\"vessel_id\")), ascii(substr(\"vessel_id\", @element, 1)) * @element)), 0) * 37) % 360, 70, 75)";
 
+/// Links by kind: passages solid, returns dotted, gaps dashed red, duplicates green; the
+/// less sure a link, the fainter (opacity from `confidence`).
+fn links_renderer() -> String {
+    let alpha = [(
+        "outlineColor",
+        "set_color_part(@symbol_color, 'alpha', 60 + 195 * coalesce(\"confidence\", 0))",
+    )];
+    let line = |name: &str, color: Rgba, style: &str| {
+        symbol(
+            "line",
+            name,
+            1.0,
+            &[simple_line(color, 0.4, 0.0, style, &alpha)],
+        )
+    };
+    let symbols = [
+        line("0", BLUE, "solid"),
+        line("1", GREY, "dot"),
+        line("2", RED, "dash"),
+        line("3", Rgba(51, 160, 44, 255), "solid"),
+        line("4", DARK, "solid"),
+    ]
+    .concat();
+    rule_renderer(
+        &[
+            ("0", "passage", "\"kind\" = 'passage'"),
+            ("1", "return to the same port", "\"kind\" = 'return'"),
+            ("2", "gap (no voyage made across it)", "\"kind\" = 'gap'"),
+            ("3", "duplicate sighting", "\"kind\" = 'duplicate'"),
+            ("4", "other", "ELSE"),
+        ],
+        &symbols,
+    )
+}
+
+/// Hovering a link shows its kind, confidence and evidence.
+fn links_map_tip() -> String {
+    format!(
+        " <mapTip>{}</mapTip>\n",
+        esc(
+            "<b>[% \"link_id\" %]</b> [% \"kind\" %] [% \"from_id\" %] → [% \"to_id\" %], \
+             confidence [% \"confidence\" %]<br>[% \"evidence\" %]"
+        )
+    )
+}
+
 fn tracks_renderer() -> String {
     let sym = symbol(
         "line",
@@ -537,6 +585,7 @@ fn temporal_for(layer_name: &str) -> Option<Temporal> {
     match layer_name {
         "voyages" => Some(Temporal::StartEnd("departed_after", "arrived_before")),
         "stays" | "tracks" => Some(Temporal::StartEnd("first_seen", "last_seen")),
+        "links" => Some(Temporal::StartEnd("from_time", "to_time")),
         "unmatched" => Some(Temporal::Instant("observed_at", 12)),
         _ => None,
     }

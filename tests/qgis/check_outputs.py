@@ -29,12 +29,13 @@ from qgis.core import (  # noqa: E402
 )
 from qgis.PyQt.QtCore import QVariant, Qt  # noqa: E402
 
-LAYERS = ["voyages", "stays", "tracks", "unmatched", "rejected"]
+LAYERS = ["voyages", "stays", "tracks", "links", "unmatched", "rejected"]
 
 RENDERER = {
     "voyages": "categorizedSymbol",
     "stays": "graduatedSymbol",
     "tracks": "RuleRenderer",
+    "links": "RuleRenderer",
     "unmatched": "RuleRenderer",
     "rejected": "RuleRenderer",
     "land": "singleSymbol",
@@ -44,6 +45,7 @@ DATETIME_FIELDS = {
     "voyages": ["departed_after", "departed_before", "arrived_after", "arrived_before"],
     "stays": ["first_seen", "last_seen"],
     "tracks": ["first_seen", "last_seen"],
+    "links": ["from_time", "to_time"],
     "unmatched": ["observed_at"],
 }
 
@@ -60,6 +62,7 @@ REAL_FIELDS = {
                 "attribute_llr"],
     "stays": ["length_m", "beam_m"],
     "tracks": ["length_m"],
+    "links": ["gap_hours", "confidence", "link_llr", "attribute_llr"],
     "unmatched": ["confidence", "length_m", "beam_m", "heading_deg"],
 }
 
@@ -79,6 +82,11 @@ TEMPORAL = {
         QgsVectorLayerTemporalProperties.ModeFeatureDateTimeStartAndEndFromFields,
         "first_seen",
         "last_seen",
+    ),
+    "links": (
+        QgsVectorLayerTemporalProperties.ModeFeatureDateTimeStartAndEndFromFields,
+        "from_time",
+        "to_time",
     ),
     "unmatched": (
         QgsVectorLayerTemporalProperties.ModeFeatureDateTimeInstantFromField,
@@ -181,16 +189,17 @@ def check_layer(c, name, layer, expected, fmt):
 
 
 def check_map_tip(c, name, layer):
-    """Voyages show their evidence as a map tip, from the default style."""
-    if name != "voyages":
+    """Voyages and links show their evidence as a map tip, from the default style."""
+    start = {"voyages": "origin ", "links": "from "}.get(name)
+    if start is None:
         return
     tip = layer.mapTipTemplate()
     c.check('"evidence"' in tip and '"confidence"' in tip,
-            f"voyages: map tip {tip!r} does not show the evidence")
+            f"{name}: map tip {tip!r} does not show the evidence")
     for f in layer.getFeatures():
         text = f["evidence"]
-        c.check(isinstance(text, str) and text.startswith("origin ") and "nats" in text,
-                f"voyages: evidence {text!r}")
+        c.check(isinstance(text, str) and text.startswith(start) and "nats" in text,
+                f"{name}: evidence {text!r}")
         break
 
 
