@@ -386,42 +386,60 @@ pub fn attribute_llr(
     containers_drift: f64,
 ) -> Option<f64> {
     let mut llr = 0.0;
+    each_attribute_term(a, b, compare_containers, containers_drift, |_, x| llr += x)?;
+    Some(clamp_llr(llr))
+}
+
+/// Calls `term(name, nats)` for each term of [`attribute_llr`] in order (only those both
+/// sides have); `None` (and no call) when identity forbids. One definition for the score
+/// and its explanation ([`attribute_terms`]).
+#[inline]
+fn each_attribute_term(
+    a: &Attrs,
+    b: &Attrs,
+    compare_containers: bool,
+    containers_drift: f64,
+    mut term: impl FnMut(&'static str, f64),
+) -> Option<()> {
     match identity(a, b) {
         Identity::Different => return None,
-        Identity::Same => llr += IDENTITY_LLR,
+        Identity::Same => term("imo/mmsi", IDENTITY_LLR),
         Identity::Unknown => {}
     }
     if let (Some(x), Some(y)) = (a.name(), b.name()) {
-        llr += if x.eq_ignore_ascii_case(y) {
-            NAME_LLR
-        } else {
-            -NAME_LLR
-        };
+        let same = x.eq_ignore_ascii_case(y);
+        term("name", if same { NAME_LLR } else { -NAME_LLR });
     }
     if let (Some((x, sx)), Some((y, sy))) = (a.length_m, b.length_m) {
         let s = norm(sx, sy);
         let d = norm(s, TRAFFIC_LENGTH_SIGMA_M * std::f64::consts::SQRT_2);
-        llr += gauss_llr(x - y, s, d);
+        term("length", gauss_llr(x - y, s, d));
     }
     if let (Some((x, sx)), Some((y, sy))) = (a.beam_m, b.beam_m) {
         let s = norm(sx, sy);
         let d = norm(s, TRAFFIC_BEAM_SIGMA_M * std::f64::consts::SQRT_2);
-        llr += gauss_llr(x - y, s, d);
+        term("beam", gauss_llr(x - y, s, d));
     }
     if let (Some((x, px)), Some((y, py))) = (&a.class, &b.class) {
-        llr += category_llr(x == y, *px, *py, CLASS_COINCIDENCE, 8.0);
+        term(
+            "class",
+            category_llr(x == y, *px, *py, CLASS_COINCIDENCE, 8.0),
+        );
     }
     if let (Some((x, px)), Some((y, py))) = (&a.colour, &b.colour) {
-        llr += category_llr(x == y, *px, *py, COLOUR_COINCIDENCE, 6.0);
+        term(
+            "colour",
+            category_llr(x == y, *px, *py, COLOUR_COINCIDENCE, 6.0),
+        );
     }
     if compare_containers {
         if let (Some((x, sx)), Some((y, sy))) = (a.containers_last, b.containers_first) {
             let s = norm(norm(sx, sy), containers_drift * x.max(y)) + 1.0;
             let d = norm(s, TRAFFIC_CONTAINERS_SIGMA * std::f64::consts::SQRT_2);
-            llr += gauss_llr(x - y, s, d);
+            term("containers", gauss_llr(x - y, s, d));
         }
     }
-    Some(clamp_llr(llr))
+    Some(())
 }
 
 /// The terms of [`attribute_llr`] one by one, `(name, nats)`, in the order it adds them
@@ -435,44 +453,9 @@ pub fn attribute_terms(
     containers_drift: f64,
 ) -> Option<Vec<(&'static str, f64)>> {
     let mut terms = Vec::new();
-    match identity(a, b) {
-        Identity::Different => return None,
-        Identity::Same => terms.push(("imo/mmsi", IDENTITY_LLR)),
-        Identity::Unknown => {}
-    }
-    if let (Some(x), Some(y)) = (a.name(), b.name()) {
-        let same = x.eq_ignore_ascii_case(y);
-        terms.push(("name", if same { NAME_LLR } else { -NAME_LLR }));
-    }
-    if let (Some((x, sx)), Some((y, sy))) = (a.length_m, b.length_m) {
-        let s = norm(sx, sy);
-        let d = norm(s, TRAFFIC_LENGTH_SIGMA_M * std::f64::consts::SQRT_2);
-        terms.push(("length", gauss_llr(x - y, s, d)));
-    }
-    if let (Some((x, sx)), Some((y, sy))) = (a.beam_m, b.beam_m) {
-        let s = norm(sx, sy);
-        let d = norm(s, TRAFFIC_BEAM_SIGMA_M * std::f64::consts::SQRT_2);
-        terms.push(("beam", gauss_llr(x - y, s, d)));
-    }
-    if let (Some((x, px)), Some((y, py))) = (&a.class, &b.class) {
-        terms.push((
-            "class",
-            category_llr(x == y, *px, *py, CLASS_COINCIDENCE, 8.0),
-        ));
-    }
-    if let (Some((x, px)), Some((y, py))) = (&a.colour, &b.colour) {
-        terms.push((
-            "colour",
-            category_llr(x == y, *px, *py, COLOUR_COINCIDENCE, 6.0),
-        ));
-    }
-    if compare_containers {
-        if let (Some((x, sx)), Some((y, sy))) = (a.containers_last, b.containers_first) {
-            let s = norm(norm(sx, sy), containers_drift * x.max(y)) + 1.0;
-            let d = norm(s, TRAFFIC_CONTAINERS_SIGMA * std::f64::consts::SQRT_2);
-            terms.push(("containers", gauss_llr(x - y, s, d)));
-        }
-    }
+    each_attribute_term(a, b, compare_containers, containers_drift, |name, x| {
+        terms.push((name, x))
+    })?;
     Some(terms)
 }
 
