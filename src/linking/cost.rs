@@ -442,6 +442,11 @@ fn each_attribute_term(
     Some(())
 }
 
+/// The total of [`attribute_terms`]: their sum, clamped (what [`attribute_llr`] gives).
+pub fn terms_total(terms: &[(&'static str, f64)]) -> f64 {
+    clamp_llr(terms.iter().fold(0.0, |acc, t| acc + t.1))
+}
+
 /// The terms of [`attribute_llr`] one by one, `(name, nats)`, in the order it adds them
 /// (`imo/mmsi`, `name`, `length`, `beam`, `class`, `colour`, `containers`; only those both
 /// sides have): their sum, clamped, is `attribute_llr`. `None` when identity forbids. For

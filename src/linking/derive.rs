@@ -62,36 +62,38 @@ pub fn derive(
         v.confidence = calibrate(v.confidence, lp.confidence_slope, lp.confidence_intercept);
         v.evidence = evidence(
             obs,
-            &d.stays[v.origin_stay],
-            &d.stays[v.destination_stay],
+            &d.stays,
+            v.origin_stay,
+            v.destination_stay,
             &config.sensors,
         );
     }
     d
 }
 
-/// What the two ends of a voyage show and how their attributes compare
-/// ([`cost::attribute_terms`], deck loads compared as across the sea).
+/// What the two ends of a voyage show and how their attributes compare (as a passage
+/// compares them: deck loads too).
 pub fn evidence(
     obs: &[Observation],
-    origin: &Stay,
-    destination: &Stay,
+    stays: &[Stay],
+    origin: usize,
+    destination: usize,
     sensors: &crate::config::SensorModels,
 ) -> VoyageEvidence {
-    let attrs = |s: &Stay| {
-        let members: Vec<&Observation> = s.observations.iter().map(|&i| &obs[i]).collect();
-        cost::Attrs::combine(&members, sensors)
-    };
-    let (a, b) = (attrs(origin), attrs(destination));
-    let terms = cost::attribute_terms(&a, &b, true, super::CONTAINERS_DRIFT);
+    let (from, to, terms) = link_evidence(
+        obs,
+        stays,
+        Event::Stay(origin),
+        Event::Stay(destination),
+        LinkKind::Passage.as_str(),
+        sensors,
+    );
     VoyageEvidence {
-        origin: describe(origin.observations.len(), &a),
-        destination: describe(destination.observations.len(), &b),
-        attribute_llr: terms
-            .as_ref()
-            .map(|t| cost::clamp_llr(t.iter().fold(0.0, |acc, x| acc + x.1))),
+        origin: from,
+        destination: to,
+        attribute_llr: terms.as_deref().map(cost::terms_total),
         terms: terms.unwrap_or_default(),
-        gap_hours: (destination.first_seen - origin.last_seen) as f64 / 3600.0,
+        gap_hours: (stays[destination].first_seen - stays[origin].last_seen) as f64 / 3600.0,
     }
 }
 
@@ -117,7 +119,7 @@ pub fn link_evidence(
         cost::Attrs::combine(&ma, sensors),
         cost::Attrs::combine(&mb, sensors),
     );
-    let across_sea = matches!(kind, "passage" | "duplicate");
+    let across_sea = kind == LinkKind::Passage.as_str() || kind == LinkKind::Duplicate.as_str();
     let drift = if across_sea {
         super::CONTAINERS_DRIFT
     } else {
@@ -137,7 +139,7 @@ pub fn terms_text(terms: Option<&[(&'static str, f64)]>) -> String {
         None => "Attributes: identity says two vessels".to_string(),
         Some([]) => "Attributes: none seen at both ends".to_string(),
         Some(terms) => {
-            let total = cost::clamp_llr(terms.iter().fold(0.0, |acc, t| acc + t.1));
+            let total = cost::terms_total(terms);
             let listed: Vec<String> = terms
                 .iter()
                 .map(|(name, x)| format!("{name} {}", signed(*x)))

@@ -369,9 +369,7 @@ pub fn link_features<'a>(
                 let (b, b_id, b_port, b_first, _) = place(to);
                 let (a_text, b_text, terms) =
                     crate::linking::derive::link_evidence(obs, stays, from, to, l.kind, sensors);
-                let attribute_llr = terms
-                    .as_ref()
-                    .map(|t| crate::linking::cost::clamp_llr(t.iter().fold(0.0, |s, x| s + x.1)));
+                let attribute_llr = terms.as_deref().map(crate::linking::cost::terms_total);
                 let gap_hours = (b_first - a_last) as f64 / 3600.0;
                 let evidence = format!(
                     "from {a_text}; to {b_text}. {}. {gap_hours:.1} h between sightings. \
