@@ -782,9 +782,16 @@ pub fn project_qgs(format: OutputFormat, layers: &[LayerSummary], has_land: bool
     // Layer tree.
     s.push_str(" <layer-tree-group>\n  <customproperties>\n   <Option/>\n  </customproperties>\n");
     for l in &listed {
+        // The links are straight lines between a track's events (voyages are drawn over
+        // the sea): there to inspect, off until asked for.
+        let checked = if l.name == "links" {
+            "Qt::Unchecked"
+        } else {
+            "Qt::Checked"
+        };
         let _ = write!(
             s,
-            "  <layer-tree-layer id=\"{}\" name=\"{}\" source=\"{}\" providerKey=\"ogr\" checked=\"Qt::Checked\" expanded=\"{}\" legend_exp=\"\" patch_size=\"-1,-1\" legend_split_behavior=\"0\">\n   <customproperties>\n    <Option/>\n   </customproperties>\n  </layer-tree-layer>\n",
+            "  <layer-tree-layer id=\"{}\" name=\"{}\" source=\"{}\" providerKey=\"ogr\" checked=\"{checked}\" expanded=\"{}\" legend_exp=\"\" patch_size=\"-1,-1\" legend_split_behavior=\"0\">\n   <customproperties>\n    <Option/>\n   </customproperties>\n  </layer-tree-layer>\n",
             layer_id(&l.name),
             esc(&l.name),
             esc(&l.source),
@@ -869,6 +876,7 @@ mod tests {
             ("voyages", "categorizedSymbol"),
             ("stays", "graduatedSymbol"),
             ("tracks", "RuleRenderer"),
+            ("links", "RuleRenderer"),
             ("unmatched", "RuleRenderer"),
             ("rejected", "RuleRenderer"),
             ("land", "singleSymbol"),
@@ -907,7 +915,12 @@ mod tests {
             extra: vec![],
         });
         let empty = Layer::new("stays", GeomKind::Point, vec![]);
-        let layers = vec![LayerSummary::of(&v), LayerSummary::of(&empty)];
+        let links = Layer::new("links", GeomKind::LineString, vec![]);
+        let layers = vec![
+            LayerSummary::of(&v),
+            LayerSummary::of(&empty),
+            LayerSummary::of(&links),
+        ];
         let gj = project_qgs(OutputFormat::Geojson, &layers, true);
         assert!(gj.contains("<datasource>./voyages.geojson</datasource>"));
         assert!(gj.contains("<datasource>./land.geojson</datasource>"));
@@ -918,6 +931,9 @@ mod tests {
         let stays = gj.find("name=\"stays\"").expect("stays");
         assert!(stays < land);
         assert!(gj.contains("<datasource>./stays.geojson|geometrytype=Point</datasource>"));
+        // The straight links are off until asked for; the rest are on.
+        assert!(gj.contains("name=\"links\" source=\"./links.geojson|geometrytype=LineString\" providerKey=\"ogr\" checked=\"Qt::Unchecked\""), "{gj}");
+        assert!(gj.contains("name=\"voyages\" source=\"./voyages.geojson\" providerKey=\"ogr\" checked=\"Qt::Checked\""));
         let gp = project_qgs(OutputFormat::Gpkg, &layers, false);
         assert!(gp.contains("<datasource>./shiplink.gpkg|layername=voyages</datasource>"));
         assert!(!gp.contains("land.geojson"));
