@@ -290,25 +290,6 @@ pub struct Voyage {
     pub geometry: Vec<(f64, f64)>,
     pub route_method: RouteMethod,
     pub route_km: f64,
-    /// Why the origin and destination stays are taken for one vessel.
-    pub evidence: VoyageEvidence,
-}
-
-/// What a voyage's origin and destination stays show of the vessel, and what each shared
-/// attribute adds to the log-likelihood ratio of "one vessel" (output as the voyage's
-/// `evidence`, `attribute_llr` and `gap_hours`).
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct VoyageEvidence {
-    /// Each side's detections, combined: e.g. "2 sightings: red, roro, 126±4 m".
-    pub origin: String,
-    pub destination: String,
-    /// The attribute terms `(name, nats)` between the two stays' detections
-    /// (`linking::cost::attribute_terms`), and their clamped sum; `None` when identity
-    /// evidence says two vessels.
-    pub terms: Vec<(&'static str, f64)>,
-    pub attribute_llr: Option<f64>,
-    /// Hours from the origin's last sighting to the destination's first.
-    pub gap_hours: f64,
 }
 
 /// One inferred vessel: a chain of stays and at-sea observations.

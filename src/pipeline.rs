@@ -301,7 +301,9 @@ fn layer_streams<'a>(r: &'a Results, scene_rejected: &'a [Rejected]) -> Vec<Laye
     vec![
         (
             build::voyages_schema(),
-            Box::new(build::voyage_features(&d.voyages, &d.stays, obs)),
+            Box::new(build::voyage_features(
+                &d.voyages, &d.stays, obs, &r.sensors,
+            )),
         ),
         (
             build::stays_schema(),

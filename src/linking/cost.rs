@@ -78,7 +78,7 @@ pub struct Attrs {
     pub ids: Option<Box<IdentityTexts>>,
 }
 
-/// A vessel's identity texts as the linker compares them ([`identity_text`]).
+/// A vessel's identity texts as the linker compares them ([`identity_str`]).
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct IdentityTexts {
     pub imo: Option<Box<str>>,
@@ -104,22 +104,17 @@ fn containers_sigma(m: &SensorModel, n: f64) -> f64 {
 }
 
 /// A free-text identity field (imo, mmsi, name) as the linker compares it: trimmed, and
-/// None when blank or a placeholder for "not known" (all zeros, as AIS-derived data writes
-/// a missing imo or mmsi, or `unknown`, `none`, `null`, `n/a`, `na`, `-`, `?`): identity
-/// is a hard constraint, and thousands of unrelated ships sharing imo "0" would otherwise
-/// be one vessel. The output keeps the text as given.
+/// None when absent, blank or a placeholder for "not known" (all zeros, as AIS-derived data
+/// writes a missing imo or mmsi, or `unknown`, `none`, `null`, `n/a`, `na`, `-`, `?`):
+/// identity is a hard constraint, and thousands of unrelated ships sharing imo "0" would
+/// otherwise be one vessel. The output keeps the text as given.
 ///
 /// ```
-/// use shiplink::linking::cost::identity_text;
-/// assert_eq!(identity_text(&Some(" 9074729 ".into())), Some("9074729"));
-/// assert_eq!(identity_text(&Some("0000000".into())), None);
-/// assert_eq!(identity_text(&Some("N/A".into())), None);
+/// use shiplink::linking::cost::identity_str;
+/// assert_eq!(identity_str(Some(" 9074729 ")), Some("9074729"));
+/// assert_eq!(identity_str(Some("0000000")), None);
+/// assert_eq!(identity_str(Some("N/A")), None);
 /// ```
-pub fn identity_text(x: &Option<String>) -> Option<&str> {
-    identity_str(x.as_deref())
-}
-
-/// [`identity_text`] of a text that may be absent.
 pub fn identity_str(x: Option<&str>) -> Option<&str> {
     x.map(str::trim).filter(|v| {
         !v.is_empty()
@@ -150,16 +145,8 @@ impl Attrs {
             } else {
                 o.hull_color
                     .as_ref()
-                    .map(|c| {
-                        let lower = c.trim().to_ascii_lowercase();
-                        if lower == **c {
-                            Arc::clone(c)
-                        } else {
-                            Arc::from(lower)
-                        }
-                    })
-                    .filter(|c| !c.is_empty())
-                    .map(|c| (c, m.color_accuracy))
+                    .and_then(Colour::of)
+                    .map(|c| (c.into_arc(), m.color_accuracy))
             },
             containers_first: cont,
             containers_last: cont,
@@ -240,7 +227,7 @@ impl Attrs {
 }
 
 /// A detection's hull colour as compared: trimmed and lower case, sharing the detection's
-/// text when it is that already (as [`Attrs::of`] does).
+/// text when it is that already; `None` when blank.
 enum Colour<'a> {
     Shared(&'a Arc<str>),
     Owned(String),
@@ -695,8 +682,10 @@ mod tests {
         o
     }
 
-    /// The terms shown as a voyage's evidence add up to the weight scored, bit for bit,
-    /// whatever the two sides report (and forbid exactly what it forbids).
+    /// The terms shown as evidence, totalled as the outputs total them (`terms_total`), are
+    /// the weight scored, bit for bit, whatever the two sides report, and are missing
+    /// exactly where the score forbids the link. (Both read `each_attribute_term`; this
+    /// guards the totalling and the forbidding, and that every kind of term shows.)
     #[test]
     fn attribute_terms_add_up_to_the_llr() {
         use rand::{Rng, SeedableRng};
@@ -738,8 +727,7 @@ mod tests {
                     forbidden += 1;
                 }
                 Some(terms) => {
-                    let sum = terms.iter().fold(0.0, |acc, t| acc + t.1);
-                    assert_eq!(Some(clamp_llr(sum)), llr, "{terms:?}");
+                    assert_eq!(Some(terms_total(&terms)), llr, "{terms:?}");
                     kinds.extend(terms.iter().map(|t| t.0));
                 }
             }

@@ -7,9 +7,7 @@ use crate::config::Config;
 use crate::evidence::EmptyBerth;
 use crate::geodesy::geodesic_m;
 use crate::linking::{cost, LinkKind, Linked, Node, StayMembers};
-use crate::model::{
-    Event, Observation, Port, RouteMethod, Stay, Time, Track, TrackLink, Voyage, VoyageEvidence,
-};
+use crate::model::{Event, Observation, Port, RouteMethod, Stay, Time, Track, TrackLink, Voyage};
 use crate::stays::median;
 
 /// Stays, voyages (without route geometry yet), tracks and what is left.
@@ -60,46 +58,14 @@ pub fn derive(
     }
     for v in &mut d.voyages {
         v.confidence = calibrate(v.confidence, lp.confidence_slope, lp.confidence_intercept);
-        v.evidence = evidence(
-            obs,
-            &d.stays,
-            v.origin_stay,
-            v.destination_stay,
-            &config.sensors,
-        );
     }
     d
 }
 
-/// What the two ends of a voyage show and how their attributes compare (as a passage
-/// compares them: deck loads too).
-pub fn evidence(
-    obs: &[Observation],
-    stays: &[Stay],
-    origin: usize,
-    destination: usize,
-    sensors: &crate::config::SensorModels,
-) -> VoyageEvidence {
-    let (from, to, terms) = link_evidence(
-        obs,
-        stays,
-        Event::Stay(origin),
-        Event::Stay(destination),
-        LinkKind::Passage.as_str(),
-        sensors,
-    );
-    VoyageEvidence {
-        origin: from,
-        destination: to,
-        attribute_llr: terms.as_deref().map(cost::terms_total),
-        terms: terms.unwrap_or_default(),
-        gap_hours: (stays[destination].first_seen - stays[origin].last_seen) as f64 / 3600.0,
-    }
-}
-
 /// What two consecutive events of a track show and how their attributes compare, as a
 /// link of `kind` compares them (deck loads across the sea only): `(from, to, terms)`,
-/// `terms` `None` when identity evidence says two vessels. For the links layer.
+/// `terms` `None` when identity evidence says two vessels. For the voyages' and links'
+/// `evidence` (a voyage's ends compare as a passage's).
 pub fn link_evidence(
     obs: &[Observation],
     stays: &[Stay],
@@ -509,7 +475,6 @@ fn derive_merged(
                 geometry: Vec::new(),
                 route_method: RouteMethod::Straight,
                 route_km: 0.0,
-                evidence: Default::default(),
             });
             voyage_count += 1;
         }
@@ -532,28 +497,21 @@ fn derive_merged(
         });
     }
     // Voyage ids by (departure, vessel); the links follow their voyage.
-    let mut by_departure: Vec<usize> = (0..voyages.len()).collect();
-    by_departure.sort_by(|&x, &y| {
-        let (x, y) = (&voyages[x], &voyages[y]);
+    let mut tagged: Vec<(usize, Voyage)> = voyages.into_iter().enumerate().collect();
+    tagged.sort_by(|(_, x), (_, y)| {
         (stays[x.origin_stay].last_seen, &x.vessel_id)
             .cmp(&(stays[y.origin_stay].last_seen, &y.vessel_id))
     });
-    let mut new_index = vec![0; voyages.len()];
-    for (k, &v) in by_departure.iter().enumerate() {
-        new_index[v] = k;
+    let mut new_index = vec![0; tagged.len()];
+    for (k, (old, _)) in tagged.iter().enumerate() {
+        new_index[*old] = k;
     }
     for t in &mut tracks {
         for l in &mut t.links {
             l.voyage = l.voyage.map(|v| new_index[v]);
         }
     }
-    let mut voyages: Vec<Voyage> = {
-        let mut slots: Vec<Option<Voyage>> = voyages.into_iter().map(Some).collect();
-        by_departure
-            .iter()
-            .map(|&v| slots[v].take().expect("each voyage once"))
-            .collect()
-    };
+    let mut voyages: Vec<Voyage> = tagged.into_iter().map(|(_, v)| v).collect();
     let nv = voyages.len();
     for (k, v) in voyages.iter_mut().enumerate() {
         v.voyage_id = make_id("voyage", k, nv);

@@ -34,7 +34,7 @@ struct Sighting {
 /// An identity: imo (`true`) or mmsi (`false`), and its text.
 type Key<'a> = (bool, &'a str);
 
-/// The identities a detection carries, as [`cost::identity_text`] gives them.
+/// The identities a detection carries, as [`cost::identity_str`] gives them.
 fn keys<'a>(imo: Option<&'a str>, mmsi: Option<&'a str>) -> impl Iterator<Item = Key<'a>> {
     [(true, imo), (false, mmsi)]
         .into_iter()
@@ -73,7 +73,7 @@ pub(crate) struct LinkEnd<'a> {
 }
 
 impl IdentityTimes {
-    /// From every detection (imo/mmsi compared as [`cost::identity_text`] gives them);
+    /// From every detection (imo/mmsi compared as [`cost::identity_str`] gives them);
     /// `max_speed_kn` bounds how far a vessel can go between two sightings.
     pub fn new(obs: &[Observation], max_speed_kn: f64) -> IdentityTimes {
         let mut t = IdentityTimes {

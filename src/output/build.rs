@@ -6,6 +6,8 @@ use std::collections::BTreeSet;
 use geo::{Geometry, LineString, Point};
 
 use super::layer::{Feature, Field, FieldKind as K, GeomKind, Layer, Value};
+use crate::config::SensorModels;
+use crate::linking::{cost, derive, LinkKind};
 use crate::model::{Event, Observation, Port, Rejected, Stay, Time, Track, Voyage};
 
 /// The names of the layers, in writing order.
@@ -110,27 +112,85 @@ pub fn voyages_schema() -> Layer {
     )
 }
 
-/// A voyage's `evidence`: what each end showed, what each shared attribute says (nats of
-/// "one vessel" against "two"), the timing, and the links' total weight.
-pub fn evidence_text(v: &Voyage, min_speed_kn: f64) -> String {
-    let e = &v.evidence;
-    let terms = e.attribute_llr.map(|_| e.terms.as_slice());
-    let via = match v.via.len() {
-        0 => String::new(),
-        1 => ", via 1 sighting at sea".to_string(),
-        n => format!(", via {n} sightings at sea"),
-    };
-    format!(
-        "origin {}; destination {}. {}. {:.1} h between sightings for {:.1} km (at least \
-         {:.1} kn){via}. Links: {:+.1} nats with the tracks' attributes and timing.",
-        e.origin,
-        e.destination,
-        crate::linking::derive::terms_text(terms),
-        e.gap_hours,
-        v.route_km,
-        min_speed_kn,
-        -v.cost,
-    )
+/// One end of a link or voyage: a stay, or a sighting at sea.
+struct Place {
+    at: (f64, f64),
+    id: String,
+    port: Value,
+    first: Time,
+    last: Time,
+}
+
+fn place(stays: &[Stay], obs: &[Observation], e: Event) -> Place {
+    match e {
+        Event::Stay(s) => {
+            let s = &stays[s];
+            Place {
+                at: (s.lon, s.lat),
+                id: s.stay_id.clone(),
+                port: Value::Str(s.port_id.clone()),
+                first: s.first_seen,
+                last: s.last_seen,
+            }
+        }
+        Event::AtSea(i) => {
+            let o = &obs[i];
+            Place {
+                at: (o.lon, o.lat),
+                id: o.id.clone(),
+                port: Value::Null,
+                first: o.observed_at,
+                last: o.observed_at,
+            }
+        }
+    }
+}
+
+/// Words of an `evidence` text: the two ends' labels and that of the chosen weight.
+struct Wording {
+    from: &'static str,
+    to: &'static str,
+    weight: &'static str,
+}
+
+const VOYAGE_WORDS: Wording = Wording {
+    from: "origin",
+    to: "destination",
+    weight: "Links",
+};
+
+const LINK_WORDS: Wording = Wording {
+    from: "from",
+    to: "to",
+    weight: "Link",
+};
+
+/// The `evidence` of a voyage or link between two events compared as a link of `kind`:
+/// what each end showed, what each shared attribute says (nats of "one vessel" against
+/// "two"), the unseen time (and `route`, said after it), and the chosen links' `weight`.
+/// Returns `(unseen hours, attribute_llr, text)`.
+#[allow(clippy::too_many_arguments)]
+fn evidence(
+    stays: &[Stay],
+    obs: &[Observation],
+    sensors: &SensorModels,
+    (from, to): (Event, Event),
+    kind: &str,
+    words: &Wording,
+    route: &str,
+    weight: f64,
+) -> (f64, Option<f64>, String) {
+    let (a_text, b_text, terms) = derive::link_evidence(obs, stays, from, to, kind, sensors);
+    let gap_hours = (place(stays, obs, to).first - place(stays, obs, from).last) as f64 / 3600.0;
+    let text = format!(
+        "{} {a_text}; {} {b_text}. {}. {gap_hours:.1} h between sightings{route}. {}: \
+         {weight:+.1} nats with the tracks' attributes and timing.",
+        words.from,
+        words.to,
+        derive::terms_text(terms.as_deref()),
+        words.weight,
+    );
+    (gap_hours, terms.as_deref().map(cost::terms_total), text)
 }
 
 /// The voyages layer's features, sorted by id, built one at a time.
@@ -138,11 +198,31 @@ pub fn voyage_features<'a>(
     voyages: &'a [Voyage],
     stays: &'a [Stay],
     obs: &'a [Observation],
+    sensors: &'a SensorModels,
 ) -> impl Iterator<Item = Feature> + 'a {
     by_id(voyages, |v| &v.voyage_id).into_iter().map(move |k| {
         let v = &voyages[k];
         let (o, d) = (&stays[v.origin_stay], &stays[v.destination_stay]);
         let t = voyage_times(v, stays, obs);
+        let speed_kn = min_speed_kn(v.route_km, &t);
+        let via = match v.via.len() {
+            0 => String::new(),
+            1 => ", via 1 sighting at sea".to_string(),
+            n => format!(", via {n} sightings at sea"),
+        };
+        let route = format!(" for {:.1} km (at least {speed_kn:.1} kn){via}", v.route_km);
+        let ends = (Event::Stay(v.origin_stay), Event::Stay(v.destination_stay));
+        // A voyage's ends compare as a passage's.
+        let (gap_hours, attribute_llr, text) = evidence(
+            stays,
+            obs,
+            sensors,
+            ends,
+            LinkKind::Passage.as_str(),
+            &VOYAGE_WORDS,
+            &route,
+            -v.cost,
+        );
         let line: LineString<f64> = v.geometry.iter().copied().collect();
         Feature {
             id: v.voyage_id.clone(),
@@ -158,7 +238,7 @@ pub fn voyage_features<'a>(
                 Value::Time(t.arrived_before),
                 Value::Real(round(v.route_km, 3)),
                 Value::Str(v.route_method.as_str().into()),
-                Value::Real(round(min_speed_kn(v.route_km, &t), 3)),
+                Value::Real(round(speed_kn, 3)),
                 Value::Real(round(v.confidence, 4)),
                 Value::Str(o.stay_id.clone()),
                 Value::Str(d.stay_id.clone()),
@@ -167,10 +247,10 @@ pub fn voyage_features<'a>(
                 ids(obs, &v.via),
                 opt_int(o.containers_last),
                 opt_int(d.containers_first),
-                Value::Real(round(v.evidence.gap_hours, 2)),
+                Value::Real(round(gap_hours, 2)),
                 Value::Real(round(-v.cost, 3)),
-                v.evidence.attribute_llr.map(|x| round(x, 3)).into(),
-                Value::Str(evidence_text(v, min_speed_kn(v.route_km, &t))),
+                attribute_llr.map(|x| round(x, 3)).into(),
+                Value::Str(text),
             ],
             extra: vec![],
         }
@@ -325,81 +405,49 @@ pub fn link_features<'a>(
     stays: &'a [Stay],
     voyages: &'a [Voyage],
     obs: &'a [Observation],
-    sensors: &'a crate::config::SensorModels,
+    sensors: &'a SensorModels,
 ) -> impl Iterator<Item = Feature> + 'a {
+    // Each track (in id order) with the number of its first link.
     let total: usize = tracks.iter().map(|t| t.links.len()).sum();
-    let order = by_id(tracks, |t| &t.vessel_id);
-    let mut k = 0;
-    order.into_iter().flat_map(move |t| {
+    let mut first = 0;
+    let starts: Vec<(usize, usize)> = by_id(tracks, |t| &t.vessel_id)
+        .into_iter()
+        .map(|t| {
+            first += tracks[t].links.len();
+            (t, first - tracks[t].links.len())
+        })
+        .collect();
+    starts.into_iter().flat_map(move |(t, start)| {
         let track = &tracks[t];
-        track
-            .links
-            .iter()
-            .enumerate()
-            .map(|(p, l)| {
-                let (from, to) = (track.events[p], track.events[p + 1]);
-                k += 1;
-                (
-                    crate::linking::derive::make_id("link", k - 1, total),
-                    from,
-                    to,
-                    l,
-                )
-            })
-            .collect::<Vec<_>>()
-            .into_iter()
-            .map(move |(id, from, to, l)| {
-                let place = |e: Event| match e {
-                    Event::Stay(s) => (
-                        (stays[s].lon, stays[s].lat),
-                        stays[s].stay_id.clone(),
-                        Value::Str(stays[s].port_id.clone()),
-                        stays[s].first_seen,
-                        stays[s].last_seen,
-                    ),
-                    Event::AtSea(i) => (
-                        (obs[i].lon, obs[i].lat),
-                        obs[i].id.clone(),
-                        Value::Null,
-                        obs[i].observed_at,
-                        obs[i].observed_at,
-                    ),
-                };
-                let (a, a_id, a_port, _, a_last) = place(from);
-                let (b, b_id, b_port, b_first, _) = place(to);
-                let (a_text, b_text, terms) =
-                    crate::linking::derive::link_evidence(obs, stays, from, to, l.kind, sensors);
-                let attribute_llr = terms.as_deref().map(crate::linking::cost::terms_total);
-                let gap_hours = (b_first - a_last) as f64 / 3600.0;
-                let evidence = format!(
-                    "from {a_text}; to {b_text}. {}. {gap_hours:.1} h between sightings. \
-                     Link: {:+.1} nats with the tracks' attributes and timing.",
-                    crate::linking::derive::terms_text(terms.as_deref()),
-                    l.weight,
-                );
-                Feature {
-                    id: id.clone(),
-                    geometry: Some(Geometry::LineString(vec![a, b].into_iter().collect())),
-                    values: vec![
-                        Value::Str(id),
-                        Value::Str(track.vessel_id.clone()),
-                        l.voyage.map(|v| voyages[v].voyage_id.clone()).into(),
-                        Value::Str(l.kind.to_string()),
-                        Value::Str(a_id),
-                        Value::Str(b_id),
-                        a_port,
-                        b_port,
-                        Value::Time(a_last),
-                        Value::Time(b_first),
-                        Value::Real(round(gap_hours, 2)),
-                        Value::Real(round(l.confidence, 4)),
-                        Value::Real(round(l.weight, 3)),
-                        attribute_llr.map(|x| round(x, 3)).into(),
-                        Value::Str(evidence),
-                    ],
-                    extra: vec![],
-                }
-            })
+        track.links.iter().enumerate().map(move |(p, l)| {
+            let id = derive::make_id("link", start + p, total);
+            let ends = (track.events[p], track.events[p + 1]);
+            let (a, b) = (place(stays, obs, ends.0), place(stays, obs, ends.1));
+            let (gap_hours, attribute_llr, text) =
+                evidence(stays, obs, sensors, ends, l.kind, &LINK_WORDS, "", l.weight);
+            Feature {
+                id: id.clone(),
+                geometry: Some(Geometry::LineString(vec![a.at, b.at].into_iter().collect())),
+                values: vec![
+                    Value::Str(id),
+                    Value::Str(track.vessel_id.clone()),
+                    l.voyage.map(|v| voyages[v].voyage_id.clone()).into(),
+                    Value::Str(l.kind.to_string()),
+                    Value::Str(a.id),
+                    Value::Str(b.id),
+                    a.port,
+                    b.port,
+                    Value::Time(a.last),
+                    Value::Time(b.first),
+                    Value::Real(round(gap_hours, 2)),
+                    Value::Real(round(l.confidence, 4)),
+                    Value::Real(round(l.weight, 3)),
+                    attribute_llr.map(|x| round(x, 3)).into(),
+                    Value::Str(text),
+                ],
+                extra: vec![],
+            }
+        })
     })
 }
 

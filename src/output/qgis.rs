@@ -65,29 +65,38 @@ pub fn qml_for(layer_name: &str) -> Option<String> {
     ))
 }
 
-/// Hovering a voyage (View → Show Map Tips) shows its ends, confidence and evidence.
-fn voyages_map_tip() -> String {
+/// A map tip (View → Show Map Tips, hovering a feature): `head`, then the feature's
+/// confidence and evidence.
+fn evidence_map_tip(head: &str) -> String {
     format!(
         " <mapTip>{}</mapTip>\n",
-        esc(
-            "<b>[% \"voyage_id\" %]</b> [% \"from_port\" %] → [% \"to_port\" %], \
-             confidence [% \"confidence\" %]<br>[% \"evidence\" %]"
-        )
+        esc(&format!(
+            "{head}, confidence [% \"confidence\" %]<br>[% \"evidence\" %]"
+        ))
     )
 }
 
 /// The renderer (and labelling) XML of a layer's style, as it sits in a QML or a project.
 fn style_body(layer_name: &str) -> Option<String> {
-    let mut s = match layer_name {
-        "voyages" => voyages_renderer() + &voyages_map_tip(),
-        "stays" => stays_renderer() + &stays_labeling(),
-        "tracks" => tracks_renderer(),
-        "links" => links_renderer() + &links_map_tip(),
-        "unmatched" => unmatched_renderer(),
-        "rejected" => rejected_renderer(),
-        LAND_LAYER => land_renderer(),
-        _ => return None,
-    };
+    let mut s =
+        match layer_name {
+            "voyages" => {
+                voyages_renderer()
+                    + &evidence_map_tip(
+                        "<b>[% \"voyage_id\" %]</b> [% \"from_port\" %] → [% \"to_port\" %]",
+                    )
+            }
+            "stays" => stays_renderer() + &stays_labeling(),
+            "tracks" => tracks_renderer(),
+            "links" => links_renderer()
+                + &evidence_map_tip(
+                    "<b>[% \"link_id\" %]</b> [% \"kind\" %] [% \"from_id\" %] → [% \"to_id\" %]",
+                ),
+            "unmatched" => unmatched_renderer(),
+            "rejected" => rejected_renderer(),
+            LAND_LAYER => land_renderer(),
+            _ => return None,
+        };
     s.push_str(" <blendMode>0</blendMode>\n <featureBlendMode>0</featureBlendMode>\n");
     Some(s)
 }
@@ -438,17 +447,6 @@ fn links_renderer() -> String {
             ("4", "other", "ELSE"),
         ],
         &symbols,
-    )
-}
-
-/// Hovering a link shows its kind, confidence and evidence.
-fn links_map_tip() -> String {
-    format!(
-        " <mapTip>{}</mapTip>\n",
-        esc(
-            "<b>[% \"link_id\" %]</b> [% \"kind\" %] [% \"from_id\" %] → [% \"to_id\" %], \
-             confidence [% \"confidence\" %]<br>[% \"evidence\" %]"
-        )
     )
 }
 
