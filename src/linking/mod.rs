@@ -1988,6 +1988,108 @@ mod tests {
     }
 
     #[test]
+    fn returns_are_found_out_to_the_split_radius() {
+        // A busy port, where only returns near the berth reach the floor, so the return
+        // search walks the cells within a radius of the berth and skips members beyond it
+        // on their position. Look-alike sightings at growing distances from a berth, each
+        // an hour after the last: the pruned search must keep the same returns as scoring
+        // every pair, the farthest included.
+        let ports = crate::ports::builtin();
+        let najin = 1;
+        let (lon, lat) = (ports[najin].berth_lon, ports[najin].berth_lat);
+        let m_per_deg_lon = crate::geodesy::M_PER_DEG * lat.to_radians().cos();
+        let mut config = Config::default();
+        config.linking.return_prior = -6.0;
+        config.linking.low_return_candidates = 0;
+        let ship = |id: &str, east_m: f64, north_m: f64, t: i64| {
+            let mut o = obs(
+                id,
+                lon + east_m / m_per_deg_lon,
+                lat + north_m / crate::geodesy::M_PER_DEG,
+                t,
+            );
+            o.sensor = crate::model::Sensor::Skysat;
+            o.length_m = Some(120.0);
+            o.beam_m = Some(18.0);
+            o.vessel_class = Some(VesselClass::Cargo);
+            o.hull_color = Some("red".into());
+            o.confidence = Some(0.99);
+            o
+        };
+        let mut o = Vec::new();
+        for k in 0..4 {
+            // Four origins around the berth, then their look-alikes further and further out.
+            let (e, n) = [(0.0, 0.0), (400.0, 0.0), (0.0, 400.0), (-400.0, -400.0)][k];
+            o.push(ship(&format!("home{k}"), e, n, k as i64));
+            for j in 0..12 {
+                let d = 15.0 * (j + 1) as f64;
+                let angle = (j * 5 + k) as f64;
+                o.push(ship(
+                    &format!("near{k}-{j:02}"),
+                    e + d * angle.cos(),
+                    n + d * angle.sin(),
+                    3600 * (j as i64 + 1) + k as i64,
+                ));
+            }
+        }
+        // Traffic elsewhere in the port over ten days, so that a trip out and back is
+        // not worth a link (only an interrupted stay, at the berth, is).
+        for k in 0..400 {
+            let e = -1500.0 + 3000.0 * ((k * 37) % 100) as f64 / 100.0;
+            let n = -1000.0 + 2000.0 * ((k * 61) % 100) as f64 / 100.0;
+            o.push(ship(
+                &format!("z{k:03}"),
+                e,
+                n,
+                86_400 * 10 * k as i64 / 400 + 50_000,
+            ));
+        }
+        let port_of = vec![Some(najin); o.len()];
+        let sea = sea_between(vec![vec![0.0; ports.len()]; ports.len()]);
+        let empty = EmptyBerth::default();
+        let input = LinkInput {
+            obs: &o,
+            port_of: &port_of,
+            ports: &ports,
+            empty: &empty,
+            sea: &sea,
+            config: &config,
+        };
+        let nodes: Vec<Node> = (0..o.len()).map(Node::Stay).collect();
+        let stays: Vec<_> = (0..o.len())
+            .map(|i| crate::stays::summarise(vec![i], &ports[najin].port_id, &o, &empty))
+            .collect();
+        let ids = IdentityTimes::new(&o, config.linking.max_speed_kn);
+        let with = |mode, cell_m| {
+            search::TEST_CELL_M.with(|c| c.set(cell_m));
+            let info = node_infos(&input, &nodes, |s| {
+                NodeInfo::of_stay(&stays[s], najin, &o, &config.sensors)
+            });
+            let cands = track_candidates_with(&input, info, &ids, mode).0;
+            search::TEST_CELL_M.with(|c| c.set(search::CELL_M));
+            cands
+        };
+        let all = with(search::Mode::Exhaustive, search::CELL_M);
+        let far = |c: &Candidate| {
+            let (a, b) = (&o[c.from], &o[c.to]);
+            (c.kind == LinkKind::Return && a.id.starts_with("home"))
+                .then(|| local_m((a.lon, a.lat), (b.lon, b.lat)))
+        };
+        let reach = all.iter().filter_map(far).fold(0.0, f64::max);
+        let found = all.iter().filter_map(far).count();
+        eprintln!("{found} returns from the origins, the farthest at {reach:.0} m");
+        // Returns out to some distance, not all of them (the rest fall short).
+        assert!(found >= 8 && found < 48, "{found}");
+        for cell_m in [40.0, 120.0, search::CELL_M] {
+            assert_eq!(
+                with(search::Mode::Pruned, cell_m),
+                all,
+                "cells of {cell_m} m"
+            );
+        }
+    }
+
+    #[test]
     fn pruned_search_is_exact() {
         // Weak returns off but on seed 5 (and on seed 6 only where traffic is light).
         let mut default = Config::default();

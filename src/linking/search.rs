@@ -63,17 +63,21 @@ struct Bucket {
     class: Vec<u32>,
     colour: Vec<u32>,
     real: Vec<f64>,
+    /// Each member's position under its port's projection (metres east and north), in
+    /// the cells of [`Search::cells`] only (empty elsewhere).
+    xy: Vec<(f64, f64)>,
     range: AttrsRange,
     /// Largest detector term (`NodeInfo::real`) of the members.
     max_real: f64,
 }
 
 impl Bucket {
-    fn push(&mut self, k: usize, n: &NodeInfo, cats: &Categories) {
+    fn push(&mut self, k: usize, n: &NodeInfo, cats: &Categories, xy: Option<(f64, f64)>) {
         if self.nodes.is_empty() {
             self.max_real = n.real;
         }
         self.nodes.push(k);
+        self.xy.extend(xy);
         self.t_first.push(n.t_first);
         self.class.push(cats.class[k]);
         self.colour.push(cats.colour[k]);
@@ -196,12 +200,14 @@ fn cell_key((kx, ky): (f64, f64), cell_m: f64, p: usize, lon: f64, lat: f64) -> 
 }
 
 /// Destinations of `count`: `dest_of` gives a node's (or none), in `order`; with `maps`, the
-/// identity and name lists too.
+/// identity and name lists too; `xy_of`, when given, each member's projected position.
+#[allow(clippy::too_many_arguments)]
 fn bucketed(
     info: &[NodeInfo],
     order: &[usize],
     count: usize,
     dest_of: impl Fn(usize, &NodeInfo) -> Option<usize>,
+    xy_of: Option<&dyn Fn(&NodeInfo) -> (f64, f64)>,
     cats: &Categories,
     mode: Mode,
     maps: bool,
@@ -231,17 +237,18 @@ fn bucketed(
             continue;
         };
         let d = &mut dests[d];
+        let xy = xy_of.map(|f| f(n));
         if mode == Mode::Exhaustive {
-            d.all.push(k, n, cats);
+            d.all.push(k, n, cats, xy);
         }
         d.range.add(&n.attrs);
         d.max_real = Some(d.max_real.map_or(n.real, |m| m.max(n.real)));
         match n.attrs.length_m.filter(|(l, _)| l.is_finite()) {
             Some((l, _)) => {
                 let i = (bin_of(l) - d.first_bin) as usize;
-                d.bins[i].push(k, n, cats);
+                d.bins[i].push(k, n, cats, xy);
             }
-            None => d.no_length.push(k, n, cats),
+            None => d.no_length.push(k, n, cats, xy),
         }
         if !maps {
             continue;
@@ -402,6 +409,7 @@ impl<'a> Search<'a> {
             order,
             ports + 1,
             |_, n| Some(n.port.unwrap_or(ports).min(ports)),
+            None,
             &cats,
             mode,
             true,
@@ -434,6 +442,10 @@ impl<'a> Search<'a> {
             order,
             cell_at.len(),
             |k, _| (cell_of[k] != u32::MAX).then_some(cell_of[k] as usize),
+            Some(&|n: &NodeInfo| {
+                let (kx, ky) = projection[n.port.unwrap_or(0)];
+                (n.lon * kx, n.lat * ky)
+            }),
             &cats,
             mode,
             false,
@@ -571,6 +583,7 @@ impl<'a> Search<'a> {
             scan: None,
             last_upper: f64::INFINITY,
             rest_cache: (f64::NAN, f64::NAN),
+            disc: None,
         }
     }
 }
@@ -707,6 +720,8 @@ impl<'a> Search<'a> {
                 at(0.0),
                 threshold,
             );
+            // Members farther than `reach` (projected) are farther than the radius.
+            part.disc = Some((x, y, reach * reach));
             // Its members of the node's identity come from the whole port's lists.
             part.same_identity = far.same_identity.clone();
             part.next_identity = part.same_identity.len();
@@ -772,6 +787,10 @@ pub struct After<'s, R> {
     /// `rest` at a recent gap (seconds, value): a bound for gaps up to [`REST_STEP_S`]
     /// longer too, as it does not increase.
     rest_cache: (f64, f64),
+    /// For a cell's walk in [`Search::after_return`]: the node's projected position and
+    /// the square of the distance (projected metres) beyond which no member can reach the
+    /// threshold. Members outside are skipped on their position alone.
+    disc: Option<(f64, f64, f64)>,
 }
 
 /// How far a computed value of `rest` is reused, seconds (members come in images, many
@@ -899,6 +918,11 @@ impl<'s, R: Fn(f64) -> f64> Iterator for After<'s, R> {
                         // Later members only have larger gaps.
                         self.scan = None;
                         continue;
+                    }
+                    if let (Some((x, y, r2)), Some(&(px, py))) = (self.disc, bucket.xy.get(at)) {
+                        if (px - x).powi(2) + (py - y).powi(2) > r2 {
+                            continue;
+                        }
                     }
                     let class = same(self.class, bucket.class[at]);
                     let colour = same(self.colour, bucket.colour[at]);
