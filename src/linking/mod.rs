@@ -131,16 +131,64 @@ impl Links {
     /// The chain of nodes that starts at `start` and follows successors (links go forward in
     /// time, so it ends; it is cut at the number of nodes all the same).
     pub fn chain_from(&self, start: usize) -> Vec<usize> {
-        let mut chain = vec![start];
-        let mut k = start;
+        let mut chain = Vec::new();
+        self.push_chain(start, &mut chain);
+        chain
+    }
+
+    /// Appends the chain from `start` ([`Links::chain_from`]) to `out`.
+    fn push_chain(&self, start: usize, out: &mut Vec<usize>) {
+        let (from, mut k) = (out.len(), start);
+        out.push(start);
         while let Some(next) = self.successor[k] {
-            if chain.len() >= self.successor.len() {
+            if out.len() - from >= self.successor.len() {
                 break;
             }
-            chain.push(next);
+            out.push(next);
             k = next;
         }
-        chain
+    }
+}
+
+/// Every chain of some [`Links`], in one flat list (a million lone nodes would otherwise be
+/// a million allocations): chain `t` is `nodes[start[t]..start[t + 1]]`; chains in order
+/// of their first node.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Chains {
+    nodes: Vec<usize>,
+    start: Vec<usize>,
+}
+
+impl Chains {
+    pub fn of(links: &Links) -> Chains {
+        let n = links.successor.len();
+        let mut chains = Chains {
+            nodes: Vec::with_capacity(n),
+            start: vec![0],
+        };
+        for head in (0..n).filter(|&k| links.predecessor[k].is_none()) {
+            links.push_chain(head, &mut chains.nodes);
+            chains.start.push(chains.nodes.len());
+        }
+        chains
+    }
+
+    /// The number of chains.
+    pub fn len(&self) -> usize {
+        self.start.len() - 1
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Chain `t`'s nodes.
+    pub fn get(&self, t: usize) -> &[usize] {
+        &self.nodes[self.start[t]..self.start[t + 1]]
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &[usize]> + '_ {
+        (0..self.len()).map(|t| self.get(t))
     }
 }
 
@@ -1985,6 +2033,20 @@ mod tests {
             assert_eq!(narrowed, all, "seed {seed}");
         }
         assert!(kept > 100, "the scenes should give stay links: {kept}");
+    }
+
+    #[test]
+    fn chains_are_flat_and_in_order_of_their_heads() {
+        let mut links = Links::none(6, 0);
+        for (a, b) in [(0, 2), (2, 3), (4, 5)] {
+            links.set(a, b, LinkKind::Return, 1.0, 1.0);
+        }
+        let chains = Chains::of(&links);
+        let all: Vec<&[usize]> = chains.iter().collect();
+        assert_eq!(all, [&[0, 2, 3][..], &[1], &[4, 5]]);
+        assert_eq!(chains.len(), 3);
+        assert_eq!(chains.get(2), links.chain_from(4).as_slice());
+        assert!(Chains::of(&Links::none(0, 0)).is_empty());
     }
 
     #[test]

@@ -19,7 +19,7 @@ use std::collections::HashMap;
 use rayon::prelude::*;
 
 use super::cost::{self, Attrs};
-use super::{choose, Candidate, LinkKind, Links, Node, StayMembers, CONTAINERS_DRIFT};
+use super::{choose, Candidate, Chains, LinkKind, Links, Node, StayMembers, CONTAINERS_DRIFT};
 use crate::config::SensorModels;
 use crate::model::Observation;
 
@@ -121,11 +121,9 @@ impl Rounds {
     /// Brings the track windows and their attributes up to `links`; returns which heads
     /// and tails changed (per slot).
     fn update_tracks(&mut self, t: &Tracks, ends: &Ends, links: &Links) -> (Vec<bool>, Vec<bool>) {
-        let n = t.nodes.len();
         let mut head = vec![Window::EMPTY; ends.from.len()];
         let mut tail = vec![Window::EMPTY; ends.to.len()];
-        for start in (0..n).filter(|&k| links.predecessor[k].is_none()) {
-            let chain = links.chain_from(start);
+        for chain in Chains::of(links).iter() {
             for (p, &k) in chain.iter().enumerate() {
                 if let Some(s) = slot(&ends.from, k) {
                     head[s] = Window::of(&chain[p.saturating_sub(TRACK_CONTEXT - 1)..p + 1]);

@@ -28,7 +28,7 @@ use rayon::prelude::*;
 
 use super::cost::Attrs;
 use super::refine::{attr_llr, Tracks};
-use super::{Candidate, LinkKind, Links};
+use super::{Candidate, Chains, LinkKind, Links};
 
 /// Most passes.
 const MAX_PASSES: usize = 30;
@@ -45,7 +45,7 @@ type Key = (usize, usize);
 
 /// The tracks of some links: each node's track and position in it.
 struct Layout {
-    chains: Vec<Vec<usize>>,
+    chains: Chains,
     track: Vec<usize>,
     pos: Vec<usize>,
 }
@@ -53,35 +53,33 @@ struct Layout {
 impl Layout {
     fn new(links: &Links) -> Layout {
         let n = links.successor.len();
-        let mut chains = Vec::new();
+        let chains = Chains::of(links);
         let mut track = vec![usize::MAX; n];
         let mut pos = vec![0; n];
-        for start in (0..n).filter(|&k| links.predecessor[k].is_none()) {
-            let chain = links.chain_from(start);
+        for (t, chain) in chains.iter().enumerate() {
             for (p, &k) in chain.iter().enumerate() {
-                track[k] = chains.len();
+                track[k] = t;
                 pos[k] = p;
             }
-            chains.push(chain);
         }
         Layout { chains, track, pos }
     }
 
     /// The track of `k` up to and including it (its last [`RUN_CAP`] nodes).
     fn prefix(&self, k: usize) -> Key {
-        let chain = &self.chains[self.track[k]];
+        let chain = self.chains.get(self.track[k]);
         (chain[(self.pos[k] + 1).saturating_sub(RUN_CAP)], k)
     }
 
     /// The track of `k` from it on (its first [`RUN_CAP`] nodes).
     fn suffix(&self, k: usize) -> Key {
-        let chain = &self.chains[self.track[k]];
+        let chain = self.chains.get(self.track[k]);
         (k, chain[(self.pos[k] + RUN_CAP - 1).min(chain.len() - 1)])
     }
 
     /// The nodes of a run.
     fn nodes(&self, (first, last): Key) -> &[usize] {
-        let chain = &self.chains[self.track[first]];
+        let chain = self.chains.get(self.track[first]);
         &chain[self.pos[first]..=self.pos[last]]
     }
 }
@@ -209,7 +207,7 @@ impl Pool<'_> {
             // x's track from x on spliced in between u and v when its end links to v (only
             // a track within the cap, so that the run is the whole of it).
             let end = lay.suffix(x).1;
-            let whole = lay.chains[lay.track[x]].last() == Some(&end);
+            let whole = lay.chains.get(lay.track[x]).last() == Some(&end);
             if let Some(&j) = self.index.get(&(end, v)).filter(|_| whole) {
                 let mut nodes = lay.nodes(lay.prefix(u)).to_vec();
                 nodes.extend_from_slice(lay.nodes(lay.suffix(x)));
