@@ -51,11 +51,20 @@ fn keys<'a>(imo: Option<&'a str>, mmsi: Option<&'a str>) -> impl Iterator<Item =
 /// earlier).
 #[derive(Debug, Default)]
 pub(crate) struct IdentityTimes {
-    imo: HashMap<String, Vec<Sighting>>,
-    mmsi: HashMap<String, Vec<Sighting>>,
+    /// Each imo's and mmsi's number, an index into `seen`.
+    imo: HashMap<String, u32>,
+    mmsi: HashMap<String, u32>,
+    /// The sightings of each identity.
+    seen: Vec<Vec<Sighting>>,
+    /// The identities each detection carries ([`NONE`]: none), so that a chain's are
+    /// gathered without reading its detections' texts again.
+    of_obs: Vec<[u32; 2]>,
     /// The highest speed a vessel can make, metres per second.
     max_mps: f64,
 }
+
+/// No identity, in [`IdentityTimes::of_obs`].
+const NONE: u32 = u32::MAX;
 
 /// Position slack between two exact sightings, metres (as the linker's own speed check).
 const SIGHTING_SLACK_M: f64 = 500.0;
@@ -81,16 +90,25 @@ impl IdentityTimes {
             ..IdentityTimes::default()
         };
         for (i, o) in obs.iter().enumerate() {
-            for (is_imo, key) in keys(o.imo(), o.mmsi()) {
+            for (slot, (is_imo, key)) in keys(o.imo(), o.mmsi()).enumerate() {
                 let map = if is_imo { &mut t.imo } else { &mut t.mmsi };
-                map.entry(key.to_string()).or_default().push(Sighting {
+                let next = t.seen.len() as u32;
+                let id = *map.entry(key.to_string()).or_insert(next);
+                if id == next {
+                    t.seen.push(Vec::new());
+                }
+                t.seen[id as usize].push(Sighting {
                     t: o.observed_at,
                     ecef: to_ecef_m(o.lon, o.lat),
                     obs: i,
                 });
+                if t.of_obs.is_empty() {
+                    t.of_obs = vec![[NONE; 2]; obs.len()];
+                }
+                t.of_obs[i][slot] = id;
             }
         }
-        for v in t.imo.values_mut().chain(t.mmsi.values_mut()) {
+        for v in &mut t.seen {
             // Stable: equal times keep the input order, so the result is deterministic.
             v.sort_by_key(|s| s.t);
         }
@@ -132,7 +150,17 @@ impl IdentityTimes {
     /// The sightings of an identity, in time order.
     fn sightings(&self, (is_imo, key): Key) -> Option<&[Sighting]> {
         let map = if is_imo { &self.imo } else { &self.mmsi };
-        map.get(key).map(Vec::as_slice)
+        map.get(key).map(|&id| self.seen[id as usize].as_slice())
+    }
+
+    /// The numbers of the identities detection `i` carries.
+    fn of(&self, i: usize) -> impl Iterator<Item = u32> + '_ {
+        self.of_obs
+            .get(i)
+            .into_iter()
+            .flatten()
+            .copied()
+            .filter(|&id| id != NONE)
     }
 
     /// Whether a vessel at `from` (time, ECEF position) can be at `to` by then, at the
@@ -202,7 +230,7 @@ pub(crate) fn contradicted_links<'a>(
     let mut head_of = vec![usize::MAX; n];
     let mut path: Vec<usize> = Vec::new();
     let mut heads: Vec<usize> = Vec::new();
-    for s in ids.imo.values().chain(ids.mmsi.values()).flatten() {
+    for s in ids.seen.iter().flatten() {
         let Some(mut k) = node_of(s.obs) else {
             continue;
         };
@@ -227,14 +255,14 @@ pub(crate) fn contradicted_links<'a>(
     heads.dedup();
     let mut chain_of = vec![usize::MAX; obs.len()];
     let mut chains: Vec<Chain> = Vec::new();
-    let mut carriers: HashMap<Key, Vec<usize>> = HashMap::new();
+    let mut carriers: HashMap<u32, Vec<usize>> = HashMap::new();
     for head in heads {
         let nodes_of = links.chain_from(head);
         let nodes: Vec<ChainNode> = nodes_of.iter().map(|&k| node(k)).collect();
-        let mut chain_keys: Vec<Key> = nodes
+        let mut chain_keys: Vec<u32> = nodes
             .iter()
             .flat_map(|cn| cn.members)
-            .flat_map(|&i| keys(obs[i].imo(), obs[i].mmsi()))
+            .flat_map(|&i| ids.of(i))
             .collect();
         if chain_keys.is_empty() {
             continue;
@@ -259,12 +287,10 @@ pub(crate) fn contradicted_links<'a>(
         }
     }
     let mut out = Vec::new();
-    let mut carried: Vec<Key> = carriers.keys().copied().collect();
+    let mut carried: Vec<u32> = carriers.keys().copied().collect();
     carried.sort_unstable();
     for key in carried {
-        let Some(seen) = ids.sightings(key) else {
-            continue;
-        };
+        let seen = &ids.seen[key as usize];
         let carriers = &carriers[&key];
         for &c in carriers {
             let Chain {
