@@ -705,10 +705,12 @@ impl<'a> Search<'a> {
                 }
             }
         }
-        // Beyond the radius nothing reaches the threshold (that is how it was chosen), so a
-        // walk of the whole port bounded there gives only its identity and name lists, and
-        // no member of a near cell twice.
-        let far = self.after_in(d, u, t0, false, 0.0, at(radius_m), threshold);
+        // Beyond the radius nothing reaches the threshold (that is how it was chosen): of
+        // the whole port only the identity and name lists are walked (its buckets are not
+        // opened, as their bounds would only rule them out), and no member of a near cell
+        // twice.
+        let mut far = self.after_in(d, u, t0, false, 0.0, at(radius_m), threshold);
+        far.stage = Stage::Done;
         let mut parts = Vec::with_capacity(near.len() + 1);
         for &c in &near {
             let mut part = self.after_in(
