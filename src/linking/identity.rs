@@ -184,13 +184,21 @@ pub(crate) struct ChainNode<'a> {
     pub ecef: [f64; 3],
 }
 
-/// A chain of chosen links that carries an identity.
-struct Chain<'a> {
-    /// The chain's nodes (indices into the linking graph) and what they are.
+/// The chains of chosen links that carry an identity, flat: chain `c`'s nodes (indices
+/// into the linking graph) are `ids[start[c]..start[c + 1]]`, and `nodes` says what each is.
+#[derive(Default)]
+struct Chains<'a> {
     ids: Vec<usize>,
     nodes: Vec<ChainNode<'a>>,
-    t0: Time,
-    t1: Time,
+    start: Vec<usize>,
+}
+
+impl<'a> Chains<'a> {
+    /// Chain `c`'s node ids and nodes.
+    fn get(&self, c: usize) -> (&[usize], &[ChainNode<'a>]) {
+        let r = self.start[c]..self.start[c + 1];
+        (&self.ids[r.clone()], &self.nodes[r])
+    }
 }
 
 /// The chosen links that make a chain contradict its own identity (imo or mmsi): sorted,
@@ -253,57 +261,56 @@ pub(crate) fn contradicted_links<'a>(
     }
     heads.sort_unstable();
     heads.dedup();
+    // The chains, flat (tens of thousands of short chains per round at scale): chain c's
+    // nodes are `ids[start[c]..start[c + 1]]`, described by `nodes` at the same places.
     let mut chain_of = vec![usize::MAX; obs.len()];
-    let mut chains: Vec<Chain> = Vec::new();
-    let mut carriers: HashMap<u32, Vec<usize>> = HashMap::new();
+    let mut chains = Chains::default();
+    // (identity, chain's first sighting, chain) for every identity a chain carries.
+    let mut carriers: Vec<(u32, Time, usize)> = Vec::new();
+    let mut chain_keys: Vec<u32> = Vec::new();
     for head in heads {
-        let nodes_of = links.chain_from(head);
-        let nodes: Vec<ChainNode> = nodes_of.iter().map(|&k| node(k)).collect();
-        let mut chain_keys: Vec<u32> = nodes
-            .iter()
-            .flat_map(|cn| cn.members)
-            .flat_map(|&i| ids.of(i))
-            .collect();
+        let from = chains.ids.len();
+        links.push_chain(head, &mut chains.ids);
+        chains
+            .nodes
+            .extend(chains.ids[from..].iter().map(|&k| node(k)));
+        chain_keys.clear();
+        chain_keys.extend(
+            chains.nodes[from..]
+                .iter()
+                .flat_map(|cn| cn.members)
+                .flat_map(|&i| ids.of(i)),
+        );
         if chain_keys.is_empty() {
+            chains.ids.truncate(from);
+            chains.nodes.truncate(from);
             continue;
         }
         chain_keys.sort_unstable();
         chain_keys.dedup();
-        let c = chains.len();
-        for cn in &nodes {
+        let c = chains.start.len();
+        for cn in &chains.nodes[from..] {
             for &i in cn.members {
                 chain_of[i] = c;
             }
         }
-        let (t0, t1) = (nodes[0].t_first, nodes[nodes.len() - 1].t_last);
-        chains.push(Chain {
-            ids: nodes_of,
-            nodes,
-            t0,
-            t1,
-        });
-        for key in chain_keys {
-            carriers.entry(key).or_default().push(c);
-        }
+        let t0 = chains.nodes[from].t_first;
+        chains.start.push(from);
+        carriers.extend(chain_keys.iter().map(|&key| (key, t0, c)));
     }
+    chains.start.push(chains.ids.len());
+    // By identity, each identity's chains by first sighting.
+    carriers.sort_unstable();
     let mut out = Vec::new();
-    let mut carried: Vec<u32> = carriers.keys().copied().collect();
-    carried.sort_unstable();
-    for key in carried {
-        let seen = &ids.seen[key as usize];
-        let carriers = &carriers[&key];
-        for &c in carriers {
-            let Chain {
-                ids: chain,
-                nodes,
-                t0,
-                t1,
-            } = &chains[c];
-            let (t0, t1) = (*t0, *t1);
+    for group in carriers.chunk_by(|a, b| a.0 == b.0) {
+        let seen = &ids.seen[group[0].0 as usize];
+        for &(_, _, c) in group {
+            let (chain, nodes) = chains.get(c);
             let last = nodes.len() - 1;
             if last == 0 {
                 continue; // a single node has no link to mark
             }
+            let (t0, t1) = (nodes[0].t_first, nodes[last].t_last);
             let far = |cn: &ChainNode, s: &Sighting| ecef_chord_m(&cn.ecef, &s.ecef) > near_m;
             let from = seen.partition_point(|s| s.t < t0);
             let first_at = nodes[0].members.first().map(|&i| at(i));
@@ -348,30 +355,26 @@ pub(crate) fn contradicted_links<'a>(
             }
         }
         // Chains of one identity that overlap in time, in different places.
-        let mut by_start: Vec<usize> = carriers.clone();
-        by_start.sort_unstable_by_key(|&c| (chains[c].t0, c));
-        for w in by_start.windows(2) {
-            let (a, b) = (&chains[w[0]], &chains[w[1]]);
-            if b.t0 > a.t1 {
+        for w in group.windows(2) {
+            let ((a_ids, a), (b_ids, b)) = (chains.get(w[0].2), chains.get(w[1].2));
+            let a_t1 = a[a.len() - 1].t_last;
+            if b[0].t_first > a_t1 {
                 continue;
             }
             // a's first node inside the overlap, and b's last one.
-            let ka = a.nodes.partition_point(|cn| cn.t_last < b.t0);
-            let kb = b
-                .nodes
-                .partition_point(|cn| cn.t_first <= a.t1)
-                .saturating_sub(1);
-            let (Some(na), Some(nb)) = (a.nodes.get(ka), b.nodes.get(kb)) else {
+            let ka = a.partition_point(|cn| cn.t_last < b[0].t_first);
+            let kb = b.partition_point(|cn| cn.t_first <= a_t1).saturating_sub(1);
+            let (Some(na), Some(nb)) = (a.get(ka), b.get(kb)) else {
                 continue;
             };
             if ecef_chord_m(&na.ecef, &nb.ecef) <= near_m {
                 continue; // one place: duplicate sightings, not a contradiction
             }
             if ka > 0 {
-                out.push((a.ids[ka - 1], a.ids[ka]));
+                out.push((a_ids[ka - 1], a_ids[ka]));
             }
-            if kb + 1 < b.nodes.len() {
-                out.push((b.ids[kb], b.ids[kb + 1]));
+            if kb + 1 < b.len() {
+                out.push((b_ids[kb], b_ids[kb + 1]));
             }
         }
     }
