@@ -79,7 +79,14 @@ impl Window {
 struct Ends {
     from: Vec<usize>,
     to: Vec<usize>,
+    /// Each node's position in `from` and in `to` ([`NO_SLOT`]: none), up to the last
+    /// node of either (a lookup per node of every track, every round).
+    from_slot: Vec<u32>,
+    to_slot: Vec<u32>,
 }
+
+/// Not in a list of [`Ends`].
+const NO_SLOT: u32 = u32::MAX;
 
 impl Ends {
     fn of(cands: &[Candidate]) -> Ends {
@@ -89,16 +96,38 @@ impl Ends {
             v.dedup();
             v
         };
+        let (from, to) = (sorted(&|c| c.from), sorted(&|c| c.to));
+        let slots = |list: &[usize]| {
+            let mut slot = vec![NO_SLOT; list.last().map_or(0, |&k| k + 1)];
+            for (s, &k) in list.iter().enumerate() {
+                slot[k] = s as u32;
+            }
+            slot
+        };
         Ends {
-            from: sorted(&|c| c.from),
-            to: sorted(&|c| c.to),
+            from_slot: slots(&from),
+            to_slot: slots(&to),
+            from,
+            to,
         }
+    }
+
+    /// Position of `node` in `from`.
+    fn from_slot(&self, node: usize) -> Option<usize> {
+        slot(&self.from_slot, node)
+    }
+
+    /// Position of `node` in `to`.
+    fn to_slot(&self, node: usize) -> Option<usize> {
+        slot(&self.to_slot, node)
     }
 }
 
-/// Position of `node` in the sorted list `ends`.
-fn slot(ends: &[usize], node: usize) -> Option<usize> {
-    ends.binary_search(&node).ok()
+fn slot(slots: &[u32], node: usize) -> Option<usize> {
+    slots
+        .get(node)
+        .filter(|&&s| s != NO_SLOT)
+        .map(|&s| s as usize)
 }
 
 /// What one round computed, for the next: for each candidate's `from` node the window of
@@ -125,10 +154,10 @@ impl Rounds {
         let mut tail = vec![Window::EMPTY; ends.to.len()];
         for chain in Chains::of(links).iter() {
             for (p, &k) in chain.iter().enumerate() {
-                if let Some(s) = slot(&ends.from, k) {
+                if let Some(s) = ends.from_slot(k) {
                     head[s] = Window::of(&chain[p.saturating_sub(TRACK_CONTEXT - 1)..p + 1]);
                 }
-                if let Some(s) = slot(&ends.to, k) {
+                if let Some(s) = ends.to_slot(k) {
                     tail[s] = Window::of(&chain[p..(p + TRACK_CONTEXT).min(chain.len())]);
                 }
             }
@@ -193,7 +222,7 @@ impl Rounds {
             .zip(pair)
             .enumerate()
             .map(|(i, (c, &pair))| {
-                let (Some(f), Some(g)) = (slot(&ends.from, c.from), slot(&ends.to, c.to)) else {
+                let (Some(f), Some(g)) = (ends.from_slot(c.from), ends.to_slot(c.to)) else {
                     return pair;
                 };
                 if !fresh && !head_changed[f] && !tail_changed[g] {
