@@ -2141,7 +2141,7 @@ mod tests {
         let found = all.iter().filter_map(far).count();
         eprintln!("{found} returns from the origins, the farthest at {reach:.0} m");
         // Returns out to some distance, not all of them (the rest fall short).
-        assert!(found >= 8 && found < 48, "{found}");
+        assert!((8..48).contains(&found), "{found}");
         for cell_m in [40.0, 120.0, search::CELL_M] {
             assert_eq!(
                 with(search::Mode::Pruned, cell_m),

@@ -113,12 +113,12 @@ impl Ends {
     }
 
     /// Position of `node` in `from`.
-    fn from_slot(&self, node: usize) -> Option<usize> {
+    fn slot_from(&self, node: usize) -> Option<usize> {
         slot(&self.from_slot, node)
     }
 
     /// Position of `node` in `to`.
-    fn to_slot(&self, node: usize) -> Option<usize> {
+    fn slot_to(&self, node: usize) -> Option<usize> {
         slot(&self.to_slot, node)
     }
 }
@@ -154,10 +154,10 @@ impl Rounds {
         let mut tail = vec![Window::EMPTY; ends.to.len()];
         for chain in Chains::of(links).iter() {
             for (p, &k) in chain.iter().enumerate() {
-                if let Some(s) = ends.from_slot(k) {
+                if let Some(s) = ends.slot_from(k) {
                     head[s] = Window::of(&chain[p.saturating_sub(TRACK_CONTEXT - 1)..p + 1]);
                 }
-                if let Some(s) = ends.to_slot(k) {
+                if let Some(s) = ends.slot_to(k) {
                     tail[s] = Window::of(&chain[p..(p + TRACK_CONTEXT).min(chain.len())]);
                 }
             }
@@ -222,7 +222,7 @@ impl Rounds {
             .zip(pair)
             .enumerate()
             .map(|(i, (c, &pair))| {
-                let (Some(f), Some(g)) = (ends.from_slot(c.from), ends.to_slot(c.to)) else {
+                let (Some(f), Some(g)) = (ends.slot_from(c.from), ends.slot_to(c.to)) else {
                     return pair;
                 };
                 if !fresh && !head_changed[f] && !tail_changed[g] {

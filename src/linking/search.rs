@@ -199,6 +199,9 @@ fn cell_key((kx, ky): (f64, f64), cell_m: f64, p: usize, lon: f64, lat: f64) -> 
     )
 }
 
+/// A node's position under its port's projection (metres east and north).
+type XyOf<'f> = dyn Fn(&NodeInfo) -> (f64, f64) + 'f;
+
 /// Destinations of `count`: `dest_of` gives a node's (or none), in `order`; with `maps`, the
 /// identity and name lists too; `xy_of`, when given, each member's projected position.
 #[allow(clippy::too_many_arguments)]
@@ -207,7 +210,7 @@ fn bucketed(
     order: &[usize],
     count: usize,
     dest_of: impl Fn(usize, &NodeInfo) -> Option<usize>,
-    xy_of: Option<&dyn Fn(&NodeInfo) -> (f64, f64)>,
+    xy_of: Option<&XyOf>,
     cats: &Categories,
     mode: Mode,
     maps: bool,
