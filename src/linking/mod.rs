@@ -1381,6 +1381,9 @@ fn track_candidates_with(
             kept
         })
         .collect();
+    // The index is done with: free it before the candidates are gathered and sorted (at
+    // 1M this is the run's peak of memory).
+    drop(search);
     let mut all: Vec<Candidate> = per_node.into_iter().flatten().collect();
     all.sort_by_key(|c| (c.from, c.to));
     let pair = refine::pair_terms(&all, |k| &info[k].attrs);
