@@ -187,13 +187,13 @@ pub(crate) struct ChainNode<'a> {
 /// The chains of chosen links that carry an identity, flat: chain `c`'s nodes (indices
 /// into the linking graph) are `ids[start[c]..start[c + 1]]`, and `nodes` says what each is.
 #[derive(Default)]
-struct Chains<'a> {
+struct IdentifiedChains<'a> {
     ids: Vec<usize>,
     nodes: Vec<ChainNode<'a>>,
     start: Vec<usize>,
 }
 
-impl<'a> Chains<'a> {
+impl<'a> IdentifiedChains<'a> {
     /// Chain `c`'s node ids and nodes.
     fn get(&self, c: usize) -> (&[usize], &[ChainNode<'a>]) {
         let r = self.start[c]..self.start[c + 1];
@@ -264,7 +264,7 @@ pub(crate) fn contradicted_links<'a>(
     // The chains, flat (tens of thousands of short chains per round at scale): chain c's
     // nodes are `ids[start[c]..start[c + 1]]`, described by `nodes` at the same places.
     let mut chain_of = vec![usize::MAX; obs.len()];
-    let mut chains = Chains::default();
+    let mut chains = IdentifiedChains::default();
     // (identity, chain's first sighting, chain) for every identity a chain carries.
     let mut carriers: Vec<(u32, Time, usize)> = Vec::new();
     let mut chain_keys: Vec<u32> = Vec::new();

@@ -1504,12 +1504,15 @@ pub fn link(input: &LinkInput) -> Linked {
     // thousands of stays, most of them lone sightings).
     let mut members = StayMembers::default();
     let mut stay_port = Vec::new();
+    let mut chain = Vec::new();
     for &i in &time_order(obs) {
         let Some(p) = input.port_of[i] else { continue };
         if stay_links.predecessor[i].is_some() {
             continue;
         }
-        members.push(&stay_links.chain_from(i));
+        chain.clear();
+        stay_links.push_chain(i, &mut chain);
+        members.push(&chain);
         stay_port.push(p);
     }
     // Stage 1's candidates and links are done with (memory: they are per observation).
@@ -1890,15 +1893,32 @@ mod tests {
                 })
                 .collect(),
         );
+        one_sighting_candidates(
+            o,
+            port_of,
+            &sea,
+            &Config::default(),
+            search::Mode::Exhaustive,
+        )
+    }
+
+    /// Stage-2 candidates over `o`, each detection a stay of its own (all in ports).
+    fn one_sighting_candidates(
+        o: &[Observation],
+        port_of: &[Option<usize>],
+        sea: &SeaDistances,
+        config: &Config,
+        mode: search::Mode,
+    ) -> Vec<Candidate> {
+        let ports = crate::ports::builtin();
         let empty = EmptyBerth::default();
-        let config = Config::default();
         let input = LinkInput {
             obs: o,
             port_of,
             ports: &ports,
             empty: &empty,
-            sea: &sea,
-            config: &config,
+            sea,
+            config,
         };
         let stays: Vec<_> = (0..o.len())
             .map(|i| {
@@ -1911,7 +1931,7 @@ mod tests {
             NodeInfo::of_stay(&stays[s], port_of[s].unwrap(), o, &config.sensors)
         });
         let ids = IdentityTimes::new(o, config.linking.max_speed_kn);
-        track_candidates_with(&input, info, &ids, search::Mode::Exhaustive).0
+        track_candidates_with(&input, info, &ids, mode).0
     }
 
     fn weight_of(cands: &[Candidate], a: usize, b: usize) -> f64 {
@@ -2111,37 +2131,21 @@ mod tests {
         }
         let port_of = vec![Some(najin); o.len()];
         let sea = sea_between(vec![vec![0.0; ports.len()]; ports.len()]);
-        let empty = EmptyBerth::default();
-        let input = LinkInput {
-            obs: &o,
-            port_of: &port_of,
-            ports: &ports,
-            empty: &empty,
-            sea: &sea,
-            config: &config,
-        };
-        let nodes: Vec<Node> = (0..o.len()).map(Node::Stay).collect();
-        let stays: Vec<_> = (0..o.len())
-            .map(|i| crate::stays::summarise(vec![i], &ports[najin].port_id, &o, &empty))
-            .collect();
-        let ids = IdentityTimes::new(&o, config.linking.max_speed_kn);
         let with = |mode, cell_m| {
             search::TEST_CELL_M.with(|c| c.set(cell_m));
-            let info = node_infos(&input, &nodes, |s| {
-                NodeInfo::of_stay(&stays[s], najin, &o, &config.sensors)
-            });
-            let cands = track_candidates_with(&input, info, &ids, mode).0;
+            let cands = one_sighting_candidates(&o, &port_of, &sea, &config, mode);
             search::TEST_CELL_M.with(|c| c.set(search::CELL_M));
             cands
         };
         let all = with(search::Mode::Exhaustive, search::CELL_M);
-        let far = |c: &Candidate| {
-            let (a, b) = (&o[c.from], &o[c.to]);
-            (c.kind == LinkKind::Return && a.id.starts_with("home"))
-                .then(|| local_m((a.lon, a.lat), (b.lon, b.lat)))
-        };
-        let reach = all.iter().filter_map(far).fold(0.0, f64::max);
-        let found = all.iter().filter_map(far).count();
+        let reached: Vec<f64> = all
+            .iter()
+            .map(|c| (c, &o[c.from], &o[c.to]))
+            .filter(|(c, a, _)| c.kind == LinkKind::Return && a.id.starts_with("home"))
+            .map(|(_, a, b)| local_m((a.lon, a.lat), (b.lon, b.lat)))
+            .collect();
+        let found = reached.len();
+        let reach = reached.iter().copied().fold(0.0, f64::max);
         eprintln!("{found} returns from the origins, the farthest at {reach:.0} m");
         // Returns out to some distance, not all of them (the rest fall short).
         assert!((8..48).contains(&found), "{found}");

@@ -74,15 +74,18 @@ impl Window {
     }
 }
 
-/// The nodes some candidate leaves (`from`) or reaches (`to`), each once, sorted. Only
-/// these need track attributes: most nodes are lone detections without any candidate.
+/// The nodes some candidate leaves (`from`) or reaches (`to`), each numbered once in node
+/// order (its slot). Only these need track attributes: most nodes are lone detections
+/// without any candidate.
 struct Ends {
-    from: Vec<usize>,
-    to: Vec<usize>,
-    /// Each node's position in `from` and in `to` ([`NO_SLOT`]: none), up to the last
-    /// node of either (a lookup per node of every track, every round).
+    /// Each node's position among the sorted `from` nodes and among the `to` nodes
+    /// ([`NO_SLOT`]: none), up to the last of them (a lookup per node of every track,
+    /// every round).
     from_slot: Vec<u32>,
     to_slot: Vec<u32>,
+    /// How many `from` and `to` nodes there are.
+    from_count: usize,
+    to_count: usize,
 }
 
 /// Not in a list of [`Ends`].
@@ -90,34 +93,34 @@ const NO_SLOT: u32 = u32::MAX;
 
 impl Ends {
     fn of(cands: &[Candidate]) -> Ends {
-        let sorted = |f: &dyn Fn(&Candidate) -> usize| {
-            let mut v: Vec<usize> = cands.iter().map(f).collect();
-            v.sort_unstable();
-            v.dedup();
-            v
-        };
-        let (from, to) = (sorted(&|c| c.from), sorted(&|c| c.to));
-        let slots = |list: &[usize]| {
-            let mut slot = vec![NO_SLOT; list.last().map_or(0, |&k| k + 1)];
-            for (s, &k) in list.iter().enumerate() {
-                slot[k] = s as u32;
+        // Each end's slots, numbered in node order, and how many there are.
+        let slots = |end: fn(&Candidate) -> usize| {
+            let mut slot = vec![NO_SLOT; cands.iter().map(|c| end(c) + 1).max().unwrap_or(0)];
+            for c in cands {
+                slot[end(c)] = 0;
             }
-            slot
+            let mut count = 0;
+            for s in slot.iter_mut().filter(|s| **s != NO_SLOT) {
+                *s = count;
+                count += 1;
+            }
+            (slot, count as usize)
         };
+        let ((from_slot, from_count), (to_slot, to_count)) = (slots(|c| c.from), slots(|c| c.to));
         Ends {
-            from_slot: slots(&from),
-            to_slot: slots(&to),
-            from,
-            to,
+            from_slot,
+            to_slot,
+            from_count,
+            to_count,
         }
     }
 
-    /// Position of `node` in `from`.
+    /// The slot of `node` among the `from` nodes.
     fn slot_from(&self, node: usize) -> Option<usize> {
         slot(&self.from_slot, node)
     }
 
-    /// Position of `node` in `to`.
+    /// The slot of `node` among the `to` nodes.
     fn slot_to(&self, node: usize) -> Option<usize> {
         slot(&self.to_slot, node)
     }
@@ -150,8 +153,8 @@ impl Rounds {
     /// Brings the track windows and their attributes up to `links`; returns which heads
     /// and tails changed (per slot).
     fn update_tracks(&mut self, t: &Tracks, ends: &Ends, links: &Links) -> (Vec<bool>, Vec<bool>) {
-        let mut head = vec![Window::EMPTY; ends.from.len()];
-        let mut tail = vec![Window::EMPTY; ends.to.len()];
+        let mut head = vec![Window::EMPTY; ends.from_count];
+        let mut tail = vec![Window::EMPTY; ends.to_count];
         for chain in Chains::of(links).iter() {
             for (p, &k) in chain.iter().enumerate() {
                 if let Some(s) = ends.slot_from(k) {

@@ -167,8 +167,8 @@ const LINK_WORDS: Wording = Wording {
 
 /// The `evidence` of a voyage or link between two events compared as a link of `kind`:
 /// what each end showed, what each shared attribute says (nats of "one vessel" against
-/// "two"), the unseen time (and `route`, said after it), and the chosen links' `weight`.
-/// Returns `(unseen hours, attribute_llr, text)`.
+/// "two"), the `gap_hours` of unseen time (and `route`, said after it), and the chosen
+/// links' `weight`. Returns `(attribute_llr, text)`.
 #[allow(clippy::too_many_arguments)]
 fn evidence(
     stays: &[Stay],
@@ -177,11 +177,10 @@ fn evidence(
     (from, to): (Event, Event),
     kind: &str,
     words: &Wording,
-    route: &str,
+    (gap_hours, route): (f64, &str),
     weight: f64,
-) -> (f64, Option<f64>, String) {
+) -> (Option<f64>, String) {
     let (a_text, b_text, terms) = derive::link_evidence(obs, stays, from, to, kind, sensors);
-    let gap_hours = (place(stays, obs, to).first - place(stays, obs, from).last) as f64 / 3600.0;
     let text = format!(
         "{} {a_text}; {} {b_text}. {}. {gap_hours:.1} h between sightings{route}. {}: \
          {weight:+.1} nats with the tracks' attributes and timing.",
@@ -190,7 +189,12 @@ fn evidence(
         derive::terms_text(terms.as_deref()),
         words.weight,
     );
-    (gap_hours, terms.as_deref().map(cost::terms_total), text)
+    (terms.as_deref().map(cost::terms_total), text)
+}
+
+/// Hours of unseen time from one event's last sighting to the next one's first.
+fn hours_between(last: Time, first: Time) -> f64 {
+    (first - last) as f64 / 3600.0
 }
 
 /// The voyages layer's features, sorted by id, built one at a time.
@@ -212,15 +216,16 @@ pub fn voyage_features<'a>(
         };
         let route = format!(" for {:.1} km (at least {speed_kn:.1} kn){via}", v.route_km);
         let ends = (Event::Stay(v.origin_stay), Event::Stay(v.destination_stay));
+        let gap_hours = hours_between(o.last_seen, d.first_seen);
         // A voyage's ends compare as a passage's.
-        let (gap_hours, attribute_llr, text) = evidence(
+        let (attribute_llr, text) = evidence(
             stays,
             obs,
             sensors,
             ends,
             LinkKind::Passage.as_str(),
             &VOYAGE_WORDS,
-            &route,
+            (gap_hours, &route),
             -v.cost,
         );
         let line: LineString<f64> = v.geometry.iter().copied().collect();
@@ -413,8 +418,9 @@ pub fn link_features<'a>(
     let starts: Vec<(usize, usize)> = by_id(tracks, |t| &t.vessel_id)
         .into_iter()
         .map(|t| {
+            let start = first;
             first += tracks[t].links.len();
-            (t, first - tracks[t].links.len())
+            (t, start)
         })
         .collect();
     starts.into_iter().flat_map(move |(t, start)| {
@@ -423,8 +429,17 @@ pub fn link_features<'a>(
             let id = derive::make_id("link", start + p, total);
             let ends = (track.events[p], track.events[p + 1]);
             let (a, b) = (place(stays, obs, ends.0), place(stays, obs, ends.1));
-            let (gap_hours, attribute_llr, text) =
-                evidence(stays, obs, sensors, ends, l.kind, &LINK_WORDS, "", l.weight);
+            let gap_hours = hours_between(a.last, b.first);
+            let (attribute_llr, text) = evidence(
+                stays,
+                obs,
+                sensors,
+                ends,
+                l.kind,
+                &LINK_WORDS,
+                (gap_hours, ""),
+                l.weight,
+            );
             Feature {
                 id: id.clone(),
                 geometry: Some(Geometry::LineString(vec![a.at, b.at].into_iter().collect())),
