@@ -84,8 +84,9 @@ impl Layout {
     }
 }
 
-/// Combined attributes of runs of two track nodes or more, kept across passes for the
-/// tracks that did not change.
+/// Combined attributes of runs of two track nodes or more, kept across passes while their
+/// nodes stay linked as they were (a move in a long track leaves its runs away from the
+/// move as they were).
 struct Runs<'a, 'b> {
     t: &'a Tracks<'b>,
     attrs: HashMap<Key, Attrs>,
@@ -312,6 +313,7 @@ pub fn improve(
         // Best first; equal gains in the order found, for the same result every run.
         moves.sort_by(|a, b| b.0.total_cmp(&a.0));
         let mut touched = vec![false; lay.chains.len()];
+        let successor_before = links.successor.clone();
         for (_, m) in moves {
             let (a, b) = match m {
                 Move::Cut(u) => (lay.track[u], lay.track[u]),
@@ -352,7 +354,11 @@ pub fn improve(
         if !any {
             break;
         }
-        runs.attrs.retain(|&(first, _), _| !dirty[first]);
+        // A run is stale where a node of it but its last has another successor now: over
+        // a long track, the runs away from the moves keep their attributes.
+        let cut = cuts_before(&lay, &successor_before, &links.successor);
+        runs.attrs
+            .retain(|&(first, last), _| cut[first] == cut[last]);
     }
     // Each candidate over the final tracks.
     let lay = Layout::new(&links);
@@ -374,6 +380,21 @@ pub fn improve(
         })
         .collect();
     (links, weighed)
+}
+
+/// For each node of `lay`, how many nodes before it in its track have a successor in
+/// `after` other than in `before`: run `(first, last)` of `lay` still holds the same nodes
+/// when the counts at `first` and `last` are equal.
+fn cuts_before(lay: &Layout, before: &[Option<usize>], after: &[Option<usize>]) -> Vec<u32> {
+    let mut count = vec![0u32; before.len()];
+    for chain in lay.chains.iter() {
+        let mut c = 0;
+        for &k in chain {
+            count[k] = c;
+            c += u32::from(before[k] != after[k]);
+        }
+    }
+    count
 }
 
 #[cfg(test)]
@@ -402,6 +423,34 @@ mod tests {
         assert_eq!(lay.prefix(20), (0, 20));
         assert_eq!(lay.suffix(190), (190, 199));
         assert_eq!((lay.prefix(200), lay.suffix(200)), ((200, 200), (200, 200)));
+    }
+
+    #[test]
+    fn runs_across_a_changed_link_are_stale_and_no_others() {
+        // One track 0 -> 1 -> ... -> 9; the pass cuts 4 -> 5 and links 4 -> 20.
+        let mut links = Links::none(21, 0);
+        for k in 0..9 {
+            links.successor[k] = Some(k + 1);
+            links.predecessor[k + 1] = Some(k);
+        }
+        let lay = Layout::new(&links);
+        let before = links.successor.clone();
+        links.cut(4);
+        links.set(4, 20, LinkKind::Passage, 1.0, 0.0);
+        let cut = cuts_before(&lay, &before, &links.successor);
+        let kept = |(first, last): Key| cut[first] == cut[last];
+        assert!(kept((0, 3)));
+        assert!(
+            kept((0, 4)),
+            "a run ending at the changed node holds the same nodes"
+        );
+        assert!(!kept((3, 5)));
+        assert!(!kept((0, 9)));
+        assert!(!kept((4, 5)));
+        assert!(kept((5, 9)));
+        // Nothing changed: every run is kept.
+        let same = cuts_before(&lay, &links.successor, &links.successor);
+        assert!(same.iter().all(|&c| c == 0));
     }
 
     /// Precise optical sightings, one node each: `(length, colour)` at day `k`.
