@@ -109,7 +109,8 @@ for size in "${sizes[@]}"; do
         "$size" "$scale" "$size" "$dets" "$size" "$files" "$size" "$(awk -v b="$in_bytes" 'BEGIN{printf "%.1f", b/1e6}')" >>"$RESULTS"
     printf '%s\tinfo\t0\tload_before\t%s\n' "$size" "$(cut -d' ' -f1-3 /proc/loadavg)" >>"$RESULTS"
     # Warm the page cache so every run reads from memory.
-    cat "$scen"/observations/* "$scen/scenes.geojson" >/dev/null
+    find "$scen/observations" -type f -exec cat {} + >/dev/null
+    cat "$scen/scenes.geojson" >/dev/null
 
     srun=$RUNS
     [ "$RUN_SHIPLINK" = 1 ] || srun=0
