@@ -341,7 +341,7 @@ pub fn refine(
         }
     }
     // The rounds' track windows are not needed again (memory: over ten simulated years at
-    // a million detections the run's peak is in the swaps, 1.70 -> 1.55 GB without them).
+    // a million detections the run's peak is in the swaps, 1,680 -> 1,515 MB without them).
     drop(state);
     if swaps {
         let rest: Vec<f64> = cands.iter().zip(&pair).map(|(c, p)| c.weight - p).collect();
