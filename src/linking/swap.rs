@@ -98,11 +98,11 @@ impl Runs<'_, '_> {
         k.0 != k.1 && !self.attrs.contains_key(&k)
     }
 
-    /// Combines the runs of `keys` not yet known (in parallel).
+    /// Combines the runs of `keys` (in parallel): runs [`Runs::wanted`], repeats allowed
+    /// (the callers leave out the known ones as they gather them).
     fn fill(&mut self, lay: &Layout, mut keys: Vec<Key>) {
         keys.sort_unstable();
         keys.dedup();
-        keys.retain(|&k| self.wanted(k));
         let new: Vec<Attrs> = keys
             .par_iter()
             .map(|&k| self.t.combine(lay.nodes(k)))
@@ -292,12 +292,12 @@ pub fn improve(
         // The runs to combine, gathered without those already known (memory: at a million
         // detections over ten simulated years the moves name some nine million runs a
         // pass, nearly all known).
-        let mut keys = Vec::new();
+        let mut keys: Vec<Key> = chosen
+            .iter()
+            .flat_map(|&(u, v)| [lay.prefix(u), lay.suffix(v)])
+            .filter(|&k| runs.wanted(k))
+            .collect();
         let mut some = Vec::with_capacity(4);
-        for &(u, v) in &chosen {
-            some.extend([lay.prefix(u), lay.suffix(v)]);
-            keys.extend(some.drain(..).filter(|&k| runs.wanted(k)));
-        }
         for &ci in &todo {
             pool.keys(ci, &lay, &links, &mut some);
             keys.extend(some.drain(..).filter(|&k| runs.wanted(k)));
@@ -417,15 +417,21 @@ mod tests {
     use crate::linking::{Node, StayMembers};
     use crate::model::{Observation, Sensor};
 
+    /// `n` nodes, the first `len` of them one track `0 -> 1 -> … -> len - 1`.
+    fn one_track(n: usize, len: usize) -> Links {
+        let mut links = Links::none(n, 0);
+        for k in 0..len - 1 {
+            links.successor[k] = Some(k + 1);
+            links.predecessor[k + 1] = Some(k);
+        }
+        links
+    }
+
     #[test]
     fn runs_of_a_long_track_are_capped() {
         // One track of 200 nodes and a lone node: a move reads at most RUN_CAP nodes on
         // each side of a link, and whole tracks within the cap.
-        let mut links = Links::none(201, 0);
-        for k in 0..199 {
-            links.successor[k] = Some(k + 1);
-            links.predecessor[k + 1] = Some(k);
-        }
+        let links = one_track(201, 200);
         let lay = Layout::new(&links);
         assert_eq!(lay.prefix(150), (150 + 1 - RUN_CAP, 150));
         assert_eq!(lay.suffix(10), (10, 10 + RUN_CAP - 1));
@@ -438,11 +444,7 @@ mod tests {
     #[test]
     fn runs_across_a_changed_link_are_stale_and_no_others() {
         // One track 0 -> 1 -> ... -> 9; the pass cuts 4 -> 5 and links 4 -> 20.
-        let mut links = Links::none(21, 0);
-        for k in 0..9 {
-            links.successor[k] = Some(k + 1);
-            links.predecessor[k + 1] = Some(k);
-        }
+        let mut links = one_track(21, 10);
         let lay = Layout::new(&links);
         let before = links.successor.clone();
         links.cut(4);
