@@ -527,9 +527,10 @@ fn existing_output_is_untouched_without_overwrite() {
 }
 
 /// SIGKILLs `shiplink match --overwrite` at random moments over its whole run; after each
-/// kill the folder must hold the previous complete output, the new complete output, or
-/// nothing (between the two renames), never a partial one; a final complete run must leave
-/// no temp folders behind.
+/// kill the folder must hold the previous complete output or the new complete output, never
+/// a partial one. (Where the OS cannot exchange two directories atomically, a kill between
+/// the two renames leaves no folder; the next run must then put the previous output back.)
+/// A final complete run must leave no temp folders behind.
 #[test]
 fn killed_runs_leave_old_or_new_complete_outputs() {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -573,7 +574,8 @@ fn killed_runs_leave_old_or_new_complete_outputs() {
         run_time.as_secs_f64()
     );
 
-    // "out" now holds the complete output of a.geojson.
+    // "out" now holds the complete output of a.geojson. `state` is the last complete output
+    // seen (a missing folder is put back to it by the next run).
     let mut rng = ChaCha8Rng::seed_from_u64(6);
     let mut state = Left::Old;
     let mut tally: BTreeMap<&str, usize> = BTreeMap::new();
@@ -586,6 +588,7 @@ fn killed_runs_leave_old_or_new_complete_outputs() {
             Left::Old | Left::None => ("b.geojson", Left::New),
             Left::New => ("a.geojson", Left::Old),
         };
+        assert_ne!(state, Left::None);
         let delay = if k % 2 == 0 {
             run_time.mul_f64(rng.gen_range(0.0..1.5))
         } else {
@@ -611,7 +614,7 @@ fn killed_runs_leave_old_or_new_complete_outputs() {
                 panic!("kill {k} after {delay:?}: incomplete output: {e}");
             }
             let c = comparable(&snap);
-            if c == refs[&state] && state != Left::None {
+            if c == refs[&state] {
                 state
             } else if c == refs[&target] {
                 target
@@ -628,7 +631,9 @@ fn killed_runs_leave_old_or_new_complete_outputs() {
                 (_, false, false) => "new",
             })
             .or_default() += 1;
-        state = left;
+        if left != Left::None {
+            state = left;
+        }
     }
     let strays: Vec<String> = std::fs::read_dir(root)
         .expect("ls")

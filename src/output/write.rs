@@ -1,10 +1,14 @@
 //! Writes a complete output directory atomically: all files land in a fresh sibling temp
-//! directory (fsynced), which then replaces `DIR` by two renames.
+//! directory (fsynced), which then replaces `DIR`. On Linux the two directories are exchanged
+//! by one atomic rename (`renameat2` with `RENAME_EXCHANGE`); where that is not supported
+//! (another OS, or a file system without it) `DIR` is first renamed aside to `.DIR.old-<pid>`,
+//! then the temp directory renamed to `DIR`.
 //!
-//! A run killed at any moment leaves `DIR` either as the previous complete output or absent,
-//! never with a truncated file: readers see only renamed, fsynced directories. Temp
-//! directories of earlier killed runs (`.DIR.tmp-<pid>`, `.DIR.old-<pid>`) are removed on the
-//! next run.
+//! A run killed at any moment leaves `DIR` as the previous complete output or the new one,
+//! never with a truncated file: readers see only renamed, fsynced directories. (With the
+//! two-rename fallback, `DIR` is absent between the renames; the next run puts the previous
+//! output back before it starts.) Temp directories of earlier killed runs
+//! (`.DIR.tmp-<pid>`, `.DIR.old-<pid>`) are removed on the next run.
 //!
 //! Layout of `DIR` (see [`write_output`]): one `NAME.geojson` + `NAME.qml` per layer (or all
 //! layers in `shiplink.gpkg` with their styles in its `layer_styles` table), `land.geojson`
@@ -46,7 +50,11 @@ pub const PROJECT_FILE: &str = "shiplink.qgs";
 /// Fails fast (before any work) if `dir` cannot be written: it exists, is non-empty and
 /// `overwrite` is off ([`Error::OutputExists`]); it exists and is not a directory; or its
 /// parent is missing or not writable (an error naming the parent).
+///
+/// If `dir` is absent because a run was killed between the two renames of the fallback swap
+/// (see the module docs), the previous output is first put back as `dir`.
 pub fn check_output_dir(dir: &Path, overwrite: bool) -> Result<()> {
+    restore_interrupted(dir)?;
     match fs::symlink_metadata(dir) {
         Ok(meta) => {
             if !meta.is_dir() {
@@ -320,8 +328,22 @@ fn check_file_name(file: &str) -> Result<()> {
     Ok(())
 }
 
-/// Moves the finished `tmp` to `dir`, replacing what was there.
+/// Moves the finished `tmp` to `dir`, replacing what was there: by one atomic exchange
+/// where the OS and file system allow it, else by two renames.
 fn swap_into_place(tmp: &Path, dir: &Path, parent: &Path, name: &str) -> Result<()> {
+    if fs::symlink_metadata(dir).is_ok_and(|m| m.is_dir()) && exchange(tmp, dir).is_ok() {
+        // `tmp` now holds the previous output; a kill from here on leaves the new output
+        // in place and `tmp` for the next run to remove.
+        sync_dir(parent)?;
+        return fs::remove_dir_all(tmp).map_err(|e| Error::io(tmp, e));
+    }
+    swap_by_renames(tmp, dir, parent, name)
+}
+
+/// The fallback of [`swap_into_place`]: `dir` is renamed aside to `.NAME.old-<pid>`, `tmp`
+/// to `dir`, then the old one removed. A kill between the renames leaves `dir` absent and
+/// the old output aside, which [`restore_interrupted`] puts back.
+fn swap_by_renames(tmp: &Path, dir: &Path, parent: &Path, name: &str) -> Result<()> {
     let old = parent.join(format!(".{name}.old-{}", std::process::id()));
     let had_old = match fs::rename(dir, &old) {
         Ok(()) => true,
@@ -337,6 +359,62 @@ fn swap_into_place(tmp: &Path, dir: &Path, parent: &Path, name: &str) -> Result<
     sync_dir(parent)?;
     if had_old {
         fs::remove_dir_all(&old).map_err(|e| Error::io(&old, e))?;
+    }
+    Ok(())
+}
+
+/// Atomically exchanges two existing directories (Linux `renameat2(RENAME_EXCHANGE)`).
+#[cfg(target_os = "linux")]
+fn exchange(a: &Path, b: &Path) -> std::io::Result<()> {
+    use rustix::fs::{renameat_with, RenameFlags, CWD};
+    renameat_with(CWD, a, CWD, b, RenameFlags::EXCHANGE).map_err(std::io::Error::from)
+}
+
+/// No atomic exchange here: the caller falls back to two renames.
+#[cfg(not(target_os = "linux"))]
+fn exchange(_a: &Path, _b: &Path) -> std::io::Result<()> {
+    Err(std::io::ErrorKind::Unsupported.into())
+}
+
+/// If `dir` is missing but a dead run left `.NAME.old-<pid>` (it was killed between the two
+/// renames of the fallback swap), renames that previous output back to `dir`. With several
+/// such leftovers (several runs killed so, each with `dir` absent at its start, which cannot
+/// happen once one restores) the most recently modified is taken.
+fn restore_interrupted(dir: &Path) -> Result<()> {
+    if fs::symlink_metadata(dir).is_ok() {
+        return Ok(());
+    }
+    let Ok((parent, name)) = split_dir(dir) else {
+        return Ok(()); // check_output_dir reports a missing parent
+    };
+    let Ok(entries) = fs::read_dir(&parent) else {
+        return Ok(());
+    };
+    let prefix = format!(".{name}.old-");
+    let mut best: Option<(std::time::SystemTime, PathBuf)> = None;
+    for entry in entries.flatten() {
+        let file_name = entry.file_name();
+        let Some(pid) = file_name
+            .to_str()
+            .and_then(|f| f.strip_prefix(&prefix))
+            .and_then(|p| p.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        if pid == std::process::id() || process_alive(pid) {
+            continue;
+        }
+        let Ok(meta) = entry.metadata() else {
+            continue;
+        };
+        let modified = meta.modified().unwrap_or(std::time::UNIX_EPOCH);
+        if meta.is_dir() && best.as_ref().is_none_or(|(t, _)| modified > *t) {
+            best = Some((modified, entry.path()));
+        }
+    }
+    if let Some((_, old)) = best {
+        fs::rename(&old, dir).map_err(|e| Error::io(dir, e))?;
+        sync_dir(&parent)?;
     }
     Ok(())
 }
@@ -452,6 +530,87 @@ mod tests {
                 (n, bytes)
             })
             .collect()
+    }
+
+    /// A pid no process can have (above Linux's largest `pid_max`, 2^22).
+    const DEAD_PID: u32 = 4_000_000_000;
+
+    fn dir_with(path: &Path, file: &str, text: &str) {
+        fs::create_dir(path).expect("mkdir");
+        fs::write(path.join(file), text).expect("write");
+    }
+
+    #[test]
+    fn swap_replaces_the_old_output_and_leaves_nothing_aside() {
+        let root = tempfile::tempdir().expect("tempdir");
+        let (dir, tmp) = (root.path().join("out"), root.path().join(".out.tmp-1"));
+        dir_with(&dir, "a.txt", "old");
+        dir_with(&tmp, "b.txt", "new");
+        swap_into_place(&tmp, &dir, root.path(), "out").expect("swap");
+        assert_eq!(siblings(root.path()), ["out"]);
+        assert_eq!(contents(&dir), [("b.txt".to_string(), b"new".to_vec())]);
+        // The fallback does the same.
+        dir_with(&tmp, "c.txt", "newer");
+        swap_by_renames(&tmp, &dir, root.path(), "out").expect("swap by renames");
+        assert_eq!(siblings(root.path()), ["out"]);
+        assert_eq!(contents(&dir), [("c.txt".to_string(), b"newer".to_vec())]);
+    }
+
+    #[test]
+    fn exchange_swaps_two_directories_or_touches_neither() {
+        let root = tempfile::tempdir().expect("tempdir");
+        let (a, b) = (root.path().join("a"), root.path().join("b"));
+        dir_with(&a, "x.txt", "in a");
+        dir_with(&b, "y.txt", "in b");
+        match exchange(&a, &b) {
+            Ok(()) => {
+                assert_eq!(contents(&a), [("y.txt".to_string(), b"in b".to_vec())]);
+                assert_eq!(contents(&b), [("x.txt".to_string(), b"in a".to_vec())]);
+            }
+            Err(e) => {
+                eprintln!("no atomic exchange here ({e}); the two-rename fallback is used");
+                assert_eq!(contents(&a), [("x.txt".to_string(), b"in a".to_vec())]);
+                assert_eq!(contents(&b), [("y.txt".to_string(), b"in b".to_vec())]);
+            }
+        }
+    }
+
+    #[test]
+    fn output_left_aside_by_a_killed_run_is_put_back() {
+        let root = tempfile::tempdir().expect("tempdir");
+        let out = root.path().join("out");
+        // A run killed between the fallback's two renames: no `out`, the previous output
+        // aside, the new one complete in its temp folder.
+        dir_with(
+            &root.path().join(format!(".out.old-{DEAD_PID}")),
+            "a.txt",
+            "previous",
+        );
+        dir_with(
+            &root.path().join(format!(".out.tmp-{DEAD_PID}")),
+            "a.txt",
+            "unfinished run",
+        );
+        // Without --overwrite the restored output is not overwritten.
+        let err = check_output_dir(&out, false).expect_err("restored output exists");
+        assert!(matches!(err, Error::OutputExists { .. }), "{err}");
+        assert_eq!(
+            contents(&out),
+            [("a.txt".to_string(), b"previous".to_vec())]
+        );
+        // With it, the next run replaces it and clears the dead run's temp folder.
+        write_output(&out, true, OutputFormat::Geojson, &[layer()], &[], None).expect("write");
+        assert_eq!(siblings(root.path()), ["out"]);
+        assert!(out.join("stays.geojson").exists());
+        // An `out` that exists is never replaced by a leftover.
+        dir_with(
+            &root.path().join(format!(".out.old-{DEAD_PID}")),
+            "a.txt",
+            "older",
+        );
+        check_output_dir(&out, true).expect("check");
+        assert!(out.join("stays.geojson").exists());
+        assert!(!out.join("a.txt").exists());
     }
 
     #[test]
