@@ -59,8 +59,27 @@ pub fn builtin() -> Vec<Port> {
     ]
 }
 
+/// How far (km) a `--ports` file's berth point may lie outside its zone: routes start at the
+/// berth, so one far from its zone is a mistake (typically a zone moved in QGIS while its
+/// `berth_lon`/`berth_lat` properties stayed behind).
+pub const MAX_BERTH_OFF_ZONE_KM: f64 = 2.0;
+
+/// Distance (km) from a lon/lat point to a zone, 0 inside it; in a local equirectangular
+/// plane about the point (good to well under 1 % at a few km).
+fn km_outside(zone: &MultiPolygon<f64>, lon: f64, lat: f64) -> f64 {
+    use geo::{Distance, Euclidean, MapCoords};
+    const KM_PER_DEG: f64 = 111.195;
+    let k = lat.to_radians().cos();
+    let plane = zone.map_coords(|c| Coord {
+        x: (c.x - lon) * k * KM_PER_DEG,
+        y: (c.y - lat) * KM_PER_DEG,
+    });
+    Euclidean.distance(&geo::Point::new(0.0, 0.0), &plane)
+}
+
 /// Reads a ports file: a GeoJSON FeatureCollection of Polygon/MultiPolygon features with
-/// `port_id` and `name` (optional `berth_lon`/`berth_lat`, else an interior point).
+/// `port_id` and `name` (optional `berth_lon`/`berth_lat`, else an interior point; a berth
+/// more than [`MAX_BERTH_OFF_ZONE_KM`] outside its zone is an error).
 /// Port ids must be unique. Overlapping zones are allowed; an observation in two zones
 /// goes to the port whose berth is nearer.
 pub fn read_ports(path: &Path) -> Result<Vec<Port>> {
@@ -116,6 +135,19 @@ pub fn read_ports(path: &Path) -> Result<Vec<Port>> {
                 (p.x(), p.y())
             }
         };
+        if !(berth_lon.abs() <= 180.0 && berth_lat.abs() <= 90.0) {
+            return Err(bad(format!(
+                "port {port_id}: berth_lon/berth_lat {berth_lon}, {berth_lat} out of range"
+            )));
+        }
+        let off_km = km_outside(&zone, berth_lon, berth_lat);
+        if off_km > MAX_BERTH_OFF_ZONE_KM {
+            return Err(bad(format!(
+                "port {port_id}: its berth point ({berth_lon}, {berth_lat}) is {off_km:.1} km \
+                 from its zone (at most {MAX_BERTH_OFF_ZONE_KM} km); a zone moved without its \
+                 berth_lon/berth_lat? Fix them, or remove both to use a point inside the zone"
+            )));
+        }
         ports.push(Port {
             port_id,
             name,
@@ -213,5 +245,50 @@ mod tests {
             .unwrap_err()
             .to_string()
             .contains("port_id"));
+    }
+
+    /// A zone moved (here 100 degrees west, as when edited in QGIS) while its berth
+    /// properties stayed behind is an error naming the port; a berth just outside its zone,
+    /// or none at all, is fine.
+    #[test]
+    fn a_berth_far_from_its_zone_is_an_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("p.geojson");
+        let mut doc: serde_json::Value = serde_json::from_str(&to_geojson(&builtin())).unwrap();
+        let najin = &mut doc["features"][1];
+        assert_eq!(najin["properties"]["port_id"], "najin");
+        // `to_geojson` writes MultiPolygons: polygons -> rings -> positions.
+        let move_zone = |g: &mut serde_json::Value, dx: f64| {
+            for polygon in g["coordinates"].as_array_mut().unwrap() {
+                for ring in polygon.as_array_mut().unwrap() {
+                    for c in ring.as_array_mut().unwrap() {
+                        c[0] = (c[0].as_f64().unwrap() + dx).into();
+                    }
+                }
+            }
+        };
+        move_zone(&mut najin["geometry"], -100.0);
+        std::fs::write(&path, doc.to_string()).unwrap();
+        let err = read_ports(&path).unwrap_err().to_string();
+        assert!(
+            err.contains("port najin") && err.contains("km from its zone"),
+            "{err}"
+        );
+        assert!(err.contains("p.geojson"), "{err}");
+        // Without berth properties the berth is a point inside the moved zone.
+        let props = doc["features"][1]["properties"].as_object_mut().unwrap();
+        props.remove("berth_lon");
+        props.remove("berth_lat");
+        std::fs::write(&path, doc.to_string()).unwrap();
+        let ports = read_ports(&path).unwrap();
+        assert!(
+            (ports[1].berth_lon - 30.3).abs() < 0.05,
+            "{}",
+            ports[1].berth_lon
+        );
+        // A berth 1 km outside its zone is kept.
+        assert!(km_outside(&builtin()[1].zone, 130.290 - 0.0122, 42.23) < MAX_BERTH_OFF_ZONE_KM);
+        assert!(km_outside(&builtin()[1].zone, 130.290 - 0.0122, 42.23) > 0.9);
+        assert_eq!(km_outside(&builtin()[1].zone, 130.3, 42.236), 0.0);
     }
 }
