@@ -85,10 +85,7 @@ fn run(cli: Cli) -> Result<u8, Error> {
                 eprintln!("shiplink: warning: {}", query::rejection_line(r));
             }
             if ing.usable_files() == 0 {
-                return Err(Error::NoInput(format!(
-                    "{} input file(s), none readable",
-                    ing.files.len()
-                )));
+                return Err(Error::NoInput(ing.why_unusable()));
             }
             let hits = query::query(&ing.observations, &filter);
             let text = query::to_geojson(&ing.observations, &hits);

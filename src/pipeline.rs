@@ -659,12 +659,7 @@ pub fn run_match(opts: &MatchOptions) -> Result<MatchOutcome> {
         ),
     ));
     if ingested.usable_files() == 0 {
-        let why = ingested
-            .rejected
-            .first()
-            .map(|r| format!("{}: {}", r.source_file, r.reason))
-            .unwrap_or_else(|| "no input files found".to_string());
-        return Err(Error::NoInput(why));
+        return Err(Error::NoInput(ingested.why_unusable()));
     }
 
     progress.set_message(format!(

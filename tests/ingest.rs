@@ -334,6 +334,20 @@ fn query_command_filters_and_exit_codes() {
     let (code, _, err) = shiplink(&["query", &junk.to_string_lossy()]);
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("no usable input"), "{err}");
+    assert!(
+        err.contains("junk.txt: "),
+        "the file and its problem: {err}"
+    );
+    // With several unusable files, each is named with its problem.
+    let empty = write(d.path(), "empty.geojsonl", b"");
+    let (code, _, err) = shiplink(&["query", &junk.to_string_lossy(), &empty.to_string_lossy()]);
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("none of 2 input files could be used")
+            && err.contains("junk.txt: ")
+            && err.contains("empty.geojsonl: "),
+        "{err}"
+    );
 }
 
 /// Throughput of `ingest` on a generated ~250 MB FeatureCollection plus the same features as a

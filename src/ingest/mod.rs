@@ -86,7 +86,44 @@ impl Ingested {
             .filter(|f| f.accepted > 0 || !whole_file_rejected.contains(f.path.as_str()))
             .count()
     }
+
+    /// Why no input was usable, for the fatal error: each file's problem (at most
+    /// [`MAX_FILES_NAMED`] named, then how many more), or that no input file was found.
+    pub fn why_unusable(&self) -> String {
+        let mut firsts: Vec<&Rejected> = Vec::new();
+        for r in &self.rejected {
+            if firsts.last().is_none_or(|l| l.source_file != r.source_file) {
+                firsts.push(r);
+            }
+        }
+        match firsts.as_slice() {
+            [] if self.files.is_empty() => "no input files found".to_string(),
+            [] => format!("{} input file(s), none with a feature", self.files.len()),
+            [one] if self.files.len() == 1 => format!("{}: {}", one.source_file, one.reason),
+            _ => {
+                let named: Vec<String> = firsts
+                    .iter()
+                    .take(MAX_FILES_NAMED)
+                    .map(|r| format!("{}: {}", r.source_file, r.reason))
+                    .collect();
+                let more = self.files.len().saturating_sub(named.len());
+                format!(
+                    "none of {} input files could be used: {}{}",
+                    self.files.len(),
+                    named.join("; "),
+                    if more > 0 {
+                        format!("; and {more} more")
+                    } else {
+                        String::new()
+                    }
+                )
+            }
+        }
+    }
 }
+
+/// How many unusable files [`Ingested::why_unusable`] names.
+pub const MAX_FILES_NAMED: usize = 5;
 
 /// Reads every file (directories are walked for .geojson .json .geojsonl .geojsons .ndjson,
 /// and with the `gdal` feature .gpkg .shp .fgb .kml .gml .csv; see [`walk`]).
