@@ -15,10 +15,16 @@ fn main() -> ExitCode {
     match run(cli) {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
-            eprintln!("shiplink: error: {e}");
+            let mut said = e.to_string();
+            eprintln!("shiplink: error: {said}");
+            // Causes the message already quotes (an I/O error's text) are not repeated.
             let mut src = std::error::Error::source(&e);
             while let Some(s) = src {
-                eprintln!("  caused by: {s}");
+                let text = s.to_string();
+                if !said.contains(&text) {
+                    eprintln!("  caused by: {text}");
+                    said = text;
+                }
                 src = s.source();
             }
             ExitCode::from(2)

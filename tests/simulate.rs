@@ -455,6 +455,20 @@ fn evaluate_scores_a_perfect_result_as_perfect() {
     ]);
     assert_eq!(r.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&r.stderr).contains("result folder not found"));
+
+    // A missing truth file: one error line naming it, its cause not printed twice.
+    let missing = dir.path().join("no-truth.json");
+    let r = shiplink(&[
+        "evaluate",
+        "--truth",
+        missing.to_str().unwrap(),
+        "--result",
+        dir.path().to_str().unwrap(),
+    ]);
+    assert_eq!(r.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&r.stderr);
+    assert!(err.contains("no-truth.json: "), "{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
 }
 
 #[test]
