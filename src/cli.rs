@@ -28,6 +28,15 @@ pub enum Command {
     Evaluate(EvaluateArgs),
 }
 
+/// The help of `match`'s inputs: the extensions a directory walk takes, which depend on the
+/// build (the `gdal` feature adds GDAL's vector formats).
+const INPUTS_HELP: &str = if cfg!(feature = "gdal") {
+    "Observation files or directories (walked for .geojson .json .geojsonl .geojsons .ndjson, \
+     and .gpkg .shp .fgb .kml .gml .csv through GDAL)"
+} else {
+    "Observation files or directories (walked for .geojson .json .geojsonl .geojsons .ndjson)"
+};
+
 /// Output formats of `match`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Format {
@@ -38,7 +47,7 @@ pub enum Format {
 #[derive(Debug, Args)]
 pub struct MatchArgs {
     /// Observation files or directories (walked for .geojson .json .geojsonl .geojsons .ndjson).
-    #[arg(required = true)]
+    #[arg(required = true, help = INPUTS_HELP)]
     pub inputs: Vec<PathBuf>,
     /// Output folder.
     #[arg(short = 'o', long)]
@@ -78,7 +87,7 @@ pub struct PortsArgs {
 
 #[derive(Debug, Args)]
 pub struct QueryArgs {
-    #[arg(required = true)]
+    #[arg(required = true, help = INPUTS_HELP)]
     pub inputs: Vec<PathBuf>,
     /// Centre of a distance filter, LON,LAT.
     #[arg(long, value_name = "LON,LAT", requires = "within_km")]

@@ -491,3 +491,22 @@ fn directory_walk_reads_each_dataset_once() {
     let n = detections().len() as u64;
     assert_eq!(run["counts"]["rejected"], 3 * (n - 1) + 4, "{run}");
 }
+
+/// The help of `match` and `query` lists the GDAL formats a directory walk takes in this
+/// build (and `shiplink::ingest::walk::GDAL_EXTENSIONS` is what the walk uses).
+#[test]
+fn help_lists_the_gdal_formats_walked() {
+    for command in ["match", "query"] {
+        let o = Command::new(env!("CARGO_BIN_EXE_shiplink"))
+            .args([command, "--help"])
+            .output()
+            .expect("run shiplink");
+        let help = String::from_utf8_lossy(&o.stdout);
+        for (ext, _) in shiplink::ingest::walk::GDAL_EXTENSIONS {
+            assert!(
+                help.contains(&format!(".{ext}")),
+                "{command}: .{ext}\n{help}"
+            );
+        }
+    }
+}
