@@ -534,3 +534,18 @@ fn land_from_geopackage_and_shapefile_routes_as_geojson() {
         }
     }
 }
+
+/// A route whose waypoints all coincide is still a valid GeoJSON LineString (two positions),
+/// 0 km long.
+#[test]
+fn a_route_to_the_same_point_has_two_positions() {
+    let r = island()
+        .route(&[(10.01, 50.01), (10.01, 50.01)])
+        .expect("route");
+    assert_eq!(r.coords.len(), 2, "{:?}", r.coords);
+    assert_eq!(r.coords[0], r.coords[1]);
+    assert_eq!(r.km, 0.0);
+    let v: serde_json::Value =
+        serde_json::from_str(&shiplink::routing::route_feature_geojson(&r)).unwrap();
+    assert_eq!(v["geometry"]["coordinates"].as_array().unwrap().len(), 2);
+}

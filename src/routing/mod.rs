@@ -339,6 +339,11 @@ impl Router {
                 coords.push(w[1].lonlat);
             }
         }
+        if coords.len() == 1 {
+            // Every waypoint at one spot: a LineString still needs two positions
+            // (RFC 7946), so the route is that spot twice, 0 km long.
+            coords.push(coords[0]);
+        }
         for (k, s) in plane.windows(2).enumerate() {
             if self.land.crosses_land_rtree(s[0], s[1]) {
                 return Err(Error::Route(format!(
