@@ -236,7 +236,7 @@ p("- GeoPandas baseline: `scripts/baseline/geopandas_match.py` — `pd.concat` o
 p("  per file, `gpd.sjoin` to the port zones, stays by a time-ordered loop (250 m, 30 h),")
 p("  voyages by `scipy.optimize.linear_sum_assignment` per port pair; no scenes, land or routes,")
 p("  so it does less work than shiplink. Packages pinned in `scripts/baseline/requirements.txt`.")
-p("- Medians of the runs. Input MB is the observation files only; ingest MB/s = input MB ÷ ingest s.")
+p("- Medians of the runs. Input MB is the observation files only; ingest MB/s = input MB ÷ ingest s. In `match`, ingest shares the two cores with the land stage (built alongside it), so this rate is below that of ingest alone (`examples/ingest_bench.rs`).")
 p("- Speed-up = GeoPandas ÷ shiplink (higher is better for shiplink).")
 p("")
 p(f"Report: {datetime.now(timezone.utc).strftime('%Y-%m-%d %H:%M UTC')}, commit `{os.environ['COMMIT']}`, "
