@@ -46,7 +46,7 @@ pub enum Format {
 
 #[derive(Debug, Args)]
 pub struct MatchArgs {
-    /// Observation files or directories (walked for .geojson .json .geojsonl .geojsons .ndjson).
+    /// Observation files or directories (help: `INPUTS_HELP`, which depends on the build).
     #[arg(required = true, help = INPUTS_HELP)]
     pub inputs: Vec<PathBuf>,
     /// Output folder.

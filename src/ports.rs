@@ -65,14 +65,15 @@ pub fn builtin() -> Vec<Port> {
 pub const MAX_BERTH_OFF_ZONE_KM: f64 = 2.0;
 
 /// Distance (km) from a lon/lat point to a zone, 0 inside it; in a local equirectangular
-/// plane about the point (good to well under 1 % at a few km).
+/// plane about the point (good to well under 1 % at a few km; longitudes taken the short
+/// way round, so a zone across the antimeridian is measured right).
 fn km_outside(zone: &MultiPolygon<f64>, lon: f64, lat: f64) -> f64 {
     use geo::{Distance, Euclidean, MapCoords};
-    const KM_PER_DEG: f64 = 111.195;
+    let km_per_deg = crate::geodesy::M_PER_DEG / 1000.0;
     let k = lat.to_radians().cos();
     let plane = zone.map_coords(|c| Coord {
-        x: (c.x - lon) * k * KM_PER_DEG,
-        y: (c.y - lat) * KM_PER_DEG,
+        x: ((c.x - lon + 540.0).rem_euclid(360.0) - 180.0) * k * km_per_deg,
+        y: (c.y - lat) * km_per_deg,
     });
     Euclidean.distance(&geo::Point::new(0.0, 0.0), &plane)
 }
@@ -290,5 +291,10 @@ mod tests {
         assert!(km_outside(&builtin()[1].zone, 130.290 - 0.0122, 42.23) < MAX_BERTH_OFF_ZONE_KM);
         assert!(km_outside(&builtin()[1].zone, 130.290 - 0.0122, 42.23) > 0.9);
         assert_eq!(km_outside(&builtin()[1].zone, 130.3, 42.236), 0.0);
+        // Across the antimeridian: a berth at 179.99 E is 2.2 km from a zone that starts
+        // at 179.99 W, not half the world.
+        let across = rect(-179.99, 10.0, -179.9, 10.1);
+        let d = km_outside(&across, 179.99, 10.05);
+        assert!((d - 2.19).abs() < 0.05, "{d}");
     }
 }
