@@ -60,6 +60,7 @@ days_of() {
         *) echo $DAYS ;;
     esac
 }
+scenario_dir() { echo "$BENCH_DIR/scenario-$(scale_of "$1")-$(days_of "$1")"; }
 for s in "${sizes[@]}"; do scale_of "$s" >/dev/null; done
 
 log() { echo "bench: $*" >&2; }
@@ -96,7 +97,7 @@ record() {
 for size in "${sizes[@]}"; do
     scale=$(scale_of "$size")
     days=$(days_of "$size")
-    scen=$BENCH_DIR/scenario-$scale-$days
+    scen=$(scenario_dir "$size")
     if [ ! -f "$scen/truth.json" ]; then
         log "$size: simulating scale $scale, $days days"
         rm -rf "$scen"
@@ -338,6 +339,6 @@ if [ -n "$REPORT" ]; then
 fi
 
 if [ "${KEEP:-0}" != 1 ]; then
-    for size in "${sizes[@]}"; do rm -rf "$BENCH_DIR/scenario-$(scale_of "$size")-$(days_of "$size")"; done
+    for size in "${sizes[@]}"; do rm -rf "$(scenario_dir "$size")"; done
     log "removed scenario folders (KEEP=1 keeps them)"
 fi

@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use shiplink::ingest::walk::walked_help;
 
 /// Link satellite vessel detections into port stays, voyages and vessel tracks.
 #[derive(Debug, Parser)]
@@ -28,15 +29,6 @@ pub enum Command {
     Evaluate(EvaluateArgs),
 }
 
-/// The help of `match`'s inputs: the extensions a directory walk takes, which depend on the
-/// build (the `gdal` feature adds GDAL's vector formats).
-const INPUTS_HELP: &str = if cfg!(feature = "gdal") {
-    "Observation files or directories (walked for .geojson .json .geojsonl .geojsons .ndjson, \
-     and .gpkg .shp .fgb .kml .gml .csv through GDAL)"
-} else {
-    "Observation files or directories (walked for .geojson .json .geojsonl .geojsons .ndjson)"
-};
-
 /// Output formats of `match`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Format {
@@ -46,8 +38,8 @@ pub enum Format {
 
 #[derive(Debug, Args)]
 pub struct MatchArgs {
-    /// Observation files or directories (help: `INPUTS_HELP`, which depends on the build).
-    #[arg(required = true, help = INPUTS_HELP)]
+    /// Observation files or directories (help: what the walk takes in this build).
+    #[arg(required = true, help = walked_help())]
     pub inputs: Vec<PathBuf>,
     /// Output folder.
     #[arg(short = 'o', long)]
@@ -87,7 +79,7 @@ pub struct PortsArgs {
 
 #[derive(Debug, Args)]
 pub struct QueryArgs {
-    #[arg(required = true, help = INPUTS_HELP)]
+    #[arg(required = true, help = walked_help())]
     pub inputs: Vec<PathBuf>,
     /// Centre of a distance filter, LON,LAT.
     #[arg(long, value_name = "LON,LAT", requires = "within_km")]

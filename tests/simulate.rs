@@ -404,6 +404,19 @@ fn write_perfect_result(truth: &Value, dir: &Path) {
     }
 }
 
+/// `shiplink evaluate --truth TRUTH --result RESULT EXTRA...`.
+fn evaluate(truth: &Path, result: &Path, extra: &[&str]) -> std::process::Output {
+    let mut args = vec![
+        "evaluate",
+        "--truth",
+        truth.to_str().unwrap(),
+        "--result",
+        result.to_str().unwrap(),
+    ];
+    args.extend_from_slice(extra);
+    shiplink(&args)
+}
+
 #[test]
 fn evaluate_scores_a_perfect_result_as_perfect() {
     let truth_path = fixture("najin-dunay").join("truth.json");
@@ -417,14 +430,7 @@ fn evaluate_scores_a_perfect_result_as_perfect() {
     // Only the few detections on trips out of the area are left as singletons.
     assert!(m.idf1 > 0.97, "{}", m.idf1);
 
-    let r = shiplink(&[
-        "evaluate",
-        "--truth",
-        truth_path.to_str().unwrap(),
-        "--result",
-        dir.path().to_str().unwrap(),
-        "--json",
-    ]);
+    let r = evaluate(&truth_path, dir.path(), &["--json"]);
     assert_eq!(
         r.status.code(),
         Some(0),
@@ -433,38 +439,20 @@ fn evaluate_scores_a_perfect_result_as_perfect() {
     );
     let j: Value = serde_json::from_slice(&r.stdout).unwrap();
     assert_eq!(j["voyage_f1"], 1.0);
-    let r = shiplink(&[
-        "evaluate",
-        "--truth",
-        truth_path.to_str().unwrap(),
-        "--result",
-        dir.path().to_str().unwrap(),
-    ]);
+    let r = evaluate(&truth_path, dir.path(), &[]);
     let text = String::from_utf8_lossy(&r.stdout);
     assert!(
         text.contains("najin -> dunay") && text.contains("calibration"),
         "{text}"
     );
 
-    let r = shiplink(&[
-        "evaluate",
-        "--truth",
-        truth_path.to_str().unwrap(),
-        "--result",
-        "/nonexistent/result",
-    ]);
+    let r = evaluate(&truth_path, Path::new("/nonexistent/result"), &[]);
     assert_eq!(r.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&r.stderr).contains("result folder not found"));
 
     // A missing truth file: one error line naming it, its cause not printed twice.
     let missing = dir.path().join("no-truth.json");
-    let r = shiplink(&[
-        "evaluate",
-        "--truth",
-        missing.to_str().unwrap(),
-        "--result",
-        dir.path().to_str().unwrap(),
-    ]);
+    let r = evaluate(&missing, dir.path(), &[]);
     assert_eq!(r.status.code(), Some(2));
     let err = String::from_utf8_lossy(&r.stderr);
     assert!(err.contains("no-truth.json: "), "{err}");

@@ -87,9 +87,11 @@ impl Ingested {
             .count()
     }
 
-    /// Why no input was usable, for the fatal error: each file's problem (at most
-    /// [`MAX_FILES_NAMED`] named, then how many more), or that no input file was found.
+    /// Why no input was usable ([`Ingested::usable_files`] is 0), for the fatal error: each
+    /// file's problem (its first rejection; at most [`MAX_FILES_NAMED`] named, then how
+    /// many more), or that no input file was found.
     pub fn why_unusable(&self) -> String {
+        // `rejected` is sorted by file, so each file's rejections are consecutive.
         let mut firsts: Vec<&Rejected> = Vec::new();
         for r in &self.rejected {
             if firsts.last().is_none_or(|l| l.source_file != r.source_file) {
@@ -97,8 +99,7 @@ impl Ingested {
             }
         }
         match firsts.as_slice() {
-            [] if self.files.is_empty() => "no input files found".to_string(),
-            [] => format!("{} input file(s), none with a feature", self.files.len()),
+            [] => "no input files found".to_string(),
             [one] if self.files.len() == 1 => format!("{}: {}", one.source_file, one.reason),
             _ => {
                 let named: Vec<String> = firsts
@@ -106,7 +107,7 @@ impl Ingested {
                     .take(MAX_FILES_NAMED)
                     .map(|r| format!("{}: {}", r.source_file, r.reason))
                     .collect();
-                let more = self.files.len().saturating_sub(named.len());
+                let more = firsts.len() - named.len();
                 format!(
                     "none of {} input files could be used: {}{}",
                     self.files.len(),

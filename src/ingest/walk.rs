@@ -52,6 +52,25 @@ pub fn is_walked(p: &Path) -> bool {
         || (cfg!(feature = "gdal") && extension_in(p, GDAL_EXTENSIONS.iter().map(|(e, _)| *e)))
 }
 
+/// What a directory walk takes in this build, for `--help`: "Observation files or
+/// directories (walked for .geojson … .ndjson[, and .gpkg … .csv through GDAL])".
+pub fn walked_help() -> String {
+    fn dotted<'a>(exts: impl Iterator<Item = &'a str>) -> String {
+        exts.map(|e| format!(".{e}")).collect::<Vec<_>>().join(" ")
+    }
+    let mut help = format!(
+        "Observation files or directories (walked for {}",
+        dotted(EXTENSIONS.iter().copied())
+    );
+    if cfg!(feature = "gdal") {
+        help += &format!(
+            ", and {} through GDAL",
+            dotted(GDAL_EXTENSIONS.iter().map(|(e, _)| *e))
+        );
+    }
+    help + ")"
+}
+
 /// The format a non-GeoJSON file is taken to be, for messages: `GeoPackage (.gpkg)`, or
 /// `.xyz files` for an extension GDAL formats are not known by here.
 pub fn format_name(p: &Path) -> String {

@@ -377,9 +377,8 @@ fn exchange(_a: &Path, _b: &Path) -> std::io::Result<()> {
 }
 
 /// If `dir` is missing but a dead run left `.NAME.old-<pid>` (it was killed between the two
-/// renames of the fallback swap), renames that previous output back to `dir`. With several
-/// such leftovers (several runs killed so, each with `dir` absent at its start, which cannot
-/// happen once one restores) the most recently modified is taken.
+/// renames of the fallback swap), renames that previous output back to `dir` (the most
+/// recently modified, should there be several).
 fn restore_interrupted(dir: &Path) -> Result<()> {
     if fs::symlink_metadata(dir).is_ok() {
         return Ok(());
@@ -387,32 +386,14 @@ fn restore_interrupted(dir: &Path) -> Result<()> {
     let Ok((parent, name)) = split_dir(dir) else {
         return Ok(()); // check_output_dir reports a missing parent
     };
-    let Ok(entries) = fs::read_dir(&parent) else {
-        return Ok(());
-    };
-    let prefix = format!(".{name}.old-");
-    let mut best: Option<(std::time::SystemTime, PathBuf)> = None;
-    for entry in entries.flatten() {
-        let file_name = entry.file_name();
-        let Some(pid) = file_name
-            .to_str()
-            .and_then(|f| f.strip_prefix(&prefix))
-            .and_then(|p| p.parse::<u32>().ok())
-        else {
-            continue;
-        };
-        if pid == std::process::id() || process_alive(pid) {
-            continue;
-        }
-        let Ok(meta) = entry.metadata() else {
-            continue;
-        };
-        let modified = meta.modified().unwrap_or(std::time::UNIX_EPOCH);
-        if meta.is_dir() && best.as_ref().is_none_or(|(t, _)| modified > *t) {
-            best = Some((modified, entry.path()));
-        }
-    }
-    if let Some((_, old)) = best {
+    let newest = dead_leftovers(&parent, &name, &["old-"])
+        .into_iter()
+        .filter_map(|e| {
+            let meta = e.metadata().ok().filter(|m| m.is_dir())?;
+            Some((meta.modified().unwrap_or(std::time::UNIX_EPOCH), e.path()))
+        })
+        .max_by_key(|(modified, _)| *modified);
+    if let Some((_, old)) = newest {
         fs::rename(&old, dir).map_err(|e| Error::io(dir, e))?;
         sync_dir(&parent)?;
     }
@@ -421,28 +402,31 @@ fn restore_interrupted(dir: &Path) -> Result<()> {
 
 /// Removes `.NAME.tmp-*` / `.NAME.old-*` / `.NAME.probe-*` left by runs that are no longer alive.
 fn remove_stale(parent: &Path, name: &str) {
-    let Ok(entries) = fs::read_dir(parent) else {
-        return;
-    };
-    let me = std::process::id();
-    for entry in entries.flatten() {
-        let file_name = entry.file_name();
-        let Some(fname) = file_name.to_str() else {
-            continue;
-        };
-        let Some(rest) = fname.strip_prefix(&format!(".{name}.")) else {
-            continue;
-        };
-        let pid = ["tmp-", "old-", "probe-"]
-            .iter()
-            .find_map(|p| rest.strip_prefix(p))
-            .and_then(|p| p.parse::<u32>().ok());
-        if let Some(pid) = pid {
-            if pid != me && !process_alive(pid) {
-                let _ = fs::remove_dir_all(entry.path());
-            }
-        }
+    for entry in dead_leftovers(parent, name, &["tmp-", "old-", "probe-"]) {
+        let _ = fs::remove_dir_all(entry.path());
     }
+}
+
+/// The entries `.NAME.<kind><pid>` of `parent`, for each of `kinds`, whose process is
+/// neither this one nor alive.
+fn dead_leftovers(parent: &Path, name: &str, kinds: &[&str]) -> Vec<fs::DirEntry> {
+    let Ok(entries) = fs::read_dir(parent) else {
+        return Vec::new();
+    };
+    let prefix = format!(".{name}.");
+    let me = std::process::id();
+    entries
+        .flatten()
+        .filter(|entry| {
+            let file_name = entry.file_name();
+            let pid = file_name
+                .to_str()
+                .and_then(|f| f.strip_prefix(&prefix))
+                .and_then(|rest| kinds.iter().find_map(|k| rest.strip_prefix(k)))
+                .and_then(|p| p.parse::<u32>().ok());
+            pid.is_some_and(|pid| pid != me && !process_alive(pid))
+        })
+        .collect()
 }
 
 /// Whether a process with this id runs (Linux: /proc; elsewhere assume not).
@@ -532,6 +516,11 @@ mod tests {
             .collect()
     }
 
+    /// What [`contents`] gives for a folder holding one file.
+    fn only(file: &str, text: &str) -> Vec<(String, Vec<u8>)> {
+        vec![(file.to_string(), text.as_bytes().to_vec())]
+    }
+
     /// A pid no process can have (above Linux's largest `pid_max`, 2^22).
     const DEAD_PID: u32 = 4_000_000_000;
 
@@ -548,12 +537,12 @@ mod tests {
         dir_with(&tmp, "b.txt", "new");
         swap_into_place(&tmp, &dir, root.path(), "out").expect("swap");
         assert_eq!(siblings(root.path()), ["out"]);
-        assert_eq!(contents(&dir), [("b.txt".to_string(), b"new".to_vec())]);
+        assert_eq!(contents(&dir), only("b.txt", "new"));
         // The fallback does the same.
         dir_with(&tmp, "c.txt", "newer");
         swap_by_renames(&tmp, &dir, root.path(), "out").expect("swap by renames");
         assert_eq!(siblings(root.path()), ["out"]);
-        assert_eq!(contents(&dir), [("c.txt".to_string(), b"newer".to_vec())]);
+        assert_eq!(contents(&dir), only("c.txt", "newer"));
     }
 
     #[test]
@@ -564,13 +553,13 @@ mod tests {
         dir_with(&b, "y.txt", "in b");
         match exchange(&a, &b) {
             Ok(()) => {
-                assert_eq!(contents(&a), [("y.txt".to_string(), b"in b".to_vec())]);
-                assert_eq!(contents(&b), [("x.txt".to_string(), b"in a".to_vec())]);
+                assert_eq!(contents(&a), only("y.txt", "in b"));
+                assert_eq!(contents(&b), only("x.txt", "in a"));
             }
             Err(e) => {
                 eprintln!("no atomic exchange here ({e}); the two-rename fallback is used");
-                assert_eq!(contents(&a), [("x.txt".to_string(), b"in a".to_vec())]);
-                assert_eq!(contents(&b), [("y.txt".to_string(), b"in b".to_vec())]);
+                assert_eq!(contents(&a), only("x.txt", "in a"));
+                assert_eq!(contents(&b), only("y.txt", "in b"));
             }
         }
     }
@@ -594,10 +583,7 @@ mod tests {
         // Without --overwrite the restored output is not overwritten.
         let err = check_output_dir(&out, false).expect_err("restored output exists");
         assert!(matches!(err, Error::OutputExists { .. }), "{err}");
-        assert_eq!(
-            contents(&out),
-            [("a.txt".to_string(), b"previous".to_vec())]
-        );
+        assert_eq!(contents(&out), only("a.txt", "previous"));
         // With it, the next run replaces it and clears the dead run's temp folder.
         write_output(&out, true, OutputFormat::Geojson, &[layer()], &[], None).expect("write");
         assert_eq!(siblings(root.path()), ["out"]);

@@ -31,6 +31,8 @@ use std::sync::Mutex;
 
 use geo::{BoundingRect, Polygon};
 
+pub(crate) use land::Proj;
+
 use crate::config::RouteParams;
 use crate::error::{Error, Result};
 use crate::geodesy::{geodesic_m, polyline_km, to_ecef_m};
