@@ -169,6 +169,9 @@ pub struct LinkParams {
     /// Weigh stay links against where other vessels actually lie in the port (a smoothed
     /// density of a first solution's stays) instead of uniformly over the zone.
     pub berth_density: bool,
+    /// Split a stay where its sightings up to a link and from it on, each combined, are
+    /// not one vessel (that link's weight, so judged, is negative), and solve stage 1 again.
+    pub split_stays: bool,
     /// Join whole tracks that are clearly one vessel across gaps no single link could span
     /// (`src/linking/stitch.rs`); no voyage is made across such a join.
     pub stitch_tracks: bool,
@@ -210,6 +213,7 @@ impl Default for LinkParams {
             confidence_intercept: CONFIDENCE_INTERCEPT,
             refine_rounds: 10,
             berth_density: true,
+            split_stays: true,
             stitch_tracks: true,
             track_swaps: true,
             voyage_max_unseen_days: 5.0,

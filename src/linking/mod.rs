@@ -778,6 +778,105 @@ fn berth_reweigh(input: &LinkInput, cands: &[Candidate], links: &Links) -> Vec<C
         .collect()
 }
 
+/// Splitting stays whose two sides are not one vessel. A stay link compares two
+/// sightings, so a chain can pass from one vessel to the next at a quay berth through
+/// sightings that say little (a green ship, three colourless sightings, then a red one:
+/// each link fits its two ends). Each link of a stay is judged again with the combined
+/// sightings of the stay up to it against those from it on (up to
+/// [`refine::TRACK_CONTEXT`] each side); where some link's weight turns negative, the
+/// worst is forbidden and stage 1 is solved again (with the identity check's rounds).
+struct StaySplit {
+    /// Each candidate `(from, to)` and its weight without its attribute term, sorted.
+    rest: Vec<((u32, u32), f32)>,
+    sensors: SensorModels,
+    /// Stays already found whole (a round solves again only the parts of the graph that
+    /// held a forbidden link, so most stays come back unchanged).
+    whole: std::sync::Mutex<std::collections::HashSet<Vec<usize>>>,
+}
+
+impl StaySplit {
+    fn new(obs: &[Observation], cands: &[Candidate], sensors: &SensorModels) -> StaySplit {
+        let mut rest: Vec<((u32, u32), f32)> = cands
+            .par_iter()
+            .filter_map(|c| {
+                let pair = cost::attribute_llr(
+                    &Attrs::of(&obs[c.from], sensors),
+                    &Attrs::of(&obs[c.to], sensors),
+                    false,
+                    0.0,
+                )?;
+                Some(((c.from as u32, c.to as u32), (c.weight - pair) as f32))
+            })
+            .collect();
+        rest.par_sort_unstable_by_key(|r| r.0);
+        StaySplit {
+            rest,
+            sensors: sensors.clone(),
+            whole: Default::default(),
+        }
+    }
+
+    fn rest(&self, from: usize, to: usize) -> Option<f64> {
+        let key = (from as u32, to as u32);
+        let k = self.rest.binary_search_by_key(&key, |r| r.0).ok()?;
+        Some(f64::from(self.rest[k].1))
+    }
+
+    /// Per stay of `links` (three sightings or more), its worst link when that link's
+    /// weight, judged with the stay's sides, is negative.
+    fn contradicted(&self, obs: &[Observation], links: &Links) -> Vec<(usize, usize)> {
+        let chains = Chains::of(links);
+        let w = refine::TRACK_CONTEXT;
+        let whole = self.whole.lock().unwrap_or_else(|e| e.into_inner());
+        let todo: Vec<&[usize]> = chains
+            .iter()
+            .filter(|c| c.len() >= 3 && !whole.contains(*c))
+            .collect();
+        drop(whole);
+        let found: Vec<(usize, Option<(usize, usize)>)> = todo
+            .par_iter()
+            .enumerate()
+            .map(|(t, chain)| (t, self.worst_link(obs, chain, w)))
+            .collect();
+        let mut whole = self.whole.lock().unwrap_or_else(|e| e.into_inner());
+        let mut bad = Vec::new();
+        for (t, worst) in found {
+            match worst {
+                Some(link) => bad.push(link),
+                None => {
+                    whole.insert(todo[t].to_vec());
+                }
+            }
+        }
+        bad
+    }
+
+    /// The link of `chain` whose weight, judged with up to `w` sightings each side, is
+    /// the most negative (`None`: none is).
+    fn worst_link(&self, obs: &[Observation], chain: &[usize], w: usize) -> Option<(usize, usize)> {
+        let side = |nodes: &[usize]| {
+            let o: Vec<&Observation> = nodes.iter().map(|&k| &obs[k]).collect();
+            Attrs::combine(&o, &self.sensors)
+        };
+        let mut worst: Option<(f64, usize)> = None;
+        for k in 0..chain.len() - 1 {
+            let Some(rest) = self.rest(chain[k], chain[k + 1]) else {
+                continue;
+            };
+            let head = side(&chain[(k + 1).saturating_sub(w)..=k]);
+            let tail = side(&chain[k + 1..(k + 1 + w).min(chain.len())]);
+            let Some(attr) = cost::attribute_llr(&head, &tail, false, 0.0) else {
+                continue;
+            };
+            let weight = rest + attr;
+            if weight < 0.0 && worst.is_none_or(|(x, _)| weight < x) {
+                worst = Some((weight, k));
+            }
+        }
+        worst.map(|(_, k)| (chain[k], chain[k + 1]))
+    }
+}
+
 /// One node of stage 2, with what the links compare.
 struct NodeInfo {
     port: Option<usize>,
@@ -1476,6 +1575,12 @@ pub fn link(input: &LinkInput) -> Linked {
     } else {
         (0..n).collect()
     };
+    // What each candidate weighs but its attributes, for the split check.
+    let split = input
+        .config
+        .linking
+        .split_stays
+        .then(|| StaySplit::new(obs, &cands, &input.config.sensors));
     let stay_links = identity::honour(
         n,
         &mut cands,
@@ -1483,7 +1588,7 @@ pub fn link(input: &LinkInput) -> Linked {
         min_p,
         MAX_IDENTITY_ROUNDS,
         |links| {
-            identity::contradicted_links(
+            let mut bad = identity::contradicted_links(
                 &ids,
                 obs,
                 links,
@@ -1495,7 +1600,13 @@ pub fn link(input: &LinkInput) -> Linked {
                 },
                 |i| input.port_of[i].map(|_| i),
                 near_m,
-            )
+            );
+            if let Some(split) = &split {
+                bad.extend(split.contradicted(obs, links));
+                bad.sort_unstable();
+                bad.dedup();
+            }
+            bad
         },
     );
     lap("linking: stay identity", &mut timings);
@@ -1878,6 +1989,71 @@ mod tests {
             "a lone vessel's link should not change: {alone}"
         );
         assert!(after.iter().zip(&cands).all(|(a, c)| a.weight <= c.weight));
+    }
+
+    /// One quay berth, a sighting a day: a green 118 m cargo ship measured closely, three
+    /// sightings of about its length without colour or class, then a red 131 m ro-ro
+    /// measured closely three times. Each link fits its two ends, so the pairwise stay runs
+    /// from the green ship into the red one; judged with the stay's sides, the links
+    /// between the two vessels do not hold, and the stay is split at the worst of them.
+    #[test]
+    fn a_stay_splits_where_its_sides_are_two_vessels() {
+        use crate::model::Sensor;
+        let ports = crate::ports::builtin();
+        let najin = ports.iter().position(|p| p.port_id == "najin").unwrap_or(0);
+        let quay = (130.300, 42.236);
+        let green = (Sensor::Skysat, Some("green"), Some(VesselClass::Cargo));
+        let unknown = (Sensor::Planetscope, None, None);
+        let red = (Sensor::Skysat, Some("red"), Some(VesselClass::Roro));
+        let sightings = [
+            (118.0, green.clone()),
+            (119.0, unknown.clone()),
+            (120.0, unknown.clone()),
+            (121.0, unknown),
+            (131.0, red.clone()),
+            (130.5, red.clone()),
+            (131.5, red),
+        ];
+        let o: Vec<Observation> = sightings
+            .iter()
+            .enumerate()
+            .map(|(k, (length, (sensor, colour, class)))| {
+                let mut x = obs(&format!("q{k}"), quay.0, quay.1, k as i64 * 86_400);
+                x.sensor = *sensor;
+                x.length_m = Some(*length);
+                x.hull_color = colour.map(Into::into);
+                x.vessel_class = class.clone();
+                x
+            })
+            .collect();
+        let port_of = vec![Some(najin); o.len()];
+        let empty = EmptyBerth {
+            before: vec![None; o.len()],
+            after: vec![None; o.len()],
+        };
+        let sea = sea_between(vec![vec![0.0; ports.len()]; ports.len()]);
+        let stays_with = |split: bool| {
+            let mut config = Config::default();
+            config.linking.split_stays = split;
+            let input = LinkInput {
+                obs: &o,
+                port_of: &port_of,
+                ports: &ports,
+                empty: &empty,
+                sea: &sea,
+                config: &config,
+            };
+            let linked = link(&input);
+            (0..linked.stays.len())
+                .map(|s| linked.stays.get(s).to_vec())
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            stays_with(false),
+            vec![(0..7).collect::<Vec<_>>()],
+            "pairwise, the two vessels are one stay"
+        );
+        assert_eq!(stays_with(true), vec![vec![0, 1, 2, 3], vec![4, 5, 6]]);
     }
 
     /// Stage-2 candidates (every pair scored) of one-detection stays at the built-in ports,
