@@ -1609,6 +1609,7 @@ pub fn link(input: &LinkInput) -> Linked {
             bad
         },
     );
+    drop(split);
     lap("linking: stay identity", &mut timings);
     // Each stay's detections: stage 2 needs just what its nodes compare, and `derive` only
     // the stays tracks keep in full (memory: at a million detections, hundreds of
