@@ -170,7 +170,8 @@ pub struct LinkParams {
     /// density of a first solution's stays) instead of uniformly over the zone.
     pub berth_density: bool,
     /// Split a stay where its sightings up to a link and from it on, each combined, are
-    /// not one vessel (that link's weight, so judged, is negative), and solve stage 1 again.
+    /// not surely one vessel (that link's weight, so judged, is under 1 nat), and solve
+    /// stage 1 again.
     pub split_stays: bool,
     /// Join whole tracks that are clearly one vessel across gaps no single link could span
     /// (`src/linking/stitch.rs`); no voyage is made across such a join.
