@@ -794,82 +794,72 @@ const SPLIT_BELOW_LLR: f64 = 1.0;
 /// [`refine::TRACK_CONTEXT`] each side); where some link's weight so judged falls under
 /// [`SPLIT_BELOW_LLR`], the lowest is forbidden and stage 1 is solved again (with the
 /// identity check's rounds).
-struct StaySplit {
-    /// Each candidate `(from, to)` and its weight without its attribute term, sorted.
-    rest: Vec<((u32, u32), f32)>,
-    sensors: SensorModels,
+struct StaySplit<'a> {
+    sensors: &'a SensorModels,
     /// Stays already found whole (a round solves again only the parts of the graph that
     /// held a forbidden link, so most stays come back unchanged).
     whole: std::sync::Mutex<std::collections::HashSet<Vec<usize>>>,
 }
 
-impl StaySplit {
-    fn new(obs: &[Observation], cands: &[Candidate], sensors: &SensorModels) -> StaySplit {
-        let mut rest: Vec<((u32, u32), f32)> = cands
-            .par_iter()
-            .filter_map(|c| {
-                let pair = cost::attribute_llr(
-                    &Attrs::of(&obs[c.from], sensors),
-                    &Attrs::of(&obs[c.to], sensors),
-                    false,
-                    0.0,
-                )?;
-                Some(((c.from as u32, c.to as u32), (c.weight - pair) as f32))
-            })
-            .collect();
-        rest.par_sort_unstable_by_key(|r| r.0);
+impl<'a> StaySplit<'a> {
+    fn new(sensors: &'a SensorModels) -> StaySplit<'a> {
         StaySplit {
-            rest,
-            sensors: sensors.clone(),
+            sensors,
             whole: Default::default(),
         }
-    }
-
-    fn rest(&self, from: usize, to: usize) -> Option<f64> {
-        let key = (from as u32, to as u32);
-        let k = self.rest.binary_search_by_key(&key, |r| r.0).ok()?;
-        Some(f64::from(self.rest[k].1))
     }
 
     /// Per stay of `links` (three sightings or more), its worst link when that link's
     /// weight, judged with the stay's sides, is under [`SPLIT_BELOW_LLR`].
     fn contradicted(&self, obs: &[Observation], links: &Links) -> Vec<(usize, usize)> {
         let chains = Chains::of(links);
-        let w = refine::TRACK_CONTEXT;
         let whole = self.whole.lock().unwrap_or_else(|e| e.into_inner());
         let todo: Vec<&[usize]> = chains
             .iter()
             .filter(|c| c.len() >= 3 && !whole.contains(*c))
             .collect();
         drop(whole);
-        let found: Vec<(usize, Option<(usize, usize)>)> = todo
+        let found: Vec<Option<(usize, usize)>> = todo
             .par_iter()
-            .enumerate()
-            .map(|(t, chain)| (t, self.worst_link(obs, chain, w)))
+            .map(|chain| self.worst_link(obs, links, chain))
             .collect();
         let mut whole = self.whole.lock().unwrap_or_else(|e| e.into_inner());
         let mut bad = Vec::new();
-        for (t, worst) in found {
+        for (chain, worst) in todo.into_iter().zip(found) {
             match worst {
                 Some(link) => bad.push(link),
                 None => {
-                    whole.insert(todo[t].to_vec());
+                    whole.insert(chain.to_vec());
                 }
             }
         }
         bad
     }
 
-    /// The link of `chain` whose weight, judged with up to `w` sightings each side, is
-    /// the lowest, if it is under [`SPLIT_BELOW_LLR`].
-    fn worst_link(&self, obs: &[Observation], chain: &[usize], w: usize) -> Option<(usize, usize)> {
+    /// The link of `chain` whose weight (as chosen in `links`, its pairwise attribute term
+    /// replaced by that of up to [`refine::TRACK_CONTEXT`] sightings each side) is the
+    /// lowest, if it is under [`SPLIT_BELOW_LLR`].
+    fn worst_link(
+        &self,
+        obs: &[Observation],
+        links: &Links,
+        chain: &[usize],
+    ) -> Option<(usize, usize)> {
+        let w = refine::TRACK_CONTEXT;
         let side = |nodes: &[usize]| {
             let o: Vec<&Observation> = nodes.iter().map(|&k| &obs[k]).collect();
-            Attrs::combine(&o, &self.sensors)
+            Attrs::combine(&o, self.sensors)
         };
         let mut worst: Option<(f64, usize)> = None;
         for k in 0..chain.len() - 1 {
-            let Some(rest) = self.rest(chain[k], chain[k + 1]) else {
+            let (a, b) = (chain[k], chain[k + 1]);
+            // The attribute term the candidate was weighed with (as in the candidate search).
+            let Some(pair) = cost::attribute_llr(
+                &Attrs::of(&obs[a], self.sensors),
+                &Attrs::of(&obs[b], self.sensors),
+                false,
+                0.0,
+            ) else {
                 continue;
             };
             let head = side(&chain[(k + 1).saturating_sub(w)..=k]);
@@ -877,7 +867,7 @@ impl StaySplit {
             let Some(attr) = cost::attribute_llr(&head, &tail, false, 0.0) else {
                 continue;
             };
-            let weight = rest + attr;
+            let weight = links.weight[a] - pair + attr;
             if weight < SPLIT_BELOW_LLR && worst.is_none_or(|(x, _)| weight < x) {
                 worst = Some((weight, k));
             }
@@ -1584,12 +1574,11 @@ pub fn link(input: &LinkInput) -> Linked {
     } else {
         (0..n).collect()
     };
-    // What each candidate weighs but its attributes, for the split check.
     let split = input
         .config
         .linking
         .split_stays
-        .then(|| StaySplit::new(obs, &cands, &input.config.sensors));
+        .then(|| StaySplit::new(&input.config.sensors));
     let stay_links = identity::honour(
         n,
         &mut cands,
