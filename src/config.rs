@@ -173,6 +173,11 @@ pub struct LinkParams {
     /// not surely one vessel (that link's weight, so judged, is under 1 nat), and solve
     /// stage 1 again.
     pub split_stays: bool,
+    /// Drop a stay candidate `i → j` when some port sighting `k` between them in time is a
+    /// candidate from `i` and to `j`: `j` is then not the next sighting of `i`'s vessel (a
+    /// stay link skipping a sighting of its own vessel lets the assignment thread one
+    /// vessel's sightings into two interleaved stays at one berth).
+    pub stay_next_sighting: bool,
     /// Join whole tracks that are clearly one vessel across gaps no single link could span
     /// (`src/linking/stitch.rs`); no voyage is made across such a join.
     pub stitch_tracks: bool,
@@ -215,6 +220,7 @@ impl Default for LinkParams {
             refine_rounds: 10,
             berth_density: true,
             split_stays: true,
+            stay_next_sighting: true,
             stitch_tracks: true,
             track_swaps: true,
             voyage_max_unseen_days: 5.0,

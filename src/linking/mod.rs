@@ -660,7 +660,45 @@ fn stay_candidates_with(
         .collect();
     let mut all: Vec<Candidate> = per_node.into_iter().flatten().collect();
     all.sort_by_key(|c| (c.from, c.to));
+    if cfg.linking.stay_next_sighting {
+        all = next_sightings_only(all, obs);
+    }
     all
+}
+
+/// Stay candidates less each `i → j` that skips a sighting `k` of its own vessel: one
+/// between them in time that is itself a candidate from `i` and to `j` (both pairs, judged
+/// alone, favour one vessel). Two chains at one spot over the same hours are two vessels
+/// where pairwise there is one; so `j` is taken to be no *next* sighting of `i`'s vessel.
+/// Without this, a skip of about the weight of two short links let the assignment thread
+/// one vessel's sightings into two interleaved stays. `cands` is sorted by `(from, to)`, and
+/// so is the result.
+fn next_sightings_only(cands: Vec<Candidate>, obs: &[Observation]) -> Vec<Candidate> {
+    // Start of each node's run of candidates.
+    let n = obs.len();
+    let mut start = vec![0usize; n + 1];
+    for c in &cands {
+        start[c.from + 1] += 1;
+    }
+    for i in 0..n {
+        start[i + 1] += start[i];
+    }
+    let out_of = |i: usize| &cands[start[i]..start[i + 1]];
+    let is_candidate = |i: usize, j: usize| out_of(i).binary_search_by_key(&j, |c| c.to).is_ok();
+    let keep: Vec<bool> = cands
+        .par_iter()
+        .map(|c| {
+            let tj = obs[c.to].observed_at;
+            !out_of(c.from)
+                .iter()
+                .any(|ik| ik.to != c.to && obs[ik.to].observed_at < tj && is_candidate(ik.to, c.to))
+        })
+        .collect();
+    cands
+        .into_iter()
+        .zip(keep)
+        .filter_map(|(c, k)| k.then_some(c))
+        .collect()
 }
 
 /// What "another vessel" is for a stay link, per port: the period, the port's detections
@@ -2053,6 +2091,162 @@ mod tests {
             "pairwise, the two vessels are one stay"
         );
         assert_eq!(stays_with(true), vec![vec![0, 1, 2, 3], vec![4, 5, 6]]);
+    }
+
+    #[test]
+    fn a_stay_candidate_skipping_a_sighting_of_its_vessel_is_dropped() {
+        let o: Vec<Observation> = (0..4)
+            .map(|k| obs(&format!("q{k}"), 130.3, 42.236, k as i64 * 3_600))
+            .collect();
+        let cand = |from, to| Candidate {
+            from,
+            to,
+            kind: LinkKind::Stay,
+            weight: 5.0,
+        };
+        // 0 -> 2 skips 1 (a candidate from 0 and to 2); 1 -> 3 skips 2 likewise; 0 -> 3
+        // skips both. 2 -> 3 has nothing between.
+        let all = vec![
+            cand(0, 1),
+            cand(0, 2),
+            cand(0, 3),
+            cand(1, 2),
+            cand(1, 3),
+            cand(2, 3),
+        ];
+        let kept: Vec<(usize, usize)> = next_sightings_only(all.clone(), &o)
+            .iter()
+            .map(|c| (c.from, c.to))
+            .collect();
+        assert_eq!(kept, vec![(0, 1), (1, 2), (2, 3)]);
+        // Without 1 -> 2, nothing lies between 0 and 2 (1 is no candidate to 2) nor between
+        // 1 and 3; 0 -> 3 still skips 1 (0 -> 1 and 1 -> 3).
+        let without: Vec<Candidate> = all
+            .into_iter()
+            .filter(|c| (c.from, c.to) != (1, 2))
+            .collect();
+        let kept: Vec<(usize, usize)> = next_sightings_only(without, &o)
+            .iter()
+            .map(|c| (c.from, c.to))
+            .collect();
+        assert_eq!(kept, vec![(0, 1), (0, 2), (1, 3), (2, 3)]);
+    }
+
+    /// Six sightings of one grey 100-110 m ship at a Dunay quay over two days (simulated
+    /// seed 4, local-0008): pairwise, two long links outweigh the short ones between, and the
+    /// assignment threads the sightings into two interleaved stays.
+    #[test]
+    fn one_vessels_sightings_at_one_spot_are_one_stay() {
+        use crate::model::Sensor;
+        let ports = crate::ports::builtin();
+        let dunay = ports.iter().position(|p| p.port_id == "dunay").unwrap_or(0);
+        let grey = Some("grey");
+        let sightings = [
+            // (seconds, lon, lat, sensor, length, colour, class, confidence)
+            (
+                0,
+                132.355_773,
+                42.905_338,
+                Sensor::Planetscope,
+                109.2,
+                grey,
+                VesselClass::Naval,
+                0.81,
+            ),
+            (
+                73_216,
+                132.355_967,
+                42.905_624,
+                Sensor::Sentinel1,
+                123.0,
+                None,
+                VesselClass::Unknown,
+                0.56,
+            ),
+            (
+                90_336,
+                132.355_764,
+                42.905_395,
+                Sensor::Planetscope,
+                106.7,
+                grey,
+                VesselClass::Cargo,
+                0.78,
+            ),
+            (
+                91_056,
+                132.355_703,
+                42.905_374,
+                Sensor::Skysat,
+                100.5,
+                grey,
+                VesselClass::Naval,
+                0.81,
+            ),
+            (
+                91_613,
+                132.355_567,
+                42.905_393,
+                Sensor::Sentinel2,
+                92.0,
+                grey,
+                VesselClass::Naval,
+                0.77,
+            ),
+            (
+                174_730,
+                132.355_706,
+                42.905_366,
+                Sensor::Planetscope,
+                106.8,
+                grey,
+                VesselClass::Cargo,
+                0.69,
+            ),
+        ];
+        let o: Vec<Observation> = sightings
+            .iter()
+            .enumerate()
+            .map(
+                |(k, &(t, lon, lat, sensor, length, colour, ref class, conf))| {
+                    let mut x = obs(&format!("q{k}"), lon, lat, t);
+                    x.sensor = sensor;
+                    x.length_m = Some(length);
+                    x.hull_color = colour.map(Into::into);
+                    x.vessel_class = Some(class.clone());
+                    x.confidence = Some(conf);
+                    x
+                },
+            )
+            .collect();
+        let port_of = vec![Some(dunay); o.len()];
+        let empty = EmptyBerth {
+            before: vec![None; o.len()],
+            after: vec![None; o.len()],
+        };
+        let sea = sea_between(vec![vec![0.0; ports.len()]; ports.len()]);
+        let stays_with = |next_only: bool| {
+            let mut config = Config::default();
+            config.linking.stay_next_sighting = next_only;
+            let input = LinkInput {
+                obs: &o,
+                port_of: &port_of,
+                ports: &ports,
+                empty: &empty,
+                sea: &sea,
+                config: &config,
+            };
+            let linked = link(&input);
+            (0..linked.stays.len())
+                .map(|s| linked.stays.get(s).to_vec())
+                .collect::<Vec<_>>()
+        };
+        assert!(
+            stays_with(false).len() > 1,
+            "pairwise, the sightings are more than one stay: {:?}",
+            stays_with(false)
+        );
+        assert_eq!(stays_with(true), vec![(0..6).collect::<Vec<_>>()]);
     }
 
     /// Stage-2 candidates (every pair scored) of one-detection stays at the built-in ports,
