@@ -5,7 +5,8 @@
 //! Coordinates are WGS84 lon/lat degrees; derived sizes are metres, headings degrees
 //! clockwise from north.
 //!
-//! Accepted: `Point` and `Polygon`. A third (z) coordinate is accepted and dropped; a
+//! Accepted: `Point` and `Polygon`, and a `MultiPoint` or `MultiPolygon` of exactly one part
+//! (as GIS tools write single outlines), read as that part. A third (z) coordinate is accepted and dropped; a
 //! position with fewer than 2 or more than 3 numbers is rejected. Polygons must have closed
 //! rings of at least 4 positions, a non-zero area and no self-intersection
 //! (geo's [`Validation`]).
@@ -103,9 +104,34 @@ pub fn parse_geometry(raw: &RawValue) -> Result<Shape, GeometryError> {
                 GeometryError { reason, geometry }
             })
         }
-        "LineString" | "MultiPoint" | "MultiLineString" | "MultiPolygon" => Err(with_geom(
-            format!("geometry type {kind} is not supported (expected Point or Polygon)"),
-        )),
+        // GIS tools often write every outline as a MultiPolygon (QGIS and OGR exports of
+        // polygon layers, shapefiles): one part is one Polygon, one position one Point.
+        "MultiPoint" | "MultiPolygon" => {
+            let c = g
+                .coordinates
+                .ok_or_else(|| fail(format!("{kind} geometry has no coordinates")))?;
+            let parts: Vec<&RawValue> = serde_json::from_str(c.get())
+                .map_err(|e| fail(format!("{kind} coordinates: {}", serde_msg(&e))))?;
+            if parts.len() != 1 {
+                return Err(with_geom(format!(
+                    "{kind} of {} parts is not supported (a detection is one vessel: expected \
+                     Point, Polygon, or a {kind} of one part)",
+                    parts.len()
+                )));
+            }
+            let single = if kind == "MultiPoint" {
+                "Point"
+            } else {
+                "Polygon"
+            };
+            let one = format!(r#"{{"type":"{single}","coordinates":{}}}"#, parts[0].get());
+            let one = RawValue::from_string(one)
+                .map_err(|e| fail(format!("{kind} coordinates: {}", serde_msg(&e))))?;
+            parse_geometry(&one)
+        }
+        "LineString" | "MultiLineString" => Err(with_geom(format!(
+            "geometry type {kind} is not supported (expected Point or Polygon)"
+        ))),
         "GeometryCollection" => Err(with_geom(
             "geometry type GeometryCollection is not supported (expected Point or Polygon)".into(),
         )),
@@ -659,6 +685,44 @@ mod tests {
             "self-intersecting",
         );
         check_err(r#"{"type":"Polygon","coordinates":[]}"#, "no rings");
+    }
+
+    #[test]
+    fn single_part_multi_geometries_are_their_part() {
+        let poly = rect_poly(130.0, 42.0, 130.0004, 42.002);
+        let ring = poly
+            .trim_start_matches(r#"{"type":"Polygon","coordinates":"#)
+            .trim_end_matches('}');
+        let multi = format!(r#"{{"type":"MultiPolygon","coordinates":[{ring}]}}"#);
+        assert_eq!(
+            parse_geometry(&raw(&multi)).unwrap(),
+            parse_geometry(&raw(&poly)).unwrap()
+        );
+        assert_eq!(
+            parse_geometry(&raw(
+                r#"{"type":"MultiPoint","coordinates":[[130.5,42.25]]}"#
+            ))
+            .unwrap(),
+            Shape::Point(130.5, 42.25)
+        );
+        // The part is checked as any Point or Polygon is.
+        check_err(
+            r#"{"type":"MultiPoint","coordinates":[[190,42]]}"#,
+            "longitude 190",
+        );
+        check_err(
+            r#"{"type":"MultiPolygon","coordinates":[[[[0,0],[1,0],[1,1],[0,1]]]]}"#,
+            "not closed",
+        );
+        check_err(
+            r#"{"type":"MultiPoint","coordinates":[[1,2],[3,4]]}"#,
+            "MultiPoint of 2 parts",
+        );
+        check_err(r#"{"type":"MultiPolygon","coordinates":[]}"#, "of 0 parts");
+        check_err(
+            r#"{"type":"MultiPoint","coordinates":7}"#,
+            "MultiPoint coordinates",
+        );
     }
 
     #[test]
