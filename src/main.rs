@@ -157,7 +157,7 @@ fn run(cli: Cli) -> Result<u8, Error> {
             }
             points.push(parse_lon_lat(&a.to, "--to")?);
             let router = match &a.land {
-                Some(path) => Router::from_path(path, &params)?,
+                Some(path) => Router::from_path_covering(path, &params, &points)?,
                 None => Router::builtin(&params)?,
             };
             println!("{}", route_feature_geojson(&router.route(&points)?));

@@ -613,11 +613,17 @@ pub fn run_match(opts: &MatchOptions) -> Result<MatchOutcome> {
         "reading land and ingesting {} input path(s)",
         opts.inputs.len()
     ));
+    // A land file without a bbox covers the port zones too: beyond its polygons is water.
+    let port_corners: Vec<(f64, f64)> = ports
+        .iter()
+        .filter_map(|p| geo::BoundingRect::bounding_rect(&p.zone))
+        .flat_map(|r| [(r.min().x, r.min().y), (r.max().x, r.max().y)])
+        .collect();
     let ((router, land_s), (ingested, ingest_s)) = rayon::join(
         || {
             let t = Instant::now();
             let r = match &opts.land {
-                Some(p) => Router::from_path(p, &config.routing).map(Some),
+                Some(p) => Router::from_path_covering(p, &config.routing, &port_corners).map(Some),
                 None => Ok(Router::builtin(&config.routing).ok()),
             };
             (r, t.elapsed().as_secs_f64())

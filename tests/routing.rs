@@ -389,6 +389,43 @@ fn from_polygons_pads_the_extent() {
     assert!(Router::from_polygons(vec![rect(10.04, 50.04, 10.06, 50.06)], &bad).is_err());
 }
 
+/// A land file without a bbox says where land is, not where the data ends: ports beyond the
+/// polygons' box are routed round them (before, they were outside the extent, and `match`
+/// drew the voyage as a straight line across the island).
+#[test]
+fn a_land_file_without_bbox_covers_the_points_asked_for() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("island.geojson");
+    std::fs::write(
+        &path,
+        r#"{"type":"FeatureCollection","features":[{"type":"Feature","properties":{},"geometry":{"type":"Polygon","coordinates":[[[18.0,57.0],[19.0,57.0],[19.0,58.0],[18.0,58.0],[18.0,57.0]]]}}]}"#,
+    )
+    .unwrap();
+    let (west, east) = ((17.01, 57.5), (20.01, 57.5));
+    let plain = Router::from_path(&path, &RouteParams::default()).unwrap();
+    assert!(
+        plain.route(&[west, east]).is_err(),
+        "outside the polygons' box"
+    );
+    let r = Router::from_path_covering(&path, &RouteParams::default(), &[west, east]).unwrap();
+    let e = r.extent();
+    assert!(e[0] < 17.01 && e[2] > 20.01, "{e:?}");
+    let route = check_route(&r, west, east);
+    assert!(
+        route.coords.iter().any(|c| c.1 > 57.99 || c.1 < 57.01),
+        "{:?}",
+        route.coords
+    );
+    // A bbox in the file is the extent, whatever is asked for.
+    std::fs::write(
+        &path,
+        r#"{"type":"FeatureCollection","bbox":[17.5,56.5,19.5,58.5],"features":[{"type":"Feature","properties":{},"geometry":{"type":"Polygon","coordinates":[[[18.0,57.0],[19.0,57.0],[19.0,58.0],[18.0,58.0],[18.0,57.0]]]}}]}"#,
+    )
+    .unwrap();
+    let boxed = Router::from_path_covering(&path, &RouteParams::default(), &[west, east]).unwrap();
+    assert_eq!(boxed.extent(), [17.5, 56.5, 19.5, 58.5]);
+}
+
 #[test]
 fn cli_prints_one_feature_and_fails_with_exit_2() {
     let dir = tempfile::tempdir().unwrap();

@@ -147,8 +147,21 @@ impl Router {
     /// feature (polygons reprojected to lon/lat, extent = padded bounding box), and is an error
     /// naming the format otherwise.
     pub fn from_path(path: &Path, params: &RouteParams) -> Result<Router> {
+        Router::from_path_covering(path, params, &[])
+    }
+
+    /// [`Router::from_path`], with an extent that also covers the lon/lat points `cover`
+    /// where the file gives none (no GeoJSON `bbox`): what lies outside the land polygons
+    /// given is water, so `match` covers its port zones, and a route between ports beyond
+    /// the polygons' box goes round them instead of failing and falling back to a straight
+    /// line over the land.
+    pub fn from_path_covering(
+        path: &Path,
+        params: &RouteParams,
+        cover: &[(f64, f64)],
+    ) -> Result<Router> {
         if !crate::ingest::walk::is_geojson(path) {
-            return Router::from_other_format(path, params);
+            return Router::from_other_format(path, params, cover);
         }
         let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
         let d = parse_land(&text).map_err(|m| Error::bad_file(path, m))?;
@@ -158,17 +171,25 @@ impl Router {
                 "no land polygons and no bbox: the extent is unknown",
             ));
         }
-        Router::with_extent(d.polygons, d.bbox, params)
+        Router::covering(d.polygons, d.bbox, cover, params)
     }
 
     #[cfg(feature = "gdal")]
-    fn from_other_format(path: &Path, params: &RouteParams) -> Result<Router> {
+    fn from_other_format(
+        path: &Path,
+        params: &RouteParams,
+        cover: &[(f64, f64)],
+    ) -> Result<Router> {
         let polygons = crate::gdal_io::read_land_polygons(path)?;
-        Router::from_polygons(polygons, params)
+        Router::covering(polygons, None, cover, params)
     }
 
     #[cfg(not(feature = "gdal"))]
-    fn from_other_format(path: &Path, _params: &RouteParams) -> Result<Router> {
+    fn from_other_format(
+        path: &Path,
+        _params: &RouteParams,
+        _cover: &[(f64, f64)],
+    ) -> Result<Router> {
         Err(Error::bad_file(
             path,
             format!(
@@ -190,6 +211,17 @@ impl Router {
         extent: Option<[f64; 4]>,
         params: &RouteParams,
     ) -> Result<Router> {
+        Router::covering(polygons, extent, &[], params)
+    }
+
+    /// [`Router::with_extent`]; where `extent` is `None`, the padded bounding box covers the
+    /// lon/lat points `cover` as well as the polygons.
+    pub fn covering(
+        polygons: Vec<Polygon<f64>>,
+        extent: Option<[f64; 4]>,
+        cover: &[(f64, f64)],
+        params: &RouteParams,
+    ) -> Result<Router> {
         let c = params.clearance_m;
         if !(c.is_finite() && (0.0..=MAX_CLEARANCE_M).contains(&c)) {
             return Err(Error::Config(format!(
@@ -205,22 +237,28 @@ impl Router {
         let extent = match extent {
             Some(e) => e,
             None => {
+                let points = cover
+                    .iter()
+                    .filter(|(x, y)| x.is_finite() && y.is_finite())
+                    .map(|&(x, y)| {
+                        geo::Rect::new(geo::coord! { x: x, y: y }, geo::coord! { x: x, y: y })
+                    });
                 let mut it = polygons.iter().filter_map(|p| p.bounding_rect());
                 let Some(first) = it.next() else {
                     return Err(Error::Route(
                         "land model has no polygons and no extent".into(),
                     ));
                 };
-                let r = it.fold(first, |a, b| {
+                let r = it.chain(points).fold(first, |a, b| {
                     geo::Rect::new(
                         geo::coord! { x: a.min().x.min(b.min().x), y: a.min().y.min(b.min().y) },
                         geo::coord! { x: a.max().x.max(b.max().x), y: a.max().y.max(b.max().y) },
                     )
                 });
                 [
-                    r.min().x - EXTENT_PAD_DEG,
+                    (r.min().x - EXTENT_PAD_DEG).max(-180.0),
                     (r.min().y - EXTENT_PAD_DEG).max(-90.0),
-                    r.max().x + EXTENT_PAD_DEG,
+                    (r.max().x + EXTENT_PAD_DEG).min(180.0),
                     (r.max().y + EXTENT_PAD_DEG).min(90.0),
                 ]
             }
