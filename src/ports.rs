@@ -95,8 +95,14 @@ pub fn read_ports(path: &Path) -> Result<Vec<Port>> {
     let mut ports = Vec::new();
     for (i, f) in fc.features.iter().enumerate() {
         let bad = |m: String| Error::bad_file(path, format!("feature {i}: {m}"));
-        let prop = |k: &str| f.property(k).and_then(|v| v.as_str()).map(str::to_string);
-        let port_id = prop("port_id").ok_or_else(|| bad("no string property port_id".into()))?;
+        // Text, or a whole number as QGIS writes an integer field.
+        let prop = |k: &str| match f.property(k) {
+            Some(serde_json::Value::String(s)) => Some(s.clone()),
+            Some(serde_json::Value::Number(n)) if n.is_i64() || n.is_u64() => Some(n.to_string()),
+            _ => None,
+        };
+        let port_id = prop("port_id")
+            .ok_or_else(|| bad("no property port_id (text or a whole number)".into()))?;
         if port_id.trim().is_empty() {
             return Err(bad("port_id is empty".into()));
         }
@@ -124,6 +130,13 @@ pub fn read_ports(path: &Path) -> Result<Vec<Port>> {
             });
         if !finite || zone.0.is_empty() {
             return Err(bad(format!("port {port_id}: coordinates out of range")));
+        }
+        // Which zone a detection is in means nothing for a self-intersecting outline.
+        if let Err(e) = geo::Validation::check_validation(&zone) {
+            return Err(bad(format!(
+                "port {port_id}: invalid zone: {e} (QGIS: Vector > Geometry Tools > Check \
+                 Validity, then Fix Geometries)"
+            )));
         }
         let num = |k: &str| f.property(k).and_then(|v| v.as_f64());
         let (berth_lon, berth_lat) = match (num("berth_lon"), num("berth_lat")) {
@@ -245,6 +258,32 @@ mod tests {
             .unwrap_err()
             .to_string()
             .contains("port_id"));
+        // A whole-number port_id is read as text; a self-intersecting zone is an error.
+        let zone = |ring: &str| {
+            format!(
+                r#"{{"type":"FeatureCollection","features":[{{"type":"Feature","properties":{{"port_id":7}},"geometry":{{"type":"Polygon","coordinates":[{ring}]}}}}]}}"#
+            )
+        };
+        std::fs::write(
+            &path,
+            zone("[[130.29,42.215],[130.318,42.215],[130.318,42.242],[130.29,42.242],[130.29,42.215]]"),
+        )
+        .unwrap();
+        let ports = read_ports(&path).unwrap();
+        assert_eq!(
+            (ports[0].port_id.as_str(), ports[0].name.as_str()),
+            ("7", "7")
+        );
+        std::fs::write(
+            &path,
+            zone("[[130.29,42.215],[130.318,42.242],[130.318,42.215],[130.29,42.242],[130.29,42.215]]"),
+        )
+        .unwrap();
+        let err = read_ports(&path).unwrap_err().to_string();
+        assert!(
+            err.contains("port 7: invalid zone") && err.contains("p.geojson"),
+            "{err}"
+        );
     }
 
     /// A zone moved (here 100 degrees west, as when edited in QGIS) while its berth
