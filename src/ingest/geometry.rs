@@ -6,8 +6,9 @@
 //! clockwise from north.
 //!
 //! Accepted: `Point` and `Polygon`, and a `MultiPoint` or `MultiPolygon` of exactly one part
-//! (as GIS tools write single outlines), read as that part. A third (z) coordinate is accepted and dropped; a
-//! position with fewer than 2 or more than 3 numbers is rejected. Polygons must have closed
+//! (as GIS tools write single outlines), read as that part. A third (z) coordinate is
+//! accepted and dropped; a position with fewer than 2 or more than 3 numbers is rejected.
+//! Polygons must have closed
 //! rings of at least 4 positions, a non-zero area and no self-intersection
 //! (geo's [`Validation`]).
 //!
