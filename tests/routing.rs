@@ -396,11 +396,13 @@ fn from_polygons_pads_the_extent() {
 fn a_land_file_without_bbox_covers_the_points_asked_for() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("island.geojson");
-    std::fs::write(
-        &path,
-        r#"{"type":"FeatureCollection","features":[{"type":"Feature","properties":{},"geometry":{"type":"Polygon","coordinates":[[[18.0,57.0],[19.0,57.0],[19.0,58.0],[18.0,58.0],[18.0,57.0]]]}}]}"#,
-    )
-    .unwrap();
+    // An island at 18-19 E, 57-58 N; `bbox` is a member of the collection or nothing.
+    let island = |bbox: &str| {
+        format!(
+            r#"{{"type":"FeatureCollection",{bbox}"features":[{{"type":"Feature","properties":{{}},"geometry":{{"type":"Polygon","coordinates":[[[18.0,57.0],[19.0,57.0],[19.0,58.0],[18.0,58.0],[18.0,57.0]]]}}}}]}}"#
+        )
+    };
+    std::fs::write(&path, island("")).unwrap();
     let (west, east) = ((17.01, 57.5), (20.01, 57.5));
     let plain = Router::from_path(&path, &RouteParams::default()).unwrap();
     assert!(
@@ -417,11 +419,7 @@ fn a_land_file_without_bbox_covers_the_points_asked_for() {
         route.coords
     );
     // A bbox in the file is the extent, whatever is asked for.
-    std::fs::write(
-        &path,
-        r#"{"type":"FeatureCollection","bbox":[17.5,56.5,19.5,58.5],"features":[{"type":"Feature","properties":{},"geometry":{"type":"Polygon","coordinates":[[[18.0,57.0],[19.0,57.0],[19.0,58.0],[18.0,58.0],[18.0,57.0]]]}}]}"#,
-    )
-    .unwrap();
+    std::fs::write(&path, island(r#""bbox":[17.5,56.5,19.5,58.5],"#)).unwrap();
     let boxed = Router::from_path_covering(&path, &RouteParams::default(), &[west, east]).unwrap();
     assert_eq!(boxed.extent(), [17.5, 56.5, 19.5, 58.5]);
 }

@@ -673,32 +673,27 @@ fn stay_candidates_with(
 /// Without this, a skip of about the weight of two short links let the assignment thread
 /// one vessel's sightings into two interleaved stays. `cands` is sorted by `(from, to)`, and
 /// so is the result.
-fn next_sightings_only(cands: Vec<Candidate>, obs: &[Observation]) -> Vec<Candidate> {
-    // Start of each node's run of candidates.
-    let n = obs.len();
-    let mut start = vec![0usize; n + 1];
-    for c in &cands {
-        start[c.from + 1] += 1;
-    }
-    for i in 0..n {
-        start[i + 1] += start[i];
-    }
-    let out_of = |i: usize| &cands[start[i]..start[i + 1]];
-    let is_candidate = |i: usize, j: usize| out_of(i).binary_search_by_key(&j, |c| c.to).is_ok();
+fn next_sightings_only(mut cands: Vec<Candidate>, obs: &[Observation]) -> Vec<Candidate> {
+    let is_candidate = |i: usize, j: usize| {
+        cands
+            .binary_search_by_key(&(i, j), |c| (c.from, c.to))
+            .is_ok()
+    };
+    // Each node's candidates are one run of `cands`.
     let keep: Vec<bool> = cands
-        .par_iter()
-        .map(|c| {
-            let tj = obs[c.to].observed_at;
-            !out_of(c.from)
-                .iter()
-                .any(|ik| ik.to != c.to && obs[ik.to].observed_at < tj && is_candidate(ik.to, c.to))
+        .par_chunk_by(|a, b| a.from == b.from)
+        .flat_map_iter(|out| {
+            out.iter().map(move |c| {
+                let tj = obs[c.to].observed_at;
+                !out.iter().any(|ik| {
+                    ik.to != c.to && obs[ik.to].observed_at < tj && is_candidate(ik.to, c.to)
+                })
+            })
         })
         .collect();
+    let mut keep = keep.into_iter();
+    cands.retain(|_| keep.next().unwrap_or(true));
     cands
-        .into_iter()
-        .zip(keep)
-        .filter_map(|(c, k)| k.then_some(c))
-        .collect()
 }
 
 /// What "another vessel" is for a stay link, per port: the period, the port's detections
@@ -2028,6 +2023,32 @@ mod tests {
         assert!(after.iter().zip(&cands).all(|(a, c)| a.weight <= c.weight));
     }
 
+    /// The stays `link` makes of `o`, all in the built-in port `port_id` (no scenes, every
+    /// port 0 km apart), with the config `tweak` leaves.
+    fn stays_at(o: &[Observation], port_id: &str, tweak: impl Fn(&mut Config)) -> Vec<Vec<usize>> {
+        let ports = crate::ports::builtin();
+        let p = ports.iter().position(|p| p.port_id == port_id);
+        let port_of = vec![Some(p.expect("a built-in port")); o.len()];
+        let empty = EmptyBerth {
+            before: vec![None; o.len()],
+            after: vec![None; o.len()],
+        };
+        let sea = sea_between(vec![vec![0.0; ports.len()]; ports.len()]);
+        let mut config = Config::default();
+        tweak(&mut config);
+        let linked = link(&LinkInput {
+            obs: o,
+            port_of: &port_of,
+            ports: &ports,
+            empty: &empty,
+            sea: &sea,
+            config: &config,
+        });
+        (0..linked.stays.len())
+            .map(|s| linked.stays.get(s).to_vec())
+            .collect()
+    }
+
     /// One quay berth, a sighting a day: a green 118 m cargo ship measured closely, three
     /// sightings of about its length without colour or class, then a red 131 m ro-ro
     /// measured closely three times. Each link fits its two ends, so the pairwise stay runs
@@ -2036,8 +2057,6 @@ mod tests {
     #[test]
     fn a_stay_splits_where_its_sides_are_two_vessels() {
         use crate::model::Sensor;
-        let ports = crate::ports::builtin();
-        let najin = ports.iter().position(|p| p.port_id == "najin").unwrap_or(0);
         let quay = (130.300, 42.236);
         let green = (Sensor::Skysat, Some("green"), Some(VesselClass::Cargo));
         let unknown = (Sensor::Planetscope, None, None);
@@ -2063,28 +2082,8 @@ mod tests {
                 x
             })
             .collect();
-        let port_of = vec![Some(najin); o.len()];
-        let empty = EmptyBerth {
-            before: vec![None; o.len()],
-            after: vec![None; o.len()],
-        };
-        let sea = sea_between(vec![vec![0.0; ports.len()]; ports.len()]);
-        let stays_with = |split: bool| {
-            let mut config = Config::default();
-            config.linking.split_stays = split;
-            let input = LinkInput {
-                obs: &o,
-                port_of: &port_of,
-                ports: &ports,
-                empty: &empty,
-                sea: &sea,
-                config: &config,
-            };
-            let linked = link(&input);
-            (0..linked.stays.len())
-                .map(|s| linked.stays.get(s).to_vec())
-                .collect::<Vec<_>>()
-        };
+        let stays_with =
+            |split: bool| stays_at(&o, "najin", |c: &mut Config| c.linking.split_stays = split);
         assert_eq!(
             stays_with(false),
             vec![(0..7).collect::<Vec<_>>()],
@@ -2138,113 +2137,50 @@ mod tests {
     #[test]
     fn one_vessels_sightings_at_one_spot_are_one_stay() {
         use crate::model::Sensor;
-        let ports = crate::ports::builtin();
-        let dunay = ports.iter().position(|p| p.port_id == "dunay").unwrap_or(0);
+        use VesselClass::{Cargo, Naval, Unknown};
         let grey = Some("grey");
-        let sightings = [
-            // (seconds, lon, lat, sensor, length, colour, class, confidence)
-            (
-                0,
-                132.355_773,
-                42.905_338,
-                Sensor::Planetscope,
-                109.2,
-                grey,
-                VesselClass::Naval,
-                0.81,
-            ),
-            (
-                73_216,
-                132.355_967,
-                42.905_624,
-                Sensor::Sentinel1,
-                123.0,
-                None,
-                VesselClass::Unknown,
-                0.56,
-            ),
-            (
-                90_336,
-                132.355_764,
-                42.905_395,
-                Sensor::Planetscope,
-                106.7,
-                grey,
-                VesselClass::Cargo,
-                0.78,
-            ),
-            (
-                91_056,
-                132.355_703,
-                42.905_374,
-                Sensor::Skysat,
-                100.5,
-                grey,
-                VesselClass::Naval,
-                0.81,
-            ),
-            (
-                91_613,
-                132.355_567,
-                42.905_393,
-                Sensor::Sentinel2,
-                92.0,
-                grey,
-                VesselClass::Naval,
-                0.77,
-            ),
-            (
-                174_730,
-                132.355_706,
-                42.905_366,
-                Sensor::Planetscope,
-                106.8,
-                grey,
-                VesselClass::Cargo,
-                0.69,
-            ),
+        // (seconds, lon, lat) and (sensor, length, colour, class, confidence).
+        let at = [
+            (0, 132.355_773, 42.905_338),
+            (73_216, 132.355_967, 42.905_624),
+            (90_336, 132.355_764, 42.905_395),
+            (91_056, 132.355_703, 42.905_374),
+            (91_613, 132.355_567, 42.905_393),
+            (174_730, 132.355_706, 42.905_366),
         ];
-        let o: Vec<Observation> = sightings
+        let seen = [
+            (Sensor::Planetscope, 109.2, grey, Naval, 0.81),
+            (Sensor::Sentinel1, 123.0, None, Unknown, 0.56),
+            (Sensor::Planetscope, 106.7, grey, Cargo, 0.78),
+            (Sensor::Skysat, 100.5, grey, Naval, 0.81),
+            (Sensor::Sentinel2, 92.0, grey, Naval, 0.77),
+            (Sensor::Planetscope, 106.8, grey, Cargo, 0.69),
+        ];
+        let o: Vec<Observation> = at
             .iter()
+            .zip(seen)
             .enumerate()
             .map(
-                |(k, &(t, lon, lat, sensor, length, colour, ref class, conf))| {
+                |(k, (&(t, lon, lat), (sensor, length, colour, class, conf)))| {
                     let mut x = obs(&format!("q{k}"), lon, lat, t);
                     x.sensor = sensor;
                     x.length_m = Some(length);
                     x.hull_color = colour.map(Into::into);
-                    x.vessel_class = Some(class.clone());
+                    x.vessel_class = Some(class);
                     x.confidence = Some(conf);
                     x
                 },
             )
             .collect();
-        let port_of = vec![Some(dunay); o.len()];
-        let empty = EmptyBerth {
-            before: vec![None; o.len()],
-            after: vec![None; o.len()],
-        };
-        let sea = sea_between(vec![vec![0.0; ports.len()]; ports.len()]);
         let stays_with = |next_only: bool| {
-            let mut config = Config::default();
-            config.linking.stay_next_sighting = next_only;
-            let input = LinkInput {
-                obs: &o,
-                port_of: &port_of,
-                ports: &ports,
-                empty: &empty,
-                sea: &sea,
-                config: &config,
-            };
-            let linked = link(&input);
-            (0..linked.stays.len())
-                .map(|s| linked.stays.get(s).to_vec())
-                .collect::<Vec<_>>()
+            stays_at(&o, "dunay", |c: &mut Config| {
+                c.linking.stay_next_sighting = next_only
+            })
         };
+        let pairwise = stays_with(false);
         assert!(
-            stays_with(false).len() > 1,
-            "pairwise, the sightings are more than one stay: {:?}",
-            stays_with(false)
+            pairwise.len() > 1,
+            "pairwise, the sightings are more than one stay: {pairwise:?}"
         );
         assert_eq!(stays_with(true), vec![(0..6).collect::<Vec<_>>()]);
     }

@@ -240,9 +240,7 @@ impl Router {
                 let points = cover
                     .iter()
                     .filter(|(x, y)| x.is_finite() && y.is_finite())
-                    .map(|&(x, y)| {
-                        geo::Rect::new(geo::coord! { x: x, y: y }, geo::coord! { x: x, y: y })
-                    });
+                    .map(|&(x, y)| geo::Point::new(x, y).bounding_rect());
                 let mut it = polygons.iter().filter_map(|p| p.bounding_rect());
                 let Some(first) = it.next() else {
                     return Err(Error::Route(
