@@ -47,7 +47,13 @@ pub enum Sensor {
     Other,
 }
 
+// `Sensor::COUNT` is the number of variants (`Other` is the last).
+const _: () = assert!(Sensor::Other as usize + 1 == Sensor::COUNT);
+
 impl Sensor {
+    /// How many variants there are (for tables indexed by `sensor as usize`).
+    pub const COUNT: usize = 7;
+
     /// Maps free text (case-insensitive; `_` and ` ` count as `-`) to a sensor.
     pub fn from_text(s: &str) -> Sensor {
         let norm: String = s

@@ -11,7 +11,7 @@
 use std::sync::Arc;
 
 use crate::config::{SensorModel, SensorModels};
-use crate::model::{Observation, VesselClass};
+use crate::model::{Observation, Sensor, VesselClass};
 
 /// Spread (1-sigma) of vessel lengths in port traffic, metres.
 pub const TRAFFIC_LENGTH_SIGMA_M: f64 = 40.0;
@@ -183,6 +183,8 @@ impl Attrs {
         let mut colours: Vec<(Colour, f64)> = Vec::new();
         let (mut containers_first, mut containers_last) = (None, None);
         let (mut imo, mut mmsi, mut name) = (None, None, None);
+        // Each sensor's vote support, worked out once per call rather than per report.
+        let mut supports = Supports::default();
         for o in obs {
             let m = sensors.get(o.sensor);
             if let Some(l) = o.length_m {
@@ -196,11 +198,11 @@ impl Attrs {
                 .as_ref()
                 .filter(|c| **c != VesselClass::Unknown)
             {
-                classes.push((c.as_str(), m.class_accuracy));
+                classes.push((c.as_str(), supports.class(o.sensor, m.class_accuracy)));
             }
             if !o.sensor.is_sar() {
                 if let Some(c) = o.hull_color.as_ref().and_then(Colour::of) {
-                    colours.push((c, m.color_accuracy));
+                    colours.push((c, supports.colour(o.sensor, m.color_accuracy)));
                 }
             }
             if let Some(n) = o.containers {
@@ -309,13 +311,35 @@ fn robust_mean(vals: &[(f64, f64)]) -> Option<(f64, f64)> {
     Some((mean, (1.0 / w).sqrt()))
 }
 
-/// The value with the most support among reports `(value, probability it is right)`, and
-/// how sure the reports make it (ties: the smallest value).
+/// The log-odds a report of accuracy `acc` lends its value in [`vote`].
+fn support(acc: f64) -> f64 {
+    (acc / (1.0 - acc).max(1e-3)).ln()
+}
+
+/// Each sensor's [`support`] for class and for colour reports, computed when first asked
+/// (a combination reads hundreds of reports from a few sensors).
+#[derive(Default)]
+struct Supports {
+    class: [Option<f64>; Sensor::COUNT],
+    colour: [Option<f64>; Sensor::COUNT],
+}
+
+impl Supports {
+    fn class(&mut self, s: Sensor, acc: f64) -> f64 {
+        *self.class[s as usize].get_or_insert_with(|| support(acc))
+    }
+
+    fn colour(&mut self, s: Sensor, acc: f64) -> f64 {
+        *self.colour[s as usize].get_or_insert_with(|| support(acc))
+    }
+}
+
+/// The value with the most support among reports `(value, log-odds support)` (see
+/// [`support`]), and how sure the reports make it (ties: the smallest value).
 fn vote<K: VoteKey>(vals: Vec<(K, f64)>) -> Option<(K, f64)> {
     // (value, log-odds support), in order of first report; few distinct values.
     let mut score: Vec<(K, f64)> = Vec::new();
-    for (v, acc) in vals {
-        let support = (acc / (1.0 - acc).max(1e-3)).ln();
+    for (v, support) in vals {
         match score.iter_mut().find(|e| e.0.key() == v.key()) {
             Some(e) => e.1 += support,
             None => score.push((v, support)),

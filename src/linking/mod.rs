@@ -44,6 +44,11 @@ use assign::Edge;
 use cost::Attrs;
 use identity::{ChainNode, IdentityTimes, LinkEnd};
 
+/// A hash map for the hot lookups of refinement and the swaps (millions a pass over long
+/// tracks): foldhash instead of SipHash, with a fixed seed so that runs are alike. Never
+/// iterated where order would reach an output.
+pub(crate) type FastMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::FixedState>;
+
 /// What a link means.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum LinkKind {

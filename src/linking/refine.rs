@@ -13,8 +13,8 @@
 //! assignment over the same candidates ([`super::choose`]), so refinement can move links
 //! anywhere, not only locally.
 
+use super::FastMap as HashMap;
 use std::borrow::Cow;
-use std::collections::HashMap;
 
 use rayon::prelude::*;
 
@@ -43,7 +43,10 @@ impl Tracks<'_> {
             .flat_map(|&k| self.nodes[k].observations(self.stays))
             .map(|&i| &self.obs[i])
             .collect();
-        o.sort_by_key(|x| x.observed_at);
+        // A track's nodes, and a stay's detections, are in time order already (mostly).
+        if !o.is_sorted_by_key(|x| x.observed_at) {
+            o.sort_by_key(|x| x.observed_at);
+        }
         Attrs::combine(&o, self.sensors)
     }
 }

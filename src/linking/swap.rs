@@ -21,8 +21,8 @@
 //! the best ones that touch disjoint tracks (so each applied gain is exact), until none
 //! gains. A move's gain depends only on the tracks of `u` and `x`.
 
+use super::FastMap as HashMap;
 use std::borrow::Cow;
-use std::collections::HashMap;
 
 use rayon::prelude::*;
 
@@ -258,7 +258,8 @@ pub fn improve(
     mut links: Links,
 ) -> (Links, Vec<Candidate>) {
     let n = t.nodes.len();
-    let mut index: HashMap<Key, usize> = HashMap::with_capacity(cands.len());
+    let mut index: HashMap<Key, usize> =
+        HashMap::with_capacity_and_hasher(cands.len(), Default::default());
     for (i, c) in cands.iter().enumerate() {
         index
             .entry((c.from, c.to))
@@ -272,7 +273,7 @@ pub fn improve(
     let pool = Pool { cands, rest, index };
     let mut runs = Runs {
         t,
-        attrs: HashMap::new(),
+        attrs: HashMap::default(),
     };
     let mut dirty = vec![true; n];
     let mut cur = vec![0.0f64; n];
