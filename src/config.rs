@@ -118,7 +118,8 @@ pub struct LinkParams {
     pub max_gap_days: f64,
     /// Prior log-odds of a passage link (port to port, or via the sea) before evidence.
     pub passage_prior: f64,
-    /// Added to a passage's prior for harbour craft (tug, fishing, naval, passenger).
+    /// Added to a passage's prior for harbour craft (tug, fishing, naval, passenger); for a
+    /// class right with probability `p`, `ln(p e^w + 1 - p)` of it (docs/linking.md).
     pub harbour_craft_passage_prior: f64,
     /// Added to a passage's prior for vessels surely shorter than `small_vessel_m`.
     pub small_vessel_passage_prior: f64,
@@ -130,6 +131,7 @@ pub struct LinkParams {
     /// Added to a return's prior for harbour craft and vessels surely shorter than
     /// `small_vessel_m` (those `harbour_craft_passage_prior` and `small_vessel_passage_prior`
     /// apply to): they come back to their own port far more often than they sail away.
+    /// Weighed by the class's probability as the passage prior is (not for small vessels).
     pub harbour_craft_return_prior: f64,
     /// Port nodes with fewer than this many return candidates above the candidate floor
     /// (−1) keep their best this-many returns down to −4 as well: too weak to be chosen

@@ -1042,36 +1042,50 @@ fn lengths_apart(a: Option<(f64, f64)>, b: Option<(f64, f64)>) -> bool {
 /// Prior log-odds that a vessel travels between ports at all: harbour craft (tugs, fishing
 /// boats, naval and passenger vessels) and small vessels rarely make the passage.
 fn traveller_prior(a: &Attrs, lp: &crate::config::LinkParams) -> f64 {
-    let harbour_craft = a.class.as_ref().is_some_and(|(c, p)| {
-        *p >= 0.6
-            && matches!(
-                c,
-                VesselClass::Tug
-                    | VesselClass::Fishing
-                    | VesselClass::Naval
-                    | VesselClass::Passenger
-            )
-    });
-    let small = a
-        .length_m
-        .is_some_and(|(l, s)| l + 2.0 * s < lp.small_vessel_m);
-    let mut w = 0.0;
-    if harbour_craft {
-        w += lp.harbour_craft_passage_prior;
-    }
-    if small {
+    let mut w = harbour_craft_mix(a, lp.harbour_craft_passage_prior);
+    if is_small(a, lp) {
         w += lp.small_vessel_passage_prior;
     }
     w
 }
 
+/// The chance that `a` is harbour craft (tug, fishing, naval, passenger): its class's vote
+/// when that is one of them and at least 0.6 sure, else 0.
+fn harbour_craft_p(a: &Attrs) -> f64 {
+    match &a.class {
+        Some((
+            VesselClass::Tug | VesselClass::Fishing | VesselClass::Naval | VesselClass::Passenger,
+            p,
+        )) if *p >= 0.6 => *p,
+        _ => 0.0,
+    }
+}
+
+/// A harbour-craft prior `w` (log odds) weighed by how sure the class is: `ln(p e^w + 1 - p)`
+/// (the class report may be wrong: a roro ship reported once as a passenger ship is not
+/// held in port by the full prior).
+fn harbour_craft_mix(a: &Attrs, w: f64) -> f64 {
+    let p = harbour_craft_p(a);
+    if p == 0.0 {
+        0.0
+    } else {
+        (p * w.exp() + (1.0 - p)).ln()
+    }
+}
+
+/// Whether `a` is surely (2 sigma) shorter than `linking.small_vessel_m`.
+fn is_small(a: &Attrs, lp: &crate::config::LinkParams) -> bool {
+    a.length_m
+        .is_some_and(|(l, s)| l + 2.0 * s < lp.small_vessel_m)
+}
+
 /// Added to a return's prior for a node that [`traveller_prior`] marks as harbour craft or
 /// small: such vessels come back to their own port far more often than they sail away.
 fn return_bonus(a: &Attrs, lp: &crate::config::LinkParams) -> f64 {
-    if traveller_prior(a, lp) < 0.0 {
+    if is_small(a, lp) {
         lp.harbour_craft_return_prior
     } else {
-        0.0
+        harbour_craft_mix(a, lp.harbour_craft_return_prior)
     }
 }
 
@@ -2292,8 +2306,9 @@ mod tests {
     }
 
     /// A tug (or a vessel surely under 60 m) seen in Najin comes back to Najin more often
-    /// than it sails to Dunay: its return weighs `harbour_craft_return_prior` more than a
-    /// cargo ship's, its passage `harbour_craft_passage_prior` less.
+    /// than it sails to Dunay: its return weighs up to `harbour_craft_return_prior` more than
+    /// a cargo ship's, its passage up to `harbour_craft_passage_prior` less; for a class from
+    /// one report, right with probability `p`, `ln(p e^w + 1 - p)` of each prior `w`.
     #[test]
     fn harbour_craft_return_home() {
         let ports = crate::ports::builtin();
@@ -2322,8 +2337,17 @@ mod tests {
         let diff = |a: &[Candidate], b: &[Candidate], (x, y): (usize, usize)| {
             weight_of(a, x, y) - weight_of(b, x, y)
         };
-        assert!((diff(&tug, &cargo, ret) - lp.harbour_craft_return_prior).abs() < 1e-9);
-        assert!((diff(&tug, &cargo, pass) - lp.harbour_craft_passage_prior).abs() < 1e-9);
+        // One class report, right with probability p: the priors are weighed by it.
+        let mut one = obs("x", 0.0, 0.0, 0);
+        one.vessel_class = Some(VesselClass::Tug);
+        let p = Attrs::of(&one, &Config::default().sensors).class.unwrap().1;
+        assert!((0.6..1.0).contains(&p), "{p}");
+        let mix = |w: f64| (p * w.exp() + 1.0 - p).ln();
+        assert!((diff(&tug, &cargo, ret) - mix(lp.harbour_craft_return_prior)).abs() < 1e-9);
+        assert!((diff(&tug, &cargo, pass) - mix(lp.harbour_craft_passage_prior)).abs() < 1e-9);
+        // Weaker than the full prior (the report may be wrong), yet well below 0.
+        assert!(diff(&tug, &cargo, pass) > lp.harbour_craft_passage_prior + 0.1);
+        assert!(diff(&tug, &cargo, pass) < -1.0);
         let small_ret = diff(&small, &cargo, ret);
         assert!(
             small_ret > lp.harbour_craft_return_prior - 0.5,
