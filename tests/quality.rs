@@ -18,9 +18,9 @@ const MIN_IDF1: f64 = 0.85;
 /// stays were split (`linking.split_stays`), which made these seeds' voyages better and
 /// their confidences a little more optimistic; 0.194 for the raw link-probability
 /// products). About 220 voyages: the bound leaves room for that noise, not for the raw
-/// products. 0.13, not the 0.12 it was: at 0.119 (before the harbour-craft priors were weighed
-/// by the class, fifteenth session) a voyage or two (glibc picks its `log` and
-/// `exp` by CPU, so another machine may weigh a near tie the other way) would fail it.
+/// products. 0.13, not the 0.12 it was: at 0.119 (measured before the harbour-craft priors
+/// were weighed by the class) a voyage or two (glibc picks its `log` and `exp` by CPU, so
+/// another machine may weigh a near tie the other way) would fail it.
 const MAX_CALIBRATION_ERROR: f64 = 0.13;
 
 #[test]
