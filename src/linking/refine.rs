@@ -347,7 +347,11 @@ pub fn refine(
     // a million detections the run's peak is in the swaps, 1,680 -> 1,515 MB without them).
     drop(state);
     if swaps {
+        // Nor the last round's weights and the pair terms: the swaps weigh the candidates
+        // anew (memory: they would be held through the swaps, where the peak is).
+        drop(std::mem::take(&mut weighed));
         let rest: Vec<f64> = cands.iter().zip(&pair).map(|(c, p)| c.weight - p).collect();
+        drop(pair);
         let (improved, w) = super::swap::improve(t, &cands, &rest, links);
         weighed = w;
         links = super::scored(t.nodes.len(), &weighed, &improved.successor, min_p);
