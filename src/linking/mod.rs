@@ -1759,7 +1759,7 @@ pub fn link(input: &LinkInput) -> Linked {
         )
     };
     let mut links = if input.config.linking.refine_rounds > 0 {
-        let links = refine::refine(
+        let (links, parts) = refine::refine(
             &refine::Tracks {
                 obs,
                 nodes: &nodes,
@@ -1782,6 +1782,14 @@ pub fn link(input: &LinkInput) -> Linked {
             "linking: track refinement".to_string(),
             format!("{} links", linked_count(&links)),
         ));
+        // Its parts, after the whole (the whole is what the bench reads).
+        for (part, s) in [
+            ("rounds", parts.rounds_s),
+            ("swaps", parts.swaps_s),
+            ("identity", parts.identity_s),
+        ] {
+            timings.push((format!("linking: track refinement: {part}"), s));
+        }
         links
     } else {
         let mut cands2 = cands2;

@@ -306,6 +306,8 @@ pub fn pair_terms<'a>(
 /// Then `contradicted` names the chosen links that make a track contradict its own
 /// identity (see `identity.rs`); those candidates are forbidden and the assignment is
 /// solved again with the last round's weights, up to `identity_rounds` times.
+///
+/// Also returns how long each part took (for `-v`).
 pub fn refine(
     t: &Tracks,
     cands: Vec<Candidate>,
@@ -313,7 +315,13 @@ pub fn refine(
     mut links: Links,
     limits: Limits,
     contradicted: impl Fn(&Links) -> Vec<(usize, usize)>,
-) -> Links {
+) -> (Links, RefineTimes) {
+    let mut times = RefineTimes::default();
+    let mut clock = std::time::Instant::now();
+    let mut lap = |part: &mut f64| {
+        *part = clock.elapsed().as_secs_f64();
+        clock = std::time::Instant::now();
+    };
     let Limits {
         rounds,
         swaps,
@@ -346,6 +354,7 @@ pub fn refine(
     // The rounds' track windows are not needed again (memory: over ten simulated years at
     // a million detections the run's peak is in the swaps, 1,680 -> 1,515 MB without them).
     drop(state);
+    lap(&mut times.rounds_s);
     if swaps {
         // Nor the last round's weights and the pair terms: the swaps weigh the candidates
         // anew (memory: they would be held through the swaps, where the peak is).
@@ -356,16 +365,30 @@ pub fn refine(
         weighed = w;
         links = super::scored(t.nodes.len(), &weighed, &improved.successor, min_p);
     }
+    lap(&mut times.swaps_s);
     // Identity: forbid what contradicts it and solve again with the same weights (a
     // re-weighing round per step would cost a pass over every node each time).
-    super::identity::honour(
+    let links = super::identity::honour(
         t.nodes.len(),
         &mut weighed,
         links,
         min_p,
         identity_rounds,
         contradicted,
-    )
+    );
+    lap(&mut times.identity_s);
+    (links, times)
+}
+
+/// Seconds spent in each part of [`refine`].
+#[derive(Debug, Clone, Copy, Default)]
+pub struct RefineTimes {
+    /// The re-weighing rounds (with the candidates' filtering before them).
+    pub rounds_s: f64,
+    /// The track swaps (0 without them).
+    pub swaps_s: f64,
+    /// The identity check of whole tracks and its re-solves.
+    pub identity_s: f64,
 }
 
 /// One round from scratch (see [`Rounds::round`]).
