@@ -70,6 +70,32 @@ fn fail(reason: impl Into<String>) -> GeometryError {
     }
 }
 
+/// A Point's `coordinates`.
+fn point_of(c: &RawValue) -> Result<Shape, GeometryError> {
+    let pos: Vec<f64> = serde_json::from_str(c.get())
+        .map_err(|e| fail(format!("point coordinates: {}", serde_msg(&e))))?;
+    let (x, y) = position(&pos).map_err(fail)?;
+    Ok(Shape::Point(x, y))
+}
+
+/// A Polygon's `coordinates`; where the outline is bad but its coordinates are in range,
+/// the error keeps the geometry `shown` gives, so the analyst sees where it was.
+fn polygon_of(
+    c: &RawValue,
+    shown: impl FnOnce() -> Option<geo::Geometry<f64>>,
+) -> Result<Shape, GeometryError> {
+    let rings: Vec<Vec<Vec<f64>>> = serde_json::from_str(c.get())
+        .map_err(|e| fail(format!("polygon coordinates: {}", serde_msg(&e))))?;
+    polygon(&rings).map(Shape::Polygon).map_err(|reason| {
+        let geometry = if reason.contains("range") {
+            None
+        } else {
+            shown()
+        };
+        GeometryError { reason, geometry }
+    })
+}
+
 /// Parses and checks a geometry object.
 pub fn parse_geometry(raw: &RawValue) -> Result<Shape, GeometryError> {
     let g: RawGeometry = serde_json::from_str(raw.get()).map_err(|e| {
@@ -84,27 +110,15 @@ pub fn parse_geometry(raw: &RawValue) -> Result<Shape, GeometryError> {
         geometry: readable_geometry(raw.get()),
     };
     match kind.as_ref() {
-        "Point" => {
-            let c = g
-                .coordinates
-                .ok_or_else(|| fail("point geometry has no coordinates"))?;
-            let pos: Vec<f64> = serde_json::from_str(c.get())
-                .map_err(|e| fail(format!("point coordinates: {}", serde_msg(&e))))?;
-            let (x, y) = position(&pos).map_err(fail)?;
-            Ok(Shape::Point(x, y))
-        }
-        "Polygon" => {
-            let c = g
-                .coordinates
-                .ok_or_else(|| fail("polygon geometry has no coordinates"))?;
-            let rings: Vec<Vec<Vec<f64>>> = serde_json::from_str(c.get())
-                .map_err(|e| fail(format!("polygon coordinates: {}", serde_msg(&e))))?;
-            polygon(&rings).map(Shape::Polygon).map_err(|reason| {
-                // Coordinates were readable: keep them so the analyst sees where it was.
-                let geometry = readable_geometry(raw.get()).filter(|_| !reason.contains("range"));
-                GeometryError { reason, geometry }
-            })
-        }
+        "Point" => point_of(
+            g.coordinates
+                .ok_or_else(|| fail("point geometry has no coordinates"))?,
+        ),
+        "Polygon" => polygon_of(
+            g.coordinates
+                .ok_or_else(|| fail("polygon geometry has no coordinates"))?,
+            || readable_geometry(raw.get()),
+        ),
         // GIS tools often write every outline as a MultiPolygon (QGIS and OGR exports of
         // polygon layers, shapefiles): one part is one Polygon, one position one Point.
         "MultiPoint" | "MultiPolygon" => {
@@ -113,22 +127,21 @@ pub fn parse_geometry(raw: &RawValue) -> Result<Shape, GeometryError> {
                 .ok_or_else(|| fail(format!("{kind} geometry has no coordinates")))?;
             let parts: Vec<&RawValue> = serde_json::from_str(c.get())
                 .map_err(|e| fail(format!("{kind} coordinates: {}", serde_msg(&e))))?;
-            if parts.len() != 1 {
+            let [part] = parts[..] else {
                 return Err(with_geom(format!(
                     "{kind} of {} parts is not supported (a detection is one vessel: expected \
                      Point, Polygon, or a {kind} of one part)",
                     parts.len()
                 )));
-            }
-            let single = if kind == "MultiPoint" {
-                "Point"
-            } else {
-                "Polygon"
             };
-            let one = format!(r#"{{"type":"{single}","coordinates":{}}}"#, parts[0].get());
-            let one = RawValue::from_string(one)
-                .map_err(|e| fail(format!("{kind} coordinates: {}", serde_msg(&e))))?;
-            parse_geometry(&one)
+            if kind == "MultiPoint" {
+                return point_of(part);
+            }
+            // A bad outline is shown as the Polygon it was read as.
+            polygon_of(part, || match readable_geometry(raw.get()) {
+                Some(geo::Geometry::MultiPolygon(mut m)) => m.0.pop().map(geo::Geometry::Polygon),
+                _ => None,
+            })
         }
         "LineString" | "MultiLineString" => Err(with_geom(format!(
             "geometry type {kind} is not supported (expected Point or Polygon)"
@@ -646,46 +659,50 @@ mod tests {
 
     #[test]
     fn bad_geometries_name_the_problem() {
-        check_err(r#"{"type":"Point","coordinates":[]}"#, "0 numbers");
-        check_err(r#"{"type":"Point","coordinates":[1,2,3,4]}"#, "4 numbers");
-        check_err(r#"{"type":"Point","coordinates":[181,2]}"#, "longitude 181");
-        check_err(r#"{"type":"Point","coordinates":[1,-91]}"#, "latitude -91");
-        check_err(
-            r#"{"type":"Point","coordinates":[1e400,2]}"#,
-            "not a finite",
-        );
-        check_err(
-            r#"{"type":"Point","coordinates":["1",2]}"#,
-            "point coordinates",
-        );
-        check_err(r#"{"type":"Point"}"#, "no coordinates");
-        check_err(r#"{"coordinates":[1,2]}"#, "no type");
-        check_err(
-            r#"{"type":"LineString","coordinates":[[1,2],[3,4]]}"#,
-            "LineString",
-        );
-        check_err(
-            r#"{"type":"GeometryCollection","geometries":[]}"#,
-            "GeometryCollection",
-        );
-        check_err(r#"{"type":"Blob","coordinates":[1,2]}"#, "unknown geometry");
-        check_err(
-            r#"{"type":"Polygon","coordinates":[[[0,0],[1,0],[0,0]]]}"#,
-            "too few points",
-        );
-        check_err(
-            r#"{"type":"Polygon","coordinates":[[[0,0],[1,0],[1,1],[0,1]]]}"#,
-            "not closed",
-        );
-        check_err(
-            r#"{"type":"Polygon","coordinates":[[[0,0],[1,0],[2,0],[0,0]]]}"#,
-            "zero area",
-        );
-        check_err(
-            r#"{"type":"Polygon","coordinates":[[[0,0],[1,1],[1,0],[0,1],[0,0]]]}"#,
-            "self-intersecting",
-        );
-        check_err(r#"{"type":"Polygon","coordinates":[]}"#, "no rings");
+        for (geometry, reason) in [
+            (r#"{"type":"Point","coordinates":[]}"#, "0 numbers"),
+            (r#"{"type":"Point","coordinates":[1,2,3,4]}"#, "4 numbers"),
+            (r#"{"type":"Point","coordinates":[181,2]}"#, "longitude 181"),
+            (r#"{"type":"Point","coordinates":[1,-91]}"#, "latitude -91"),
+            (
+                r#"{"type":"Point","coordinates":[1e400,2]}"#,
+                "not a finite",
+            ),
+            (
+                r#"{"type":"Point","coordinates":["1",2]}"#,
+                "point coordinates",
+            ),
+            (r#"{"type":"Point"}"#, "no coordinates"),
+            (r#"{"coordinates":[1,2]}"#, "no type"),
+            (
+                r#"{"type":"LineString","coordinates":[[1,2],[3,4]]}"#,
+                "LineString",
+            ),
+            (
+                r#"{"type":"GeometryCollection","geometries":[]}"#,
+                "GeometryCollection",
+            ),
+            (r#"{"type":"Blob","coordinates":[1,2]}"#, "unknown geometry"),
+            (
+                r#"{"type":"Polygon","coordinates":[[[0,0],[1,0],[0,0]]]}"#,
+                "too few points",
+            ),
+            (
+                r#"{"type":"Polygon","coordinates":[[[0,0],[1,0],[1,1],[0,1]]]}"#,
+                "not closed",
+            ),
+            (
+                r#"{"type":"Polygon","coordinates":[[[0,0],[1,0],[2,0],[0,0]]]}"#,
+                "zero area",
+            ),
+            (
+                r#"{"type":"Polygon","coordinates":[[[0,0],[1,1],[1,0],[0,1],[0,0]]]}"#,
+                "self-intersecting",
+            ),
+            (r#"{"type":"Polygon","coordinates":[]}"#, "no rings"),
+        ] {
+            check_err(geometry, reason);
+        }
     }
 
     #[test]
@@ -707,23 +724,27 @@ mod tests {
             Shape::Point(130.5, 42.25)
         );
         // The part is checked as any Point or Polygon is.
-        check_err(
-            r#"{"type":"MultiPoint","coordinates":[[190,42]]}"#,
-            "longitude 190",
-        );
-        check_err(
-            r#"{"type":"MultiPolygon","coordinates":[[[[0,0],[1,0],[1,1],[0,1]]]]}"#,
-            "not closed",
-        );
-        check_err(
-            r#"{"type":"MultiPoint","coordinates":[[1,2],[3,4]]}"#,
-            "MultiPoint of 2 parts",
-        );
-        check_err(r#"{"type":"MultiPolygon","coordinates":[]}"#, "of 0 parts");
-        check_err(
-            r#"{"type":"MultiPoint","coordinates":7}"#,
-            "MultiPoint coordinates",
-        );
+        for (geometry, reason) in [
+            (
+                r#"{"type":"MultiPoint","coordinates":[[190,42]]}"#,
+                "longitude 190",
+            ),
+            (
+                r#"{"type":"MultiPolygon","coordinates":[[[[0,0],[1,0],[1,1],[0,1]]]]}"#,
+                "not closed",
+            ),
+            (
+                r#"{"type":"MultiPoint","coordinates":[[1,2],[3,4]]}"#,
+                "MultiPoint of 2 parts",
+            ),
+            (r#"{"type":"MultiPolygon","coordinates":[]}"#, "of 0 parts"),
+            (
+                r#"{"type":"MultiPoint","coordinates":7}"#,
+                "MultiPoint coordinates",
+            ),
+        ] {
+            check_err(geometry, reason);
+        }
     }
 
     #[test]
