@@ -72,10 +72,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     };
     // The stage-2 candidates again (same inputs as solve, geodesic port distances).
     let port_km = shiplink::pipeline::port_distances(&res.ports, None, &mut Vec::new());
-    let point_km = |_: (f64, f64), _: (f64, f64)| -> Option<f64> { None };
     let sea = shiplink::linking::SeaDistances {
         port_km,
-        point_km: &point_km,
+        point_km: None,
     };
     let cands = shiplink::linking::track_candidates(
         &shiplink::linking::LinkInput {

@@ -132,10 +132,9 @@ pub fn solve(
 
     let t = Instant::now();
     let port_km = port_distances(&ports, router, &mut warnings);
-    let point_km = |_: (f64, f64), _: (f64, f64)| -> Option<f64> { None };
     let sea = SeaDistances {
         port_km,
-        point_km: &point_km,
+        point_km: None,
     };
     let mut linked = link(&LinkInput {
         obs: &obs,

@@ -207,13 +207,17 @@ impl Linked {
     }
 }
 
+/// Sea distance between two points (lon, lat), km; `None` when unknown.
+pub type PointKm = dyn Fn((f64, f64), (f64, f64)) -> Option<f64> + Sync;
+
 /// Sea distances the linker may use.
 pub struct SeaDistances<'a> {
     /// `port_km[a][b]`: sea distance between the berths of ports a and b.
     pub port_km: Vec<Vec<f64>>,
     /// Sea distance between two arbitrary points (at-sea detections), km; `None` when
-    /// unknown (then the geodesic distance is used).
-    pub point_km: &'a (dyn Fn((f64, f64), (f64, f64)) -> Option<f64> + Sync),
+    /// unknown (then the geodesic distance is used). `None` here: never known (which lets
+    /// the candidate search bound distances at sea by the sea nodes' extent).
+    pub point_km: Option<&'a PointKm>,
 }
 
 /// Everything the linker looks at.
@@ -1153,6 +1157,9 @@ fn track_candidates_with(
         others.max(arrival_rate[q])
     };
     let sea_rate = rate(at_sea.len());
+    // Their logs, once (not per pair scored).
+    let ln_arrival: Vec<f64> = arrival_rate.iter().map(|r| r.ln()).collect();
+    let ln_sea_rate = sea_rate.ln();
     let port_area_m2: Vec<f64> = input
         .ports
         .iter()
@@ -1165,7 +1172,21 @@ fn track_candidates_with(
     let return_window_s = (lp.return_window_days * 86_400.0) as i64;
     let dwell_s = lp.dwell_days * 86_400.0;
     let window_s = max_gap_s.max(return_window_s);
-    let search = search::Search::new(&info, &order, input.ports.len(), window_s, mode);
+    // Each at-sea node's image (its scene id, as a small id): two sightings of one image
+    // are never linked (`same_image`).
+    let mut scenes: HashMap<&str, u32> = HashMap::new();
+    let image: Vec<u32> = info
+        .iter()
+        .map(|n| {
+            let scene = n.obs.and_then(|i| obs[i].scene_id.as_deref());
+            scene.map_or(search::NONE, |s| {
+                let next = scenes.len() as u32;
+                *scenes.entry(s).or_insert(next)
+            })
+        })
+        .collect();
+    drop(scenes);
+    let search = search::Search::new(&info, &order, input.ports.len(), window_s, mode, image);
     let slow_s = |dist_m: f64| (dist_m + POSITION_SLACK_M) / (min_kn * M_PER_NM) * 3600.0;
     // Log density (per day) of a passage of `dist_m` with `dt_s` between sightings under
     // "same vessel": unseen time at the ends is exponential with mean `theta`; None when
@@ -1201,7 +1222,37 @@ fn track_candidates_with(
         pp_density(x.max(pp_theta - PASSAGE_UNSEEN_OFFSET_DAYS))
     };
     let sea_m = |a: &NodeInfo, b: &NodeInfo| -> Option<f64> {
-        (input.sea.point_km)((a.lon, a.lat), (b.lon, b.lat)).map(|km| km * 1000.0)
+        (input.sea.point_km?)((a.lon, a.lat), (b.lon, b.lat)).map(|km| km * 1000.0)
+    };
+    // Underway at sea (below), a sighting more than an hour after another at sea, of a
+    // vessel without imo or mmsi, lies at least `min_speed_kn` times the gap away: so no
+    // later than `slow_s` of the farthest sea node. With sea distances never known, that is
+    // at most the geodesic bound of the farthest corner of the sea nodes' box (ECEF).
+    let sea_box = at_sea
+        .iter()
+        .fold(None, |b: Option<([f64; 3], [f64; 3])>, &k| {
+            let p = info[k].ecef;
+            Some(b.map_or((p, p), |(lo, hi)| {
+                (
+                    [lo[0].min(p[0]), lo[1].min(p[1]), lo[2].min(p[2])],
+                    [hi[0].max(p[0]), hi[1].max(p[1]), hi[2].max(p[2])],
+                )
+            }))
+        });
+    let underway_until_s = |a: &NodeInfo| -> Option<f64> {
+        let (lo, hi) = sea_box?;
+        let identified = a.attrs.imo().is_some() || a.attrs.mmsi().is_some();
+        if a.port.is_some() || input.sea.point_km.is_some() || identified {
+            return None;
+        }
+        let far = |i: usize| (a.ecef[i] - lo[i]).abs().max((hi[i] - a.ecef[i]).abs());
+        let chord = (far(0).powi(2) + far(1).powi(2) + far(2).powi(2)).sqrt();
+        let far_m = m_for_chord(chord) * 1.01 + 1.0; // as sphere_bounds_m's upper bound
+        Some(
+            slow_s(far_m)
+                .max(3600.0)
+                .max(cfg.stays.duplicate_window_s as f64),
+        )
     };
     let point_m = |a: &NodeInfo, b: &NodeInfo| -> f64 {
         sea_m(a, b).unwrap_or_else(|| geodesic_m((a.lon, a.lat), (b.lon, b.lat)))
@@ -1285,7 +1336,11 @@ fn track_candidates_with(
                 let c = -sea_rate.ln() + traveller;
                 let dup = DUPLICATE_LLR + a.real;
                 let ln_theta = ln_days(theta);
+                let until_s = underway_until_s(a).unwrap_or(f64::INFINITY);
                 Box::new(move |dt_s| {
+                    if dt_s > until_s {
+                        return f64::NEG_INFINITY; // underway: nothing this late is in reach
+                    }
                     let passage = passage_time_upper(f64::INFINITY, dt_s, theta, ln_theta) + c;
                     if dt_s <= duplicate_s {
                         passage.max(dup)
@@ -1367,7 +1422,7 @@ fn track_candidates_with(
                         missed * INTERRUPTED_SHARE * (-gap_days / INTERRUPTION_DAYS).exp()
                             / INTERRUPTION_DAYS
                             * same_berth.min(SAME_BERTH_LLR_MAX).exp();
-                    let time = (interrupted + trip).ln() - arrival_rate[q].ln();
+                    let time = (interrupted + trip).ln() - ln_arrival[q];
                     let others = time + lp.return_prior + home + a.real + b.real;
                     if search::below(found.attr_upper() + others, thr) {
                         continue;
@@ -1391,6 +1446,7 @@ fn track_candidates_with(
                 }
                 let thr = &pass_thr;
                 let bound = bound_to(a, Some(q));
+                let ln_against = passage_against(a.port, q).ln();
                 let mut found = search.after(q, u, t0, true, CONTAINERS_DRIFT, bound, thr);
                 while let Some(v) = found.next() {
                     let b = &info[v];
@@ -1429,7 +1485,7 @@ fn track_candidates_with(
                     let Some(time) = time else {
                         continue;
                     };
-                    let others = time + bounded - passage_against(a.port, q).ln()
+                    let others = time + bounded - ln_against
                         + lp.passage_prior
                         + traveller
                         + a.real
@@ -1442,9 +1498,7 @@ fn track_candidates_with(
                     else {
                         continue;
                     };
-                    let w = attr + time + bounded - passage_against(a.port, q).ln()
-                        + lp.passage_prior
-                        + traveller;
+                    let w = attr + time + bounded - ln_against + lp.passage_prior + traveller;
                     push(&mut pass_c, v, LinkKind::Passage, w);
                 }
             }
@@ -1488,7 +1542,7 @@ fn track_candidates_with(
                         continue; // no passage_time
                     }
                 }
-                let passage = passage_time_upper(hi_m, dt_s, theta, sea_ln_theta) - sea_rate.ln()
+                let passage = passage_time_upper(hi_m, dt_s, theta, sea_ln_theta) - ln_sea_rate
                     + lp.passage_prior
                     + traveller;
                 let others = if duplicate {
@@ -1503,6 +1557,10 @@ fn track_candidates_with(
                 else {
                     continue;
                 };
+                // Again with the attributes scored, before the geodesic (as dear as scoring).
+                if search::below(attr + others + a.real + b.real, &pass_thr) {
+                    continue;
+                }
                 let dist_m = known_m.unwrap_or_else(|| geodesic_m((a.lon, a.lat), (b.lon, b.lat)));
                 if a.port.is_none()
                     && dt_s <= cfg.stays.duplicate_window_s as f64
@@ -1523,7 +1581,7 @@ fn track_candidates_with(
                 let Some(time) = passage_time(dist_m, dt_s, theta) else {
                     continue;
                 };
-                let w = attr + time - sea_rate.ln() + lp.passage_prior + traveller;
+                let w = attr + time - ln_sea_rate + lp.passage_prior + traveller;
                 push(&mut pass_c, v, LinkKind::Passage, w);
             }
             let mut kept = ret_c.into_kept();
@@ -2366,12 +2424,9 @@ mod tests {
 
     /// Sea distances between ports as given; between points unknown (geodesic).
     fn sea_between(port_km: Vec<Vec<f64>>) -> SeaDistances<'static> {
-        fn unknown(_: (f64, f64), _: (f64, f64)) -> Option<f64> {
-            None
-        }
         SeaDistances {
             port_km,
-            point_km: &unknown,
+            point_km: None,
         }
     }
 
@@ -2526,7 +2581,7 @@ mod tests {
         let mut busy_port = Config::default();
         busy_port.linking.low_return_max_per_day = 0.5;
         let mut truncated = false;
-        for seed in 1..=6 {
+        for seed in 1..=7 {
             // Seed 4 spreads each port's detections over a few kilometres, so that returns
             // are split into cells near the berth and the rest of the port.
             let (jitter_deg, config) = match seed {
@@ -2535,7 +2590,17 @@ mod tests {
                 6 => (0.0, &busy_port),
                 _ => (0.0, &default),
             };
-            let (o, port_of, empty) = dense_scene(seed, 1500, jitter_deg);
+            let (mut o, port_of, empty) = dense_scene(seed, 1500, jitter_deg);
+            if seed == 7 {
+                // Sightings at sea in images of many at one time, as over a busy coast
+                // (the walk jumps over the node's own image).
+                for (x, p) in o.iter_mut().zip(&port_of) {
+                    if p.is_none() {
+                        x.observed_at -= x.observed_at.rem_euclid(6 * 3600);
+                        x.scene_id = Some(format!("image {}", x.observed_at).into());
+                    }
+                }
+            }
             // Small cells, so that the cells near a berth are a few of many.
             let cell_m = if seed == 4 { 120.0 } else { search::CELL_M };
             search::TEST_CELL_M.with(|c| c.set(cell_m));

@@ -66,24 +66,54 @@ struct Bucket {
     /// Each member's position under its port's projection (metres east and north), in
     /// the cells of [`Search::cells`] only (empty elsewhere).
     xy: Vec<(f64, f64)>,
+    /// Each member's image ([`Search::new`]'s `image`), in [`Search::dests`] only; and
+    /// where the run of members of one image at one time that it starts ends (the walk
+    /// skips a node's own image at once).
+    image: Vec<u32>,
+    image_run_end: Vec<u32>,
     range: AttrsRange,
     /// Largest detector term (`NodeInfo::real`) of the members.
     max_real: f64,
 }
 
 impl Bucket {
-    fn push(&mut self, k: usize, n: &NodeInfo, cats: &Categories, xy: Option<(f64, f64)>) {
+    fn push(
+        &mut self,
+        k: usize,
+        n: &NodeInfo,
+        cats: &Categories,
+        xy: Option<(f64, f64)>,
+        image: Option<u32>,
+    ) {
         if self.nodes.is_empty() {
             self.max_real = n.real;
         }
         self.nodes.push(k);
         self.xy.extend(xy);
+        self.image.extend(image);
         self.t_first.push(n.t_first);
         self.class.push(cats.class[k]);
         self.colour.push(cats.colour[k]);
         self.real.push(n.real);
         self.range.add(&n.attrs);
         self.max_real = self.max_real.max(n.real);
+    }
+
+    /// Fills [`Bucket::image_run_end`].
+    fn end_image_runs(&mut self) {
+        let n = self.image.len();
+        self.image_run_end = vec![0; n];
+        for i in (0..n).rev() {
+            let same_as_next = i + 1 < n
+                && self.image[i] != NONE
+                && self.image[i + 1] == self.image[i]
+                && self.t_first[i + 1] == self.t_first[i];
+            self.image_run_end[i] = if same_as_next {
+                self.image_run_end[i + 1]
+            } else {
+                (i + 1) as u32
+            };
+        }
     }
 
     /// Positions of the members first seen in `[t0, t0 + window_s]`.
@@ -203,7 +233,8 @@ fn cell_key((kx, ky): (f64, f64), cell_m: f64, p: usize, lon: f64, lat: f64) -> 
 type XyOf<'f> = dyn Fn(&NodeInfo) -> (f64, f64) + 'f;
 
 /// Destinations of `count`: `dest_of` gives a node's (or none), in `order`; with `maps`, the
-/// identity and name lists too; `xy_of`, when given, each member's projected position.
+/// identity and name lists too, and each member's image; `xy_of`, when given, each member's
+/// projected position.
 #[allow(clippy::too_many_arguments)]
 fn bucketed(
     info: &[NodeInfo],
@@ -214,6 +245,7 @@ fn bucketed(
     cats: &Categories,
     mode: Mode,
     maps: bool,
+    image: &[u32],
 ) -> Vec<Dest> {
     let mut dests: Vec<Dest> = (0..count).map(|_| Dest::default()).collect();
     // Bin range per destination first, so the bins are one vector.
@@ -241,17 +273,18 @@ fn bucketed(
         };
         let d = &mut dests[d];
         let xy = xy_of.map(|f| f(n));
+        let image = maps.then(|| image[k]);
         if mode == Mode::Exhaustive {
-            d.all.push(k, n, cats, xy);
+            d.all.push(k, n, cats, xy, image);
         }
         d.range.add(&n.attrs);
         d.max_real = Some(d.max_real.map_or(n.real, |m| m.max(n.real)));
         match n.attrs.length_m.filter(|(l, _)| l.is_finite()) {
             Some((l, _)) => {
                 let i = (bin_of(l) - d.first_bin) as usize;
-                d.bins[i].push(k, n, cats, xy);
+                d.bins[i].push(k, n, cats, xy, image);
             }
-            None => d.no_length.push(k, n, cats, xy),
+            None => d.no_length.push(k, n, cats, xy, image),
         }
         if !maps {
             continue;
@@ -267,6 +300,13 @@ fn bucketed(
                 .entry(name.to_ascii_lowercase())
                 .or_default()
                 .push(k);
+        }
+    }
+    if maps {
+        for d in &mut dests {
+            d.all.end_image_runs();
+            d.no_length.end_image_runs();
+            d.bins.iter_mut().for_each(Bucket::end_image_runs);
         }
     }
     dests
@@ -289,6 +329,8 @@ pub struct Search<'a> {
     projection: Vec<(f64, f64)>,
     /// Side of a cell, metres ([`CELL_M`]; tests make it smaller).
     cell_m: f64,
+    /// Each node's image ([`NONE`]: none known).
+    image: Vec<u32>,
 }
 
 /// Side of a cell of [`Search::cells`], metres. Measured on the bench's 1M scenario: 150 m
@@ -398,13 +440,17 @@ impl<'t> Best<'t> {
 
 impl<'a> Search<'a> {
     /// Indexes `info` (destination `port`, or `ports` for the sea) in `order` (by first
-    /// sighting, then node).
+    /// sighting, then node). `image` gives each node's image as a small id ([`NONE`]: not
+    /// known): the caller never links two nodes of one image, so the walk skips them (at
+    /// sea, one image of a busy coast holds thousands of sightings at one time, and each
+    /// would otherwise visit all the others).
     pub(super) fn new(
         info: &'a [NodeInfo],
         order: &[usize],
         ports: usize,
         window_s: i64,
         mode: Mode,
+        image: Vec<u32>,
     ) -> Search<'a> {
         let cats = Categories::of(info.iter().map(|n| &n.attrs));
         let dests = bucketed(
@@ -416,6 +462,7 @@ impl<'a> Search<'a> {
             &cats,
             mode,
             true,
+            &image,
         );
         // Cells: a projection per port from its first node's latitude (any fixed one will
         // do: a port spans a few kilometres).
@@ -452,6 +499,7 @@ impl<'a> Search<'a> {
             &cats,
             mode,
             false,
+            &image,
         );
         Search {
             info,
@@ -463,6 +511,7 @@ impl<'a> Search<'a> {
             cell_at,
             projection,
             cell_m,
+            image,
         }
     }
 
@@ -568,6 +617,7 @@ impl<'a> Search<'a> {
             u,
             class: self.cats.class[u],
             colour: self.cats.colour[u],
+            image: self.image[u],
             t0,
             compare_containers,
             drift,
@@ -766,6 +816,8 @@ pub struct After<'s, R> {
     u: usize,
     class: u32,
     colour: u32,
+    /// The node's image ([`NONE`]: none known).
+    image: u32,
     t0: Time,
     compare_containers: bool,
     drift: f64,
@@ -917,6 +969,13 @@ impl<'s, R: Fn(f64) -> f64> Iterator for After<'s, R> {
                     if self.search.mode == Mode::Exhaustive {
                         self.last_upper = f64::INFINITY;
                         return Some(v);
+                    }
+                    if self.image != NONE && bucket.image.get(at) == Some(&self.image) {
+                        // The node's own image (never linked): skip the run at this time.
+                        if let Some(scan) = &mut self.scan {
+                            scan.pos = bucket.image_run_end[at] as usize;
+                        }
+                        continue;
                     }
                     let rest = self.rest_at(dt);
                     if self.pruned(attr + rest) {

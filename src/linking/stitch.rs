@@ -318,12 +318,9 @@ mod tests {
         }
         let stay_port: Vec<usize> = stays.iter().map(|s| s.1).collect();
         let nodes: Vec<Node> = (0..stays.len()).map(Node::Stay).collect();
-        fn unknown(_: (f64, f64), _: (f64, f64)) -> Option<f64> {
-            None
-        }
         let sea = SeaDistances {
             port_km: vec![vec![0.0, 200.0], vec![200.0, 0.0]],
-            point_km: &unknown,
+            point_km: None,
         };
         let config = Config::default();
         let ids = IdentityTimes::new(obs, config.linking.max_speed_kn);
