@@ -2592,13 +2592,12 @@ mod tests {
             };
             let (mut o, port_of, empty) = dense_scene(seed, 1500, jitter_deg);
             if seed == 7 {
-                // Sightings at sea in images of many at one time, as over a busy coast
-                // (the walk jumps over the node's own image).
-                for (x, p) in o.iter_mut().zip(&port_of) {
-                    if p.is_none() {
-                        x.observed_at -= x.observed_at.rem_euclid(6 * 3600);
-                        x.scene_id = Some(format!("image {}", x.observed_at).into());
-                    }
+                // Sightings in images of many at one time, as over a busy coast: the walk
+                // jumps over an at-sea node's own image, and at a port starts after the
+                // node's last sighting.
+                for x in o.iter_mut() {
+                    x.observed_at -= x.observed_at.rem_euclid(6 * 3600);
+                    x.scene_id = Some(format!("image {}", x.observed_at).into());
                 }
             }
             // Small cells, so that the cells near a berth are a few of many.

@@ -516,7 +516,10 @@ impl<'a> Search<'a> {
     }
 
     /// Nodes of destination `dest` (a port index, or the number of ports for the sea) first
-    /// seen in `[t0, t0 + window]` that may score at least `threshold` against `a`:
+    /// seen in `[t0, t0 + window]` that may score at least `threshold` against `a`
+    /// (at a port, the pruned walk leaves out the buckets' members first seen at `t0`
+    /// itself: links go strictly forward in time but between two at-sea sightings, which
+    /// only the sea holds):
     /// `rest(dt_s)` must bound, from above, every weight term but the attributes and the
     /// destination's detector term, at a first-sighting gap of `dt_s`, and must not increase
     /// with `dt_s`. Attributes are compared as [`cost::attribute_llr`] does with
@@ -533,7 +536,11 @@ impl<'a> Search<'a> {
         threshold: &'s Cell<f64>,
     ) -> After<'s, R> {
         let d = &self.dests[dest];
-        self.after_in(d, u, t0, compare_containers, drift, rest, threshold)
+        let mut walk = self.after_in(d, u, t0, compare_containers, drift, rest, threshold);
+        if dest < self.projection.len() && self.mode == Mode::Pruned {
+            walk.from_t = t0.saturating_add(1);
+        }
+        walk
     }
 
     /// [`Search::after`] over the members of `d`.
@@ -628,6 +635,7 @@ impl<'a> Search<'a> {
             same_name,
             next_name: 0,
             name_apart,
+            from_t: t0,
             stage: Stage::Start,
             down: centre,
             up: centre,
@@ -707,7 +715,13 @@ impl<'a> Search<'a> {
             let r = std::rc::Rc::clone(&rest);
             Box::new(move |dt: f64| r(dt, radius_m)) as Box<dyn Fn(f64) -> f64 + 'a>
         };
-        let whole = |rest| Chained::one(self.after_in(d, u, t0, false, 0.0, rest, threshold));
+        let whole = |rest| {
+            let mut walk = self.after_in(d, u, t0, false, 0.0, rest, threshold);
+            if self.mode == Mode::Pruned {
+                walk.from_t = t0.saturating_add(1); // as `after` at a port
+            }
+            Chained::one(walk)
+        };
         if self.mode == Mode::Exhaustive || dest >= self.projection.len() {
             return whole(at(0.0));
         }
@@ -777,7 +791,8 @@ impl<'a> Search<'a> {
             );
             // Members farther than `reach` (projected) are farther than the radius.
             part.disc = Some((x, y, reach * reach));
-            // Its members of the node's identity come from the whole port's lists.
+            part.from_t = t0.saturating_add(1); // as `after` at a port
+                                                // Its members of the node's identity come from the whole port's lists.
             part.same_identity = far.same_identity.clone();
             part.next_identity = part.same_identity.len();
             parts.push(part);
@@ -819,6 +834,9 @@ pub struct After<'s, R> {
     /// The node's image ([`NONE`]: none known).
     image: u32,
     t0: Time,
+    /// The buckets' members are walked from this first sighting on (`t0`, or just after
+    /// it at a port).
+    from_t: Time,
     compare_containers: bool,
     drift: f64,
     rest: R,
@@ -879,7 +897,8 @@ impl<'s, R: Fn(f64) -> f64> After<'s, R> {
 
     /// Starts scanning `bucket` unless its bound rules it out.
     fn open(&mut self, bucket: &'s Bucket) {
-        let (pos, end) = bucket.window(self.t0, self.search.window_s);
+        let until = self.t0.saturating_add(self.search.window_s);
+        let (pos, end) = bucket.window(self.from_t, until - self.from_t);
         if pos >= end {
             return;
         }
