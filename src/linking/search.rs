@@ -127,6 +127,10 @@ impl Bucket {
 /// The nodes of one destination.
 #[derive(Default)]
 struct Dest {
+    /// The sea (else a port, or a cell of one): only at sea are two nodes first seen at one
+    /// time linked (two at-sea sightings, in node order), so a port's pruned walk starts
+    /// just after the node's last sighting.
+    sea: bool,
     /// All members (only for [`Mode::Exhaustive`]: it would double the index).
     all: Bucket,
     /// Attribute range and largest detector term of all members (what the pruned walk
@@ -453,7 +457,7 @@ impl<'a> Search<'a> {
         image: Vec<u32>,
     ) -> Search<'a> {
         let cats = Categories::of(info.iter().map(|n| &n.attrs));
-        let dests = bucketed(
+        let mut dests = bucketed(
             info,
             order,
             ports + 1,
@@ -464,6 +468,7 @@ impl<'a> Search<'a> {
             true,
             &image,
         );
+        dests[ports].sea = true;
         // Cells: a projection per port from its first node's latitude (any fixed one will
         // do: a port spans a few kilometres).
         let mut projection = vec![(M_PER_DEG, M_PER_DEG); ports];
@@ -518,8 +523,7 @@ impl<'a> Search<'a> {
     /// Nodes of destination `dest` (a port index, or the number of ports for the sea) first
     /// seen in `[t0, t0 + window]` that may score at least `threshold` against `a`
     /// (at a port, the pruned walk leaves out the buckets' members first seen at `t0`
-    /// itself: links go strictly forward in time but between two at-sea sightings, which
-    /// only the sea holds):
+    /// itself: see `Dest::sea`):
     /// `rest(dt_s)` must bound, from above, every weight term but the attributes and the
     /// destination's detector term, at a first-sighting gap of `dt_s`, and must not increase
     /// with `dt_s`. Attributes are compared as [`cost::attribute_llr`] does with
@@ -536,11 +540,7 @@ impl<'a> Search<'a> {
         threshold: &'s Cell<f64>,
     ) -> After<'s, R> {
         let d = &self.dests[dest];
-        let mut walk = self.after_in(d, u, t0, compare_containers, drift, rest, threshold);
-        if dest < self.projection.len() && self.mode == Mode::Pruned {
-            walk.from_t = t0.saturating_add(1);
-        }
-        walk
+        self.after_in(d, u, t0, compare_containers, drift, rest, threshold)
     }
 
     /// [`Search::after`] over the members of `d`.
@@ -635,7 +635,13 @@ impl<'a> Search<'a> {
             same_name,
             next_name: 0,
             name_apart,
-            from_t: t0,
+            // Members at a port first seen at `t0` itself are never linked (see `Dest::sea`);
+            // the exhaustive reference still returns them.
+            from_t: if d.sea || self.mode == Mode::Exhaustive {
+                t0
+            } else {
+                t0.saturating_add(1)
+            },
             stage: Stage::Start,
             down: centre,
             up: centre,
@@ -715,13 +721,7 @@ impl<'a> Search<'a> {
             let r = std::rc::Rc::clone(&rest);
             Box::new(move |dt: f64| r(dt, radius_m)) as Box<dyn Fn(f64) -> f64 + 'a>
         };
-        let whole = |rest| {
-            let mut walk = self.after_in(d, u, t0, false, 0.0, rest, threshold);
-            if self.mode == Mode::Pruned {
-                walk.from_t = t0.saturating_add(1); // as `after` at a port
-            }
-            Chained::one(walk)
-        };
+        let whole = |rest| Chained::one(self.after_in(d, u, t0, false, 0.0, rest, threshold));
         if self.mode == Mode::Exhaustive || dest >= self.projection.len() {
             return whole(at(0.0));
         }
@@ -791,8 +791,7 @@ impl<'a> Search<'a> {
             );
             // Members farther than `reach` (projected) are farther than the radius.
             part.disc = Some((x, y, reach * reach));
-            part.from_t = t0.saturating_add(1); // as `after` at a port
-                                                // Its members of the node's identity come from the whole port's lists.
+            // Its members of the node's identity come from the whole port's lists.
             part.same_identity = far.same_identity.clone();
             part.next_identity = part.same_identity.len();
             parts.push(part);
