@@ -171,6 +171,10 @@ pub struct LinkParams {
     /// Weigh stay links against where other vessels actually lie in the port (a smoothed
     /// density of a first solution's stays) instead of uniformly over the zone.
     pub berth_density: bool,
+    /// Weigh a passage between two ports by how often the first solution's tracks sail
+    /// that pair, against each port's share of the traffic: a port pair vessels seldom
+    /// sail between makes its passages less likely (never more; docs/linking.md).
+    pub route_shares: bool,
     /// Split a stay where its sightings up to a link and from it on, each combined, are
     /// not surely one vessel (that link's weight, so judged, is under 1 nat), and solve
     /// stage 1 again.
@@ -221,6 +225,7 @@ impl Default for LinkParams {
             confidence_intercept: CONFIDENCE_INTERCEPT,
             refine_rounds: 10,
             berth_density: true,
+            route_shares: true,
             split_stays: true,
             stay_next_sighting: true,
             stitch_tracks: true,

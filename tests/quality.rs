@@ -1,7 +1,7 @@
 //! Matching quality on simulated Najin–Dunay scenarios (issue 2).
 //!
 //! The issue's target is voyage F1 >= 0.90 and IDF1 >= 0.85 on five seeds. The current model
-//! reaches the IDF1 target on every one of the five seeds (0.866 to 0.897), not the F1 one
+//! reaches the IDF1 target on every one of the five seeds (0.866 to 0.906), not the F1 one
 //! (see the README's quality table). This test asserts the IDF1 target per seed and guards
 //! the rest, so that a change that makes matching worse fails: every seed's voyage F1 must
 //! stay above the floor below, a little under the worst seed measured when it was set.
@@ -10,11 +10,13 @@ use shiplink::evaluate::evaluate_paths;
 use shiplink::pipeline::{run_match, MatchOptions};
 use shiplink::simulate::{write_scenario, SimParams};
 
-const MIN_VOYAGE_F1: f64 = 0.52;
+/// Floor of every seed's voyage F1: the worst seed is at 0.568 (0.571 before route shares).
+const MIN_VOYAGE_F1: f64 = 0.54;
 /// The issue's IDF1 target, on each seed.
 const MIN_IDF1: f64 = 0.85;
-/// Expected calibration error of voyage confidences over the five seeds (measured 0.104 with
-/// the Platt scaling fitted on seeds 11-40, 0.036 on seeds 71-100; 0.096 and 0.023 before
+/// Expected calibration error of voyage confidences over the five seeds (measured 0.037 with
+/// the Platt scaling fitted on seeds 11-40, 0.023 on seeds 71-100; 0.104 and 0.036 before
+/// route shares (`linking.route_shares`); 0.096 and 0.023 before
 /// stays were split (`linking.split_stays`), which made these seeds' voyages better and
 /// their confidences a little more optimistic; 0.194 for the raw link-probability
 /// products). About 220 voyages: the bound leaves room for that noise, not for the raw

@@ -705,6 +705,78 @@ fn next_sightings_only(mut cands: Vec<Candidate>, obs: &[Observation]) -> Vec<Ca
     cands
 }
 
+/// Passages the first solution makes, per port pair, that stand for one vessel's habit
+/// against the ports' traffic shares: [`route_reweigh`] smooths a pair's share of the
+/// passages out of its origin toward the destination's share of the traffic with this many
+/// passages.
+const ROUTE_PSEUDO_PASSAGES: f64 = 3.0;
+
+/// Lowers each passage candidate between two ports by how seldom the tracks of `links`
+/// (the first solution) sail that pair: a passage's weight takes the destination to be
+/// one of the other ports with a chance proportional to its traffic (its stays), but
+/// vessels keep to their routes, and a port's stays include false alarms, which go nowhere.
+/// The chance becomes the pair's share of the passages out of the origin (consecutive
+/// stays of a track at different ports, at-sea sightings between them skipped), smoothed
+/// toward the traffic share with [`ROUTE_PSEUDO_PASSAGES`]. Only lowered (the log ratio
+/// capped at 0): the pruned candidate search bounded the old weights, so no weight rises
+/// past its bound. Returns how many candidates were lowered.
+fn route_reweigh(
+    cands: &mut [Candidate],
+    links: &Links,
+    nodes: &[Node],
+    stay_port: &[usize],
+    ports: usize,
+) -> usize {
+    let port_of = |k: usize| match nodes[k] {
+        Node::Stay(s) => Some(stay_port[s]),
+        Node::Sea(_) => None,
+    };
+    let mut stays = vec![0.0_f64; ports];
+    for &p in stay_port {
+        stays[p] += 1.0;
+    }
+    let all: f64 = stays.iter().sum();
+    let mut sailed = vec![vec![0.0_f64; ports]; ports];
+    for chain in Chains::of(links).iter() {
+        let mut last: Option<usize> = None;
+        for &k in chain {
+            let Some(q) = port_of(k) else { continue };
+            if let Some(p) = last.filter(|&p| p != q) {
+                sailed[p][q] += 1.0;
+            }
+            last = Some(q);
+        }
+    }
+    let adjust: Vec<Vec<f64>> = (0..ports)
+        .map(|p| {
+            let out: f64 = sailed[p].iter().sum();
+            let others = all - stays[p];
+            (0..ports)
+                .map(|q| {
+                    if q == p || others <= 0.0 || stays[q] <= 0.0 {
+                        return 0.0;
+                    }
+                    let share = stays[q] / others;
+                    let habit = (sailed[p][q] + ROUTE_PSEUDO_PASSAGES * share)
+                        / (out + ROUTE_PSEUDO_PASSAGES);
+                    (habit / share).ln().min(0.0)
+                })
+                .collect()
+        })
+        .collect();
+    let mut lowered = 0;
+    for c in cands.iter_mut().filter(|c| c.kind == LinkKind::Passage) {
+        if let (Some(p), Some(q)) = (port_of(c.from), port_of(c.to)) {
+            let a = adjust[p][q];
+            if a < 0.0 {
+                c.weight += a;
+                lowered += 1;
+            }
+        }
+    }
+    lowered
+}
+
 /// What "another vessel" is for a stay link, per port: the period, the port's detections
 /// per day and its zone's area.
 struct StayPorts {
@@ -1777,7 +1849,14 @@ pub fn link(input: &LinkInput) -> Linked {
         "linking: track candidates".to_string(),
         format!("{} candidates", cands2.len()),
     ));
-    let links = choose(nodes.len(), &cands2, min_p);
+    let mut links = choose(nodes.len(), &cands2, min_p);
+    let mut cands2 = cands2;
+    if input.config.linking.route_shares {
+        let lowered = route_reweigh(&mut cands2, &links, &nodes, &stay_port, input.ports.len());
+        if lowered > 0 {
+            links = choose(nodes.len(), &cands2, min_p);
+        }
+    }
     lap("linking: track assignment", &mut timings);
     let linked_count = |links: &Links| links.successor.iter().flatten().count();
     counts.push((
@@ -1910,6 +1989,46 @@ pub fn link(input: &LinkInput) -> Linked {
 
 #[cfg(test)]
 mod tests {
+
+    /// Passages between ports the tracks seldom sail are lowered by the pair's share of
+    /// the passages against the traffic share; well-sailed pairs, returns and passages
+    /// from the sea keep their weights.
+    #[test]
+    fn route_shares_lower_seldom_sailed_port_pairs() {
+        // Ports 0 (a), 1 (b), 2 (c), stays of equal traffic: 6 at each port.
+        // One track sails a, b, a, b, a, b (5 passages between a and b, none to c).
+        let stay_port = [0, 1, 0, 1, 0, 1, 2, 2, 2, 2, 2, 2, 0, 1, 0, 1, 0, 1];
+        let mut nodes: Vec<Node> = (0..stay_port.len()).map(Node::Stay).collect();
+        nodes.push(Node::Sea(0));
+        let sea = nodes.len() - 1;
+        let mut links = Links::none(nodes.len(), 0);
+        for k in 0..5 {
+            links.set(k, k + 1, LinkKind::Passage, 1.0, 1.0);
+        }
+        let cand = |from, to, kind| Candidate {
+            from,
+            to,
+            kind,
+            weight: 2.0,
+        };
+        let mut cands = vec![
+            cand(12, 13, LinkKind::Passage), // a -> b: sailed
+            cand(12, 6, LinkKind::Passage),  // a -> c: never sailed
+            cand(6, 13, LinkKind::Passage),  // c -> b: nothing sails out of c
+            cand(12, 14, LinkKind::Return),
+            cand(sea, 6, LinkKind::Passage),
+        ];
+        let lowered = route_reweigh(&mut cands, &links, &nodes, &stay_port, 3);
+        assert_eq!(lowered, 1);
+        // a's passages: 3 to b, none to c. Traffic share of c from a: 6 / 12.
+        let share = 0.5;
+        let habit = (0.0 + ROUTE_PSEUDO_PASSAGES * share) / (3.0 + ROUTE_PSEUDO_PASSAGES);
+        assert!((cands[1].weight - (2.0 + (habit / share).ln())).abs() < 1e-12);
+        assert!(cands[1].weight < 1.5);
+        for k in [0, 2, 3, 4] {
+            assert_eq!(cands[k].weight, 2.0, "candidate {k}");
+        }
+    }
     use super::*;
     use crate::index::tests::obs;
 
