@@ -736,38 +736,34 @@ fn route_reweigh(
         stays[p] += 1.0;
     }
     let all: f64 = stays.iter().sum();
-    let mut sailed = vec![vec![0.0_f64; ports]; ports];
+    // Passages per port pair, and out of each port (sparse: a user's port list may be long).
+    let mut sailed: HashMap<(usize, usize), f64> = HashMap::default();
+    let mut out = vec![0.0_f64; ports];
     for chain in Chains::of(links).iter() {
         let mut last: Option<usize> = None;
         for &k in chain {
             let Some(q) = port_of(k) else { continue };
             if let Some(p) = last.filter(|&p| p != q) {
-                sailed[p][q] += 1.0;
+                *sailed.entry((p, q)).or_default() += 1.0;
+                out[p] += 1.0;
             }
             last = Some(q);
         }
     }
-    let adjust: Vec<Vec<f64>> = (0..ports)
-        .map(|p| {
-            let out: f64 = sailed[p].iter().sum();
-            let others = all - stays[p];
-            (0..ports)
-                .map(|q| {
-                    if q == p || others <= 0.0 || stays[q] <= 0.0 {
-                        return 0.0;
-                    }
-                    let share = stays[q] / others;
-                    let habit = (sailed[p][q] + ROUTE_PSEUDO_PASSAGES * share)
-                        / (out + ROUTE_PSEUDO_PASSAGES);
-                    (habit / share).ln().min(0.0)
-                })
-                .collect()
-        })
-        .collect();
+    let adjust = |p: usize, q: usize| -> f64 {
+        let others = all - stays[p];
+        if q == p || others <= 0.0 || stays[q] <= 0.0 {
+            return 0.0;
+        }
+        let share = stays[q] / others;
+        let n = sailed.get(&(p, q)).copied().unwrap_or(0.0);
+        let habit = (n + ROUTE_PSEUDO_PASSAGES * share) / (out[p] + ROUTE_PSEUDO_PASSAGES);
+        (habit / share).ln().min(0.0)
+    };
     let mut lowered = 0;
     for c in cands.iter_mut().filter(|c| c.kind == LinkKind::Passage) {
         if let (Some(p), Some(q)) = (port_of(c.from), port_of(c.to)) {
-            let a = adjust[p][q];
+            let a = adjust(p, q);
             if a < 0.0 {
                 c.weight += a;
                 lowered += 1;
