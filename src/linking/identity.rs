@@ -450,14 +450,12 @@ impl Parts {
         min_p: f64,
     ) {
         let n = self.part.len();
-        let mut touched: Vec<usize> = bad
-            .iter()
-            .filter(|&&(a, _)| a < n)
-            .map(|&(a, _)| self.part[a])
-            .collect();
-        touched.sort_unstable();
-        touched.dedup();
-        let hit = |k: usize| touched.binary_search(&self.part[k]).is_ok();
+        // The parts to solve again, marked by their smallest node.
+        let mut touched = vec![false; n];
+        for &(a, _) in bad.iter().filter(|&&(a, _)| a < n) {
+            touched[self.part[a]] = true;
+        }
+        let hit = |k: usize| touched[self.part[k]];
         // Nodes of the touched parts, numbered in order (the solver breaks ties by order).
         let nodes: Vec<usize> = (0..n).filter(|&k| hit(k)).collect();
         for (i, &k) in nodes.iter().enumerate() {
