@@ -1847,8 +1847,9 @@ pub fn link(input: &LinkInput) -> Linked {
     ));
     let mut links = choose(nodes.len(), &cands2, min_p);
     let mut cands2 = cands2;
+    let mut lowered = 0;
     if input.config.linking.route_shares {
-        let lowered = route_reweigh(&mut cands2, &links, &nodes, &stay_port, input.ports.len());
+        lowered = route_reweigh(&mut cands2, &links, &nodes, &stay_port, input.ports.len());
         if lowered > 0 {
             links = choose(nodes.len(), &cands2, min_p);
         }
@@ -1857,7 +1858,10 @@ pub fn link(input: &LinkInput) -> Linked {
     let linked_count = |links: &Links| links.successor.iter().flatten().count();
     counts.push((
         "linking: track assignment".to_string(),
-        format!("{} links", linked_count(&links)),
+        format!(
+            "{} links; {lowered} passages lowered by route shares",
+            linked_count(&links)
+        ),
     ));
     // Identity as a hard constraint on whole tracks.
     let mut node_of_obs = vec![usize::MAX; if ids.is_empty() { 0 } else { n }];
