@@ -737,7 +737,7 @@ fn route_reweigh(
     }
     let all: f64 = stays.iter().sum();
     // Passages per port pair, and out of each port (sparse: a user's port list may be long).
-    let mut sailed: HashMap<(usize, usize), f64> = HashMap::default();
+    let mut sailed: FastMap<(usize, usize), f64> = FastMap::default();
     let mut out = vec![0.0_f64; ports];
     for chain in Chains::of(links).iter() {
         let mut last: Option<usize> = None;
@@ -1839,14 +1839,13 @@ pub fn link(input: &LinkInput) -> Linked {
         .iter()
         .map(|k| (k.t_first, k.t_last, k.ecef))
         .collect();
-    let (cands2, pair) = track_candidates_with(input, info, &ids, search::Mode::Pruned);
+    let (mut cands2, pair) = track_candidates_with(input, info, &ids, search::Mode::Pruned);
     lap("linking: track candidates", &mut timings);
     counts.push((
         "linking: track candidates".to_string(),
         format!("{} candidates", cands2.len()),
     ));
     let mut links = choose(nodes.len(), &cands2, min_p);
-    let mut cands2 = cands2;
     let mut lowered = 0;
     if input.config.linking.route_shares {
         lowered = route_reweigh(&mut cands2, &links, &nodes, &stay_port, input.ports.len());
@@ -1929,7 +1928,6 @@ pub fn link(input: &LinkInput) -> Linked {
         }
         links
     } else {
-        let mut cands2 = cands2;
         identity::honour(
             nodes.len(),
             &mut cands2,
@@ -1989,6 +1987,8 @@ pub fn link(input: &LinkInput) -> Linked {
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+    use crate::index::tests::obs;
 
     /// Passages between ports the tracks seldom sail are lowered by the pair's share of
     /// the passages against the traffic share; well-sailed pairs, returns and passages
@@ -2029,8 +2029,6 @@ mod tests {
             assert_eq!(cands[k].weight, 2.0, "candidate {k}");
         }
     }
-    use super::*;
-    use crate::index::tests::obs;
 
     #[test]
     fn undoing_joins_cuts_only_the_blamed_tracks_gap_links() {
