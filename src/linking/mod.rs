@@ -758,11 +758,12 @@ fn route_reweigh(
         let share = stays[q] / others;
         let n = sailed.get(&(p, q)).copied().unwrap_or(0.0);
         let habit = (n + ROUTE_PSEUDO_PASSAGES * share) / (out[p] + ROUTE_PSEUDO_PASSAGES);
-        (habit / share).ln().min(0.0)
+        (habit / share).ln()
     };
     let mut lowered = 0;
     for c in cands.iter_mut().filter(|c| c.kind == LinkKind::Passage) {
         if let (Some(p), Some(q)) = (port_of(c.from), port_of(c.to)) {
+            // Only lowered (see above): a pair sailed above its traffic share keeps its weight.
             let a = adjust(p, q);
             if a < 0.0 {
                 c.weight += a;
