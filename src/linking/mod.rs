@@ -474,7 +474,7 @@ fn stay_candidates_with(
     let stay_gap_s = (cfg.stays.max_gap_hours * 3600.0) as i64;
     let attrs: Vec<Attrs> = obs.iter().map(|o| Attrs::of(o, &cfg.sensors)).collect();
     let s2 = 2.0 * BERTH_POSITION_SIGMA_M.powi(2);
-    // Candidates come from an R-tree over port detections in space and time.
+    // Candidates come from an index of port detections in space and time.
     let in_port: Vec<usize> = (0..obs.len())
         .filter(|&i| input.port_of[i].is_some())
         .collect();
@@ -482,8 +482,6 @@ fn stay_candidates_with(
         obs,
         &attrs,
         &in_port,
-        cfg.stays.berth_radius_m,
-        stay_gap_s as f64,
     );
     // The most a pair can score but for the distance (attributes bounded over all port
     // detections, identity aside): the search radius shrinks to where the position term
@@ -565,9 +563,10 @@ fn stay_candidates_with(
         Some((radius_m, length_m))
     };
 
-    let per_node: Vec<Vec<Candidate>> = order
+    // Queries by cell and time, so that each reads what the one before it read.
+    let queries: Vec<usize> = st_index.in_cell_order().collect();
+    let per_node: Vec<Vec<Candidate>> = queries
         .par_iter()
-        .filter(|&&i| input.port_of[i].is_some())
         .map(|&i| {
             let a = &obs[i];
             let p = input.port_of[i].unwrap_or(0);

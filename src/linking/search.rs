@@ -24,12 +24,11 @@
 //! stays of 140-160 m in the next days, not with the hundreds of tugs and 300 m ships there.
 
 use std::cell::Cell;
-use std::collections::BTreeMap;
 use std::collections::HashMap;
 
 use super::cost::{self, AttrsRange};
 use super::{Candidate, NodeInfo, MAX_CANDIDATES};
-use crate::geodesy::M_PER_DEG;
+use crate::geodesy::{CapGrid, M_PER_DEG};
 use crate::model::Time;
 
 /// Width of a length bucket, metres.
@@ -1063,75 +1062,79 @@ impl<'s, R: Fn(f64) -> f64> Iterator for After<'s, R> {
     }
 }
 
-type BerthPoint = rstar::primitives::GeomWithData<[f64; 5], usize>;
-type BerthPointNoLength = rstar::primitives::GeomWithData<[f64; 4], usize>;
-
-/// The stage-1 search: port detections in space (ECEF metres), time (scaled to metres) and,
-/// when known, length (metres), so a query can also skip lengths that cannot link. The
-/// detections are split into time slices of [`SLICE_WINDOWS`] query windows, an R-tree
-/// each: a query reads at most two slices, so its cost does not grow with the span of the
-/// whole input (one tree over months of detections made each query walk many more nodes).
+/// The stage-1 search: port detections in cells of [`BERTH_CELL_M`] on the sphere
+/// ([`CapGrid`]), each cell's detections sorted by time, so that a query reads the cells its
+/// circle touches (a binary search per row of cells), each from its window's start to its
+/// end. Far cheaper than the R-tree over space, time and length it replaces, whose descent
+/// cost most of stage 1 at berths crowded over months (measured on the 1M bench scenario:
+/// 7.7 µs a query).
 pub struct BerthIndex {
-    /// Trees by slice number (detections observed in `[k·slice_s, (k+1)·slice_s)`).
-    slices: BTreeMap<i64, BerthSlice>,
-    slice_s: i64,
-    /// Metres per second of the time axis.
-    scale: f64,
+    grid: CapGrid,
+    /// Each occupied cell and its run of `points`, by cell.
+    cells: Vec<([i32; 2], u32, u32)>,
+    /// The detections grouped by cell, each group by time (then index).
+    points: Vec<BerthPoint>,
 }
 
-/// How many query windows one time slice of [`BerthIndex`] spans.
-const SLICE_WINDOWS: i64 = 8;
+/// Side of a [`BerthIndex`] cell, metres: about half the typical search radius (which
+/// the weight's bound shrinks below the berth radius), so that a query reads a few cells
+/// and little outside its circle.
+const BERTH_CELL_M: f64 = 50.0;
 
-/// One time slice of [`BerthIndex`].
-struct BerthSlice {
-    with_length: rstar::RTree<BerthPoint>,
-    without_length: rstar::RTree<BerthPointNoLength>,
+/// One detection in a [`BerthIndex`].
+struct BerthPoint {
+    t: Time,
+    ecef: [f64; 3],
+    /// Length in metres, NaN when unknown (then any length range holds it).
+    length_m: f64,
+    index: usize,
 }
 
 impl BerthIndex {
-    /// Bulk-loads the detections `members` (indices into `obs`, lengths from `attrs`); a
-    /// window of `window_s` seconds gets the extent of `radius_m` metres.
+    /// The detections indexed, by cell and time: queries made in this order read the
+    /// same cells one after another, from the cache.
+    pub fn in_cell_order(&self) -> impl Iterator<Item = usize> + '_ {
+        self.points.iter().map(|p| p.index)
+    }
+
+    /// Indexes the detections `members` (indices into `obs`, lengths from `attrs`).
     pub fn new(
         obs: &[crate::model::Observation],
         attrs: &[cost::Attrs],
         members: &[usize],
-        radius_m: f64,
-        window_s: f64,
     ) -> BerthIndex {
-        let scale = if window_s > 0.0 {
-            radius_m / window_s
-        } else {
-            1.0
-        };
-        let slice_s = (window_s.ceil() as i64)
-            .max(1)
-            .saturating_mul(SLICE_WINDOWS);
-        type Points = (Vec<BerthPoint>, Vec<BerthPointNoLength>);
-        let mut points: BTreeMap<i64, Points> = BTreeMap::new();
-        for &i in members {
-            let o = &obs[i];
-            let p = crate::geodesy::to_ecef_m(o.lon, o.lat);
-            let t = o.observed_at as f64 * scale;
-            let (with, without) = points.entry(o.observed_at.div_euclid(slice_s)).or_default();
-            match attrs[i].length_m.filter(|(l, _)| l.is_finite()) {
-                Some((l, _)) => with.push(BerthPoint::new([p[0], p[1], p[2], t, l], i)),
-                None => without.push(BerthPointNoLength::new([p[0], p[1], p[2], t], i)),
-            }
-        }
-        let slices = points
-            .into_iter()
-            .map(|(k, (with, without))| {
-                let slice = BerthSlice {
-                    with_length: rstar::RTree::bulk_load(with),
-                    without_length: rstar::RTree::bulk_load(without),
+        use rayon::prelude::*;
+        let grid = CapGrid::new(BERTH_CELL_M);
+        let mut points: Vec<([i32; 2], BerthPoint)> = members
+            .par_iter()
+            .map(|&i| {
+                let o = &obs[i];
+                let length_m = attrs[i]
+                    .length_m
+                    .map(|(l, _)| l)
+                    .filter(|l| l.is_finite())
+                    .unwrap_or(f64::NAN);
+                let point = BerthPoint {
+                    t: o.observed_at,
+                    ecef: crate::geodesy::to_ecef_m(o.lon, o.lat),
+                    length_m,
+                    index: i,
                 };
-                (k, slice)
+                (grid.cell(o.lon, o.lat), point)
             })
             .collect();
+        points.par_sort_unstable_by_key(|(k, p)| (*k, p.t, p.index));
+        let mut cells = Vec::new();
+        let mut start = 0;
+        for run in points.chunk_by(|a, b| a.0 == b.0) {
+            let end = start + run.len();
+            cells.push((run[0].0, start as u32, end as u32));
+            start = end;
+        }
         BerthIndex {
-            slices,
-            slice_s,
-            scale,
+            grid,
+            cells,
+            points: points.into_iter().map(|(_, p)| p).collect(),
         }
     }
 }
@@ -1177,39 +1180,23 @@ impl BerthIndex {
         (len_lo, len_hi): (f64, f64),
     ) -> Vec<usize> {
         let centre = Near::new((lon, lat), radius_m);
-        let (c, p) = (centre.chord, centre.centre);
-        let t0 = t as f64 * self.scale;
-        let t1 = t0 + window_s * self.scale;
-        let near = |g: &[f64]| centre.holds_ecef(g);
-        let env5 = rstar::AABB::from_corners(
-            [p[0] - c, p[1] - c, p[2] - c, t0, len_lo],
-            [p[0] + c, p[1] + c, p[2] + c, t1, len_hi],
-        );
-        let env4 = rstar::AABB::from_corners(
-            [p[0] - c, p[1] - c, p[2] - c, t0],
-            [p[0] + c, p[1] + c, p[2] + c, t1],
-        );
-        let first = t.div_euclid(self.slice_s);
-        let last = t
-            .saturating_add(window_s.max(0.0).ceil() as i64)
-            .div_euclid(self.slice_s);
+        let t1 = t.saturating_add(window_s.max(0.0).ceil() as i64);
         let mut v: Vec<usize> = Vec::new();
-        for slice in self.slices.range(first..=last).map(|(_, s)| s) {
-            v.extend(
-                slice
-                    .with_length
-                    .locate_in_envelope(&env5)
-                    .filter(|q| near(q.geom()))
-                    .map(|q| q.data),
-            );
-            v.extend(
-                slice
-                    .without_length
-                    .locate_in_envelope(&env4)
-                    .filter(|q| near(q.geom()))
-                    .map(|q| q.data),
-            );
-        }
+        self.grid.cap((lon, lat), radius_m, |row, first, last| {
+            let from = self.cells.partition_point(|c| c.0 < [row, first]);
+            for &(_, a, b) in self.cells[from..].iter().take_while(|c| c.0 <= [row, last]) {
+                let run = &self.points[a as usize..b as usize];
+                let start = run.partition_point(|q| q.t < t);
+                v.extend(
+                    run[start..]
+                        .iter()
+                        .take_while(|q| q.t <= t1)
+                        .filter(|q| !(q.length_m < len_lo || q.length_m > len_hi))
+                        .filter(|q| centre.holds_ecef(&q.ecef))
+                        .map(|q| q.index),
+                );
+            }
+        });
         v.sort_unstable();
         v
     }
