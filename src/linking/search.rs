@@ -1143,7 +1143,6 @@ impl BerthIndex {
 /// `radius_m` of a centre, as an ECEF chord.
 pub struct Near {
     centre: [f64; 3],
-    chord: f64,
     chord2: f64,
 }
 
@@ -1152,7 +1151,6 @@ impl Near {
         let chord = crate::geodesy::chord_for_m(radius_m);
         Near {
             centre: crate::geodesy::to_ecef_m(lon, lat),
-            chord,
             chord2: chord * chord,
         }
     }

@@ -27,7 +27,7 @@
 
 use std::borrow::Borrow;
 use std::fs;
-use std::io::{BufWriter, Write as _};
+use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
 use super::geojson::FeatureCollectionWriter;
@@ -219,15 +219,17 @@ impl OutputWriter {
         let path = self.tmp.join(&file);
         let mut summary = LayerSummary::new(schema);
         let write = |summary: &mut LayerSummary| -> std::io::Result<()> {
-            let mut out = BufWriter::with_capacity(1 << 20, fs::File::create(&path)?);
-            let mut fc = FeatureCollectionWriter::new(&mut out, &schema.name)?;
-            for f in features {
-                let f = f.borrow();
-                summary.add(f);
-                fc.feature(schema, f)?;
-            }
-            fc.finish()?;
-            out.into_inner().map_err(|e| e.into_error())?.sync_all()
+            let file = fs::File::create(&path)?;
+            let file = write_behind(file, |out| {
+                let mut fc = FeatureCollectionWriter::new(out, &schema.name)?;
+                for f in features {
+                    let f = f.borrow();
+                    summary.add(f);
+                    fc.feature(schema, f)?;
+                }
+                fc.finish().map(|_| ())
+            })?;
+            file.sync_all()
         };
         write(&mut summary).map_err(|e| Error::io(&path, e))?;
         self.written.push(file);
@@ -475,10 +477,113 @@ fn sync_dir(path: &Path) -> Result<()> {
     }
 }
 
+/// The writer [`write_behind`] fills.
+struct Sender {
+    buf: Vec<u8>,
+    to: std::sync::mpsc::SyncSender<Vec<u8>>,
+    back: std::sync::mpsc::Receiver<Vec<u8>>,
+}
+impl Sender {
+    fn send(&mut self) -> std::io::Result<()> {
+        let empty = self
+            .back
+            .try_recv()
+            .unwrap_or_else(|_| Vec::with_capacity(WRITE_BEHIND_BUF));
+        let full = std::mem::replace(&mut self.buf, empty);
+        self.to
+            .send(full)
+            .map_err(|_| std::io::Error::other("the writing thread stopped"))
+    }
+}
+impl std::io::Write for Sender {
+    fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
+        self.buf.extend_from_slice(data);
+        if self.buf.len() >= WRITE_BEHIND_BUF {
+            self.send()?;
+        }
+        Ok(data.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Size of a buffer [`write_behind`] hands to its writing thread.
+const WRITE_BEHIND_BUF: usize = 1 << 20;
+
+/// Runs `fill` with a writer whose full buffers another thread writes to `file`, so that
+/// building a large layer's text overlaps the writing of what is built (at a million
+/// detections, the write calls were half of the layer stage). Returns the file once all is
+/// written; the first error of either side otherwise.
+fn write_behind(
+    mut file: fs::File,
+    fill: impl FnOnce(&mut Sender) -> std::io::Result<()>,
+) -> std::io::Result<fs::File> {
+    use std::sync::mpsc;
+    let (to, from) = mpsc::sync_channel::<Vec<u8>>(2);
+    let (give_back, back) = mpsc::channel::<Vec<u8>>();
+    std::thread::scope(|scope| {
+        let writer = scope.spawn(move || -> std::io::Result<fs::File> {
+            for mut buf in from {
+                file.write_all(&buf)?;
+                buf.clear();
+                give_back.send(buf).ok();
+            }
+            Ok(file)
+        });
+        let mut sender = Sender {
+            buf: Vec::with_capacity(WRITE_BEHIND_BUF),
+            to,
+            back,
+        };
+        let filled = fill(&mut sender).and_then(|()| {
+            if sender.buf.is_empty() {
+                Ok(())
+            } else {
+                sender.send()
+            }
+        });
+        drop(sender); // ends the writer's loop
+        let written = writer
+            .join()
+            .unwrap_or_else(|_| Err(std::io::Error::other("the writing thread panicked")));
+        // The writer's own error is the cause of a failed send: report it first.
+        let file = written?;
+        filled.map(|()| file)
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::output::layer::{Feature, Field, FieldKind, GeomKind, Value};
+
+    /// What `fill` writes reaches the file whole and in order, across many buffers and
+    /// writes of every size; an error of `fill` is returned.
+    #[test]
+    fn write_behind_writes_everything_in_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("x");
+        let mut want = Vec::new();
+        let file = write_behind(fs::File::create(&path).unwrap(), |out| {
+            for i in 0..40_000u32 {
+                let chunk = i.to_string().repeat((i % 97) as usize);
+                want.extend_from_slice(chunk.as_bytes());
+                out.write_all(chunk.as_bytes())?;
+            }
+            Ok(())
+        })
+        .unwrap();
+        drop(file);
+        assert!(want.len() > 5 * WRITE_BEHIND_BUF, "{}", want.len());
+        assert!(fs::read(&path).unwrap() == want);
+
+        let failed = write_behind(fs::File::create(&path).unwrap(), |out| {
+            out.write_all(&[b'x'; 3 * WRITE_BEHIND_BUF])?;
+            Err(std::io::Error::other("no more"))
+        });
+        assert_eq!(failed.unwrap_err().to_string(), "no more");
+    }
 
     fn layer() -> Layer {
         let mut l = Layer::new(
