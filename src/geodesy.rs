@@ -201,8 +201,7 @@ mod tests {
     fn destination((lon, lat): (f64, f64), d_m: f64, bearing: f64) -> (f64, f64) {
         let (p1, l1, a) = (lat.to_radians(), lon.to_radians(), d_m / EARTH_RADIUS_M);
         let p2 = (p1.sin() * a.cos() + p1.cos() * a.sin() * bearing.cos()).asin();
-        let l2 = l1
-            + (bearing.sin() * a.sin() * p1.cos()).atan2(a.cos() - p1.sin() * p2.sin());
+        let l2 = l1 + (bearing.sin() * a.sin() * p1.cos()).atan2(a.cos() - p1.sin() * p2.sin());
         let lon2 = (l2.to_degrees() + 540.0).rem_euclid(360.0) - 180.0;
         (lon2, p2.to_degrees())
     }

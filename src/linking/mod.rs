@@ -478,11 +478,7 @@ fn stay_candidates_with(
     let in_port: Vec<usize> = (0..obs.len())
         .filter(|&i| input.port_of[i].is_some())
         .collect();
-    let st_index = search::BerthIndex::new(
-        obs,
-        &attrs,
-        &in_port,
-    );
+    let st_index = search::BerthIndex::new(obs, &attrs, &in_port);
     // The most a pair can score but for the distance (attributes bounded over all port
     // detections, identity aside): the search radius shrinks to where the position term
     // alone makes the weight negative. Keep in step with the weight below
