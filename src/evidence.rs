@@ -6,14 +6,12 @@
 //! observations with its `scene_id`, or, for scenes without one, the observations taken
 //! within [`SAME_SCENE_S`] seconds inside its footprint.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 
 use geo::{BoundingRect, Contains, Point, Rect};
 use rayon::prelude::*;
-use rstar::primitives::GeomWithData;
-use rstar::RTree;
 
-use crate::geodesy::{chord_for_m, local_m, to_ecef_m};
+use crate::geodesy::{local_m, CapGrid};
 use crate::model::{Observation, Scene, Time};
 
 /// Observations this close in time to a scene without `scene_id` belong to it.
@@ -30,9 +28,21 @@ struct ClearScene<'a> {
     t: Time,
     bbox: Rect<f64>,
     scene: &'a Scene,
-    /// The scene's detections, as points in metres (see [`crate::geodesy::to_ecef_m`]).
-    detections: RTree<GeomWithData<[f64; 3], usize>>,
+    /// The scene's detections (lon, lat) by their cell of the search's [`CapGrid`] (a
+    /// binary search per row of cells finds those near a point: cheaper than an R-tree's
+    /// descent, which was most of this stage at a million detections).
+    detections: Vec<([i32; 2], f64, f64)>,
+    /// The cells of the finer grid that hold a detection: every point of such a cell is
+    /// within the radius of it, so a point there is seen occupied at one lookup (at a
+    /// crowded berth, nearly every scene shows some vessel within the radius).
+    full: HashSet<[i32; 2], foldhash::fast::FixedState>,
 }
+
+/// Cells of [`ClearScene::full`] are at most this share of the radius wide (diagonal ~0.71).
+const FULL_CELL_SHARE: f64 = 0.5;
+/// Latitude up to which [`ClearScene::full`] is used, degrees: further poleward a cell
+/// widens toward the equator by more than its diagonal allows.
+const FULL_CELL_MAX_LAT: f64 = 80.0;
 
 /// Computes empty-berth bounds for the observations flagged in `in_port`.
 ///
@@ -62,6 +72,10 @@ pub fn empty_berth(
             by_scene.entry(s.as_ref()).or_default().push(i);
         }
     }
+    // The grid finds detections within a slightly wider radius; `local_m` decides.
+    let reach_m = radius_m * 1.01 + 1.0;
+    let grid = CapGrid::new(reach_m);
+    let fine = CapGrid::new(radius_m * FULL_CELL_SHARE);
     let mut by_time: Vec<usize> = (0..n).collect();
     by_time.sort_by_key(|&i| (obs[i].observed_at, i));
 
@@ -83,30 +97,55 @@ pub fn empty_berth(
                         .collect()
                 }
             };
-            let points = detections
+            let mut points: Vec<([i32; 2], f64, f64)> = detections
                 .into_iter()
-                .map(|k| GeomWithData::new(to_ecef_m(obs[k].lon, obs[k].lat), k))
+                .map(|k| {
+                    let (lon, lat) = (obs[k].lon, obs[k].lat);
+                    (grid.cell(lon, lat), lon, lat)
+                })
+                .collect();
+            points.sort_unstable_by(|a, b| {
+                (a.0, a.1, a.2)
+                    .partial_cmp(&(b.0, b.1, b.2))
+                    .unwrap_or(std::cmp::Ordering::Equal)
+            });
+            let full = points
+                .iter()
+                .filter(|q| q.2.abs() < FULL_CELL_MAX_LAT)
+                .map(|q| fine.cell(q.1, q.2))
                 .collect();
             Some(ClearScene {
                 t: s.observed_at,
                 bbox,
                 scene: s,
-                detections: RTree::bulk_load(points),
+                detections: points,
+                full,
             })
         })
         .collect();
     clear.sort_by_key(|c| c.t);
 
-    // The index finds detections within a slightly wider chord; `local_m` decides.
-    let chord = chord_for_m(radius_m * 1.01 + 1.0);
+    let occupied = |c: &ClearScene, o: &Observation| -> bool {
+        if o.lat.abs() < FULL_CELL_MAX_LAT && c.full.contains(&fine.cell(o.lon, o.lat)) {
+            return true;
+        }
+        let mut found = false;
+        grid.cap((o.lon, o.lat), reach_m, |row, first, last| {
+            if found {
+                return;
+            }
+            let d = &c.detections;
+            let from = d.partition_point(|q| q.0 < [row, first]);
+            found = d[from..]
+                .iter()
+                .take_while(|q| q.0 <= [row, last])
+                .any(|q| local_m((q.1, q.2), (o.lon, o.lat)) <= radius_m);
+        });
+        found
+    };
     let shows_empty = |c: &ClearScene, o: &Observation| -> bool {
         let p = Point::new(o.lon, o.lat);
-        c.bbox.contains(&p)
-            && c.scene.footprint.contains(&p)
-            && !c
-                .detections
-                .locate_within_distance(to_ecef_m(o.lon, o.lat), chord * chord)
-                .any(|q| local_m((obs[q.data].lon, obs[q.data].lat), (o.lon, o.lat)) <= radius_m)
+        c.bbox.contains(&p) && c.scene.footprint.contains(&p) && !occupied(c, o)
     };
 
     let bounds: Vec<(Option<Time>, Option<Time>)> = obs
@@ -155,6 +194,45 @@ mod tests {
             footprint: MultiPolygon::new(vec![polygon![
                 (x: 130.0, y: 42.0), (x: 131.0, y: 42.0), (x: 131.0, y: 43.0), (x: 130.0, y: 43.0), (x: 130.0, y: 42.0)
             ]]),
+        }
+    }
+
+    proptest::proptest! {
+        /// A clear scene shows a berth empty exactly when none of its detections lies
+        /// within the radius (by `local_m`), whatever the shortcuts of the search: the
+        /// detections at random bearings and distances around the berth, some on the rim,
+        /// anywhere on Earth but the poles.
+        #[test]
+        fn empty_exactly_when_no_detection_is_within_the_radius(
+            lon in -179.0f64..179.0,
+            lat in -84.0f64..84.0,
+            radius_m in 20.0f64..600.0,
+            spots in proptest::collection::vec((0.0f64..3.0, 0.0f64..std::f64::consts::TAU, proptest::bool::ANY), 0..12),
+        ) {
+            let mut o = vec![obs("berth", lon, lat, 1_000)];
+            for (k, &(share, bearing, rim)) in spots.iter().enumerate() {
+                let d = if rim { radius_m * (0.995 + share / 100.0) } else { radius_m * share };
+                // Metres east and north to degrees (as local_m measures them).
+                let dlat = (d * bearing.cos() / crate::geodesy::M_PER_DEG).clamp(-5.0, 5.0);
+                let lat_k = (lat + dlat).clamp(-89.0, 89.0);
+                let coslat = ((lat + lat_k) / 2.0).to_radians().cos();
+                let dlon = d * bearing.sin() / (crate::geodesy::M_PER_DEG * coslat);
+                let mut x = obs(&format!("d{k}"), lon + dlon, lat_k, 5_000);
+                x.scene_id = Some("s".into());
+                o.push(x);
+            }
+            let occupied = o[1..]
+                .iter()
+                .any(|x| local_m((x.lon, x.lat), (lon, lat)) <= radius_m);
+            let mut sc = scene(Some("s"), 5_000, 0.0);
+            sc.footprint = MultiPolygon::new(vec![polygon![
+                (x: lon - 1.0, y: lat - 1.0), (x: lon + 1.0, y: lat - 1.0), (x: lon + 1.0, y: lat + 1.0),
+                (x: lon - 1.0, y: lat + 1.0), (x: lon - 1.0, y: lat - 1.0)
+            ]]);
+            let mut in_port = vec![false; o.len()];
+            in_port[0] = true;
+            let e = empty_berth(&o, &in_port, &[sc], 0.2, radius_m, 86_400);
+            proptest::prop_assert_eq!(e.after[0], (!occupied).then_some(5_000));
         }
     }
 
