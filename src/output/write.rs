@@ -16,7 +16,8 @@
 //! project `shiplink.qgs`.
 //!
 //! Layers can be streamed ([`OutputWriter`]): each is built while it is written and dropped
-//! before the next, so a run's output never holds more than one layer (GeoJSON: one feature).
+//! before the next, so a run's output never holds more than one layer (GeoJSON: one feature,
+//! and up to four 1 MB buffers of text on their way to the file, see `write_behind`).
 //!
 //! ```no_run
 //! use shiplink::output::write::{write_output, OutputFormat};
