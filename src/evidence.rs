@@ -75,7 +75,9 @@ pub fn empty_berth(
     // The grid finds detections within a slightly wider radius; `local_m` decides.
     let reach_m = radius_m * 1.01 + 1.0;
     let grid = CapGrid::new(reach_m);
-    let fine = CapGrid::new(radius_m * FULL_CELL_SHARE);
+    // (Not for radii under two metres: the grid's cells are at least a metre wide.)
+    let fine =
+        (radius_m * FULL_CELL_SHARE >= 1.0).then(|| CapGrid::new(radius_m * FULL_CELL_SHARE));
     let mut by_time: Vec<usize> = (0..n).collect();
     by_time.sort_by_key(|&i| (obs[i].observed_at, i));
 
@@ -109,11 +111,14 @@ pub fn empty_berth(
                     .partial_cmp(&(b.0, b.1, b.2))
                     .unwrap_or(std::cmp::Ordering::Equal)
             });
-            let full = points
-                .iter()
-                .filter(|q| q.2.abs() < FULL_CELL_MAX_LAT)
-                .map(|q| fine.cell(q.1, q.2))
-                .collect();
+            let full = match &fine {
+                Some(fine) => points
+                    .iter()
+                    .filter(|q| q.2.abs() < FULL_CELL_MAX_LAT)
+                    .map(|q| fine.cell(q.1, q.2))
+                    .collect(),
+                None => HashSet::default(),
+            };
             Some(ClearScene {
                 t: s.observed_at,
                 bbox,
@@ -126,8 +131,10 @@ pub fn empty_berth(
     clear.sort_by_key(|c| c.t);
 
     let occupied = |c: &ClearScene, o: &Observation| -> bool {
-        if o.lat.abs() < FULL_CELL_MAX_LAT && c.full.contains(&fine.cell(o.lon, o.lat)) {
-            return true;
+        if let Some(fine) = fine.as_ref().filter(|_| o.lat.abs() < FULL_CELL_MAX_LAT) {
+            if c.full.contains(&fine.cell(o.lon, o.lat)) {
+                return true;
+            }
         }
         let mut found = false;
         grid.cap((o.lon, o.lat), reach_m, |row, first, last| {
@@ -207,8 +214,11 @@ mod tests {
             lon in -179.0f64..179.0,
             lat in -84.0f64..84.0,
             radius_m in 20.0f64..600.0,
+            tiny in proptest::bool::ANY,
             spots in proptest::collection::vec((0.0f64..3.0, 0.0f64..std::f64::consts::TAU, proptest::bool::ANY), 0..12),
         ) {
+            // Radii of a few metres a quarter of the time (under the finest cells).
+            let radius_m = if tiny && radius_m < 300.0 { radius_m / 100.0 } else { radius_m };
             let mut o = vec![obs("berth", lon, lat, 1_000)];
             for (k, &(share, bearing, rim)) in spots.iter().enumerate() {
                 let d = if rim { radius_m * (0.995 + share / 100.0) } else { radius_m * share };
