@@ -3,6 +3,7 @@
 //! [`crate::linking`]'s `search` module: detections in space, time and length.)
 
 use geo::{BoundingRect, Contains, Point};
+use rayon::prelude::*;
 use rstar::primitives::{GeomWithData, Rectangle};
 use rstar::{RTree, AABB};
 
@@ -25,20 +26,28 @@ pub fn assign_ports(obs: &[Observation], ports: &[Port]) -> Vec<Option<usize>> {
         })
         .collect();
     let tree = RTree::bulk_load(rects);
-    obs.iter()
+    obs.par_iter()
         .map(|o| {
             let pt = Point::new(o.lon, o.lat);
-            let mut best: Option<(f64, usize)> = None;
-            for r in tree.locate_in_envelope_intersecting(&AABB::from_point([o.lon, o.lat])) {
-                let p = &ports[r.data];
-                if p.zone.contains(&pt) {
-                    let d = geodesic_m((o.lon, o.lat), (p.berth_lon, p.berth_lat));
-                    if best.is_none_or(|(bd, bi)| d < bd || (d == bd && r.data < bi)) {
-                        best = Some((d, r.data));
-                    }
+            let mut containing = tree
+                .locate_in_envelope_intersecting(&AABB::from_point([o.lon, o.lat]))
+                .map(|r| r.data)
+                .filter(|&i| ports[i].zone.contains(&pt));
+            let first = containing.next()?;
+            let Some(second) = containing.next() else {
+                return Some(first); // one zone: no distance needed (most detections)
+            };
+            // Overlapping zones: the nearest berth, then the lower index.
+            let dist =
+                |i: usize| geodesic_m((o.lon, o.lat), (ports[i].berth_lon, ports[i].berth_lat));
+            let mut best = (dist(first), first);
+            for i in std::iter::once(second).chain(containing) {
+                let d = dist(i);
+                if d < best.0 || (d == best.0 && i < best.1) {
+                    best = (d, i);
                 }
             }
-            best.map(|b| b.1)
+            Some(best.1)
         })
         .collect()
 }
@@ -91,5 +100,39 @@ pub(crate) mod tests {
         assert_eq!(name(a[0]), Some("najin"));
         assert_eq!(name(a[1]), Some("dunay"));
         assert_eq!(name(a[2]), None);
+    }
+
+    /// Where zones overlap, a detection goes to the zone of the nearest berth, and at
+    /// equal distances to the first port; where one zone holds it, to that one.
+    #[test]
+    fn overlapping_zones_go_to_the_nearest_berth() {
+        use geo::polygon;
+        let port = |id: &str, (x0, x1): (f64, f64), berth: (f64, f64)| Port {
+            port_id: id.into(),
+            name: id.into(),
+            zone: geo::MultiPolygon::new(vec![polygon![
+                (x: x0, y: 42.0), (x: x1, y: 42.0), (x: x1, y: 43.0), (x: x0, y: 43.0), (x: x0, y: 42.0)
+            ]]),
+            berth_lon: berth.0,
+            berth_lat: berth.1,
+        };
+        let ports = vec![
+            port("west", (130.0, 131.0), (130.2, 42.5)),
+            port("middle", (130.5, 131.5), (130.9, 42.5)),
+            port("twin", (130.5, 131.5), (130.9, 42.5)),
+            port("east", (131.2, 132.0), (131.8, 42.5)),
+        ];
+        let o = vec![
+            obs("west only", 130.1, 42.5, 0),
+            obs("nearer middle", 130.8, 42.5, 0),
+            obs("nearer west", 130.52, 42.5, 0),
+            obs("middle, twin and east", 131.45, 42.5, 0),
+        ];
+        let a = assign_ports(&o, &ports);
+        let name = |x: Option<usize>| x.map(|i| ports[i].port_id.as_str());
+        assert_eq!(name(a[0]), Some("west"));
+        assert_eq!(name(a[1]), Some("middle"), "middle and twin tie: the first");
+        assert_eq!(name(a[2]), Some("west"));
+        assert_eq!(name(a[3]), Some("east"));
     }
 }
