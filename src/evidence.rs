@@ -38,6 +38,14 @@ struct ClearScene<'a> {
     full: HashSet<[i32; 2], foldhash::fast::FixedState>,
 }
 
+/// What an observation's searches read of [`empty_berth`]'s grids: its cell of the finer
+/// grid (`None`: not used there) and the runs of cells `(row, first, last)` its circle
+/// touches.
+struct Probe {
+    full_cell: Option<[i32; 2]>,
+    runs: Vec<(i32, i32, i32)>,
+}
+
 /// Cells of [`ClearScene::full`] are at most this share of the radius wide (diagonal ~0.71).
 const FULL_CELL_SHARE: f64 = 0.5;
 /// Latitude up to which [`ClearScene::full`] is used, degrees: further poleward a cell
@@ -106,11 +114,7 @@ pub fn empty_berth(
                     (grid.cell(lon, lat), lon, lat)
                 })
                 .collect();
-            points.sort_unstable_by(|a, b| {
-                (a.0, a.1, a.2)
-                    .partial_cmp(&(b.0, b.1, b.2))
-                    .unwrap_or(std::cmp::Ordering::Equal)
-            });
+            points.sort_unstable_by_key(|q| q.0);
             let full = match &fine {
                 Some(fine) => points
                     .iter()
@@ -130,29 +134,35 @@ pub fn empty_berth(
         .collect();
     clear.sort_by_key(|c| c.t);
 
-    let occupied = |c: &ClearScene, o: &Observation| -> bool {
-        if let Some(fine) = fine.as_ref().filter(|_| o.lat.abs() < FULL_CELL_MAX_LAT) {
-            if c.full.contains(&fine.cell(o.lon, o.lat)) {
-                return true;
-            }
-        }
-        let mut found = false;
+    // What an observation's searches read of the grids, once per observation (the same
+    // for every scene it is compared with).
+    let probe_of = |o: &Observation| {
+        let full_cell = fine
+            .as_ref()
+            .filter(|_| o.lat.abs() < FULL_CELL_MAX_LAT)
+            .map(|fine| fine.cell(o.lon, o.lat));
+        let mut runs: Vec<(i32, i32, i32)> = Vec::new();
         grid.cap((o.lon, o.lat), reach_m, |row, first, last| {
-            if found {
-                return;
-            }
-            let d = &c.detections;
+            runs.push((row, first, last))
+        });
+        Probe { full_cell, runs }
+    };
+    let occupied = |c: &ClearScene, o: &Observation, probe: &Probe| -> bool {
+        if probe.full_cell.is_some_and(|cell| c.full.contains(&cell)) {
+            return true;
+        }
+        let d = &c.detections;
+        probe.runs.iter().any(|&(row, first, last)| {
             let from = d.partition_point(|q| q.0 < [row, first]);
-            found = d[from..]
+            d[from..]
                 .iter()
                 .take_while(|q| q.0 <= [row, last])
-                .any(|q| local_m((q.1, q.2), (o.lon, o.lat)) <= radius_m);
-        });
-        found
+                .any(|q| local_m((q.1, q.2), (o.lon, o.lat)) <= radius_m)
+        })
     };
-    let shows_empty = |c: &ClearScene, o: &Observation| -> bool {
+    let shows_empty = |c: &ClearScene, o: &Observation, probe: &Probe| -> bool {
         let p = Point::new(o.lon, o.lat);
-        c.bbox.contains(&p) && c.scene.footprint.contains(&p) && !occupied(c, o)
+        c.bbox.contains(&p) && c.scene.footprint.contains(&p) && !occupied(c, o, probe)
     };
 
     let bounds: Vec<(Option<Time>, Option<Time>)> = obs
@@ -162,18 +172,19 @@ pub fn empty_berth(
             if !in_port.get(i).copied().unwrap_or(false) {
                 return (None, None);
             }
+            let probe = probe_of(o);
             let start = clear.partition_point(|c| c.t <= o.observed_at);
             let after = clear[start..]
                 .iter()
                 .take_while(|c| c.t <= o.observed_at + horizon_s)
-                .find(|c| shows_empty(c, o))
+                .find(|c| shows_empty(c, o, &probe))
                 .map(|c| c.t);
             let end = clear.partition_point(|c| c.t < o.observed_at);
             let before = clear[..end]
                 .iter()
                 .rev()
                 .take_while(|c| c.t >= o.observed_at - horizon_s)
-                .find(|c| shows_empty(c, o))
+                .find(|c| shows_empty(c, o, &probe))
                 .map(|c| c.t);
             (before, after)
         })

@@ -121,30 +121,26 @@ impl CapGrid {
         (((lat + 90.0) / self.dlat).floor() as i32).clamp(0, self.rows - 1)
     }
 
-    /// Longitude span of a column in row `row`, degrees.
-    fn dlon(&self, row: i32) -> f64 {
+    /// The columns of row `row` (a cosine each: worked out once per row a call reads).
+    fn columns(&self, row: i32) -> Columns {
         let lo = f64::from(row) * self.dlat - 90.0;
         let edge = lo.abs().max((lo + self.dlat).abs()).min(90.0);
         let width = edge.to_radians().cos() * M_PER_DEG;
-        if width * 360.0 <= self.cell_m {
+        let dlon = if width * 360.0 <= self.cell_m {
             360.0
         } else {
             self.cell_m / width
+        };
+        Columns {
+            dlon,
+            last: ((360.0 / dlon).ceil() as i32).max(1) - 1,
         }
-    }
-
-    fn cols(&self, row: i32) -> i32 {
-        ((360.0 / self.dlon(row)).ceil() as i32).max(1)
-    }
-
-    fn col_of(&self, row: i32, lon: f64) -> i32 {
-        (((lon + 180.0) / self.dlon(row)).floor() as i32).clamp(0, self.cols(row) - 1)
     }
 
     /// The cell `[row, column]` holding `lon, lat` (degrees).
     pub fn cell(&self, lon: f64, lat: f64) -> [i32; 2] {
         let row = self.row_of(lat);
-        [row, self.col_of(row, lon)]
+        [row, self.columns(row).of(lon)]
     }
 
     /// Calls `f(row, first, last)` for runs of cells, columns `first..=last` of `row`, that
@@ -164,13 +160,14 @@ impl CapGrid {
             Some(sin_ratio.asin().to_degrees() * 1.0001 + 1e-9).filter(|&h| h < 180.0)
         };
         for row in first_row..=last_row {
-            let last_col = self.cols(row) - 1;
+            let columns = self.columns(row);
+            let last_col = columns.last;
             let Some(h) = half_lon else {
                 f(row, 0, last_col);
                 continue;
             };
             let (a, b) = (lon - h, lon + h);
-            let col = |x: f64| self.col_of(row, x);
+            let col = |x: f64| columns.of(x);
             if a < -180.0 || b > 180.0 {
                 // Across the antimeridian: the run's two ends, unless they meet.
                 let (west, east) = if a < -180.0 {
@@ -188,6 +185,21 @@ impl CapGrid {
                 f(row, col(a), col(b));
             }
         }
+    }
+}
+
+/// The columns of one row of a [`CapGrid`].
+struct Columns {
+    /// Longitude span of a column, degrees.
+    dlon: f64,
+    /// Index of the last column.
+    last: i32,
+}
+
+impl Columns {
+    /// The column holding longitude `lon` (degrees).
+    fn of(&self, lon: f64) -> i32 {
+        (((lon + 180.0) / self.dlon).floor() as i32).clamp(0, self.last)
     }
 }
 
