@@ -1066,8 +1066,8 @@ impl<'s, R: Fn(f64) -> f64> Iterator for After<'s, R> {
 /// ([`CapGrid`]), each cell's detections sorted by time, so that a query reads the cells its
 /// circle touches (a binary search per row of cells), each from its window's start to its
 /// end. Far cheaper than the R-tree over space, time and length it replaces, whose descent
-/// cost most of stage 1 at berths crowded over months (measured on the 1M bench scenario:
-/// 7.7 µs a query).
+/// cost most of stage 1 at berths crowded over months (a perf profile of the 1M bench
+/// scenario put it at about 7.7 µs a query).
 pub struct BerthIndex {
     grid: CapGrid,
     /// Each occupied cell and its run of `points`, by cell.
