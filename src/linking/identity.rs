@@ -56,8 +56,8 @@ pub(crate) struct IdentityTimes {
     mmsi: HashMap<String, u32>,
     /// The sightings of each identity.
     seen: Vec<Vec<Sighting>>,
-    /// The identities each detection carries ([`NONE`]: none), so that a chain's are
-    /// gathered without reading its detections' texts again.
+    /// The identities each detection carries, imo then mmsi ([`NONE`]: none), so that a
+    /// chain's are gathered without reading its detections' texts again.
     of_obs: Vec<[u32; 2]>,
     /// The highest speed a vessel can make, metres per second.
     max_mps: f64,
@@ -90,7 +90,8 @@ impl IdentityTimes {
             ..IdentityTimes::default()
         };
         for (i, o) in obs.iter().enumerate() {
-            for (slot, (is_imo, key)) in keys(o.imo(), o.mmsi()).enumerate() {
+            for (is_imo, key) in keys(o.imo(), o.mmsi()) {
+                let slot = usize::from(!is_imo);
                 let map = if is_imo { &mut t.imo } else { &mut t.mmsi };
                 let next = t.seen.len() as u32;
                 let id = *map.entry(key.to_string()).or_insert(next);
@@ -215,7 +216,9 @@ impl<'a> IdentifiedChains<'a> {
 ///
 /// And two chains that carry one identity and overlap in time, further than `near_m`
 /// apart, cannot both be that vessel over the overlap: the earlier chain's link into the
-/// overlap and the later chain's link out of it are marked.
+/// overlap and the later chain's link out of it are marked. A chain that carries two imos
+/// (or two mmsis) is two vessels: the least probable link between a sighting of one and
+/// the next sighting of the other is marked.
 pub(crate) fn contradicted_links<'a>(
     ids: &IdentityTimes,
     obs: &[Observation],
@@ -299,9 +302,46 @@ pub(crate) fn contradicted_links<'a>(
         carriers.extend(chain_keys.iter().map(|&key| (key, t0, c)));
     }
     chains.start.push(chains.ids.len());
+    let mut out = Vec::new();
+    // A chain that carries two imos (or two mmsis) is two vessels: between a sighting of
+    // one and the next sighting of the other, some link is wrong; the least probable one
+    // is marked (each round marks one, so a correct link beside it is not forbidden too).
+    for c in 0..chains.start.len() - 1 {
+        let (chain, nodes) = chains.get(c);
+        // Per slot (imo, mmsi): the identity last seen and the node that carried it.
+        let mut last: [Option<(u32, usize)>; 2] = [None; 2];
+        for (k, cn) in nodes.iter().enumerate() {
+            for &i in cn.members {
+                let Some(of) = ids.of_obs.get(i) else {
+                    continue;
+                };
+                for (slot, &id) in of.iter().enumerate() {
+                    if id == NONE {
+                        continue;
+                    }
+                    match last[slot] {
+                        Some((prev, j)) if prev != id && j < k => {
+                            let weakest = (j..k)
+                                .min_by(|&x, &y| {
+                                    links.probability[chain[x]]
+                                        .total_cmp(&links.probability[chain[y]])
+                                        .then(
+                                            links.weight[chain[x]]
+                                                .total_cmp(&links.weight[chain[y]]),
+                                        )
+                                })
+                                .expect("j < k");
+                            out.push((chain[weakest], chain[weakest + 1]));
+                        }
+                        _ => {}
+                    }
+                    last[slot] = Some((id, k));
+                }
+            }
+        }
+    }
     // By identity, each identity's chains by first sighting.
     carriers.sort_unstable();
-    let mut out = Vec::new();
     for group in carriers.chunk_by(|a, b| a.0 == b.0) {
         let seen = &ids.seen[group[0].0 as usize];
         for &(_, _, c) in group {
@@ -384,7 +424,8 @@ pub(crate) fn contradicted_links<'a>(
 }
 
 /// Solves the assignment of `cands` again while `contradicted` names chosen links that
-/// break an identity, forbidding those candidates each time, at most `rounds` times;
+/// break an identity, forbidding those candidates each time, at most `rounds` times; what
+/// still contradicts one after the last round is cut (`rounds` 0: no check at all).
 /// `links` is the solution to start from. `n` nodes; links below `min_p` are cut.
 pub(crate) fn honour(
     n: usize,
@@ -395,9 +436,22 @@ pub(crate) fn honour(
     contradicted: impl Fn(&Links) -> Vec<(usize, usize)>,
 ) -> Links {
     let mut parts: Option<Parts> = None;
-    for _ in 0..rounds {
+    if rounds == 0 {
+        return links;
+    }
+    for round in 0..=rounds {
         let bad = contradicted(&links);
         if bad.is_empty() {
+            break;
+        }
+        if round == rounds {
+            // Out of rounds: what still contradicts an identity is cut, not solved again,
+            // so that no chain is left that mixes two vessels' identities.
+            for (a, b) in bad {
+                if links.successor[a] == Some(b) {
+                    links.cut(a);
+                }
+            }
             break;
         }
         let parts = parts.get_or_insert_with(|| Parts::of(n, cands));
@@ -590,6 +644,75 @@ mod tests {
             contradicted_links(&ids, &o, &links, single(&o, &idx), Some, 250.0),
             vec![(0, 1), (2, 3)]
         );
+    }
+
+    #[test]
+    fn a_chain_of_two_imos_is_cut_at_its_least_probable_link() {
+        // At one Dunay berth: x (imo 1), two unidentified sightings, then y (imo 2), chained
+        // as one stay. Nothing else is known of either imo, so only the mix says the chain
+        // is two vessels; the least probable link between them is the one to forbid.
+        let o = vec![
+            at("x", DUNAY, 0, Some("9100001")),
+            at("u1", DUNAY, 20_000, None),
+            at("u2", DUNAY, 40_000, None),
+            at("y", DUNAY, 60_000, Some("9100002")),
+            at("y-again", DUNAY, 80_000, Some("9100002")),
+        ];
+        let ids = IdentityTimes::new(&o, 20.0);
+        let idx: Vec<usize> = (0..o.len()).collect();
+        let mut links = links_of(o.len(), &[(0, 1), (1, 2), (2, 3), (3, 4)]);
+        for (a, p) in [(0, 0.9), (1, 0.4), (2, 0.7), (3, 0.2)] {
+            links.probability[a] = p;
+        }
+        let found = |l: &Links| contradicted_links(&ids, &o, l, single(&o, &idx), Some, 250.0);
+        // (3, 4) is the least probable link of the chain, but joins y to y: not marked.
+        assert_eq!(found(&links), vec![(1, 2)]);
+        links.probability[2] = 0.1;
+        assert_eq!(found(&links), vec![(2, 3)]);
+        // Two mmsis are two vessels as well; an imo and an mmsi are not.
+        let mut m = o.clone();
+        m[0].identity_mut().imo = None;
+        m[0].identity_mut().mmsi = Some("273000001".to_string());
+        let idm = IdentityTimes::new(&m, 20.0);
+        assert!(
+            contradicted_links(&idm, &m, &links, single(&m, &idx), Some, 250.0).is_empty(),
+            "an mmsi and an imo may be one vessel"
+        );
+        m[3].identity_mut().mmsi = Some("273000002".to_string());
+        let idm = IdentityTimes::new(&m, 20.0);
+        assert_eq!(
+            contradicted_links(&idm, &m, &links, single(&m, &idx), Some, 250.0),
+            vec![(2, 3)]
+        );
+
+        // With one round: forbidding the first marked link (1 -> 2) makes the solver take
+        // 1 -> 3, which mixes x and y again, and no round is left to forbid it; the marked
+        // link is cut instead.
+        use crate::linking::LinkKind;
+        let mut cands: Vec<Candidate> = [(0, 1, 3.0), (1, 2, 3.0), (1, 3, 5.0), (2, 3, 3.0)]
+            .into_iter()
+            .chain([(3, 4, 3.0)])
+            .map(|(from, to, weight)| Candidate {
+                from,
+                to,
+                kind: LinkKind::Stay,
+                weight,
+            })
+            .collect();
+        let chosen = choose(o.len(), &cands, 0.1);
+        assert_eq!(chosen.successor[..4], [Some(1), Some(2), Some(3), Some(4)]);
+        let cut = honour(o.len(), &mut cands, chosen, 0.1, 1, |l| {
+            contradicted_links(&ids, &o, l, single(&o, &idx), Some, 250.0)
+        });
+        assert!(found(&cut).is_empty(), "{:?}", cut.successor);
+        let head_of = |mut k: usize| {
+            while let Some(p) = cut.predecessor[k] {
+                k = p;
+            }
+            k
+        };
+        assert_ne!(head_of(0), head_of(3), "x and y end in two chains");
+        assert_eq!(head_of(3), head_of(4), "y stays with y");
     }
 
     #[test]
