@@ -219,6 +219,14 @@ impl<'a> IdentifiedChains<'a> {
 /// overlap and the later chain's link out of it are marked. A chain that carries two imos
 /// (or two mmsis) is two vessels: the least probable link between a sighting of one and
 /// the next sighting of the other is marked.
+///
+/// `changed`: when the links are those of a check that found contradictions, solved again
+/// so that only these nodes' successors or predecessors changed, only the identities of
+/// their chains are checked, and the result is the same as checking all. A chain that is
+/// not one of the last check's holds a changed node; a chain's own marks depend on its
+/// nodes alone, and two chains' overlap on the two; so an identity none of whose chains
+/// changed keeps the marks it had, and it had none (a marked link is forbidden, so both
+/// chains it leaves hold a changed node).
 pub(crate) fn contradicted_links<'a>(
     ids: &IdentityTimes,
     obs: &[Observation],
@@ -226,10 +234,42 @@ pub(crate) fn contradicted_links<'a>(
     node: impl Fn(usize) -> ChainNode<'a>,
     node_of: impl Fn(usize) -> Option<usize>,
     near_m: f64,
+    changed: Option<&[usize]>,
 ) -> Vec<(usize, usize)> {
     if ids.is_empty() {
         return Vec::new();
     }
+    // With `changed`, only the identities its nodes carry can have a contradiction (see
+    // the doc above), so only their chains are checked.
+    let affected: Option<Vec<bool>> = changed.map(|nodes| {
+        let mut a = vec![false; ids.seen.len()];
+        let mut done = std::collections::HashSet::new();
+        let mut chain = Vec::new();
+        for &k in nodes {
+            let mut head = k;
+            while let Some(p) = links.predecessor[head] {
+                if done.contains(&p) {
+                    break; // a node of a chain already walked
+                }
+                head = p;
+            }
+            if !done.insert(head) {
+                continue;
+            }
+            chain.clear();
+            links.push_chain(head, &mut chain);
+            for &c in &chain {
+                done.insert(c);
+                for &i in node(c).members {
+                    for id in ids.of(i) {
+                        a[id as usize] = true;
+                    }
+                }
+            }
+        }
+        a
+    });
+    let is_affected = |id: u32| affected.as_ref().is_none_or(|a| a[id as usize]);
     let n = links.successor.len();
     // Chain ends are compared at their exact sightings, hence the smaller slack.
     let reach =
@@ -241,7 +281,8 @@ pub(crate) fn contradicted_links<'a>(
     let mut head_of = vec![usize::MAX; n];
     let mut path: Vec<usize> = Vec::new();
     let mut heads: Vec<usize> = Vec::new();
-    for s in ids.seen.iter().flatten() {
+    let seen = (0..ids.seen.len() as u32).filter(|&id| is_affected(id));
+    for s in seen.flat_map(|id| &ids.seen[id as usize]) {
         let Some(mut k) = node_of(s.obs) else {
             continue;
         };
@@ -299,7 +340,12 @@ pub(crate) fn contradicted_links<'a>(
         }
         let t0 = chains.nodes[from].t_first;
         chains.start.push(from);
-        carriers.extend(chain_keys.iter().map(|&key| (key, t0, c)));
+        carriers.extend(
+            chain_keys
+                .iter()
+                .filter(|&&key| is_affected(key))
+                .map(|&key| (key, t0, c)),
+        );
     }
     chains.start.push(chains.ids.len());
     let mut out = Vec::new();
@@ -433,14 +479,20 @@ pub(crate) fn honour(
     mut links: Links,
     min_p: f64,
     rounds: usize,
-    contradicted: impl Fn(&Links) -> Vec<(usize, usize)>,
+    contradicted: impl Fn(&Links, Option<&[usize]>) -> Vec<(usize, usize)>,
 ) -> Links {
     let mut parts: Option<Parts> = None;
     if rounds == 0 {
         return links;
     }
+    // The nodes the last round solved again (None: check everything).
+    let mut changed: Option<Vec<usize>> = None;
     for round in 0..=rounds {
-        let bad = contradicted(&links);
+        let bad = contradicted(&links, changed.as_deref());
+        debug_assert!(
+            changed.is_none() || bad == contradicted(&links, None),
+            "checking the changed chains alone differs from checking all"
+        );
         if bad.is_empty() {
             break;
         }
@@ -456,7 +508,7 @@ pub(crate) fn honour(
         }
         let parts = parts.get_or_insert_with(|| Parts::of(n, cands));
         cands.retain(|c| bad.binary_search(&(c.from, c.to)).is_err());
-        parts.solve_again(&mut links, cands, &bad, min_p);
+        changed = Some(parts.solve_again(&mut links, cands, &bad, min_p));
     }
     links
 }
@@ -495,14 +547,15 @@ impl Parts {
         }
     }
 
-    /// Solves again, in place, the parts that hold a link of `bad` (`cands` without them).
+    /// Solves again, in place, the parts that hold a link of `bad` (`cands` without them);
+    /// returns the nodes whose successor or predecessor changed.
     fn solve_again(
         &mut self,
         links: &mut Links,
         cands: &[Candidate],
         bad: &[(usize, usize)],
         min_p: f64,
-    ) {
+    ) -> Vec<usize> {
         let n = self.part.len();
         // The parts to solve again, marked by their smallest node.
         let mut touched = vec![false; n];
@@ -525,6 +578,10 @@ impl Parts {
             })
             .collect();
         let solved = choose(nodes.len(), &sub, min_p);
+        let before: Vec<(Option<usize>, Option<usize>)> = nodes
+            .iter()
+            .map(|&k| (links.successor[k], links.predecessor[k]))
+            .collect();
         // Every link starts in the part of its end (links are candidates), so cutting the
         // links out of these nodes clears their parts.
         for &k in &nodes {
@@ -539,6 +596,12 @@ impl Parts {
         for &k in &nodes {
             self.local[k] = usize::MAX;
         }
+        nodes
+            .into_iter()
+            .zip(before)
+            .filter(|&(k, was)| was != (links.successor[k], links.predecessor[k]))
+            .map(|(k, _)| k)
+            .collect()
     }
 }
 
@@ -617,14 +680,17 @@ mod tests {
         let idx: Vec<usize> = (0..o.len()).collect();
         let links = links_of(o.len(), &[(0, 1), (1, 2)]);
         assert_eq!(
-            contradicted_links(&ids, &o, &links, single(&o, &idx), Some, 250.0),
+            contradicted_links(&ids, &o, &links, single(&o, &idx), Some, 250.0, None),
             vec![(1, 2)]
         );
         // Without the sighting in Najin nothing contradicts the stay.
         let o3 = o[..3].to_vec();
         let ids3 = IdentityTimes::new(&o3, 20.0);
         let links3 = links_of(3, &[(0, 1), (1, 2)]);
-        assert!(contradicted_links(&ids3, &o3, &links3, single(&o3, &idx), Some, 250.0).is_empty());
+        assert!(
+            contradicted_links(&ids3, &o3, &links3, single(&o3, &idx), Some, 250.0, None)
+                .is_empty()
+        );
     }
 
     #[test]
@@ -641,7 +707,7 @@ mod tests {
         let idx: Vec<usize> = (0..o.len()).collect();
         let links = links_of(o.len(), &[(0, 1), (2, 3)]);
         assert_eq!(
-            contradicted_links(&ids, &o, &links, single(&o, &idx), Some, 250.0),
+            contradicted_links(&ids, &o, &links, single(&o, &idx), Some, 250.0, None),
             vec![(0, 1), (2, 3)]
         );
     }
@@ -664,7 +730,8 @@ mod tests {
         for (a, p) in [(0, 0.9), (1, 0.4), (2, 0.7), (3, 0.2)] {
             links.probability[a] = p;
         }
-        let found = |l: &Links| contradicted_links(&ids, &o, l, single(&o, &idx), Some, 250.0);
+        let found =
+            |l: &Links| contradicted_links(&ids, &o, l, single(&o, &idx), Some, 250.0, None);
         // (3, 4) is the least probable link of the chain, but joins y to y: not marked.
         assert_eq!(found(&links), vec![(1, 2)]);
         links.probability[2] = 0.1;
@@ -675,13 +742,13 @@ mod tests {
         m[0].identity_mut().mmsi = Some("273000001".to_string());
         let idm = IdentityTimes::new(&m, 20.0);
         assert!(
-            contradicted_links(&idm, &m, &links, single(&m, &idx), Some, 250.0).is_empty(),
+            contradicted_links(&idm, &m, &links, single(&m, &idx), Some, 250.0, None).is_empty(),
             "an mmsi and an imo may be one vessel"
         );
         m[3].identity_mut().mmsi = Some("273000002".to_string());
         let idm = IdentityTimes::new(&m, 20.0);
         assert_eq!(
-            contradicted_links(&idm, &m, &links, single(&m, &idx), Some, 250.0),
+            contradicted_links(&idm, &m, &links, single(&m, &idx), Some, 250.0, None),
             vec![(2, 3)]
         );
 
@@ -701,8 +768,8 @@ mod tests {
             .collect();
         let chosen = choose(o.len(), &cands, 0.1);
         assert_eq!(chosen.successor[..4], [Some(1), Some(2), Some(3), Some(4)]);
-        let cut = honour(o.len(), &mut cands, chosen, 0.1, 1, |l| {
-            contradicted_links(&ids, &o, l, single(&o, &idx), Some, 250.0)
+        let cut = honour(o.len(), &mut cands, chosen, 0.1, 1, |l, changed| {
+            contradicted_links(&ids, &o, l, single(&o, &idx), Some, 250.0, changed)
         });
         assert!(found(&cut).is_empty(), "{:?}", cut.successor);
         let head_of = |mut k: usize| {
@@ -764,6 +831,8 @@ mod tests {
         assert!(ids.is_empty());
         let idx = [0, 1];
         let links = links_of(2, &[(0, 1)]);
-        assert!(contradicted_links(&ids, &o, &links, single(&o, &idx), Some, 250.0).is_empty());
+        assert!(
+            contradicted_links(&ids, &o, &links, single(&o, &idx), Some, 250.0, None).is_empty()
+        );
     }
 }

@@ -1759,7 +1759,7 @@ pub fn link(input: &LinkInput) -> Linked {
         stay_links,
         min_p,
         MAX_IDENTITY_ROUNDS,
-        |links| {
+        |links, changed| {
             let mut bad = identity::contradicted_links(
                 &ids,
                 obs,
@@ -1772,6 +1772,7 @@ pub fn link(input: &LinkInput) -> Linked {
                 },
                 |i| input.port_of[i].map(|_| i),
                 near_m,
+                changed,
             );
             if let Some(split) = &split {
                 bad.extend(split.contradicted(obs, links));
@@ -1867,7 +1868,7 @@ pub fn link(input: &LinkInput) -> Linked {
             }
         }
     }
-    let contradicted = |links: &Links| {
+    let contradicted = |links: &Links, changed: Option<&[usize]>| {
         identity::contradicted_links(
             &ids,
             obs,
@@ -1888,6 +1889,7 @@ pub fn link(input: &LinkInput) -> Linked {
             },
             |i| node_of_obs.get(i).copied().filter(|&k| k != usize::MAX),
             near_m,
+            changed,
         )
     };
     let mut links = if input.config.linking.refine_rounds > 0 {
@@ -1959,7 +1961,7 @@ pub fn link(input: &LinkInput) -> Linked {
         // A join sees only the two tracks' ends; undo those whose track now contradicts
         // its identity elsewhere (every join in such a track).
         if !ids.is_empty() {
-            let blamed = contradicted(&links);
+            let blamed = contradicted(&links, None);
             undo_joins(&mut links, &blamed);
         }
     }

@@ -314,7 +314,7 @@ pub fn refine(
     pair: Vec<Option<f64>>,
     mut links: Links,
     limits: Limits,
-    contradicted: impl Fn(&Links) -> Vec<(usize, usize)>,
+    contradicted: impl Fn(&Links, Option<&[usize]>) -> Vec<(usize, usize)>,
 ) -> (Links, RefineTimes) {
     let mut times = RefineTimes::default();
     let mut clock = std::time::Instant::now();
