@@ -178,6 +178,38 @@ impl Chains {
         chains
     }
 
+    /// The chains that hold any of `nodes`, each once, by first node.
+    pub fn holding(links: &Links, nodes: &[usize]) -> Chains {
+        // Each node is walked over once: a walk that meets a node walked before has found
+        // a chain already listed.
+        let mut walked = std::collections::HashSet::new();
+        let mut heads: Vec<usize> = nodes
+            .iter()
+            .filter_map(|&k| {
+                let mut head = k;
+                loop {
+                    if !walked.insert(head) {
+                        return None;
+                    }
+                    match links.predecessor[head] {
+                        Some(p) => head = p,
+                        None => return Some(head),
+                    }
+                }
+            })
+            .collect();
+        heads.sort_unstable();
+        let mut chains = Chains {
+            nodes: Vec::new(),
+            start: vec![0],
+        };
+        for head in heads {
+            links.push_chain(head, &mut chains.nodes);
+            chains.start.push(chains.nodes.len());
+        }
+        chains
+    }
+
     /// The number of chains.
     pub fn len(&self) -> usize {
         self.start.len() - 1
@@ -916,9 +948,19 @@ impl<'a> StaySplit<'a> {
     }
 
     /// Per stay of `links` (three sightings or more), its worst link when that link's
-    /// weight, judged with the stay's sides, is under [`SPLIT_BELOW_LLR`].
-    fn contradicted(&self, obs: &[Observation], links: &Links) -> Vec<(usize, usize)> {
-        let chains = Chains::of(links);
+    /// weight, judged with the stay's sides, is under [`SPLIT_BELOW_LLR`]. With `changed`
+    /// (the nodes whose links the last re-solve changed), only their stays: every other is
+    /// one the last call found whole (a marked link is forbidden, so its stays change).
+    fn contradicted(
+        &self,
+        obs: &[Observation],
+        links: &Links,
+        changed: Option<&[usize]>,
+    ) -> Vec<(usize, usize)> {
+        let chains = match changed {
+            Some(nodes) => Chains::holding(links, nodes),
+            None => Chains::of(links),
+        };
         let whole = self.whole.lock().unwrap_or_else(|e| e.into_inner());
         let todo: Vec<&[usize]> = chains
             .iter()
@@ -1775,7 +1817,7 @@ pub fn link(input: &LinkInput) -> Linked {
                 changed,
             );
             if let Some(split) = &split {
-                bad.extend(split.contradicted(obs, links));
+                bad.extend(split.contradicted(obs, links, changed));
                 bad.sort_unstable();
                 bad.dedup();
             }
