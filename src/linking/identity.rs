@@ -239,8 +239,8 @@ pub(crate) fn contradicted_links<'a>(
     if ids.is_empty() {
         return Vec::new();
     }
-    // With `changed`, only the identities its nodes carry can have a contradiction (see
-    // the doc above), so only their chains are checked.
+    // With `changed`, only the identities carried by the chains of its nodes can have a
+    // contradiction (see above), so only their chains are checked.
     let affected: Option<Vec<bool>> = changed.map(|nodes| {
         let mut a = vec![false; ids.seen.len()];
         let mut done = std::collections::HashSet::new();
@@ -485,7 +485,7 @@ pub(crate) fn honour(
     if rounds == 0 {
         return links;
     }
-    // The nodes the last round solved again (None: check everything).
+    // The nodes whose links the last round changed (None: check everything).
     let mut changed: Option<Vec<usize>> = None;
     for round in 0..=rounds {
         let bad = contradicted(&links, changed.as_deref());
