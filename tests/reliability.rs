@@ -1018,8 +1018,18 @@ fn conservation_holds(specs: &[Spec]) -> Result<(), TestCaseError> {
     Ok(())
 }
 
+/// Cases of each property of this file (conservation and the shuttle invariants): 32, or
+/// `PROPTEST_CASES` for a longer search (e.g.
+/// `PROPTEST_CASES=20000 cargo test --release --test reliability -- shuttle same_imo`).
+fn property_cases() -> u32 {
+    std::env::var("PROPTEST_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(32)
+}
+
 proptest! {
-    #![proptest_config(ProptestConfig { cases: shuttle_cases(), ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: property_cases(), ..ProptestConfig::default() })]
 
     /// Issue 6: every observation read is in exactly one of stays, via lists, unmatched and
     /// rejected; run.json's counts add up and match the layers.
@@ -1037,15 +1047,6 @@ proptest! {
 // ---------------------------------------------------------------------------------------
 // 5. Invariants on synthetic shuttles
 // ---------------------------------------------------------------------------------------
-
-/// Cases of each shuttle property: 32, or `PROPTEST_CASES` for a longer search (e.g.
-/// `PROPTEST_CASES=20000 cargo test --release --test reliability -- shuttle same_imo`).
-fn shuttle_cases() -> u32 {
-    std::env::var("PROPTEST_CASES")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(32)
-}
 
 /// Runs the library pipeline (no file output) on a scenario.
 fn solve_scenario(s: &Scenario) -> (Vec<Det>, shiplink::pipeline::Results) {
@@ -1206,7 +1207,7 @@ fn invariants_hold(s: &Scenario, same_imo_same_track: bool) -> Result<(), TestCa
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: shuttle_cases(), ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: property_cases(), ..ProptestConfig::default() })]
 
     /// Issue 6: linking invariants on random but plausible Najin–Dunay shuttles: one
     /// successor/predecessor voyage per stay, no voyage above the maximum speed, no stay or

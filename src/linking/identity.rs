@@ -19,7 +19,7 @@
 use std::collections::HashMap;
 
 use super::cost::{self, Attrs};
-use super::{choose, same_image, Candidate, Links};
+use super::{choose, same_image, Candidate, Chains, Links};
 use crate::geodesy::{ecef_chord_m, to_ecef_m, M_PER_NM};
 use crate::model::{Observation, Time};
 
@@ -243,28 +243,9 @@ pub(crate) fn contradicted_links<'a>(
     // contradiction (see above), so only their chains are checked.
     let affected: Option<Vec<bool>> = changed.map(|nodes| {
         let mut a = vec![false; ids.seen.len()];
-        let mut done = std::collections::HashSet::new();
-        let mut chain = Vec::new();
-        for &k in nodes {
-            let mut head = k;
-            while let Some(p) = links.predecessor[head] {
-                if done.contains(&p) {
-                    break; // a node of a chain already walked
-                }
-                head = p;
-            }
-            if !done.insert(head) {
-                continue;
-            }
-            chain.clear();
-            links.push_chain(head, &mut chain);
-            for &c in &chain {
-                done.insert(c);
-                for &i in node(c).members {
-                    for id in ids.of(i) {
-                        a[id as usize] = true;
-                    }
-                }
+        for &k in Chains::holding(links, nodes).iter().flatten() {
+            for id in node(k).members.iter().flat_map(|&i| ids.of(i)) {
+                a[id as usize] = true;
             }
         }
         a
@@ -638,6 +619,18 @@ mod tests {
         }
     }
 
+    /// The links [`contradicted_links`] marks, each detection a node of its own (node `k`
+    /// is detection `k`), a near distance of 250 m.
+    fn marked(
+        ids: &IdentityTimes,
+        o: &[Observation],
+        links: &Links,
+        changed: Option<&[usize]>,
+    ) -> Vec<(usize, usize)> {
+        let idx: Vec<usize> = (0..o.len()).collect();
+        contradicted_links(ids, o, links, single(o, &idx), Some, 250.0, changed)
+    }
+
     #[test]
     fn a_link_may_not_put_the_vessel_out_of_reach() {
         // The identified ship is in Najin at 0 and in Dunay (200 km by sea) a day later.
@@ -677,20 +670,13 @@ mod tests {
             at("x-najin", NAJIN, 100_000, Some("9100001")),
         ];
         let ids = IdentityTimes::new(&o, 20.0);
-        let idx: Vec<usize> = (0..o.len()).collect();
         let links = links_of(o.len(), &[(0, 1), (1, 2)]);
-        assert_eq!(
-            contradicted_links(&ids, &o, &links, single(&o, &idx), Some, 250.0, None),
-            vec![(1, 2)]
-        );
+        assert_eq!(marked(&ids, &o, &links, None), vec![(1, 2)]);
         // Without the sighting in Najin nothing contradicts the stay.
         let o3 = o[..3].to_vec();
         let ids3 = IdentityTimes::new(&o3, 20.0);
         let links3 = links_of(3, &[(0, 1), (1, 2)]);
-        assert!(
-            contradicted_links(&ids3, &o3, &links3, single(&o3, &idx), Some, 250.0, None)
-                .is_empty()
-        );
+        assert!(marked(&ids3, &o3, &links3, None).is_empty());
     }
 
     #[test]
@@ -704,12 +690,8 @@ mod tests {
             at("x-dunay", DUNAY, 90_000, Some("9100001")),
         ];
         let ids = IdentityTimes::new(&o, 20.0);
-        let idx: Vec<usize> = (0..o.len()).collect();
         let links = links_of(o.len(), &[(0, 1), (2, 3)]);
-        assert_eq!(
-            contradicted_links(&ids, &o, &links, single(&o, &idx), Some, 250.0, None),
-            vec![(0, 1), (2, 3)]
-        );
+        assert_eq!(marked(&ids, &o, &links, None), vec![(0, 1), (2, 3)]);
     }
 
     #[test]
@@ -725,13 +707,11 @@ mod tests {
             at("y-again", DUNAY, 80_000, Some("9100002")),
         ];
         let ids = IdentityTimes::new(&o, 20.0);
-        let idx: Vec<usize> = (0..o.len()).collect();
         let mut links = links_of(o.len(), &[(0, 1), (1, 2), (2, 3), (3, 4)]);
         for (a, p) in [(0, 0.9), (1, 0.4), (2, 0.7), (3, 0.2)] {
             links.probability[a] = p;
         }
-        let found =
-            |l: &Links| contradicted_links(&ids, &o, l, single(&o, &idx), Some, 250.0, None);
+        let found = |l: &Links| marked(&ids, &o, l, None);
         // (3, 4) is the least probable link of the chain, but joins y to y: not marked.
         assert_eq!(found(&links), vec![(1, 2)]);
         links.probability[2] = 0.1;
@@ -742,15 +722,12 @@ mod tests {
         m[0].identity_mut().mmsi = Some("273000001".to_string());
         let idm = IdentityTimes::new(&m, 20.0);
         assert!(
-            contradicted_links(&idm, &m, &links, single(&m, &idx), Some, 250.0, None).is_empty(),
+            marked(&idm, &m, &links, None).is_empty(),
             "an mmsi and an imo may be one vessel"
         );
         m[3].identity_mut().mmsi = Some("273000002".to_string());
         let idm = IdentityTimes::new(&m, 20.0);
-        assert_eq!(
-            contradicted_links(&idm, &m, &links, single(&m, &idx), Some, 250.0, None),
-            vec![(2, 3)]
-        );
+        assert_eq!(marked(&idm, &m, &links, None), vec![(2, 3)]);
 
         // With one round: forbidding the first marked link (1 -> 2) makes the solver take
         // 1 -> 3, which mixes x and y again, and no round is left to forbid it; the marked
@@ -769,7 +746,7 @@ mod tests {
         let chosen = choose(o.len(), &cands, 0.1);
         assert_eq!(chosen.successor[..4], [Some(1), Some(2), Some(3), Some(4)]);
         let cut = honour(o.len(), &mut cands, chosen, 0.1, 1, |l, changed| {
-            contradicted_links(&ids, &o, l, single(&o, &idx), Some, 250.0, changed)
+            marked(&ids, &o, l, changed)
         });
         assert!(found(&cut).is_empty(), "{:?}", cut.successor);
         let head_of = |mut k: usize| {
@@ -829,10 +806,7 @@ mod tests {
         let o = vec![at("a", DUNAY, 0, None), at("b", DUNAY, 10, None)];
         let ids = IdentityTimes::new(&o, 20.0);
         assert!(ids.is_empty());
-        let idx = [0, 1];
         let links = links_of(2, &[(0, 1)]);
-        assert!(
-            contradicted_links(&ids, &o, &links, single(&o, &idx), Some, 250.0, None).is_empty()
-        );
+        assert!(marked(&ids, &o, &links, None).is_empty());
     }
 }
