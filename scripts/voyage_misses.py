@@ -11,17 +11,19 @@ counts, over the given seeds:
   reaches the destination stay, and whether the two stays are in one track);
 - true and predicted voyages with an end seen by radar (Sentinel-1) alone.
 
-A predicted voyage counts as right as `shiplink evaluate` counts it: same ports, origin and
-destination detections overlapping a true voyage's (here paired greedily, in file order,
-not by evaluate's maximum matching, so counts can differ from evaluate's by a voyage).
+Which predicted voyages are right comes from `shiplink evaluate --json` (its `outcomes`).
+A true voyage counts as found when a right one has its ports and overlaps both its ends
+(paired one to one, in file order).
 
-Usage: scripts/voyage_misses.py WORK [--seeds 1,2,3,4,5] [--days 60] [--scale 1] [-v]
+Usage: scripts/voyage_misses.py WORK [--seeds 1,2,3,4,5] [--days 60] [--scale 1]
+       [--bin target/release/shiplink] [-v]
 """
 import argparse
 import collections
 import glob
 import json
 import os
+import subprocess
 
 
 def features(path):
@@ -44,6 +46,7 @@ def main():
     ap.add_argument("--seeds", default="1,2,3,4,5")
     ap.add_argument("--days", default="60")
     ap.add_argument("--scale", default="1")
+    ap.add_argument("--bin", default="target/release/shiplink", help="the shiplink binary")
     ap.add_argument("-v", action="store_true", help="print each missed voyage")
     a = ap.parse_args()
     tally = collections.Counter()
@@ -81,12 +84,18 @@ def main():
                     and set(p["destination_observation_ids"])
                     & set(t["destination_observation_ids"]))
 
-        used, right = set(), set()
+        scored = subprocess.run(
+            [a.bin, "evaluate", "--truth", os.path.join(sim, "truth.json"), "--result", out,
+             "--json"],
+            check=True, capture_output=True, text=True)
+        right = {o["voyage_id"] for o in json.loads(scored.stdout)["outcomes"] if o["correct"]}
+        used = set()
         for p in voyages:
+            if p["voyage_id"] not in right:
+                continue
             for i, t in enumerate(truth["voyages"]):
                 if i not in used and pairs(p, t):
                     used.add(i)
-                    right.add(p["voyage_id"])
                     break
         for p in voyages:
             ok = "right" if p["voyage_id"] in right else "wrong"

@@ -182,13 +182,13 @@ impl Chains {
     pub fn holding(links: &Links, nodes: &[usize]) -> Chains {
         // Each node is walked over once: a walk that meets a node walked before has found
         // a chain already listed.
-        let mut walked = std::collections::HashSet::new();
+        let mut walked = vec![false; links.predecessor.len()];
         let mut heads: Vec<usize> = nodes
             .iter()
             .filter_map(|&k| {
                 let mut head = k;
                 loop {
-                    if !walked.insert(head) {
+                    if std::mem::replace(&mut walked[head], true) {
                         return None;
                     }
                     match links.predecessor[head] {
