@@ -36,7 +36,7 @@ use std::collections::HashMap;
 use geo::GeodesicArea;
 use rayon::prelude::*;
 
-use crate::config::{Config, SensorModels};
+use crate::config::{Config, SensorModels, TermScales};
 use crate::evidence::EmptyBerth;
 use crate::geodesy::{ecef_chord_m, geodesic_m, local_m, m_for_chord, to_ecef_m, M_PER_NM};
 use crate::model::{Observation, Port, Stay, Time, VesselClass};
@@ -621,7 +621,8 @@ fn stay_candidates_with(
             given.dedup();
             // A bound of the attribute term, to skip pairs before scoring them (pairs of
             // one identity or name come from `given`, unbounded).
-            let upper = cost::attribute_llr_upper(&attrs[i], range_for(i), false, 0.0);
+            let upper =
+                cost::attribute_llr_upper(&attrs[i], range_for(i), false, 0.0, &TermScales::UNIT);
             let found = match radius_for(i, p, &upper) {
                 Some((radius_m, length_m)) => st_index.forward_within(
                     (a.lon, a.lat),
@@ -1213,17 +1214,74 @@ pub fn track_candidates(
     track_candidates_with(input, info, &ids, search::Mode::Pruned).0
 }
 
+/// A stage-2 candidate's weight taken apart (a tuning aid: `examples/fit_weights.rs`).
+/// `attr` + `clamp` + `real` + `rest` is the candidate's weight.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CandidateTerms {
+    /// The attribute terms ([`cost::attribute_terms`]), unclamped.
+    pub attr: Vec<(&'static str, f64)>,
+    /// What clamping their sum ([`cost::clamp_llr`]) added.
+    pub clamp: f64,
+    /// The detector terms of both ends.
+    pub real: f64,
+    /// The rest: timing, scenes, priors and the rate of "another vessel".
+    pub rest: f64,
+    /// Whether the earlier end is in a port, and the later one.
+    pub from_port: bool,
+    pub to_port: bool,
+}
+
+/// [`CandidateTerms`] of each of `cands` (from [`track_candidates`] over the same nodes).
+pub fn candidate_terms(
+    input: &LinkInput,
+    stays: &[Stay],
+    stay_port: &[usize],
+    nodes: &[Node],
+    cands: &[Candidate],
+) -> Vec<CandidateTerms> {
+    let info = node_infos(input, nodes, |s| {
+        NodeInfo::of_stay(&stays[s], stay_port[s], input.obs, &input.config.sensors)
+    });
+    let scales = input.config.linking.term_scales;
+    cands
+        .iter()
+        .map(|c| {
+            let (a, b) = (&info[c.from], &info[c.to]);
+            let across = c.kind != LinkKind::Return;
+            let drift = if across { CONTAINERS_DRIFT } else { 0.0 };
+            let attr = cost::attribute_terms(&a.attrs, &b.attrs, across, drift, &scales)
+                .unwrap_or_default();
+            let sum: f64 = attr.iter().map(|t| t.1).sum();
+            let total = cost::terms_total(&attr);
+            let real = a.real + b.real;
+            CandidateTerms {
+                clamp: total - sum,
+                real,
+                rest: c.weight - total - real,
+                attr,
+                from_port: a.port.is_some(),
+                to_port: b.port.is_some(),
+            }
+        })
+        .collect()
+}
+
 /// The nodes of stage 2 as the links compare them; `stay_info` gives a stay's.
 fn node_infos(
     input: &LinkInput,
     nodes: &[Node],
     stay_info: impl Fn(usize) -> NodeInfo + Sync,
 ) -> Vec<NodeInfo> {
+    let detector = input.config.linking.term_scales.detector;
     nodes
         .par_iter()
-        .map(|n| match *n {
-            Node::Stay(s) => stay_info(s),
-            Node::Sea(i) => NodeInfo::at_sea(i, input.obs, &input.config.sensors),
+        .map(|n| {
+            let mut info = match *n {
+                Node::Stay(s) => stay_info(s),
+                Node::Sea(i) => NodeInfo::at_sea(i, input.obs, &input.config.sensors),
+            };
+            info.real *= detector;
+            info
         })
         .collect()
 }
@@ -1292,7 +1350,16 @@ fn track_candidates_with(
         })
         .collect();
     drop(scenes);
-    let search = search::Search::new(&info, &order, input.ports.len(), window_s, mode, image);
+    let scales = lp.term_scales;
+    let search = search::Search::new(
+        &info,
+        &order,
+        input.ports.len(),
+        window_s,
+        mode,
+        image,
+        scales,
+    );
     let slow_s = |dist_m: f64| (dist_m + POSITION_SLACK_M) / (min_kn * M_PER_NM) * 3600.0;
     // Log density (per day) of a passage of `dist_m` with `dt_s` between sightings under
     // "same vessel": unseen time at the ends is exponential with mean `theta`; None when
@@ -1533,7 +1600,9 @@ fn track_candidates_with(
                     if search::below(found.attr_upper() + others, thr) {
                         continue;
                     }
-                    let Some(attr) = cost::attribute_llr(&a.attrs, &b.attrs, false, 0.0) else {
+                    let Some(attr) =
+                        cost::attribute_llr_scaled(&a.attrs, &b.attrs, false, 0.0, &scales)
+                    else {
                         continue;
                     };
                     push(
@@ -1599,9 +1668,13 @@ fn track_candidates_with(
                     if search::below(found.attr_upper() + others, thr) {
                         continue;
                     }
-                    let Some(attr) =
-                        cost::attribute_llr(&a.attrs, &b.attrs, true, CONTAINERS_DRIFT)
-                    else {
+                    let Some(attr) = cost::attribute_llr_scaled(
+                        &a.attrs,
+                        &b.attrs,
+                        true,
+                        CONTAINERS_DRIFT,
+                        &scales,
+                    ) else {
                         continue;
                     };
                     let w = attr + time + bounded - ln_against + lp.passage_prior + traveller;
@@ -1659,7 +1732,8 @@ fn track_candidates_with(
                 if search::below(found.attr_upper() + others + a.real + b.real, &pass_thr) {
                     continue;
                 }
-                let Some(attr) = cost::attribute_llr(&a.attrs, &b.attrs, true, CONTAINERS_DRIFT)
+                let Some(attr) =
+                    cost::attribute_llr_scaled(&a.attrs, &b.attrs, true, CONTAINERS_DRIFT, &scales)
                 else {
                     continue;
                 };
@@ -1700,7 +1774,7 @@ fn track_candidates_with(
     drop(search);
     let mut all: Vec<Candidate> = per_node.into_iter().flatten().collect();
     all.sort_by_key(|c| (c.from, c.to));
-    let pair = refine::pair_terms(&all, |k| &info[k].attrs);
+    let pair = refine::pair_terms(&all, |k| &info[k].attrs, &scales);
     (all, pair)
 }
 
@@ -1941,6 +2015,7 @@ pub fn link(input: &LinkInput) -> Linked {
                 nodes: &nodes,
                 stays: &members,
                 sensors: &input.config.sensors,
+                scales: &input.config.linking.term_scales,
             },
             cands2,
             pair,

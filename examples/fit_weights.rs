@@ -1,0 +1,398 @@
+//! Are the stage-2 link weights calibrated? A tuning aid on simulated scenarios.
+//!
+//! For each node, its candidate links (what `match` scores) and "no link" form a choice:
+//! under the model, the chance that the true next node is candidate `j` is
+//! `e^(w_j) / (1 + Σ e^(w_k))`, "no link" (or a next node that is not a candidate) weighing
+//! `e^0`. Each weight is split into its terms (`shiplink::linking::candidate_terms`); this
+//! fits a scale for each term and an offset for each kind of link (a conditional logit,
+//! Newton's method) on the scenarios before `--test`, and reports the log-likelihood of
+//! the weights as they are (every scale 1, every offset 0) and as fitted, there and on the
+//! scenarios after `--test`. A scale far from 1 says the term is over- or under-trusted.
+//! With `SIDE=in` each node chooses its predecessor instead; `SIDE=both` adds the two.
+//!
+//! `cargo run --release --example fit_weights -- SCENARIO... [--test SCENARIO...]`
+//! (scenarios from `shiplink simulate`; `cargo run --release --example quality -- --work W`
+//! leaves them in `W/sim-*`).
+
+// Small dense linear algebra reads best with index loops.
+#![allow(clippy::needless_range_loop)]
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use shiplink::config::IngestParams;
+use shiplink::linking::{LinkKind, Node};
+use shiplink::pipeline::{load_config, solve};
+use shiplink::simulate::truth::Truth;
+
+const NAMES: [&str; 12] = [
+    "length",
+    "beam",
+    "class",
+    "colour",
+    "containers",
+    "identity",
+    "clamp",
+    "detector",
+    "rest (timing, priors, rates)",
+    "offset: return",
+    "offset: port to port",
+    "offset: at sea",
+];
+const D: usize = NAMES.len();
+/// Terms whose weight now is 1 (the rest are offsets, now 0).
+const SCALES: usize = 9;
+
+type X = [f64; D];
+
+thread_local! {
+    /// Per-term sums over the chosen links and over truth's, all scenarios loaded.
+    static SUMS: std::cell::RefCell<[[f64; D]; 2]> = const { std::cell::RefCell::new([[0.0; D]; 2]) };
+}
+
+/// One choice: the alternatives' features and which was taken (None: "no link").
+struct Group {
+    alts: Vec<X>,
+    y: Option<usize>,
+}
+
+fn features(t: &shiplink::linking::CandidateTerms, kind: LinkKind) -> X {
+    let mut x = [0.0; D];
+    for (name, v) in &t.attr {
+        let i = match *name {
+            "length" => 0,
+            "beam" => 1,
+            "class" => 2,
+            "colour" => 3,
+            "containers" => 4,
+            _ => 5,
+        };
+        x[i] += v;
+    }
+    x[6] = t.clamp;
+    x[7] = t.real;
+    x[8] = t.rest;
+    let offset = match kind {
+        LinkKind::Return => 9,
+        _ if t.from_port && t.to_port => 10,
+        _ => 11,
+    };
+    x[offset] = 1.0;
+    x
+}
+
+fn groups_of(dir: &Path, side: &str) -> Result<Vec<Group>, Box<dyn std::error::Error>> {
+    let config = load_config(None)?;
+    let truth: Truth = serde_json::from_slice(&std::fs::read(dir.join("truth.json"))?)?;
+    let ing = shiplink::ingest::ingest(
+        &[dir.join("observations")],
+        &IngestParams::default(),
+        4_000_000_000,
+    )?;
+    let (scenes, _) = shiplink::ingest::read_scenes(&dir.join("scenes.geojson"))?;
+    let res = solve(ing, shiplink::ports::builtin(), &scenes, &config, None);
+    let obs = &res.observations;
+    let lk = &res.linked;
+    let stays: Vec<shiplink::model::Stay> = (0..lk.stays.len())
+        .map(|s| lk.stay(s, obs, &res.ports, &res.empty))
+        .collect();
+    let vessel = |i: usize| truth.observations.get(&obs[i].id).cloned().flatten();
+    // A node's vessel: the majority of its detections' (None: a false alarm).
+    let label = |k: usize| -> Option<String> {
+        match lk.nodes[k] {
+            Node::Sea(i) => vessel(i),
+            Node::Stay(s) => {
+                let mut c: BTreeMap<Option<String>, usize> = BTreeMap::new();
+                for &i in &stays[s].observations {
+                    *c.entry(vessel(i)).or_default() += 1;
+                }
+                c.into_iter().max_by_key(|x| x.1).and_then(|x| x.0)
+            }
+        }
+    };
+    let n = lk.nodes.len();
+    let t = |k: usize| match lk.nodes[k] {
+        Node::Stay(s) => stays[s].first_seen,
+        Node::Sea(i) => obs[i].observed_at,
+    };
+    let mut by_vessel: BTreeMap<String, Vec<usize>> = BTreeMap::new();
+    for k in 0..n {
+        if let Some(v) = label(k) {
+            by_vessel.entry(v).or_default().push(k);
+        }
+    }
+    let (mut next, mut prev) = (vec![None; n], vec![None; n]);
+    for list in by_vessel.values_mut() {
+        list.sort_by_key(|&k| (t(k), k));
+        for w in list.windows(2) {
+            next[w[0]] = Some(w[1]);
+            prev[w[1]] = Some(w[0]);
+        }
+    }
+    let port_km = shiplink::pipeline::port_distances(&res.ports, None, &mut Vec::new());
+    let sea = shiplink::linking::SeaDistances {
+        port_km,
+        point_km: None,
+    };
+    let input = shiplink::linking::LinkInput {
+        obs,
+        port_of: &res.port_of,
+        ports: &res.ports,
+        empty: &res.empty,
+        sea: &sea,
+        config: &config,
+    };
+    let cands = shiplink::linking::track_candidates(&input, &stays, &lk.stay_port, &lk.nodes);
+    let terms =
+        shiplink::linking::candidate_terms(&input, &stays, &lk.stay_port, &lk.nodes, &cands);
+    // Per-term sums over the chosen links and over truth's (those that are candidates).
+    let index: std::collections::HashMap<(usize, usize), usize> = cands
+        .iter()
+        .enumerate()
+        .map(|(j, c)| ((c.from, c.to), j))
+        .collect();
+    let mut sums = [[0.0; D]; 2];
+    for k in 0..n {
+        for (row, to) in [(0, lk.links.successor[k]), (1, next[k])] {
+            if let Some(j) = to.and_then(|v| index.get(&(k, v))) {
+                let x = features(&terms[*j], cands[*j].kind);
+                for i in 0..D {
+                    sums[row][i] += x[i];
+                }
+            }
+        }
+    }
+    SUMS.with(|s| {
+        let mut s = s.borrow_mut();
+        for r in 0..2 {
+            for i in 0..D {
+                s[r][i] += sums[r][i];
+            }
+        }
+    });
+    let mut out = Vec::new();
+    for (in_side, truth_of) in [(false, &next), (true, &prev)] {
+        if side != "both" && (side == "in") != in_side {
+            continue;
+        }
+        let mut by_node: Vec<Vec<usize>> = vec![Vec::new(); n];
+        for (j, c) in cands.iter().enumerate() {
+            by_node[if in_side { c.to } else { c.from }].push(j);
+        }
+        for (k, list) in by_node.iter().enumerate() {
+            if list.is_empty() {
+                continue;
+            }
+            let other = |c: &shiplink::linking::Candidate| if in_side { c.from } else { c.to };
+            let y = list
+                .iter()
+                .position(|&j| Some(other(&cands[j])) == truth_of[k]);
+            out.push(Group {
+                alts: list
+                    .iter()
+                    .map(|&j| features(&terms[j], cands[j].kind))
+                    .collect(),
+                y,
+            });
+        }
+    }
+    Ok(out)
+}
+
+fn dot(a: &X, b: &X) -> f64 {
+    a.iter().zip(b).map(|(x, y)| x * y).sum()
+}
+
+/// Log-likelihood, gradient and Hessian of the groups at `beta`.
+fn evaluate(groups: &[Group], beta: &X) -> (f64, X, [[f64; D]; D]) {
+    let mut ll = 0.0;
+    let mut g = [0.0; D];
+    let mut h = [[0.0; D]; D];
+    for gr in groups {
+        let u: Vec<f64> = gr.alts.iter().map(|x| dot(x, beta)).collect();
+        let m = u.iter().fold(0.0f64, |m, &v| m.max(v));
+        let z: f64 = (-m).exp() + u.iter().map(|v| (v - m).exp()).sum::<f64>();
+        let lz = m + z.ln();
+        ll += gr.y.map_or(0.0, |j| u[j]) - lz;
+        let p: Vec<f64> = u.iter().map(|v| (v - lz).exp()).collect();
+        let mut mean = [0.0; D];
+        for (x, &pj) in gr.alts.iter().zip(&p) {
+            for i in 0..D {
+                mean[i] += pj * x[i];
+            }
+        }
+        if let Some(j) = gr.y {
+            for i in 0..D {
+                g[i] += gr.alts[j][i];
+            }
+        }
+        for i in 0..D {
+            g[i] -= mean[i];
+        }
+        for (x, &pj) in gr.alts.iter().zip(&p) {
+            for a in 0..D {
+                for b in 0..D {
+                    h[a][b] -= pj * x[a] * x[b];
+                }
+            }
+        }
+        for a in 0..D {
+            for b in 0..D {
+                h[a][b] += mean[a] * mean[b];
+            }
+        }
+    }
+    (ll, g, h)
+}
+
+/// Solves `m x = v` (Gaussian elimination with partial pivoting).
+fn solve_linear(mut m: [[f64; D]; D], mut v: X) -> X {
+    for c in 0..D {
+        let p = (c..D)
+            .max_by(|&a, &b| m[a][c].abs().total_cmp(&m[b][c].abs()))
+            .unwrap_or(c);
+        m.swap(c, p);
+        v.swap(c, p);
+        if m[c][c].abs() < 1e-12 {
+            continue;
+        }
+        for r in 0..D {
+            if r != c {
+                let f = m[r][c] / m[c][c];
+                for k in c..D {
+                    m[r][k] -= f * m[c][k];
+                }
+                v[r] -= f * v[c];
+            }
+        }
+    }
+    let mut x = [0.0; D];
+    for i in 0..D {
+        if m[i][i].abs() >= 1e-12 {
+            x[i] = v[i] / m[i][i];
+        }
+    }
+    x
+}
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let split = args
+        .iter()
+        .position(|a| a == "--test")
+        .unwrap_or(args.len());
+    let side = std::env::var("SIDE").unwrap_or_else(|_| "out".into());
+    let load = |dirs: &[String]| -> Result<Vec<Group>, Box<dyn std::error::Error>> {
+        let mut all = Vec::new();
+        for d in dirs {
+            all.extend(groups_of(&PathBuf::from(d), &side)?);
+        }
+        Ok(all)
+    };
+    let fit = load(&args[..split])?;
+    println!("per-term sums over the fitted scenarios' links (candidates only):");
+    println!(
+        "{:<30} {:>10} {:>10} {:>10}",
+        "term", "chosen", "truth", "difference"
+    );
+    SUMS.with(|s| {
+        let s = s.borrow();
+        for i in 0..D {
+            println!(
+                "{:<30} {:>10.1} {:>10.1} {:>+10.1}",
+                NAMES[i],
+                s[0][i],
+                s[1][i],
+                s[1][i] - s[0][i]
+            );
+        }
+    });
+    let test = load(args.get(split + 1..).unwrap_or(&[]))?;
+    let now: X = std::array::from_fn(|i| if i < SCALES { 1.0 } else { 0.0 });
+    // A weak ridge toward the weights as they are, so terms the data never sees stay put.
+    let ridge = 1e-3 * fit.len() as f64;
+    let frozen = |i: usize| {
+        std::env::var("FREEZE").is_ok_and(|f| f.split(',').any(|n| NAMES[i].starts_with(n)))
+    };
+    let penalised = |b: &X| {
+        evaluate(&fit, b).0 - 0.5 * ridge * (0..D).map(|i| (b[i] - now[i]).powi(2)).sum::<f64>()
+    };
+    let mut beta = now;
+    for _ in 0..100 {
+        let (_, mut g, mut h) = evaluate(&fit, &beta);
+        for i in 0..D {
+            g[i] -= ridge * (beta[i] - now[i]);
+            h[i][i] -= ridge;
+            if frozen(i) {
+                g[i] = 0.0;
+                for k in 0..D {
+                    h[i][k] = 0.0;
+                    h[k][i] = 0.0;
+                }
+                h[i][i] = -1.0;
+            }
+        }
+        let neg: [[f64; D]; D] = std::array::from_fn(|a| std::array::from_fn(|b| -h[a][b]));
+        let step = solve_linear(neg, g);
+        // Halve the step until the penalised likelihood does not fall.
+        let base = penalised(&beta);
+        let mut f = 1.0;
+        let mut next = beta;
+        while f > 1e-6 {
+            next = std::array::from_fn(|i| beta[i] + f * step[i]);
+            if penalised(&next) >= base - 1e-9 {
+                break;
+            }
+            f /= 2.0;
+        }
+        let moved = (0..D)
+            .map(|i| (next[i] - beta[i]).abs())
+            .fold(0.0, f64::max);
+        beta = next;
+        if moved < 1e-8 {
+            break;
+        }
+    }
+    let (_, _, h) = evaluate(&fit, &beta);
+    let nonzero = |gs: &[Group], i: usize| {
+        gs.iter()
+            .flat_map(|g| &g.alts)
+            .filter(|x| x[i] != 0.0)
+            .count()
+    };
+    println!(
+        "side {side}: {} choices fitted ({} with a candidate taken), {} held out",
+        fit.len(),
+        fit.iter().filter(|g| g.y.is_some()).count(),
+        test.len()
+    );
+    println!("{:<30} {:>8} {:>8} {:>9}", "term", "now", "fitted", "pairs");
+    for i in 0..D {
+        // Standard error from the inverse Hessian's diagonal (unit vector solves).
+        let neg: [[f64; D]; D] = std::array::from_fn(|a| std::array::from_fn(|b| -h[a][b]));
+        let e: X = std::array::from_fn(|k| if k == i { 1.0 } else { 0.0 });
+        let var = solve_linear(neg, e)[i];
+        println!(
+            "{:<30} {:>8.2} {:>8.2} ±{:<5.2} {:>8}",
+            NAMES[i],
+            now[i],
+            beta[i],
+            var.max(0.0).sqrt(),
+            nonzero(&fit, i)
+        );
+    }
+    let per = |gs: &[Group], b: &X| evaluate(gs, b).0 / gs.len().max(1) as f64;
+    println!(
+        "log-likelihood per choice: fitted set {:.4} now, {:.4} fitted",
+        per(&fit, &now),
+        per(&fit, &beta)
+    );
+    if !test.is_empty() {
+        println!(
+            "                           held out   {:.4} now, {:.4} fitted",
+            per(&test, &now),
+            per(&test, &beta)
+        );
+    }
+    Ok(())
+}
