@@ -9,6 +9,13 @@
 //! the weights as they are (every scale 1, every offset 0) and as fitted, there and on the
 //! scenarios after `--test`. A scale far from 1 says the term is over- or under-trusted.
 //! With `SIDE=in` each node chooses its predecessor instead; `SIDE=both` adds the two.
+//! It also prints each term summed over the links `match` chose and over truth's (those
+//! that are candidates), on the fitted scenarios.
+//!
+//! What it found (docs/linking.md, "Are the weights calibrated?"): pairwise, the attribute
+//! terms look over-trusted and the detector term under-trusted; yet scaling them so (tried
+//! with a `linking.term_scales` setting in commit 14b9d61, since taken out) lowers voyage
+//! F1, alone or together.
 //!
 //! `cargo run --release --example fit_weights -- SCENARIO... [--test SCENARIO...]`
 //! (scenarios from `shiplink simulate`; `cargo run --release --example quality -- --work W`
@@ -311,8 +318,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let now: X = std::array::from_fn(|i| if i < SCALES { 1.0 } else { 0.0 });
     // A weak ridge toward the weights as they are, so terms the data never sees stay put.
     let ridge = 1e-3 * fit.len() as f64;
+    // Terms held at 1: identity (imo, mmsi and names) separates perfectly, and clamping
+    // never acts on these scenarios; `FREEZE=identity,clamp,beam` holds others too.
+    let freeze = std::env::var("FREEZE").unwrap_or_else(|_| "identity,clamp".into());
     let frozen = |i: usize| {
-        std::env::var("FREEZE").is_ok_and(|f| f.split(',').any(|n| NAMES[i].starts_with(n)))
+        freeze
+            .split(',')
+            .any(|n| !n.is_empty() && NAMES[i].starts_with(n))
     };
     let penalised = |b: &X| {
         evaluate(&fit, b).0 - 0.5 * ridge * (0..D).map(|i| (b[i] - now[i]).powi(2)).sum::<f64>()
@@ -367,17 +379,26 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         test.len()
     );
     println!("{:<30} {:>8} {:>8} {:>9}", "term", "now", "fitted", "pairs");
+    // Standard errors from the inverse of the Hessian, the frozen terms left out.
+    let neg: [[f64; D]; D] = std::array::from_fn(|a| {
+        std::array::from_fn(|b| match (frozen(a), frozen(b)) {
+            (false, false) => -h[a][b],
+            _ => f64::from(u8::from(a == b)),
+        })
+    });
     for i in 0..D {
-        // Standard error from the inverse Hessian's diagonal (unit vector solves).
-        let neg: [[f64; D]; D] = std::array::from_fn(|a| std::array::from_fn(|b| -h[a][b]));
         let e: X = std::array::from_fn(|k| if k == i { 1.0 } else { 0.0 });
-        let var = solve_linear(neg, e)[i];
+        let se = if frozen(i) {
+            "(held)".to_string()
+        } else {
+            format!("±{:.2}", solve_linear(neg, e)[i].max(0.0).sqrt())
+        };
         println!(
-            "{:<30} {:>8.2} {:>8.2} ±{:<5.2} {:>8}",
+            "{:<30} {:>8.2} {:>8.2} {:<7} {:>8}",
             NAMES[i],
             now[i],
             beta[i],
-            var.max(0.0).sqrt(),
+            se,
             nonzero(&fit, i)
         );
     }

@@ -196,40 +196,6 @@ pub struct LinkParams {
     /// has most often called somewhere unseen (on the simulated scenarios, 1 such voyage in
     /// 13 over 5 days was right), so the two stays stay in one track but no voyage is made.
     pub voyage_max_unseen_days: f64,
-    /// Scales of the terms of a stage-2 link's weight (docs/linking.md, "Term scales").
-    pub term_scales: TermScales,
-}
-
-/// How much each term of a stage-2 link's weight counts: each attribute term (their
-/// log-likelihood ratios assume independent, exact error models) and the detector term.
-/// 1 everywhere leaves the model's own log-likelihood ratios.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct TermScales {
-    pub length: f64,
-    pub beam: f64,
-    pub class: f64,
-    pub colour: f64,
-    pub containers: f64,
-    pub detector: f64,
-}
-
-impl TermScales {
-    /// Every term as the model gives it.
-    pub const UNIT: TermScales = TermScales {
-        length: 1.0,
-        beam: 1.0,
-        class: 1.0,
-        colour: 1.0,
-        containers: 1.0,
-        detector: 1.0,
-    };
-}
-
-impl Default for TermScales {
-    fn default() -> Self {
-        TermScales::UNIT
-    }
 }
 
 /// Default Platt scaling of voyage confidences (see [`LinkParams::confidence_slope`]).
@@ -265,7 +231,6 @@ impl Default for LinkParams {
             stitch_tracks: true,
             track_swaps: true,
             voyage_max_unseen_days: 5.0,
-            term_scales: TermScales::default(),
         }
     }
 }

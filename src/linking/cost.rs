@@ -10,7 +10,7 @@
 
 use std::sync::Arc;
 
-use crate::config::{SensorModel, SensorModels, TermScales};
+use crate::config::{SensorModel, SensorModels};
 use crate::model::{Observation, Sensor, VesselClass};
 
 /// Spread (1-sigma) of vessel lengths in port traffic, metres.
@@ -396,32 +396,8 @@ pub fn attribute_llr(
     compare_containers: bool,
     containers_drift: f64,
 ) -> Option<f64> {
-    attribute_llr_scaled(
-        a,
-        b,
-        compare_containers,
-        containers_drift,
-        &TermScales::UNIT,
-    )
-}
-
-/// [`attribute_llr`] with each term scaled by `scales` (stage 2's links).
-pub fn attribute_llr_scaled(
-    a: &Attrs,
-    b: &Attrs,
-    compare_containers: bool,
-    containers_drift: f64,
-    scales: &TermScales,
-) -> Option<f64> {
     let mut llr = 0.0;
-    each_attribute_term(
-        a,
-        b,
-        compare_containers,
-        containers_drift,
-        scales,
-        |_, x| llr += x,
-    )?;
+    each_attribute_term(a, b, compare_containers, containers_drift, |_, x| llr += x)?;
     Some(clamp_llr(llr))
 }
 
@@ -434,7 +410,6 @@ fn each_attribute_term(
     b: &Attrs,
     compare_containers: bool,
     containers_drift: f64,
-    scales: &TermScales,
     mut term: impl FnMut(&'static str, f64),
 ) -> Option<()> {
     match identity(a, b) {
@@ -449,30 +424,30 @@ fn each_attribute_term(
     if let (Some((x, sx)), Some((y, sy))) = (a.length_m, b.length_m) {
         let s = norm(sx, sy);
         let d = norm(s, TRAFFIC_LENGTH_SIGMA_M * std::f64::consts::SQRT_2);
-        term("length", scales.length * gauss_llr(x - y, s, d));
+        term("length", gauss_llr(x - y, s, d));
     }
     if let (Some((x, sx)), Some((y, sy))) = (a.beam_m, b.beam_m) {
         let s = norm(sx, sy);
         let d = norm(s, TRAFFIC_BEAM_SIGMA_M * std::f64::consts::SQRT_2);
-        term("beam", scales.beam * gauss_llr(x - y, s, d));
+        term("beam", gauss_llr(x - y, s, d));
     }
     if let (Some((x, px)), Some((y, py))) = (&a.class, &b.class) {
         term(
             "class",
-            scales.class * category_llr(x == y, *px, *py, CLASS_COINCIDENCE, 8.0),
+            category_llr(x == y, *px, *py, CLASS_COINCIDENCE, 8.0),
         );
     }
     if let (Some((x, px)), Some((y, py))) = (&a.colour, &b.colour) {
         term(
             "colour",
-            scales.colour * category_llr(x == y, *px, *py, COLOUR_COINCIDENCE, 6.0),
+            category_llr(x == y, *px, *py, COLOUR_COINCIDENCE, 6.0),
         );
     }
     if compare_containers {
         if let (Some((x, sx)), Some((y, sy))) = (a.containers_last, b.containers_first) {
             let s = norm(norm(sx, sy), containers_drift * x.max(y)) + 1.0;
             let d = norm(s, TRAFFIC_CONTAINERS_SIGMA * std::f64::consts::SQRT_2);
-            term("containers", scales.containers * gauss_llr(x - y, s, d));
+            term("containers", gauss_llr(x - y, s, d));
         }
     }
     Some(())
@@ -492,17 +467,11 @@ pub fn attribute_terms(
     b: &Attrs,
     compare_containers: bool,
     containers_drift: f64,
-    scales: &TermScales,
 ) -> Option<Vec<(&'static str, f64)>> {
     let mut terms = Vec::new();
-    each_attribute_term(
-        a,
-        b,
-        compare_containers,
-        containers_drift,
-        scales,
-        |name, x| terms.push((name, x)),
-    )?;
+    each_attribute_term(a, b, compare_containers, containers_drift, |name, x| {
+        terms.push((name, x))
+    })?;
     Some(terms)
 }
 
@@ -662,7 +631,6 @@ pub fn attribute_llr_upper(
     range: &AttrsRange,
     compare_containers: bool,
     containers_drift: f64,
-    scales: &TermScales,
 ) -> AttrUpper {
     let mut other = 0.0;
     if a.name().is_some() && range.name {
@@ -670,37 +638,35 @@ pub fn attribute_llr_upper(
     }
     if let (Some((_, sa)), Some(sb)) = (a.beam_m, range.beam_sigma_m) {
         let s = norm(sa, sb);
-        other += scales.beam
-            * gauss_llr_upper(0.0, s, s, TRAFFIC_BEAM_SIGMA_M * std::f64::consts::SQRT_2).max(0.0);
+        other +=
+            gauss_llr_upper(0.0, s, s, TRAFFIC_BEAM_SIGMA_M * std::f64::consts::SQRT_2).max(0.0);
     }
     if compare_containers {
         if let (Some((x, sx)), Some(sy)) = (a.containers_last, range.containers_sigma) {
             let s = norm(norm(sx, sy), containers_drift * x) + 1.0;
-            other += scales.containers
-                * gauss_llr_upper(
-                    0.0,
-                    s,
-                    s,
-                    TRAFFIC_CONTAINERS_SIGMA * std::f64::consts::SQRT_2,
-                )
-                .max(0.0);
+            other += gauss_llr_upper(
+                0.0,
+                s,
+                s,
+                TRAFFIC_CONTAINERS_SIGMA * std::f64::consts::SQRT_2,
+            )
+            .max(0.0);
         }
     }
     let mut class = [0.0; 2];
     if let (Some((_, pa)), Some(pb)) = (&a.class, range.class_p) {
-        class = [true, false]
-            .map(|same| scales.class * category_llr_upper(same, *pa, pb, CLASS_COINCIDENCE, 8.0));
+        class = [true, false].map(|same| category_llr_upper(same, *pa, pb, CLASS_COINCIDENCE, 8.0));
     }
     let mut colour = [0.0; 2];
     if let (Some((_, pa)), Some(pb)) = (&a.colour, range.colour_p) {
-        colour = [true, false]
-            .map(|same| scales.colour * category_llr_upper(same, *pa, pb, COLOUR_COINCIDENCE, 6.0));
+        colour =
+            [true, false].map(|same| category_llr_upper(same, *pa, pb, COLOUR_COINCIDENCE, 6.0));
     }
     AttrUpper {
         other,
         class,
         colour,
-        length: scales.length * length_llr_upper(a, range.length_m),
+        length: length_llr_upper(a, range.length_m),
     }
 }
 
@@ -779,7 +745,7 @@ mod tests {
             let (a, b) = (random(&mut rng), random(&mut rng));
             let cmp = rng.gen_bool(0.5);
             let llr = attribute_llr(&a, &b, cmp, 0.05);
-            match attribute_terms(&a, &b, cmp, 0.05, &TermScales::UNIT) {
+            match attribute_terms(&a, &b, cmp, 0.05) {
                 None => {
                     assert_eq!(llr, None);
                     forbidden += 1;

@@ -94,7 +94,7 @@ pub fn link_evidence(
     (
         describe(ma.len(), &a),
         describe(mb.len(), &b),
-        cost::attribute_terms(&a, &b, across_sea, drift, &crate::config::TermScales::UNIT),
+        cost::attribute_terms(&a, &b, across_sea, drift),
     )
 }
 

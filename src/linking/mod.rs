@@ -36,7 +36,7 @@ use std::collections::HashMap;
 use geo::GeodesicArea;
 use rayon::prelude::*;
 
-use crate::config::{Config, SensorModels, TermScales};
+use crate::config::{Config, SensorModels};
 use crate::evidence::EmptyBerth;
 use crate::geodesy::{ecef_chord_m, geodesic_m, local_m, m_for_chord, to_ecef_m, M_PER_NM};
 use crate::model::{Observation, Port, Stay, Time, VesselClass};
@@ -621,8 +621,7 @@ fn stay_candidates_with(
             given.dedup();
             // A bound of the attribute term, to skip pairs before scoring them (pairs of
             // one identity or name come from `given`, unbounded).
-            let upper =
-                cost::attribute_llr_upper(&attrs[i], range_for(i), false, 0.0, &TermScales::UNIT);
+            let upper = cost::attribute_llr_upper(&attrs[i], range_for(i), false, 0.0);
             let found = match radius_for(i, p, &upper) {
                 Some((radius_m, length_m)) => st_index.forward_within(
                     (a.lon, a.lat),
@@ -1242,15 +1241,13 @@ pub fn candidate_terms(
     let info = node_infos(input, nodes, |s| {
         NodeInfo::of_stay(&stays[s], stay_port[s], input.obs, &input.config.sensors)
     });
-    let scales = input.config.linking.term_scales;
     cands
         .iter()
         .map(|c| {
             let (a, b) = (&info[c.from], &info[c.to]);
             let across = c.kind != LinkKind::Return;
             let drift = if across { CONTAINERS_DRIFT } else { 0.0 };
-            let attr = cost::attribute_terms(&a.attrs, &b.attrs, across, drift, &scales)
-                .unwrap_or_default();
+            let attr = cost::attribute_terms(&a.attrs, &b.attrs, across, drift).unwrap_or_default();
             let sum: f64 = attr.iter().map(|t| t.1).sum();
             let total = cost::terms_total(&attr);
             let real = a.real + b.real;
@@ -1272,16 +1269,11 @@ fn node_infos(
     nodes: &[Node],
     stay_info: impl Fn(usize) -> NodeInfo + Sync,
 ) -> Vec<NodeInfo> {
-    let detector = input.config.linking.term_scales.detector;
     nodes
         .par_iter()
-        .map(|n| {
-            let mut info = match *n {
-                Node::Stay(s) => stay_info(s),
-                Node::Sea(i) => NodeInfo::at_sea(i, input.obs, &input.config.sensors),
-            };
-            info.real *= detector;
-            info
+        .map(|n| match *n {
+            Node::Stay(s) => stay_info(s),
+            Node::Sea(i) => NodeInfo::at_sea(i, input.obs, &input.config.sensors),
         })
         .collect()
 }
@@ -1350,16 +1342,7 @@ fn track_candidates_with(
         })
         .collect();
     drop(scenes);
-    let scales = lp.term_scales;
-    let search = search::Search::new(
-        &info,
-        &order,
-        input.ports.len(),
-        window_s,
-        mode,
-        image,
-        scales,
-    );
+    let search = search::Search::new(&info, &order, input.ports.len(), window_s, mode, image);
     let slow_s = |dist_m: f64| (dist_m + POSITION_SLACK_M) / (min_kn * M_PER_NM) * 3600.0;
     // Log density (per day) of a passage of `dist_m` with `dt_s` between sightings under
     // "same vessel": unseen time at the ends is exponential with mean `theta`; None when
@@ -1600,9 +1583,7 @@ fn track_candidates_with(
                     if search::below(found.attr_upper() + others, thr) {
                         continue;
                     }
-                    let Some(attr) =
-                        cost::attribute_llr_scaled(&a.attrs, &b.attrs, false, 0.0, &scales)
-                    else {
+                    let Some(attr) = cost::attribute_llr(&a.attrs, &b.attrs, false, 0.0) else {
                         continue;
                     };
                     push(
@@ -1668,13 +1649,9 @@ fn track_candidates_with(
                     if search::below(found.attr_upper() + others, thr) {
                         continue;
                     }
-                    let Some(attr) = cost::attribute_llr_scaled(
-                        &a.attrs,
-                        &b.attrs,
-                        true,
-                        CONTAINERS_DRIFT,
-                        &scales,
-                    ) else {
+                    let Some(attr) =
+                        cost::attribute_llr(&a.attrs, &b.attrs, true, CONTAINERS_DRIFT)
+                    else {
                         continue;
                     };
                     let w = attr + time + bounded - ln_against + lp.passage_prior + traveller;
@@ -1732,8 +1709,7 @@ fn track_candidates_with(
                 if search::below(found.attr_upper() + others + a.real + b.real, &pass_thr) {
                     continue;
                 }
-                let Some(attr) =
-                    cost::attribute_llr_scaled(&a.attrs, &b.attrs, true, CONTAINERS_DRIFT, &scales)
+                let Some(attr) = cost::attribute_llr(&a.attrs, &b.attrs, true, CONTAINERS_DRIFT)
                 else {
                     continue;
                 };
@@ -1774,7 +1750,7 @@ fn track_candidates_with(
     drop(search);
     let mut all: Vec<Candidate> = per_node.into_iter().flatten().collect();
     all.sort_by_key(|c| (c.from, c.to));
-    let pair = refine::pair_terms(&all, |k| &info[k].attrs, &scales);
+    let pair = refine::pair_terms(&all, |k| &info[k].attrs);
     (all, pair)
 }
 
@@ -2015,7 +1991,6 @@ pub fn link(input: &LinkInput) -> Linked {
                 nodes: &nodes,
                 stays: &members,
                 sensors: &input.config.sensors,
-                scales: &input.config.linking.term_scales,
             },
             cands2,
             pair,

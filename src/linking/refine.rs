@@ -20,7 +20,7 @@ use rayon::prelude::*;
 
 use super::cost::{self, Attrs};
 use super::{choose, Candidate, Chains, LinkKind, Links, Node, StayMembers, CONTAINERS_DRIFT};
-use crate::config::{SensorModels, TermScales};
+use crate::config::SensorModels;
 use crate::model::Observation;
 
 /// Nodes of a track, on each side of a link, whose sightings are combined.
@@ -33,8 +33,6 @@ pub struct Tracks<'a> {
     /// Each stay's detections.
     pub stays: &'a StayMembers,
     pub sensors: &'a SensorModels,
-    /// How much each attribute term counts (`linking.term_scales`).
-    pub scales: &'a TermScales,
 }
 
 impl Tracks<'_> {
@@ -237,7 +235,7 @@ impl Rounds {
                     return old[i];
                 }
                 match (attrs_of(&head[f]), attrs_of(&tail[g])) {
-                    (Some(a), Some(b)) => attr_llr(&a, &b, c.kind, t.scales).unwrap_or(pair),
+                    (Some(a), Some(b)) => attr_llr(&a, &b, c.kind).unwrap_or(pair),
                     _ => pair,
                 }
             })
@@ -280,10 +278,10 @@ fn compares_containers(kind: LinkKind) -> bool {
 }
 
 /// The attribute LLR of a candidate between two attribute sets (`None`: identity forbids).
-pub(super) fn attr_llr(a: &Attrs, b: &Attrs, kind: LinkKind, scales: &TermScales) -> Option<f64> {
+pub(super) fn attr_llr(a: &Attrs, b: &Attrs, kind: LinkKind) -> Option<f64> {
     let cmp = compares_containers(kind);
     let drift = if cmp { CONTAINERS_DRIFT } else { 0.0 };
-    cost::attribute_llr_scaled(a, b, cmp, drift, scales)
+    cost::attribute_llr(a, b, cmp, drift)
 }
 
 /// The pair term of each candidate's weight: the attribute LLR of its two nodes on their
@@ -291,11 +289,10 @@ pub(super) fn attr_llr(a: &Attrs, b: &Attrs, kind: LinkKind, scales: &TermScales
 pub fn pair_terms<'a>(
     cands: &[Candidate],
     attrs: impl Fn(usize) -> &'a Attrs + Sync,
-    scales: &TermScales,
 ) -> Vec<Option<f64>> {
     cands
         .par_iter()
-        .map(|c| attr_llr(attrs(c.from), attrs(c.to), c.kind, scales))
+        .map(|c| attr_llr(attrs(c.from), attrs(c.to), c.kind))
         .collect()
 }
 
@@ -453,11 +450,10 @@ mod tests {
                 nodes: &nodes,
                 stays: &stays,
                 sensors: &sensors,
-                scales: &TermScales::UNIT,
             };
             let pair: Vec<f64> = cands
                 .iter()
-                .map(|c| attr_llr(&base[c.from], &base[c.to], c.kind, &TermScales::UNIT).unwrap())
+                .map(|c| attr_llr(&base[c.from], &base[c.to], c.kind).unwrap())
                 .collect();
             refine_round(&t, &cands, &pair, &first, 0.0).1
         };

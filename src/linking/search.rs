@@ -28,7 +28,6 @@ use std::collections::HashMap;
 
 use super::cost::{self, AttrsRange};
 use super::{Candidate, NodeInfo, MAX_CANDIDATES};
-use crate::config::TermScales;
 use crate::geodesy::{CapGrid, M_PER_DEG};
 use crate::model::Time;
 
@@ -335,8 +334,6 @@ pub struct Search<'a> {
     cell_m: f64,
     /// Each node's image ([`NONE`]: none known).
     image: Vec<u32>,
-    /// How much each attribute term counts (`linking.term_scales`).
-    scales: TermScales,
 }
 
 /// Side of a cell of [`Search::cells`], metres. Measured on the bench's 1M scenario: 150 m
@@ -457,7 +454,6 @@ impl<'a> Search<'a> {
         window_s: i64,
         mode: Mode,
         image: Vec<u32>,
-        scales: TermScales,
     ) -> Search<'a> {
         let cats = Categories::of(info.iter().map(|n| &n.attrs));
         let mut dests = bucketed(
@@ -520,7 +516,6 @@ impl<'a> Search<'a> {
             projection,
             cell_m,
             image,
-            scales,
         }
     }
 
@@ -614,8 +609,7 @@ impl<'a> Search<'a> {
             let mut all = d.range.clone();
             all.length_m = None;
             all.name &= !name_apart;
-            let up =
-                cost::attribute_llr_upper(&a.attrs, &all, compare_containers, drift, &self.scales);
+            let up = cost::attribute_llr_upper(&a.attrs, &all, compare_containers, drift);
             attr_rest = up.any() - up.length;
             len_range = d.range.length_m;
             if let Some((x, _)) = a.attrs.length_m.filter(|(l, _)| l.is_finite()) {
@@ -732,7 +726,7 @@ impl<'a> Search<'a> {
         }
         let mut range = d.range.clone();
         range.name &= a.attrs.name().is_none(); // same names are looked up by name
-        let best = cost::attribute_llr_upper(&a.attrs, &range, false, 0.0, &self.scales).any()
+        let best = cost::attribute_llr_upper(&a.attrs, &range, false, 0.0).any()
             + d.max_real.unwrap_or(0.0);
         let reaches = |d_m: f64| !below(best + rest(0.0, d_m), threshold);
         if !reaches(0.0) || reaches(MAX_NEAR_M) {
@@ -908,13 +902,8 @@ impl<'s, R: Fn(f64) -> f64> After<'s, R> {
         }
         let mut range = bucket.range.clone();
         range.name &= !self.name_apart;
-        let upper = cost::attribute_llr_upper(
-            &self.a.attrs,
-            &range,
-            self.compare_containers,
-            self.drift,
-            &self.search.scales,
-        );
+        let upper =
+            cost::attribute_llr_upper(&self.a.attrs, &range, self.compare_containers, self.drift);
         let attr = if self.search.mode == Mode::Exhaustive {
             f64::INFINITY
         } else {
@@ -940,8 +929,7 @@ impl<'s, R: Fn(f64) -> f64> After<'s, R> {
         let len = self
             .len_range
             .map(|(_, _, slo, shi)| (lo, lo + BIN_M, slo, shi));
-        let length = self.search.scales.length * cost::length_llr_upper(&self.a.attrs, len);
-        let bound = cost::clamp_llr(self.attr_rest + length)
+        let bound = cost::clamp_llr(self.attr_rest + cost::length_llr_upper(&self.a.attrs, len))
             + self.dest.max_real.unwrap_or(0.0)
             + (self.rest)(0.0);
         self.pruned(bound)

@@ -113,7 +113,7 @@ impl Runs<'_, '_> {
     /// Attribute LLR of run `a` continuing as run `b`; `None` where identity forbids.
     fn merge(&self, a: Key, b: Key, kind: LinkKind) -> Option<f64> {
         let (a, b) = (self.get(a)?, self.get(b)?);
-        attr_llr(&a, &b, kind, self.t.scales)
+        attr_llr(&a, &b, kind)
     }
 
     /// Combined attributes of a run: kept for runs of two nodes or more, combined when
@@ -220,7 +220,7 @@ impl Pool<'_> {
                 let before = runs.t.combine(&nodes);
                 if let Some(m) = runs
                     .get(lay.suffix(v))
-                    .and_then(|after| attr_llr(&before, &after, self.cands[j].kind, runs.t.scales))
+                    .and_then(|after| attr_llr(&before, &after, self.cands[j].kind))
                 {
                     let g = self.rest[j] + m;
                     if g > 0.0 {
@@ -508,7 +508,6 @@ mod tests {
             nodes: &nodes,
             stays: &stays,
             sensors: &sensors,
-            scales: &crate::config::TermScales::UNIT,
         };
         let (cands, r) = all_pairs(o.len(), rest);
         let mut links = Links::none(o.len(), cands.len());
