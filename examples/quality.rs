@@ -4,12 +4,20 @@
 //! `cargo run --release --example quality -- [--seeds 1,2,3,4,5] [--days 60] [--scale 1]
 //!  [--config FILE] [--work DIR] [--easier LIST]`
 //!
+//! `--fit` also fits the voyage confidence model (`[linking.voyage_confidence]`) on these
+//! seeds' voyages and prints it as a config block, and the links' Platt scaling
+//! (`confidence_slope`, `confidence_intercept`).
+//!
 //! `--easier` leaves difficulties out of the simulated scenarios, to measure what each
 //! costs: a comma-separated list of `false-positives`, `twins`, `radar`, `colours`,
 //! `locals` (see `shiplink::simulate::Easier`).
 
+// Small dense linear algebra reads best with index loops.
+#![allow(clippy::needless_range_loop)]
+
 use std::path::PathBuf;
 
+use shiplink::config::{VoyageConfidence, VOYAGE_CONFIDENCE_INPUTS};
 use shiplink::evaluate::{calibration_table, evaluate_paths};
 use shiplink::pipeline::{run_match, MatchOptions};
 use shiplink::simulate::{write_scenario, SimParams};
@@ -34,6 +42,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let work = PathBuf::from(get("--work").unwrap_or_else(|| "/tmp/shiplink-quality".into()));
     std::fs::create_dir_all(&work)?;
     let mut outcomes = Vec::new();
+    // Each voyage's confidence inputs and whether it was right (for `--fit`).
+    let mut voyage_data: Vec<([f64; VOYAGE_CONFIDENCE_INPUTS], bool)> = Vec::new();
     let (mut f1s, mut idf1s) = (Vec::new(), Vec::new());
     println!("seed  precision  recall     F1   IDF1  predicted  true(both ends)");
     for &seed in &seeds {
@@ -64,8 +74,18 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             verbose: false,
             now: 4_000_000_000,
         };
-        run_match(&opts)?;
+        let outcome = run_match(&opts)?;
         let m = evaluate_paths(&scen.join("truth.json"), &out)?;
+        let inputs: std::collections::HashMap<&str, &[f64; VOYAGE_CONFIDENCE_INPUTS]> = outcome
+            .voyage_confidence_inputs
+            .iter()
+            .map(|(id, x)| (id.as_str(), x))
+            .collect();
+        for o in &m.outcomes {
+            if let Some(x) = inputs.get(o.voyage_id.as_str()) {
+                voyage_data.push((**x, o.correct));
+            }
+        }
         println!(
             "{seed:>4}  {:>9.3}  {:>6.3}  {:>5.3}  {:>5.3}  {:>9}  {:>15}",
             m.voyage_precision,
@@ -102,16 +122,57 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             );
         }
     }
+    let (log_loss, brier, auc) = scores(&outcomes);
+    println!(
+        "voyage confidence: log loss {log_loss:.4}, Brier {brier:.4}, AUC {auc:.3} \
+         (a constant at the share right: log loss {:.4})",
+        {
+            let right = outcomes.iter().filter(|o| o.1).count() as f64;
+            let p = (right / outcomes.len().max(1) as f64).clamp(1e-9, 1.0 - 1e-9);
+            -(p * p.ln() + (1.0 - p) * (1.0 - p).ln())
+        }
+    );
     if args.iter().any(|a| a == "--fit") {
-        // Platt scaling on top of the configured one: fit logit(correct) ~ a' z + b' with
-        // z = logit(confidence), then compose with the scaling that produced z.
-        let lp = shiplink::pipeline::load_config(config.as_ref())?.linking;
-        let (a1, b1) = fit_platt(&outcomes);
+        let c = fit_voyage_confidence(&voyage_data);
+        let m = VoyageConfidence::from_coefficients(&c);
+        let fitted: Vec<(f64, bool)> = voyage_data
+            .iter()
+            .map(|(x, ok)| (m.confidence(x), *ok))
+            .collect();
+        let (log_loss, brier, auc) = scores(&fitted);
         println!(
-            "Platt fit on these outcomes: slope {a1:.4} intercept {b1:.4}; composed with the \
-             configured scaling: confidence_slope = {:.4}, confidence_intercept = {:.4}",
-            a1 * lp.confidence_slope,
-            a1 * lp.confidence_intercept + b1
+            "voyage confidence model fitted on these {} voyages (log loss {log_loss:.4}, \
+             Brier {brier:.4}, AUC {auc:.3} on them):",
+            voyage_data.len()
+        );
+        println!("[linking.voyage_confidence]");
+        let names = [
+            "slope",
+            "intercept",
+            "origin_sightings",
+            "destination_sightings",
+            "radar_only_origin",
+            "radar_only_destination",
+            "unseen_days",
+            "via_sea",
+            "route_share",
+            "track_voyages",
+            "origin_detector",
+            "destination_detector",
+        ];
+        for (n, v) in names.iter().zip(c) {
+            println!("{n} = {v:.4}");
+        }
+        // The links' Platt scaling (`confidence_slope`, `confidence_intercept`): the
+        // voyages' outcomes against the log-odds of their links' joint probability.
+        let raw: Vec<(f64, bool)> = voyage_data
+            .iter()
+            .map(|(x, ok)| (1.0 / (1.0 + (-x[0]).exp()), *ok))
+            .collect();
+        let (a, b) = fit_platt(&raw);
+        println!(
+            "links' Platt scaling fitted on these voyages: confidence_slope = {a:.4}, \
+             confidence_intercept = {b:.4}"
         );
     }
     Ok(())
@@ -152,4 +213,113 @@ fn fit_platt(outcomes: &[(f64, bool)]) -> (f64, f64) {
         }
     }
     (a, b)
+}
+
+/// Log loss, Brier score and the area under the ROC curve of confidences against outcomes.
+fn scores(outcomes: &[(f64, bool)]) -> (f64, f64, f64) {
+    let n = outcomes.len().max(1) as f64;
+    let log_loss = -outcomes
+        .iter()
+        .map(|&(c, ok)| {
+            let c = c.clamp(1e-9, 1.0 - 1e-9);
+            if ok {
+                c.ln()
+            } else {
+                (1.0 - c).ln()
+            }
+        })
+        .sum::<f64>()
+        / n;
+    let brier = outcomes
+        .iter()
+        .map(|&(c, ok)| (c - f64::from(u8::from(ok))).powi(2))
+        .sum::<f64>()
+        / n;
+    // AUC: the chance that a right voyage scores above a wrong one (ties count half).
+    let mut right: Vec<f64> = outcomes.iter().filter(|o| o.1).map(|o| o.0).collect();
+    right.sort_by(f64::total_cmp);
+    let wrong: Vec<f64> = outcomes.iter().filter(|o| !o.1).map(|o| o.0).collect();
+    let above: f64 = wrong
+        .iter()
+        .map(|&w| {
+            let lo = right.partition_point(|&r| r < w);
+            let hi = right.partition_point(|&r| r <= w);
+            (right.len() - hi) as f64 + 0.5 * (hi - lo) as f64
+        })
+        .sum();
+    let auc = above / (right.len() * wrong.len()).max(1) as f64;
+    (log_loss, brier, auc)
+}
+
+/// Logistic regression of a voyage being right on its confidence inputs (coefficients:
+/// slope on the links' log-odds, intercept, then the features' weights), by Newton's
+/// method with a weak ridge on the features' weights.
+fn fit_voyage_confidence(
+    data: &[([f64; VOYAGE_CONFIDENCE_INPUTS], bool)],
+) -> [f64; VOYAGE_CONFIDENCE_INPUTS + 1] {
+    const K: usize = VOYAGE_CONFIDENCE_INPUTS + 1;
+    // Design row: [z, 1, features...].
+    let row = |x: &[f64; VOYAGE_CONFIDENCE_INPUTS]| -> [f64; K] {
+        let mut r = [0.0; K];
+        r[0] = x[0];
+        r[1] = 1.0;
+        r[2..].copy_from_slice(&x[1..]);
+        r
+    };
+    let ridge = 1.0;
+    let mut beta = [0.0; K];
+    for _ in 0..100 {
+        let mut g = [0.0; K];
+        let mut h = [[0.0; K]; K];
+        for (x, ok) in data {
+            let r = row(x);
+            let z: f64 = r.iter().zip(&beta).map(|(a, b)| a * b).sum();
+            let p = 1.0 / (1.0 + (-z).exp());
+            let y = f64::from(u8::from(*ok));
+            for a in 0..K {
+                g[a] += (y - p) * r[a];
+                for b in 0..K {
+                    h[a][b] += p * (1.0 - p) * r[a] * r[b];
+                }
+            }
+        }
+        for a in 2..K {
+            g[a] -= ridge * beta[a];
+            h[a][a] += ridge;
+        }
+        // Solve h step = g (Gaussian elimination with partial pivoting).
+        let mut m = h;
+        let mut v = g;
+        for c in 0..K {
+            let p = (c..K)
+                .max_by(|&a, &b| m[a][c].abs().total_cmp(&m[b][c].abs()))
+                .unwrap_or(c);
+            m.swap(c, p);
+            v.swap(c, p);
+            if m[c][c].abs() < 1e-12 {
+                continue;
+            }
+            for r in 0..K {
+                if r != c {
+                    let f = m[r][c] / m[c][c];
+                    for k in c..K {
+                        m[r][k] -= f * m[c][k];
+                    }
+                    v[r] -= f * v[c];
+                }
+            }
+        }
+        let mut moved = 0.0f64;
+        for i in 0..K {
+            if m[i][i].abs() >= 1e-12 {
+                let step = v[i] / m[i][i];
+                beta[i] += step;
+                moved = moved.max(step.abs());
+            }
+        }
+        if moved < 1e-10 {
+            break;
+        }
+    }
+    beta
 }

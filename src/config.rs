@@ -196,6 +196,115 @@ pub struct LinkParams {
     /// has most often called somewhere unseen (on the simulated scenarios, 1 such voyage in
     /// 13 over 5 days was right), so the two stays stay in one track but no voyage is made.
     pub voyage_max_unseen_days: f64,
+    /// How a voyage's confidence is computed (docs/linking.md, "Confidence").
+    pub voyage_confidence: VoyageConfidence,
+}
+
+/// Inputs of a voyage's confidence: the log-odds of its links' joint probability, then
+/// the features weighed by [`VoyageConfidence::weights`].
+pub const VOYAGE_CONFIDENCE_INPUTS: usize = 11;
+
+/// A voyage's confidence: a logistic model of the chance that the voyage is right, from
+/// the log-odds `z` of the product of its links' probabilities (what the assignment
+/// says) and what its ends show, `1 / (1 + exp(-(slope z + intercept + Σ weight x)))`.
+/// Fitted on simulated scenarios (`cargo run --release --example quality -- --fit`,
+/// seeds 11-40; docs/linking.md). Every weight 0, with `slope` and `intercept` those of
+/// `confidence_slope` and `confidence_intercept`, gives the links' scaling alone.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct VoyageConfidence {
+    pub slope: f64,
+    pub intercept: f64,
+    /// Per unit of ln(sightings) in the origin stay, and in the destination stay.
+    pub origin_sightings: f64,
+    pub destination_sightings: f64,
+    /// When every sighting of the origin stay (of the destination stay) is by radar
+    /// (Sentinel-1: length ±15 m, no colour).
+    pub radar_only_origin: f64,
+    pub radar_only_destination: f64,
+    /// Per day unseen between the origin's last sighting and the destination's first.
+    pub unseen_days: f64,
+    /// When the vessel was seen at sea on the way.
+    pub via_sea: f64,
+    /// Per unit of ln(share of the run's voyages that join the same two ports, either way).
+    pub route_share: f64,
+    /// Per unit of ln(1 + voyages of the vessel's track).
+    pub track_voyages: f64,
+    /// Per unit of ln(highest detector confidence) in the origin stay, and in the
+    /// destination stay (1 when none is given).
+    pub origin_detector: f64,
+    pub destination_detector: f64,
+}
+
+impl VoyageConfidence {
+    /// The weights of the features, in the order of
+    /// [`crate::model::Voyage::confidence_inputs`] after its first.
+    pub fn weights(&self) -> [f64; VOYAGE_CONFIDENCE_INPUTS - 1] {
+        [
+            self.origin_sightings,
+            self.destination_sightings,
+            self.radar_only_origin,
+            self.radar_only_destination,
+            self.unseen_days,
+            self.via_sea,
+            self.route_share,
+            self.track_voyages,
+            self.origin_detector,
+            self.destination_detector,
+        ]
+    }
+
+    /// The model with `slope`, `intercept` and `weights` in that order (as
+    /// [`VoyageConfidence::weights`]).
+    pub fn from_coefficients(c: &[f64; VOYAGE_CONFIDENCE_INPUTS + 1]) -> VoyageConfidence {
+        VoyageConfidence {
+            slope: c[0],
+            intercept: c[1],
+            origin_sightings: c[2],
+            destination_sightings: c[3],
+            radar_only_origin: c[4],
+            radar_only_destination: c[5],
+            unseen_days: c[6],
+            via_sea: c[7],
+            route_share: c[8],
+            track_voyages: c[9],
+            origin_detector: c[10],
+            destination_detector: c[11],
+        }
+    }
+
+    /// The confidence of a voyage with these inputs ([`VOYAGE_CONFIDENCE_INPUTS`]).
+    pub fn confidence(&self, inputs: &[f64; VOYAGE_CONFIDENCE_INPUTS]) -> f64 {
+        let z = self.slope * inputs[0]
+            + self.intercept
+            + self
+                .weights()
+                .iter()
+                .zip(&inputs[1..])
+                .map(|(w, x)| w * x)
+                .sum::<f64>();
+        1.0 / (1.0 + (-z).exp())
+    }
+}
+
+impl Default for VoyageConfidence {
+    fn default() -> Self {
+        // `cargo run --release --example quality -- --seeds 11,...,40 --fit`.
+        VoyageConfidence {
+            slope: 0.1901,
+            intercept: -0.1230,
+            origin_sightings: 0.4043,
+            destination_sightings: 0.3149,
+            radar_only_origin: -0.9789,
+            radar_only_destination: -0.6091,
+            unseen_days: -0.4216,
+            via_sea: 0.7004,
+            route_share: 0.6045,
+            track_voyages: 1.0254,
+            origin_detector: 1.2186,
+            destination_detector: 0.9937,
+        }
+    }
 }
 
 /// Default Platt scaling of voyage confidences (see [`LinkParams::confidence_slope`]).
@@ -231,6 +340,7 @@ impl Default for LinkParams {
             stitch_tracks: true,
             track_swaps: true,
             voyage_max_unseen_days: 5.0,
+            voyage_confidence: VoyageConfidence::default(),
         }
     }
 }

@@ -293,6 +293,10 @@ pub struct Voyage {
     /// At-sea observations on the way, in time order (indices into the observation list).
     pub via: Vec<usize>,
     pub confidence: f64,
+    /// What the confidence was computed from ([`crate::config::VoyageConfidence`]): the
+    /// log-odds of the product of the voyage's link probabilities, then the voyage's
+    /// features in the order of `VoyageConfidence::weights`.
+    pub confidence_inputs: [f64; crate::config::VOYAGE_CONFIDENCE_INPUTS],
     /// Sum of link costs (negative log-likelihood ratios) along the voyage.
     pub cost: f64,
     pub geometry: Vec<(f64, f64)>,
@@ -319,7 +323,8 @@ pub struct Track {
 pub struct TrackLink {
     /// `passage`, `return`, `duplicate` or `gap` (see docs/linking.md).
     pub kind: &'static str,
-    /// Calibrated as a voyage's confidence is.
+    /// The link's probability after Platt scaling (`linking.confidence_slope`,
+    /// `linking.confidence_intercept`).
     pub confidence: f64,
     /// Weight (nats) the final assignment gave the link.
     pub weight: f64,

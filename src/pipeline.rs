@@ -569,6 +569,9 @@ pub struct MatchOutcome {
     pub timings: Vec<(String, f64)>,
     /// Stage name → what it counted, for `-v` (stages as in `timings`).
     pub stage_counts: Vec<(String, String)>,
+    /// Each voyage's id and what its confidence was computed from
+    /// ([`crate::model::Voyage::confidence_inputs`]), for fitting the confidence model.
+    pub voyage_confidence_inputs: Vec<(String, [f64; crate::config::VOYAGE_CONFIDENCE_INPUTS])>,
 }
 
 impl MatchOutcome {
@@ -734,6 +737,12 @@ pub fn run_match(opts: &MatchOptions) -> Result<MatchOutcome> {
     timings.push(("write".to_string(), t.elapsed().as_secs_f64()));
     progress.finish_and_clear();
     timings.push(("total".to_string(), started.elapsed().as_secs_f64()));
+    let voyage_confidence_inputs = results
+        .derived
+        .voyages
+        .iter()
+        .map(|v| (v.voyage_id.clone(), v.confidence_inputs))
+        .collect();
     Ok(MatchOutcome {
         counts: manifest.counts.clone(),
         outputs: manifest.outputs.clone(),
@@ -741,5 +750,6 @@ pub fn run_match(opts: &MatchOptions) -> Result<MatchOutcome> {
         warnings: results.warnings,
         timings,
         stage_counts,
+        voyage_confidence_inputs,
     })
 }

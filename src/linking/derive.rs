@@ -56,10 +56,82 @@ pub fn derive(
             l.confidence = calibrate(l.confidence, lp.confidence_slope, lp.confidence_intercept);
         }
     }
-    for v in &mut d.voyages {
-        v.confidence = calibrate(v.confidence, lp.confidence_slope, lp.confidence_intercept);
+    let inputs = confidence_inputs(obs, &d);
+    for (v, x) in d.voyages.iter_mut().zip(inputs) {
+        v.confidence_inputs = x;
+        v.confidence = lp.voyage_confidence.confidence(&x);
     }
     d
+}
+
+/// Each voyage's [`Voyage::confidence_inputs`], from its links' joint probability (the
+/// voyage's `confidence` before this) and from what its ends and its track show.
+fn confidence_inputs(
+    obs: &[Observation],
+    d: &Derived,
+) -> Vec<[f64; crate::config::VOYAGE_CONFIDENCE_INPUTS]> {
+    let logit = |p: f64| {
+        let p = p.clamp(1e-6, 1.0 - 1e-6);
+        (p / (1.0 - p)).ln()
+    };
+    // Voyages per pair of ports, either way, and per track.
+    let pair = |v: &Voyage| {
+        let (a, b) = (
+            &d.stays[v.origin_stay].port_id,
+            &d.stays[v.destination_stay].port_id,
+        );
+        if a <= b {
+            (a.as_str(), b.as_str())
+        } else {
+            (b.as_str(), a.as_str())
+        }
+    };
+    let mut per_pair: std::collections::HashMap<(&str, &str), usize> =
+        std::collections::HashMap::new();
+    let mut per_track: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
+    for v in &d.voyages {
+        *per_pair.entry(pair(v)).or_default() += 1;
+        *per_track.entry(v.vessel_id.as_str()).or_default() += 1;
+    }
+    let total = d.voyages.len().max(1) as f64;
+    let end = |s: usize| {
+        let st = &d.stays[s];
+        let n = st.observations.len().max(1) as f64;
+        let radar = !st.observations.is_empty()
+            && st
+                .observations
+                .iter()
+                .all(|&i| obs[i].sensor == crate::model::Sensor::Sentinel1);
+        let detector = st
+            .observations
+            .iter()
+            .map(|&i| obs[i].confidence.unwrap_or(1.0))
+            .fold(0.0f64, f64::max)
+            .max(1e-3);
+        (n.ln(), f64::from(u8::from(radar)), detector.ln())
+    };
+    d.voyages
+        .iter()
+        .map(|v| {
+            let (o, t) = (&d.stays[v.origin_stay], &d.stays[v.destination_stay]);
+            let (on, or, od) = end(v.origin_stay);
+            let (dn, dr, dd) = end(v.destination_stay);
+            let unseen_days = ((t.first_seen - o.last_seen) as f64 / 86_400.0).clamp(0.0, 10.0);
+            [
+                logit(v.confidence),
+                on,
+                dn,
+                or,
+                dr,
+                unseen_days,
+                f64::from(u8::from(!v.via.is_empty())),
+                (per_pair[&pair(v)] as f64 / total).ln(),
+                (1.0 + per_track[v.vessel_id.as_str()] as f64).ln(),
+                od,
+                dd,
+            ]
+        })
+        .collect()
 }
 
 /// What two consecutive events of a track show and how their attributes compare, as a
@@ -471,6 +543,7 @@ fn derive_merged(
                 destination_stay: new_pos[b],
                 via,
                 confidence,
+                confidence_inputs: [0.0; crate::config::VOYAGE_CONFIDENCE_INPUTS],
                 cost,
                 geometry: Vec::new(),
                 route_method: RouteMethod::Straight,
@@ -627,6 +700,57 @@ mod tests {
         assert_eq!(d.tracks[0].voyage_count, 1);
         let in_stays: usize = d.stays.iter().map(|s| s.observations.len()).sum();
         assert_eq!(in_stays + 1 + d.unmatched.len(), o.len(), "conservation");
+    }
+
+    #[test]
+    fn voyage_confidence_reads_the_ends_and_the_track() {
+        // Najin (two PlanetScope sightings, confidences 0.8 and 0.6), at sea, then Dunay
+        // (one radar sighting, no confidence given).
+        let mut o = vec![
+            obs("n1", 130.300, 42.236, 0),
+            obs("n2", 130.300, 42.236, 86_400),
+            obs("sea", 131.5, 42.5, 100_000),
+            obs("d1", 132.3545, 42.9045, 150_000),
+        ];
+        o[0].confidence = Some(0.8);
+        o[1].confidence = Some(0.6);
+        o[3].sensor = crate::model::Sensor::Sentinel1;
+        let l = linked(
+            vec![(vec![0, 1], "najin"), (vec![3], "dunay")],
+            vec![2],
+            &[(0, 2), (2, 1)],
+        );
+        let d = derived(&o, &l);
+        let x = confidence_inputs(&o, &d)[0];
+        let expected = [
+            (0.81f64 / 0.19).ln(), // two links of 0.9
+            2f64.ln(),             // sightings at the origin
+            0.0,                   // one at the destination
+            0.0,                   // the origin seen by PlanetScope
+            1.0,                   // the destination by radar alone
+            (150_000.0 - 86_400.0) / 86_400.0,
+            1.0,         // seen at sea on the way
+            0.0,         // the run's only pair of ports
+            2f64.ln(),   // one voyage in the track
+            0.8f64.ln(), // the origin's best detector confidence
+            0.0,         // none given at the destination: 1
+        ];
+        for (i, (a, b)) in x.iter().zip(expected).enumerate() {
+            assert!((a - b).abs() < 1e-9, "input {i}: {a} against {b}");
+        }
+        // Every weight 0: the links' Platt scaling alone.
+        let plain = crate::config::VoyageConfidence {
+            slope: 0.3,
+            intercept: 0.5,
+            ..crate::config::VoyageConfidence::from_coefficients(&[0.0; 12])
+        };
+        assert!((plain.confidence(&x) - calibrate(0.81, 0.3, 0.5)).abs() < 1e-9);
+        // A radar-only end counts against the voyage under the default model.
+        let m = crate::config::VoyageConfidence::default();
+        let mut optical = x;
+        optical[4] = 0.0;
+        assert!(m.confidence(&x) < m.confidence(&optical));
+        assert!(m.confidence(&x) > 0.0 && m.confidence(&x) < 1.0);
     }
 
     #[test]
