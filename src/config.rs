@@ -228,7 +228,7 @@ pub struct VoyageConfidence {
     pub via_sea: f64,
     /// Per unit of ln(share of the run's voyages that join the same two ports, either way).
     pub route_share: f64,
-    /// Per unit of ln(1 + voyages of the vessel's track).
+    /// Per unit of ln(1 + voyages of the vessel's track, counting at most 10).
     pub track_voyages: f64,
     /// Per unit of ln(highest detector confidence) in the origin stay, and in the
     /// destination stay (1 when none is given).
@@ -291,18 +291,18 @@ impl Default for VoyageConfidence {
     fn default() -> Self {
         // `cargo run --release --example quality -- --seeds 11,...,40 --fit`.
         VoyageConfidence {
-            slope: 0.1901,
-            intercept: -0.1230,
-            origin_sightings: 0.4043,
-            destination_sightings: 0.3149,
-            radar_only_origin: -0.9789,
-            radar_only_destination: -0.6091,
-            unseen_days: -0.4216,
-            via_sea: 0.7004,
-            route_share: 0.6045,
-            track_voyages: 1.0254,
-            origin_detector: 1.2186,
-            destination_detector: 0.9937,
+            slope: 0.1935,
+            intercept: -0.4516,
+            origin_sightings: 0.3930,
+            destination_sightings: 0.3080,
+            radar_only_origin: -0.9713,
+            radar_only_destination: -0.6208,
+            unseen_days: -0.4295,
+            via_sea: 0.7228,
+            route_share: 0.5900,
+            track_voyages: 1.2480,
+            origin_detector: 1.1884,
+            destination_detector: 0.9697,
         }
     }
 }
