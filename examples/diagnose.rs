@@ -4,91 +4,42 @@
 //!
 //! `cargo run --release --example diagnose -- SCENARIO_DIR [CONFIG.toml]`
 
+mod common;
+
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-use shiplink::config::IngestParams;
 use shiplink::linking::Node;
-use shiplink::pipeline::{load_config, solve};
-use shiplink::simulate::truth::Truth;
+use shiplink::pipeline::load_config;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let dir = PathBuf::from(&args[0]);
     let config = load_config(args.get(1).map(PathBuf::from).as_ref())?;
-    let truth: Truth = serde_json::from_slice(&std::fs::read(dir.join("truth.json"))?)?;
-    let ing = shiplink::ingest::ingest(
-        &[dir.join("observations")],
-        &IngestParams::default(),
-        4_000_000_000,
-    )?;
-    let (scenes, _) = shiplink::ingest::read_scenes(&dir.join("scenes.geojson"))?;
-    let res = solve(ing, shiplink::ports::builtin(), &scenes, &config, None);
+    let sc = common::solve_scenario(&dir, &config)?;
+    let (truth, res, stays) = (&sc.truth, &sc.res, &sc.stays);
     let obs = &res.observations;
     let lk = &res.linked;
-    let stays: Vec<shiplink::model::Stay> = (0..lk.stays.len())
-        .map(|s| lk.stay(s, obs, &res.ports, &res.empty))
-        .collect();
     let role: BTreeMap<String, String> = truth
         .vessels
         .iter()
         .map(|v| (v.vessel_id.clone(), v.role.clone()))
         .collect();
-    let vessel = |i: usize| truth.observations.get(&obs[i].id).cloned().flatten();
-    // Label of a node: majority vessel (None = false positive).
-    let label = |k: usize| -> (Option<String>, bool) {
-        match lk.nodes[k] {
-            Node::Sea(i) => (vessel(i), true),
-            Node::Stay(s) => {
-                let mut c: BTreeMap<Option<String>, usize> = BTreeMap::new();
-                for &i in &stays[s].observations {
-                    *c.entry(vessel(i)).or_default() += 1;
-                }
-                let pure = c.len() == 1;
-                (
-                    c.into_iter()
-                        .max_by_key(|x| x.1)
-                        .map(|x| x.0)
-                        .unwrap_or(None),
-                    pure,
-                )
-            }
-        }
-    };
-    let labels: Vec<(Option<String>, bool)> = (0..lk.nodes.len()).map(label).collect();
+    // Each node's vessel by truth (None: a false alarm) and whether the node is pure.
+    let labels = sc.node_vessels();
     let impure = labels.iter().filter(|l| !l.1).count();
     println!(
         "stays {} (impure {impure}), sea nodes {}",
         lk.stays.len(),
         lk.nodes.len() - lk.stays.len()
     );
-    let t = |k: usize| match lk.nodes[k] {
-        Node::Stay(s) => stays[s].first_seen,
-        Node::Sea(i) => obs[i].observed_at,
-    };
+    let t = |k: usize| sc.first_seen(k);
     let place = |k: usize| match lk.nodes[k] {
         Node::Stay(s) => stays[s].port_id.clone(),
         Node::Sea(_) => "sea".to_string(),
     };
     // The stage-2 candidates again (same inputs as solve, geodesic port distances).
-    let port_km = shiplink::pipeline::port_distances(&res.ports, None, &mut Vec::new());
-    let sea = shiplink::linking::SeaDistances {
-        port_km,
-        point_km: None,
-    };
-    let cands = shiplink::linking::track_candidates(
-        &shiplink::linking::LinkInput {
-            obs,
-            port_of: &res.port_of,
-            ports: &res.ports,
-            empty: &res.empty,
-            sea: &sea,
-            config: &config,
-        },
-        &stays,
-        &lk.stay_port,
-        &lk.nodes,
-    );
+    let cands = sc.track_candidates(&config);
     let lab = |k: usize| labels[k].0.clone().unwrap_or_else(|| "FP".into());
     let attrs_of = |k: usize| -> String {
         let (members, eb, ea, t1, t2): (Vec<&shiplink::model::Observation>, _, _, _, _) =
@@ -146,16 +97,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
     };
     // True next node per vessel.
-    let mut by_vessel: BTreeMap<String, Vec<usize>> = BTreeMap::new();
-    for (k, l) in labels.iter().enumerate() {
-        if let Some(v) = &l.0 {
-            by_vessel.entry(v.clone()).or_default().push(k);
-        }
-    }
+    let by_vessel = sc.true_sequences(&labels);
     let mut tally: BTreeMap<String, [usize; 4]> = BTreeMap::new();
     let show = std::env::var("SHOW").unwrap_or_default();
-    for (v, list) in by_vessel.iter_mut() {
-        list.sort_by_key(|&k| t(k));
+    for (v, list) in &by_vessel {
         for w in list.windows(2) {
             let (a, b) = (w[0], w[1]);
             let kind = if place(a) == place(b) {

@@ -24,13 +24,13 @@
 // Small dense linear algebra reads best with index loops.
 #![allow(clippy::needless_range_loop)]
 
-use std::collections::BTreeMap;
+mod common;
+
 use std::path::{Path, PathBuf};
 
-use shiplink::config::IngestParams;
-use shiplink::linking::{LinkKind, Node};
-use shiplink::pipeline::{load_config, solve};
-use shiplink::simulate::truth::Truth;
+use common::solve_linear;
+use shiplink::linking::LinkKind;
+use shiplink::pipeline::load_config;
 
 const NAMES: [&str; 12] = [
     "length",
@@ -52,10 +52,8 @@ const SCALES: usize = 9;
 
 type X = [f64; D];
 
-thread_local! {
-    /// Per-term sums over the chosen links and over truth's, all scenarios loaded.
-    static SUMS: std::cell::RefCell<[[f64; D]; 2]> = const { std::cell::RefCell::new([[0.0; D]; 2]) };
-}
+/// Per-term sums over the links `match` chose (`[0]`) and over truth's (`[1]`).
+type Sums = [[f64; D]; 2];
 
 /// One choice: the alternatives' features and which was taken (None: "no link").
 struct Group {
@@ -88,70 +86,28 @@ fn features(t: &shiplink::linking::CandidateTerms, kind: LinkKind) -> X {
     x
 }
 
-fn groups_of(dir: &Path, side: &str) -> Result<Vec<Group>, Box<dyn std::error::Error>> {
+/// The choices of the scenario in `dir` (each node's successor, predecessor or both, by
+/// `side`), and the per-term sums of its chosen and true links.
+fn groups_of(dir: &Path, side: &str) -> Result<(Vec<Group>, Sums), Box<dyn std::error::Error>> {
     let config = load_config(None)?;
-    let truth: Truth = serde_json::from_slice(&std::fs::read(dir.join("truth.json"))?)?;
-    let ing = shiplink::ingest::ingest(
-        &[dir.join("observations")],
-        &IngestParams::default(),
-        4_000_000_000,
-    )?;
-    let (scenes, _) = shiplink::ingest::read_scenes(&dir.join("scenes.geojson"))?;
-    let res = solve(ing, shiplink::ports::builtin(), &scenes, &config, None);
-    let obs = &res.observations;
-    let lk = &res.linked;
-    let stays: Vec<shiplink::model::Stay> = (0..lk.stays.len())
-        .map(|s| lk.stay(s, obs, &res.ports, &res.empty))
-        .collect();
-    let vessel = |i: usize| truth.observations.get(&obs[i].id).cloned().flatten();
-    // A node's vessel: the majority of its detections' (None: a false alarm).
-    let label = |k: usize| -> Option<String> {
-        match lk.nodes[k] {
-            Node::Sea(i) => vessel(i),
-            Node::Stay(s) => {
-                let mut c: BTreeMap<Option<String>, usize> = BTreeMap::new();
-                for &i in &stays[s].observations {
-                    *c.entry(vessel(i)).or_default() += 1;
-                }
-                c.into_iter().max_by_key(|x| x.1).and_then(|x| x.0)
-            }
-        }
-    };
+    let sc = common::solve_scenario(dir, &config)?;
+    let lk = &sc.res.linked;
     let n = lk.nodes.len();
-    let t = |k: usize| match lk.nodes[k] {
-        Node::Stay(s) => stays[s].first_seen,
-        Node::Sea(i) => obs[i].observed_at,
-    };
-    let mut by_vessel: BTreeMap<String, Vec<usize>> = BTreeMap::new();
-    for k in 0..n {
-        if let Some(v) = label(k) {
-            by_vessel.entry(v).or_default().push(k);
-        }
-    }
     let (mut next, mut prev) = (vec![None; n], vec![None; n]);
-    for list in by_vessel.values_mut() {
-        list.sort_by_key(|&k| (t(k), k));
+    for list in sc.true_sequences(&sc.node_vessels()).values() {
         for w in list.windows(2) {
             next[w[0]] = Some(w[1]);
             prev[w[1]] = Some(w[0]);
         }
     }
-    let port_km = shiplink::pipeline::port_distances(&res.ports, None, &mut Vec::new());
-    let sea = shiplink::linking::SeaDistances {
-        port_km,
-        point_km: None,
-    };
-    let input = shiplink::linking::LinkInput {
-        obs,
-        port_of: &res.port_of,
-        ports: &res.ports,
-        empty: &res.empty,
-        sea: &sea,
-        config: &config,
-    };
-    let cands = shiplink::linking::track_candidates(&input, &stays, &lk.stay_port, &lk.nodes);
-    let terms =
-        shiplink::linking::candidate_terms(&input, &stays, &lk.stay_port, &lk.nodes, &cands);
+    let cands = sc.track_candidates(&config);
+    let terms = shiplink::linking::candidate_terms(
+        &sc.input(&config),
+        &sc.stays,
+        &lk.stay_port,
+        &lk.nodes,
+        &cands,
+    );
     // Per-term sums over the chosen links and over truth's (those that are candidates).
     let index: std::collections::HashMap<(usize, usize), usize> = cands
         .iter()
@@ -169,14 +125,6 @@ fn groups_of(dir: &Path, side: &str) -> Result<Vec<Group>, Box<dyn std::error::E
             }
         }
     }
-    SUMS.with(|s| {
-        let mut s = s.borrow_mut();
-        for r in 0..2 {
-            for i in 0..D {
-                s[r][i] += sums[r][i];
-            }
-        }
-    });
     let mut out = Vec::new();
     for (in_side, truth_of) in [(false, &next), (true, &prev)] {
         if side != "both" && (side == "in") != in_side {
@@ -203,7 +151,7 @@ fn groups_of(dir: &Path, side: &str) -> Result<Vec<Group>, Box<dyn std::error::E
             });
         }
     }
-    Ok(out)
+    Ok((out, sums))
 }
 
 fn dot(a: &X, b: &X) -> f64 {
@@ -252,36 +200,6 @@ fn evaluate(groups: &[Group], beta: &X) -> (f64, X, [[f64; D]; D]) {
     (ll, g, h)
 }
 
-/// Solves `m x = v` (Gaussian elimination with partial pivoting).
-fn solve_linear(mut m: [[f64; D]; D], mut v: X) -> X {
-    for c in 0..D {
-        let p = (c..D)
-            .max_by(|&a, &b| m[a][c].abs().total_cmp(&m[b][c].abs()))
-            .unwrap_or(c);
-        m.swap(c, p);
-        v.swap(c, p);
-        if m[c][c].abs() < 1e-12 {
-            continue;
-        }
-        for r in 0..D {
-            if r != c {
-                let f = m[r][c] / m[c][c];
-                for k in c..D {
-                    m[r][k] -= f * m[c][k];
-                }
-                v[r] -= f * v[c];
-            }
-        }
-    }
-    let mut x = [0.0; D];
-    for i in 0..D {
-        if m[i][i].abs() >= 1e-12 {
-            x[i] = v[i] / m[i][i];
-        }
-    }
-    x
-}
-
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let split = args
@@ -289,32 +207,36 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .position(|a| a == "--test")
         .unwrap_or(args.len());
     let side = std::env::var("SIDE").unwrap_or_else(|_| "out".into());
-    let load = |dirs: &[String]| -> Result<Vec<Group>, Box<dyn std::error::Error>> {
+    let load = |dirs: &[String]| -> Result<(Vec<Group>, Sums), Box<dyn std::error::Error>> {
         let mut all = Vec::new();
+        let mut sums = [[0.0; D]; 2];
         for d in dirs {
-            all.extend(groups_of(&PathBuf::from(d), &side)?);
+            let (groups, s) = groups_of(&PathBuf::from(d), &side)?;
+            all.extend(groups);
+            for r in 0..2 {
+                for i in 0..D {
+                    sums[r][i] += s[r][i];
+                }
+            }
         }
-        Ok(all)
+        Ok((all, sums))
     };
-    let fit = load(&args[..split])?;
+    let (fit, s) = load(&args[..split])?;
     println!("per-term sums over the fitted scenarios' links (candidates only):");
     println!(
         "{:<30} {:>10} {:>10} {:>10}",
         "term", "chosen", "truth", "difference"
     );
-    SUMS.with(|s| {
-        let s = s.borrow();
-        for i in 0..D {
-            println!(
-                "{:<30} {:>10.1} {:>10.1} {:>+10.1}",
-                NAMES[i],
-                s[0][i],
-                s[1][i],
-                s[1][i] - s[0][i]
-            );
-        }
-    });
-    let test = load(args.get(split + 1..).unwrap_or(&[]))?;
+    for i in 0..D {
+        println!(
+            "{:<30} {:>10.1} {:>10.1} {:>+10.1}",
+            NAMES[i],
+            s[0][i],
+            s[1][i],
+            s[1][i] - s[0][i]
+        );
+    }
+    let (test, _) = load(args.get(split + 1..).unwrap_or(&[]))?;
     let now: X = std::array::from_fn(|i| if i < SCALES { 1.0 } else { 0.0 });
     // A weak ridge toward the weights as they are, so terms the data never sees stay put.
     let ridge = 1e-3 * fit.len() as f64;
@@ -326,12 +248,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             .split(',')
             .any(|n| !n.is_empty() && NAMES[i].starts_with(n))
     };
-    let penalised = |b: &X| {
-        evaluate(&fit, b).0 - 0.5 * ridge * (0..D).map(|i| (b[i] - now[i]).powi(2)).sum::<f64>()
-    };
+    let penalty = |b: &X| 0.5 * ridge * (0..D).map(|i| (b[i] - now[i]).powi(2)).sum::<f64>();
     let mut beta = now;
     for _ in 0..100 {
-        let (_, mut g, mut h) = evaluate(&fit, &beta);
+        let (ll, mut g, mut h) = evaluate(&fit, &beta);
         for i in 0..D {
             g[i] -= ridge * (beta[i] - now[i]);
             h[i][i] -= ridge;
@@ -347,12 +267,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let neg: [[f64; D]; D] = std::array::from_fn(|a| std::array::from_fn(|b| -h[a][b]));
         let step = solve_linear(neg, g);
         // Halve the step until the penalised likelihood does not fall.
-        let base = penalised(&beta);
+        let base = ll - penalty(&beta);
         let mut f = 1.0;
         let mut next = beta;
         while f > 1e-6 {
             next = std::array::from_fn(|i| beta[i] + f * step[i]);
-            if penalised(&next) >= base - 1e-9 {
+            if evaluate(&fit, &next).0 - penalty(&next) >= base - 1e-9 {
                 break;
             }
             f /= 2.0;

@@ -15,6 +15,8 @@
 // Small dense linear algebra reads best with index loops.
 #![allow(clippy::needless_range_loop)]
 
+mod common;
+
 use std::path::PathBuf;
 
 use shiplink::config::{VoyageConfidence, VOYAGE_CONFIDENCE_INPUTS};
@@ -133,7 +135,17 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
     );
     if args.iter().any(|a| a == "--fit") {
-        let c = fit_voyage_confidence(&voyage_data);
+        // Design rows: the links' log-odds, 1, then the features.
+        let rows: Vec<([f64; VOYAGE_CONFIDENCE_INPUTS + 1], bool)> = voyage_data
+            .iter()
+            .map(|(x, ok)| {
+                let mut r = [1.0; VOYAGE_CONFIDENCE_INPUTS + 1];
+                r[0] = x[0];
+                r[2..].copy_from_slice(&x[1..]);
+                (r, *ok)
+            })
+            .collect();
+        let c = fit_logistic(&rows, 2);
         let m = VoyageConfidence::from_coefficients(&c);
         let fitted: Vec<(f64, bool)> = voyage_data
             .iter()
@@ -145,74 +157,18 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
              Brier {brier:.4}, AUC {auc:.3} on them):",
             voyage_data.len()
         );
-        println!("[linking.voyage_confidence]");
-        let names = [
-            "slope",
-            "intercept",
-            "origin_sightings",
-            "destination_sightings",
-            "radar_only_origin",
-            "radar_only_destination",
-            "unseen_days",
-            "via_sea",
-            "route_share",
-            "track_voyages",
-            "origin_detector",
-            "destination_detector",
-        ];
-        for (n, v) in names.iter().zip(c) {
-            println!("{n} = {v:.4}");
-        }
+        let shown = VoyageConfidence::from_coefficients(&c.map(|v| (v * 1e4).round() / 1e4));
+        println!("[linking.voyage_confidence]\n{}", toml::to_string(&shown)?);
         // The links' Platt scaling (`confidence_slope`, `confidence_intercept`): the
         // voyages' outcomes against the log-odds of their links' joint probability.
-        let raw: Vec<(f64, bool)> = voyage_data
-            .iter()
-            .map(|(x, ok)| (1.0 / (1.0 + (-x[0]).exp()), *ok))
-            .collect();
-        let (a, b) = fit_platt(&raw);
+        let raw: Vec<([f64; 2], bool)> = rows.iter().map(|(r, ok)| ([r[0], 1.0], *ok)).collect();
+        let [a, b] = fit_logistic(&raw, 2);
         println!(
             "links' Platt scaling fitted on these voyages: confidence_slope = {a:.4}, \
              confidence_intercept = {b:.4}"
         );
     }
     Ok(())
-}
-
-/// Logistic regression of correctness on logit(confidence), by Newton's method.
-fn fit_platt(outcomes: &[(f64, bool)]) -> (f64, f64) {
-    let data: Vec<(f64, f64)> = outcomes
-        .iter()
-        .filter(|(c, _)| c.is_finite())
-        .map(|&(c, ok)| {
-            let c = c.clamp(1e-6, 1.0 - 1e-6);
-            ((c / (1.0 - c)).ln(), if ok { 1.0 } else { 0.0 })
-        })
-        .collect();
-    let (mut a, mut b) = (1.0f64, 0.0f64);
-    for _ in 0..50 {
-        let (mut ga, mut gb, mut haa, mut hab, mut hbb) = (0.0, 0.0, 0.0, 0.0, 0.0);
-        for &(z, y) in &data {
-            let p = 1.0 / (1.0 + (-(a * z + b)).exp());
-            let w = p * (1.0 - p);
-            ga += (y - p) * z;
-            gb += y - p;
-            haa += w * z * z;
-            hab += w * z;
-            hbb += w;
-        }
-        let det = haa * hbb - hab * hab;
-        if det.abs() < 1e-12 {
-            break;
-        }
-        let da = (hbb * ga - hab * gb) / det;
-        let db = (haa * gb - hab * ga) / det;
-        a += da;
-        b += db;
-        if da.abs() + db.abs() < 1e-9 {
-            break;
-        }
-    }
-    (a, b)
 }
 
 /// Log loss, Brier score and the area under the ROC curve of confidences against outcomes.
@@ -251,28 +207,15 @@ fn scores(outcomes: &[(f64, bool)]) -> (f64, f64, f64) {
     (log_loss, brier, auc)
 }
 
-/// Logistic regression of a voyage being right on its confidence inputs (coefficients:
-/// slope on the links' log-odds, intercept, then the features' weights), by Newton's
-/// method with a weak ridge on the features' weights.
-fn fit_voyage_confidence(
-    data: &[([f64; VOYAGE_CONFIDENCE_INPUTS], bool)],
-) -> [f64; VOYAGE_CONFIDENCE_INPUTS + 1] {
-    const K: usize = VOYAGE_CONFIDENCE_INPUTS + 1;
-    // Design row: [z, 1, features...].
-    let row = |x: &[f64; VOYAGE_CONFIDENCE_INPUTS]| -> [f64; K] {
-        let mut r = [0.0; K];
-        r[0] = x[0];
-        r[1] = 1.0;
-        r[2..].copy_from_slice(&x[1..]);
-        r
-    };
+/// Logistic regression of a voyage being right on `rows` (each with its outcome), by
+/// Newton's method, with a weak ridge on the coefficients from `ridge_from` on.
+fn fit_logistic<const K: usize>(rows: &[([f64; K], bool)], ridge_from: usize) -> [f64; K] {
     let ridge = 1.0;
     let mut beta = [0.0; K];
     for _ in 0..100 {
         let mut g = [0.0; K];
         let mut h = [[0.0; K]; K];
-        for (x, ok) in data {
-            let r = row(x);
+        for (r, ok) in rows {
             let z: f64 = r.iter().zip(&beta).map(|(a, b)| a * b).sum();
             let p = 1.0 / (1.0 + (-z).exp());
             let y = f64::from(u8::from(*ok));
@@ -283,39 +226,14 @@ fn fit_voyage_confidence(
                 }
             }
         }
-        for a in 2..K {
+        for a in ridge_from..K {
             g[a] -= ridge * beta[a];
             h[a][a] += ridge;
         }
-        // Solve h step = g (Gaussian elimination with partial pivoting).
-        let mut m = h;
-        let mut v = g;
-        for c in 0..K {
-            let p = (c..K)
-                .max_by(|&a, &b| m[a][c].abs().total_cmp(&m[b][c].abs()))
-                .unwrap_or(c);
-            m.swap(c, p);
-            v.swap(c, p);
-            if m[c][c].abs() < 1e-12 {
-                continue;
-            }
-            for r in 0..K {
-                if r != c {
-                    let f = m[r][c] / m[c][c];
-                    for k in c..K {
-                        m[r][k] -= f * m[c][k];
-                    }
-                    v[r] -= f * v[c];
-                }
-            }
-        }
-        let mut moved = 0.0f64;
-        for i in 0..K {
-            if m[i][i].abs() >= 1e-12 {
-                let step = v[i] / m[i][i];
-                beta[i] += step;
-                moved = moved.max(step.abs());
-            }
+        let step = common::solve_linear(h, g);
+        let moved = step.iter().fold(0.0f64, |m, s| m.max(s.abs()));
+        for (b, s) in beta.iter_mut().zip(step) {
+            *b += s;
         }
         if moved < 1e-10 {
             break;
